@@ -1,0 +1,57 @@
+/**
+ * The `kiln` command. Only this layer touches `process.*`: it parses arguments, wires a
+ * Ui to stdout/stderr, maps errors to exit codes (1 for anything a user or the machine
+ * caused, 130 for an interrupt) and never shows a stack trace unless KILN_DEBUG is set.
+ */
+import { Command, CommanderError } from 'commander';
+import { CancelledError, KilnError, formatError } from '../core/errors.js';
+import { normalizeArgv } from './argv.js';
+import { commands } from './commands/index.js';
+
+export const VERSION = '0.1.0';
+
+export function createProgram(): Command {
+  const program = new Command('kiln')
+    .description(
+      'Bake immutable machine images the 12-factor way: build → release → run → deploy.\n' +
+        'Reads Packer JSON templates and speaks Packer’s -machine-readable output.',
+    )
+    .version(VERSION, '-v, --version', 'print the version')
+    .option('--machine-readable', 'Packer-compatible machine-readable output on stdout (any command)')
+    .showSuggestionAfterError(true)
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
+    .exitOverride();
+  for (const register of commands) register(program);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = createProgram();
+  try {
+    await program.parseAsync(normalizeArgv(argv), { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+/** Prints one clear message for an error and returns the exit code. */
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Commander already printed its message (help, version, or a usage error).
+    return err.exitCode === 0 ? 0 : 1;
+  }
+  if (err instanceof CancelledError) {
+    process.stderr.write(`kiln: ${formatError(err)}\n`);
+    return 130;
+  }
+  process.stderr.write(`kiln: ${formatError(err)}\n`);
+  if (process.env.KILN_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  if (!(err instanceof KilnError) && !process.env.KILN_DEBUG) {
+    process.stderr.write('This is a bug in kiln. Run again with KILN_DEBUG=1 for the stack trace.\n');
+  }
+  return 1;
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;

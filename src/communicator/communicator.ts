@@ -1,0 +1,37 @@
+/**
+ * How provisioners reach a machine. The SSH implementation lives beside this file; a
+ * builder with no machine (null without a host) gives provisioners none.
+ */
+export interface ExecRequest {
+  command: string;
+  /** Lines of the remote stdout/stderr as they arrive. */
+  onStdout?: (line: string) => void;
+  onStderr?: (line: string) => void;
+  stdin?: string | Buffer;
+  signal?: AbortSignal;
+}
+
+export interface Communicator {
+  /** Runs a shell command on the machine; resolves with its exit status (never throws on non-zero). */
+  exec(req: ExecRequest): Promise<{ exitCode: number; signal?: string }>;
+  /** Uploads a local file, or a Buffer, to a remote path (mode preserved when from a file). */
+  upload(source: string | Buffer, remotePath: string, opts?: { mode?: number; signal?: AbortSignal }): Promise<void>;
+  /** Uploads a directory tree; `src` with a trailing slash uploads its contents (rsync/Packer rule). */
+  uploadDir(src: string, remoteDir: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  download(remotePath: string, localPath: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  downloadDir(remoteDir: string, localDir: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  /** Where the machine is, for tools that connect on their own (ansible-playbook). */
+  readonly connection: ConnectionInfo;
+  close(): Promise<void>;
+}
+
+export interface ConnectionInfo {
+  type: 'ssh';
+  host: string;
+  port: number;
+  user: string;
+  /** Path to the private key file (0600, inside a 0700 temp dir). */
+  privateKeyFile: string;
+  /** A known_hosts file holding the machine's host key as the build saw it. */
+  knownHostsFile?: string;
+}

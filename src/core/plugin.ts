@@ -1,0 +1,110 @@
+/**
+ * The contracts between the template layer, the build runner and the backends. A
+ * builder, provisioner or post-processor declares its config schema once (zod): it gives
+ * both the TypeScript type and the validation, with errors mapped back to
+ * file:line:column by `template/`.
+ */
+import type { z } from 'zod';
+import type { Communicator } from '../communicator/communicator.js';
+import type { BuildUi, Ui } from './events.js';
+import type { Secrets } from './secrets.js';
+
+/** Everything a plugin may need at prepare time, before any side effect. */
+export interface PrepareContext {
+  buildName: string;
+  buildType: string;
+  /** Directory of the template file (relative paths in configs resolve against the cwd, as in Packer). */
+  templateDir: string;
+  /** Where kiln keeps its catalog and images. */
+  kilnHome: string;
+}
+
+/** The result of a plugin's own checks beyond the schema: all problems at once. */
+export interface PrepareResult {
+  warnings: string[];
+  /** Each error as `key: message`; the template layer adds the location of `key`. */
+  errors: Array<{ key?: string; message: string }>;
+}
+
+/** What a running build hands to plugins. */
+export interface BuildContext extends PrepareContext {
+  signal: AbortSignal;
+  ui: BuildUi;
+  rootUi: Ui;
+  secrets: Secrets;
+  /** `-force`: overwrite existing output. */
+  force: boolean;
+  onError: 'cleanup' | 'abort';
+  /** A fresh id per `kiln build` process (`run-` + hex): tags temporary resources for gc. */
+  runId: string;
+  /** Interpolates a late-bound field (e.g. `execute_command` with `.Path`, `.Vars`). */
+  interpolate(text: string, data?: Record<string, unknown>): string;
+  /** Values shared across the build's plugins (Packer's "generated data": Host, Port, SSHPrivateKey, SourceImage...). */
+  generated: Record<string, unknown>;
+}
+
+/** What a builder returns on success. */
+export interface Artifact {
+  builderId: string;
+  /** `img-…` for local images, `us-east-1:ami-…` for AMIs, `VM`/`Null` where Packer says so. */
+  id: string;
+  /** One human line describing the artifact. */
+  string: string;
+  files: string[];
+  /** Extra state post-processors may read (e.g. `image` with catalog id, `atlas.artifact.*`). */
+  state?: Record<string, unknown>;
+  /** Removes the artifact (used when a post-processor does not keep its input). */
+  destroy?(): Promise<void>;
+}
+
+/** Called by the builder once the machine is reachable (Packer's provision hook). */
+export interface ProvisionHook {
+  run(comm: Communicator | undefined): Promise<void>;
+}
+
+export interface BuilderPlugin<C = unknown> {
+  readonly type: string;
+  readonly builderId: string;
+  /** Validates the builder block after interpolation; unknown keys are errors. */
+  readonly schema: z.ZodType<C>;
+  /** Keys whose `{{ }}` are interpolated later by the plugin itself. */
+  readonly lateKeys?: readonly string[];
+  /** Checks that need more than the schema (files exist, tools present); no side effects. */
+  prepare?(config: C, ctx: PrepareContext): Promise<PrepareResult>;
+  /** Runs the build; calls `hook.run(comm)` when the machine is reachable. */
+  run(config: C, ctx: BuildContext, hook: ProvisionHook): Promise<Artifact | undefined>;
+}
+
+export interface ProvisionContext extends BuildContext {
+  comm: Communicator | undefined;
+  /** `provisioner N (type)` for messages. */
+  label: string;
+}
+
+export interface ProvisionerPlugin<C = unknown> {
+  readonly type: string;
+  readonly schema: z.ZodType<C>;
+  readonly lateKeys?: readonly string[];
+  prepare?(config: C, ctx: PrepareContext): Promise<PrepareResult>;
+  provision(config: C, ctx: ProvisionContext): Promise<void>;
+}
+
+export interface PostProcessContext extends BuildContext {
+  label: string;
+}
+
+export interface PostProcessResult {
+  artifact: Artifact;
+  /** Keep the input artifact (Packer's `keep`). */
+  keep: boolean;
+  /** When true, the plugin's choice overrides the user's keep_input_artifact. */
+  forceOverride: boolean;
+}
+
+export interface PostProcessorPlugin<C = unknown> {
+  readonly type: string;
+  readonly schema: z.ZodType<C>;
+  readonly lateKeys?: readonly string[];
+  prepare?(config: C, ctx: PrepareContext): Promise<PrepareResult>;
+  postProcess(config: C, artifact: Artifact, ctx: PostProcessContext): Promise<PostProcessResult>;
+}

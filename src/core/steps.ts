@@ -1,0 +1,89 @@
+/**
+ * A build is a flat list of steps. A step's `run` creates something; its `cleanup`
+ * removes it. Every step that started is cleaned up, in reverse order — the failed one
+ * too, and on success too — so a cleanup must cope with a half-done run. Cleanups run
+ * under their own signal, so the Ctrl-C that stopped the run does not also stop them.
+ */
+import { BuildUi } from './events.js';
+import { CancelledError, formatError, throwIfAborted } from './errors.js';
+
+export interface StepContext {
+  /** Aborted on SIGINT/SIGTERM or when the build must stop. */
+  signal: AbortSignal;
+  ui: BuildUi;
+}
+
+export interface Step<S> {
+  /** verb-noun, e.g. `create-disk`: shown in debug output and in what a second Ctrl-C leaves. */
+  readonly name: string;
+  run(state: S, ctx: StepContext): Promise<void>;
+  /** Removes what `run` created; must tolerate `run` having stopped half-way. */
+  cleanup?(state: S, ctx: CleanupContext): Promise<void>;
+}
+
+export interface CleanupContext {
+  /** Aborted only by a second interrupt: cleanup then gives up at once. */
+  signal: AbortSignal;
+  ui: BuildUi;
+  /** True when the run failed or was cancelled (some cleanups keep results only on success). */
+  failed: boolean;
+}
+
+export interface RunStepsOptions {
+  /** `abort` leaves everything in place on failure, for debugging (Packer's -on-error=abort). */
+  onError?: 'cleanup' | 'abort';
+  /** Aborted by a second interrupt: stop cleaning up now. */
+  cleanupSignal?: AbortSignal;
+  /** Told before each cleanup, so a forced exit can name what it left behind. */
+  onCleanupPending?: (pending: string[]) => void;
+}
+
+/**
+ * Runs the steps in order and then cleans up every started step in reverse. Throws the
+ * step's error (or CancelledError); cleanup errors are reported and never hide it.
+ */
+export async function runSteps<S>(
+  steps: readonly Step<S>[],
+  state: S,
+  ctx: StepContext,
+  opts: RunStepsOptions = {},
+): Promise<void> {
+  const started: Step<S>[] = [];
+  let failure: unknown;
+  try {
+    for (const step of steps) {
+      throwIfAborted(ctx.signal);
+      started.push(step);
+      await step.run(state, ctx);
+    }
+    throwIfAborted(ctx.signal);
+  } catch (err) {
+    failure = ctx.signal.aborted && !(err instanceof CancelledError) ? new CancelledError() : err;
+  }
+
+  const failed = failure !== undefined;
+  if (failed && opts.onError === 'abort') {
+    ctx.ui.error(
+      `Step "${started.at(-1)?.name}" failed; -on-error=abort leaves its resources in place: ` +
+        started
+          .filter((s) => s.cleanup)
+          .map((s) => s.name)
+          .join(', '),
+    );
+    throw failure;
+  }
+
+  const cleanupSignal = opts.cleanupSignal ?? new AbortController().signal;
+  const pending = started.filter((s) => s.cleanup).reverse();
+  while (pending.length > 0) {
+    opts.onCleanupPending?.(pending.map((s) => s.name));
+    const step = pending.shift()!;
+    try {
+      await step.cleanup!(state, { signal: cleanupSignal, ui: ctx.ui, failed });
+    } catch (err) {
+      ctx.ui.error(`cleanup of ${step.name} failed: ${formatError(err)}`);
+    }
+  }
+  opts.onCleanupPending?.([]);
+  if (failed) throw failure;
+}
