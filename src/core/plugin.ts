@@ -41,6 +41,10 @@ export interface BuildContext extends PrepareContext {
   interpolate(text: string, data?: Record<string, unknown>): string;
   /** Values shared across the build's plugins (Packer's "generated data": Host, Port, SSHPrivateKey, SourceImage...). */
   generated: Record<string, unknown>;
+  /** Aborted by a second interrupt: pass to runSteps so cleanup gives up at once. */
+  cleanupSignal?: AbortSignal;
+  /** Pass to runSteps: lets a forced exit name the cleanups that did not run. */
+  onCleanupPending?: (pending: string[]) => void;
 }
 
 /** What a builder returns on success. */

@@ -1,0 +1,264 @@
+/**
+ * Runs the builds of a loaded template the way `packer build` 1.6.6 does: each build
+ * (up to `parallelBuilds` at once; 0 = all) runs its builder, which calls the provision
+ * hook, then every post-processor chain with Packer's keep_input_artifact rules; then the
+ * summary (`error-count`, per-build `error`, `artifact-count`, `artifact,N,…`) and the
+ * exit code. One AbortSignal reaches every build; a second one stops cleanups.
+ */
+import { randomBytes } from 'node:crypto';
+import type { LoadedTemplate, PreparedBuild, PreparedPostProcessor } from '../template/types.js';
+import { BuildTracker } from './build-tracker.js';
+import { humanDuration } from './duration.js';
+import { BuildUi, type Ui } from './events.js';
+import { CancelledError, KilnError } from './errors.js';
+import { defaultKilnHome } from './paths.js';
+import type { Artifact, BuildContext, PostProcessContext } from './plugin.js';
+import { createProvisionHook, errorText } from './provision-hook.js';
+
+export interface RunBuildsOptions {
+  ui: Ui;
+  /** Builds run at once; 0 (the default) runs them all at once, as Packer does. */
+  parallelBuilds?: number;
+  onError?: 'cleanup' | 'abort';
+  force?: boolean;
+  /** The first interrupt: stops every build; cleanups then run. */
+  signal?: AbortSignal;
+  /** The second interrupt: cleanups give up at once. */
+  cleanupSignal?: AbortSignal;
+  kilnHome?: string;
+  /** `run-` + hex; generated when absent. */
+  runId?: string;
+  /** Told what each build is doing and still owes, for a forced exit's report. */
+  tracker?: BuildTracker;
+  /** Monotonic milliseconds (tests pin it). */
+  clock?: () => number;
+}
+
+export interface BuildOutcome {
+  name: string;
+  /** Set when the build succeeded (empty when the builder made nothing). */
+  artifacts?: Artifact[];
+  error?: unknown;
+  cancelled?: boolean;
+  durationMs: number;
+}
+
+export interface RunBuildsResult {
+  runId: string;
+  /** Packer's PACKER_RUN_UUID for this run (also in the manifest). */
+  runUuid: string;
+  builds: BuildOutcome[];
+  cancelled: boolean;
+  /** 0 when every build succeeded, 1 otherwise (Packer's codes). */
+  exitCode: number;
+}
+
+/** A fresh run id and the matching Packer-style run UUID (8-4-4-4-12 hex). */
+export function newRunIds(): { runId: string; runUuid: string } {
+  const hex = randomBytes(16).toString('hex');
+  const runUuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return { runId: `run-${hex}`, runUuid };
+}
+
+/** Runs every build of `template` and prints Packer's summary; never throws for a build's failure. */
+export async function runBuilds(template: LoadedTemplate, opts: RunBuildsOptions): Promise<RunBuildsResult> {
+  const clock = opts.clock ?? (() => performance.now());
+  const signal = opts.signal ?? new AbortController().signal;
+  const tracker = opts.tracker ?? new BuildTracker();
+  const ids = newRunIds();
+  const runId = opts.runId ?? ids.runId;
+  const runUuid = opts.runId ? uuidFromRunId(opts.runId) : ids.runUuid;
+  const root = opts.ui;
+  for (const name of template.sensitiveVariables) root.secrets.add(template.variables[name]);
+
+  const started = clock();
+  const limit = opts.parallelBuilds && opts.parallelBuilds > 0 ? opts.parallelBuilds : Number.POSITIVE_INFINITY;
+  const outcomes: Array<BuildOutcome | undefined> = template.builds.map(() => undefined);
+  const running = new Set<Promise<void>>();
+  for (const [i, build] of template.builds.entries()) {
+    if (signal.aborted) break;
+    while (running.size >= limit) await Promise.race(running);
+    if (signal.aborted) break;
+    const p = runOne(build, template, { ...opts, signal, tracker, runId, runUuid, clock }).then((o) => {
+      outcomes[i] = o;
+      running.delete(p);
+    });
+    running.add(p);
+  }
+  await Promise.all(running);
+
+  root.emit({ type: 'ui', level: 'say', text: `\n==> Wait completed after ${humanDuration(clock() - started)}` });
+  const done = outcomes.filter((o): o is BuildOutcome => o !== undefined);
+  if (signal.aborted) {
+    root.emit({ type: 'ui', level: 'say', text: 'Cleanly cancelled builds after being interrupted.' });
+    return { runId, runUuid, builds: done, cancelled: true, exitCode: 1 };
+  }
+
+  const failed = done.filter((o) => o.error !== undefined);
+  if (failed.length > 0) {
+    root.emit({ type: 'error-count', count: failed.length });
+    root.emit({ type: 'ui', level: 'error', text: "\n==> Some builds didn't complete successfully and had errors:" });
+    for (const o of failed) root.emit({ type: 'build-error', build: o.name, message: errorText(o.error) });
+  }
+  const withArtifacts = done.filter((o) => o.error === undefined && o.artifacts && o.artifacts.length > 0);
+  if (withArtifacts.length > 0) {
+    root.emit({ type: 'ui', level: 'say', text: '\n==> Builds finished. The artifacts of successful builds are:' });
+    for (const o of withArtifacts) {
+      const list = o.artifacts!;
+      root.emit({ type: 'artifact-count', build: o.name, count: list.length });
+      list.forEach((a, index) =>
+        root.emit({
+          type: 'artifact',
+          build: o.name,
+          index,
+          artifact: { builderId: a.builderId, id: a.id, string: a.string, files: [...a.files] },
+        }),
+      );
+    }
+  } else {
+    root.emit({ type: 'ui', level: 'say', text: '\n==> Builds finished but no artifacts were created.' });
+  }
+  return { runId, runUuid, builds: done, cancelled: false, exitCode: failed.length > 0 ? 1 : 0 };
+}
+
+interface RunOneOptions extends RunBuildsOptions {
+  signal: AbortSignal;
+  tracker: BuildTracker;
+  runId: string;
+  runUuid: string;
+  clock: () => number;
+}
+
+async function runOne(build: PreparedBuild, template: LoadedTemplate, opts: RunOneOptions): Promise<BuildOutcome> {
+  const start = opts.clock();
+  const root = opts.ui;
+  const name = build.name;
+  opts.tracker.start(name);
+  const ctx: BuildContext = {
+    buildName: name,
+    buildType: build.type,
+    templateDir: template.dir,
+    kilnHome: opts.kilnHome ?? defaultKilnHome(),
+    signal: opts.signal,
+    ui: new BuildUi(root, name),
+    rootUi: root,
+    secrets: root.secrets,
+    force: opts.force ?? false,
+    onError: opts.onError ?? 'cleanup',
+    runId: opts.runId,
+    interpolate: (text, data) => build.interpolate(text, data),
+    generated: {
+      ID: 'ERR_ID_NOT_IMPLEMENTED_BY_BUILDER',
+      PackerRunUUID: opts.runUuid,
+      PackerHTTPIP: 'ERR_HTTP_IP_NOT_IMPLEMENTED_BY_BUILDER',
+      PackerHTTPPort: 'ERR_HTTP_PORT_NOT_IMPLEMENTED_BY_BUILDER',
+      PackerHTTPAddr: 'ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER',
+    },
+    cleanupSignal: opts.cleanupSignal,
+    onCleanupPending: (pending) => opts.tracker.pending(name, pending),
+  };
+  const took = (): string => humanDuration(opts.clock() - start);
+  let outcome: BuildOutcome;
+  try {
+    const artifacts = await buildAndPostProcess(build, ctx, opts.tracker);
+    if (opts.signal.aborted) throw new CancelledError();
+    root.emit({ type: 'ui', level: 'say', text: `Build '${name}' finished after ${took()}.` });
+    outcome = { name, artifacts, durationMs: opts.clock() - start };
+  } catch (err) {
+    if (opts.signal.aborted) {
+      root.emit({ type: 'ui', level: 'say', text: `Build '${name}' cancelled after ${took()}.` });
+      outcome = { name, cancelled: true, error: err, durationMs: opts.clock() - start };
+    } else {
+      root.emit({ type: 'ui', level: 'error', text: `Build '${name}' errored after ${took()}: ${errorText(err)}` });
+      outcome = { name, error: err, durationMs: opts.clock() - start };
+    }
+  }
+  opts.tracker.finish(name);
+  return outcome;
+}
+
+async function buildAndPostProcess(build: PreparedBuild, ctx: BuildContext, tracker: BuildTracker): Promise<Artifact[]> {
+  tracker.phase(build.name, `builder ${build.type}`);
+  const hook = createProvisionHook(build, ctx, tracker);
+  const builderConfig = build.builder.resolve(ctx.generated);
+  const builderArtifact = await build.builder.plugin.run(builderConfig, ctx, hook);
+  if (!builderArtifact) return [];
+  if (ctx.signal.aborted) throw new CancelledError('build cancelled; post-processors skipped');
+
+  // Packer 1.6.6, packer/build.go: each chain starts from the builder's artifact; the
+  // builder's artifact is kept when there are no post-processors or when the first
+  // post-processor of any chain keeps its input; a later one's input is kept or destroyed
+  // at once.
+  const artifacts: Artifact[] = [];
+  const errors: string[] = [];
+  let keepOriginal = build.postProcessors.length === 0;
+  chains: for (const chain of build.postProcessors) {
+    let prior = builderArtifact;
+    for (const [i, pp] of chain.entries()) {
+      const ppName = pp.name ?? pp.type;
+      ctx.ui.say(
+        ppName === pp.type
+          ? `Running post-processor: ${pp.type}`
+          : `Running post-processor: ${ppName} (type ${pp.type})`,
+      );
+      tracker.phase(build.name, `post-processor ${ppName}`);
+      let result: Awaited<ReturnType<typeof runPostProcessor>>;
+      try {
+        result = await runPostProcessor(pp, prior, ctx);
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        errors.push(`Post-processor failed: ${errorText(err)}`);
+        continue chains;
+      }
+      let keep = result.keep;
+      if (pp.keepInputArtifact !== undefined && !(result.keep && !pp.keepInputArtifact && result.forceOverride)) {
+        keep = pp.keepInputArtifact;
+      }
+      if (i === 0) {
+        if (keep) keepOriginal = true;
+      } else if (keep) {
+        artifacts.push(prior);
+      } else {
+        try {
+          await prior.destroy?.();
+        } catch (err) {
+          errors.push(`Failed cleaning up prior artifact: ${errorText(err)}; pp is ${pp.type}`);
+        }
+      }
+      prior = result.artifact;
+    }
+    artifacts.push(prior);
+  }
+  if (keepOriginal) {
+    artifacts.unshift(builderArtifact);
+  } else {
+    try {
+      await builderArtifact.destroy?.();
+    } catch (err) {
+      errors.push(`Error destroying builder artifact: ${errorText(err)}; bad artifact: ${JSON.stringify(builderArtifact.files)}`);
+    }
+  }
+  if (errors.length > 0) {
+    throw new KilnError(
+      'PostProcessorFailed',
+      `${errors.length} error(s) occurred:\n\n${errors.map((e) => `* ${e}`).join('\n')}`,
+    );
+  }
+  return artifacts;
+}
+
+async function runPostProcessor(pp: PreparedPostProcessor, input: Artifact, ctx: BuildContext) {
+  const ppName = pp.name ?? pp.type;
+  const ppCtx: PostProcessContext = {
+    ...ctx,
+    ui: new BuildUi(ctx.rootUi, `${ctx.buildName} (${pp.type})`),
+    label: ppName === pp.type ? `post-processor ${pp.type}` : `post-processor ${ppName} (${pp.type})`,
+  };
+  const config = pp.resolve(ctx.generated);
+  return pp.plugin.postProcess(config, input, ppCtx);
+}
+
+function uuidFromRunId(runId: string): string {
+  const hex = runId.replace(/^run-/, '').replace(/[^0-9a-f]/gi, '').padEnd(32, '0').slice(0, 32);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
