@@ -1,7 +1,9 @@
 /** Every subcommand, in the order `kiln --help` lists them. Each file registers one command (or group). */
 import type { Command } from 'commander';
 import { registerVersion } from './version.js';
+import { registerImages } from './images.js';
+import { registerGc } from './gc.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerVersion];
+export const commands: Register[] = [registerVersion, registerImages, registerGc];

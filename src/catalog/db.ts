@@ -1,0 +1,79 @@
+/**
+ * The SQLite connection under the catalog: WAL so readers never block the writer,
+ * a busy timeout so writers queue instead of failing, and — because SQLite can still
+ * answer SQLITE_BUSY without waiting (e.g. a reader upgrading to a writer, or while the
+ * journal mode changes) — every write runs as BEGIN IMMEDIATE inside a retry loop with
+ * jittered back-off, so many kiln processes sharing one catalog never show it to a user.
+ */
+import Database from 'better-sqlite3';
+import { SystemError } from '../core/errors.js';
+
+export type Db = Database.Database;
+
+/** How long a writer waits for the lock inside SQLite before our own retry takes over. */
+const BUSY_TIMEOUT_MS = 5_000;
+/** Total time a write keeps retrying before it reports the catalog as locked. */
+const RETRY_BUDGET_MS = 120_000;
+
+/** Counts retries after SQLITE_BUSY in this process (for tests and diagnostics). */
+export const busyStats = { retries: 0 };
+
+/** Opens (creating when absent) the database file with the catalog's pragmas. */
+export function openDatabase(file: string): Db {
+  const db = withBusyRetry(file, () => new Database(file, { timeout: BUSY_TIMEOUT_MS }));
+  try {
+    withBusyRetry(file, () => {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      // Switching to WAL needs a moment alone with the file; it sticks once set.
+      if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') {
+        db.pragma('journal_mode = WAL');
+      }
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+    });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
+/** Runs `fn` in a BEGIN IMMEDIATE transaction, retried with back-off while the database is busy. */
+export function writeTx<T>(db: Db, fn: () => T): T {
+  return withBusyRetry(db.name, () => db.transaction(fn).immediate());
+}
+
+/** Runs `fn` (which must be safe to repeat) until it stops failing with SQLITE_BUSY or the budget is spent. */
+export function withBusyRetry<T>(where: string, fn: () => T): T {
+  const start = Date.now();
+  let delay = 10;
+  for (;;) {
+    try {
+      return fn();
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+      if (Date.now() - start > RETRY_BUDGET_MS) {
+        throw new SystemError('CatalogLocked', `the catalog stayed locked for ${RETRY_BUDGET_MS / 1000} s`, {
+          where,
+          hint: 'another kiln process holds the catalog; wait for it to finish or stop it',
+          cause: err,
+        });
+      }
+      busyStats.retries++;
+      sleepSync(delay / 2 + Math.random() * delay);
+      delay = Math.min(delay * 2, 1_000);
+    }
+  }
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks the thread: better-sqlite3 is synchronous, so its retries are too. */
+function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}

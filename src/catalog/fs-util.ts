@@ -1,0 +1,45 @@
+/** Small file-system helpers the catalog shares between removal and garbage collection. */
+import { lstatSync, rmSync, rmdirSync } from 'node:fs';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+
+/** True when `path` lies strictly inside `dir` (not `dir` itself), after resolving `..`. */
+export function isInside(dir: string, path: string): boolean {
+  const rel = relative(resolve(dir), resolve(path));
+  return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+}
+
+/**
+ * Why `path` must not be deleted from a journal entry (a relative path, `/`, a top-level
+ * directory, or one of `protect`), or undefined when it may be. A journal is written by
+ * kiln itself, but a bad entry must never turn into `rm -rf /`.
+ */
+export function unsafeToRemove(path: string, protect: readonly string[] = []): string | undefined {
+  if (!isAbsolute(path)) return 'not an absolute path';
+  const abs = resolve(path);
+  if (abs.split(sep).filter(Boolean).length < 2) return 'too close to the root of the file system';
+  if (protect.some((p) => resolve(p) === abs || isInside(abs, p))) return 'a directory kiln needs';
+  return undefined;
+}
+
+/** Removes a file, or a directory with everything in it; true when something was removed, false when already absent. */
+export function removePath(path: string): boolean {
+  let isDir: boolean;
+  try {
+    isDir = lstatSync(path).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  rmSync(path, { recursive: isDir, force: true });
+  return true;
+}
+
+/** Removes `dir` when it is empty; leaves it (and says false) otherwise. */
+export function removeDirIfEmpty(dir: string): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}

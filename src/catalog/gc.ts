@@ -1,0 +1,153 @@
+/**
+ * Local garbage collection: what `kiln gc` does. For every run whose process died (the
+ * journal's orphans) it stops the processes the run left — only after checking that the
+ * pid still belongs to the recorded process — removes its files and directories, and then
+ * forgets the run; it also removes stray entries under `imagesDir` that nothing refers to.
+ * Every step is recorded in the journal as it completes, so an interrupted gc can be rerun.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Catalog } from './index.js';
+import { removePath, unsafeToRemove } from './fs-util.js';
+import { isSameProcessAlive, processCmdline } from './process-info.js';
+import type { RunResource } from './types.js';
+
+/** One thing gc did, would do (dry run), or could not do. */
+export interface GcAction {
+  /** The orphaned run the resource belonged to; absent for stray image entries. */
+  runId?: string;
+  kind: string;
+  ref: string;
+  /**
+   * `removed` (file, dir or stray gone), `killed` (process stopped), `gone` (already absent),
+   * `skipped` (not ours any more: pid reused, or unsafe path), `left` (another tool's kind, e.g. AWS),
+   * `failed`, or — on a dry run — `would-remove` / `would-kill`.
+   */
+  outcome: 'removed' | 'killed' | 'gone' | 'skipped' | 'left' | 'failed' | 'would-remove' | 'would-kill';
+  detail?: string;
+}
+
+export interface GcRunReport {
+  runId: string;
+  pid: number;
+  description: string;
+  /** True when the run was forgotten (everything it left is handled). */
+  cleared: boolean;
+}
+
+export interface GcReport {
+  runs: GcRunReport[];
+  actions: GcAction[];
+}
+
+export interface GcOptions {
+  dryRun?: boolean;
+  /** How long a process gets after SIGTERM before SIGKILL (default 10 s: QEMU flushes its disk). */
+  termGraceMs?: number;
+  /** Called as each action completes (for progress output). */
+  onAction?: (action: GcAction) => void;
+}
+
+/** Kinds this module can clean; any other kind (AWS resources) is left for the tool that owns it. */
+const LOCAL_KINDS = new Set(['process', 'file', 'dir']);
+
+/** Cleans up after dead runs and removes stray image entries; returns what it did. */
+export async function collectGarbage(catalog: Catalog, opts: GcOptions = {}): Promise<GcReport> {
+  const report: GcReport = { runs: [], actions: [] };
+  const act = (a: GcAction) => {
+    report.actions.push(a);
+    opts.onAction?.(a);
+  };
+  const protect = [catalog.home, catalog.imagesDir];
+
+  for (const run of catalog.orphanedRuns()) {
+    let clear = true;
+    // Processes first (they may hold the files), then files, then directories.
+    const order = (r: RunResource) => (r.kind === 'process' ? 0 : r.kind === 'file' ? 1 : r.kind === 'dir' ? 2 : 3);
+    const resources = [...run.resources].sort((a, b) => order(a) - order(b));
+    for (const res of resources) {
+      const action = await cleanResource(res, protect, opts);
+      act({ runId: run.runId, ...action });
+      if (action.outcome === 'failed' || action.outcome === 'left' || opts.dryRun) clear = false;
+      else if (!opts.dryRun) catalog.forgetResource(run.runId, res.ref);
+    }
+    if (clear) catalog.endRun(run.runId);
+    report.runs.push({ runId: run.runId, pid: run.pid, description: run.description, cleared: clear });
+  }
+
+  for (const stray of catalog.strayPaths()) {
+    if (opts.dryRun) {
+      act({ kind: 'stray', ref: stray, outcome: 'would-remove' });
+      continue;
+    }
+    try {
+      act({ kind: 'stray', ref: stray, outcome: removePath(stray) ? 'removed' : 'gone' });
+    } catch (err) {
+      act({ kind: 'stray', ref: stray, outcome: 'failed', detail: (err as Error).message });
+    }
+  }
+  return report;
+}
+
+async function cleanResource(
+  res: RunResource,
+  protect: readonly string[],
+  opts: GcOptions,
+): Promise<Omit<GcAction, 'runId'>> {
+  const base = { kind: res.kind, ref: res.ref };
+  if (!LOCAL_KINDS.has(res.kind)) return { ...base, outcome: 'left', detail: 'not a local resource (see `kiln gc aws`)' };
+  if (res.kind === 'process') return stopProcess(res, opts);
+  const unsafe = unsafeToRemove(res.ref, protect);
+  if (unsafe) return { ...base, outcome: 'skipped', detail: `not removed: ${unsafe}` };
+  if (opts.dryRun) return { ...base, outcome: 'would-remove' };
+  try {
+    return { ...base, outcome: removePath(res.ref) ? 'removed' : 'gone' };
+  } catch (err) {
+    return { ...base, outcome: 'failed', detail: (err as Error).message };
+  }
+}
+
+async function stopProcess(res: RunResource, opts: GcOptions): Promise<Omit<GcAction, 'runId'>> {
+  const base = { kind: res.kind, ref: res.ref };
+  const pid = Number(res.ref);
+  const meta = res.metadata ?? {};
+  const recordedCmdline = typeof meta.cmdline === 'string' ? meta.cmdline : undefined;
+  const identity = {
+    ...(typeof meta.startTime === 'string' ? { startTime: meta.startTime } : {}),
+    ...(typeof meta.bootId === 'string' ? { bootId: meta.bootId } : {}),
+  };
+  if (!Number.isInteger(pid) || pid <= 1) return { ...base, outcome: 'skipped', detail: 'not a valid pid' };
+  if (!isSameProcessAlive(pid, identity)) return { ...base, outcome: 'gone' };
+  const cmdline = processCmdline(pid);
+  if (!recordedCmdline && !identity.startTime) {
+    return { ...base, outcome: 'skipped', detail: `no recorded identity: not killing pid ${pid} (${cmdline ?? '?'}) blindly` };
+  }
+  if (recordedCmdline && cmdline !== recordedCmdline) {
+    return { ...base, outcome: 'skipped', detail: `pid ${pid} now runs "${cmdline ?? '?'}", not "${recordedCmdline}"` };
+  }
+  const detail = cmdline ?? recordedCmdline;
+  if (opts.dryRun) return { ...base, outcome: 'would-kill', ...(detail ? { detail } : {}) };
+  try {
+    process.kill(pid, 'SIGTERM');
+    if (!(await exited(pid, identity, opts.termGraceMs ?? 10_000))) {
+      process.kill(pid, 'SIGKILL');
+      if (!(await exited(pid, identity, 5_000))) {
+        return { ...base, outcome: 'failed', detail: `pid ${pid} survived SIGKILL` };
+      }
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') {
+      return { ...base, outcome: 'failed', detail: `cannot signal pid ${pid}: ${(err as Error).message}` };
+    }
+  }
+  return { ...base, outcome: 'killed', ...(detail ? { detail } : {}) };
+}
+
+/** Polls until the process is gone (a zombie counts as gone); false after `ms`. */
+async function exited(pid: number, identity: { startTime?: string; bootId?: string }, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (!isSameProcessAlive(pid, identity)) return true;
+    await delay(50);
+  }
+  return !isSameProcessAlive(pid, identity);
+}

@@ -1,0 +1,50 @@
+/**
+ * `kiln gc [--dry-run]`: cleans up after kiln processes that died without running their
+ * cleanups (leftover QEMU processes, temporary files and directories recorded in the run
+ * journal) and removes stray entries under the images directory. `kiln gc aws` is added
+ * as a subcommand of this command by the AWS part.
+ */
+import type { Command } from 'commander';
+import { type GcAction, collectGarbage } from '../../catalog/gc.js';
+import { Catalog } from '../../catalog/index.js';
+
+/** Registers `kiln gc` (local clean-up). */
+export function registerGc(program: Command): void {
+  program
+    .command('gc')
+    .description('remove what crashed kiln runs left behind (QEMU processes, temporary files) and stray image files')
+    .option('--dry-run', 'only list what would be removed')
+    .action(async (opts: { dryRun?: boolean }) => {
+      const catalog = Catalog.open();
+      try {
+        const report = await collectGarbage(catalog, {
+          dryRun: opts.dryRun === true,
+          onAction: (a) => process.stdout.write(`${describeAction(a)}\n`),
+        });
+        for (const run of report.runs) {
+          const verb = run.cleared ? 'cleared' : opts.dryRun ? 'would clear' : 'kept (see above)';
+          process.stdout.write(`run ${run.runId} (pid ${run.pid}, ${run.description}): ${verb}\n`);
+        }
+        if (report.actions.length === 0 && report.runs.length === 0) process.stdout.write('nothing to remove\n');
+        if (report.actions.some((a) => a.outcome === 'failed')) process.exitCode = 1;
+      } finally {
+        catalog.close();
+      }
+    });
+}
+
+function describeAction(a: GcAction): string {
+  const who = a.runId ? `run ${a.runId}: ` : '';
+  const what = a.kind === 'process' ? `process ${a.ref}` : a.kind === 'stray' ? `stray ${a.ref}` : `${a.kind} ${a.ref}`;
+  const verbs: Record<GcAction['outcome'], string> = {
+    removed: 'removed',
+    killed: 'killed',
+    gone: 'already gone',
+    skipped: 'skipped',
+    left: 'left',
+    failed: 'FAILED',
+    'would-remove': 'would remove',
+    'would-kill': 'would kill',
+  };
+  return `${who}${verbs[a.outcome]} ${what}${a.detail ? ` (${a.detail})` : ''}`;
+}
