@@ -1,0 +1,107 @@
+/**
+ * The `amazon-ebs` builder: launch an instance from a source AMI, provision it over SSH,
+ * stop it and save an AMI (copied to `ami_regions`), with Packer's field names and
+ * artifact. Every temporary resource carries kiln's run tag from creation, and every step
+ * removes what it made when the build fails or is interrupted.
+ */
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { Catalog } from '../../catalog/index.js';
+import type { BuilderPlugin } from '../../core/plugin.js';
+import { runSteps } from '../../core/steps.js';
+import { removeImage } from './ami-tools.js';
+import { AMAZON_EBS_BUILDER_ID, amiArtifact } from './artifact.js';
+import { type AmazonEbsConfig, amazonEbsSchema, checkConfig, polling } from './config.js';
+import { ec2Client, kilnTags } from './driver.js';
+import type { AmazonState } from './state.js';
+import { copyRegions } from './steps/copy-regions.js';
+import { createAmi } from './steps/create-ami.js';
+import { deregisterExisting } from './steps/deregister-existing.js';
+import { keyPair } from './steps/key-pair.js';
+import { markArtifact } from './steps/mark-artifact.js';
+import { modifyAmiAttributes } from './steps/modify-ami-attributes.js';
+import { preValidate } from './steps/pre-validate.js';
+import { provision } from './steps/provision.js';
+import { registerCatalog } from './steps/register-catalog.js';
+import { runSourceInstance } from './steps/run-source-instance.js';
+import { securityGroup } from './steps/security-group.js';
+import { sourceAmi } from './steps/source-ami.js';
+import { stopInstance } from './steps/stop-instance.js';
+import { tagSnapshots } from './steps/tag-snapshots.js';
+import { waitInstance } from './steps/wait-instance.js';
+
+/** The steps in Packer's order. */
+export const AMAZON_EBS_STEPS = [
+  preValidate,
+  sourceAmi,
+  keyPair,
+  securityGroup,
+  runSourceInstance,
+  waitInstance,
+  provision,
+  stopInstance,
+  deregisterExisting,
+  createAmi,
+  copyRegions,
+  modifyAmiAttributes,
+  tagSnapshots,
+  markArtifact,
+  registerCatalog,
+] as const;
+
+export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
+  type: 'amazon-ebs',
+  builderId: AMAZON_EBS_BUILDER_ID,
+  schema: amazonEbsSchema,
+
+  async prepare(config) {
+    return { warnings: [], errors: checkConfig(config) };
+  },
+
+  async run(config, ctx, hook) {
+    // Secrets first, before any step can print.
+    for (const s of [config.secret_key, config.token, config.access_key]) ctx.secrets.add(s);
+    const clients = new Map<string, EC2Client>();
+    const state: AmazonState = {
+      config,
+      ctx,
+      hook,
+      polling: polling(config),
+      ec2(region = config.region) {
+        let c = clients.get(region);
+        if (!c) clients.set(region, (c = ec2Client(config, region)));
+        return c;
+      },
+      ec2NoRetry: ec2Client(config, config.region, 1),
+      ownTags: kilnTags(ctx.runId),
+      securityGroupIds: [],
+      amis: {},
+      snapshots: {},
+      made: [],
+    };
+    try {
+      await runSteps(AMAZON_EBS_STEPS, state, { signal: ctx.signal, ui: ctx.ui }, { onError: ctx.onError });
+    } finally {
+      for (const c of clients.values()) c.destroy();
+      state.ec2NoRetry.destroy();
+    }
+    const amis = { ...state.amis };
+    const artifact = amiArtifact(amis, { image: state.catalogId, snapshots: { ...state.snapshots } });
+    artifact.destroy = async () => {
+      for (const [region, id] of Object.entries(amis)) {
+        const ec2 = ec2Client(config, region);
+        try {
+          await removeImage(ec2, id, state.snapshots[region] ?? []);
+        } finally {
+          ec2.destroy();
+        }
+      }
+      const catalog = Catalog.open(ctx.kilnHome);
+      try {
+        if (state.catalogId && catalog.getImage(state.catalogId)) catalog.removeImage(state.catalogId);
+      } finally {
+        catalog.close();
+      }
+    };
+    return artifact;
+  },
+};

@@ -1,0 +1,37 @@
+/** What the amazon-ebs steps share while a build runs (Packer's state bag, typed). */
+import type { EC2Client, Image, Instance, Tag } from '@aws-sdk/client-ec2';
+import type { BuildContext, ProvisionHook } from '../../core/plugin.js';
+import type { AmazonEbsConfig } from './config.js';
+import type { Polling } from './driver.js';
+
+export interface AmazonState {
+  config: AmazonEbsConfig;
+  ctx: BuildContext;
+  hook: ProvisionHook;
+  polling: Polling;
+  /** An EC2 client per region, made on first use. */
+  ec2(region?: string): EC2Client;
+  /** A client in the build region that does not retry: RunInstances retries itself (see run-source-instance). */
+  ec2NoRetry: EC2Client;
+  /** kiln's ownership tags for this run (run id, created time). */
+  ownTags: Tag[];
+  accountId?: string;
+  sourceImage?: Image;
+  keyName?: string;
+  privateKeyFile?: string;
+  keyDir?: string;
+  /** Groups the instance uses; `createdGroupId` is the one kiln made (and deletes). */
+  securityGroupIds: string[];
+  createdGroupId?: string;
+  instanceId?: string;
+  instance?: Instance;
+  /** The address SSH uses. */
+  host?: string;
+  /** The AMI in each region, as soon as it exists (so cleanup can remove a half-made one). */
+  amis: Record<string, string>;
+  snapshots: Record<string, string[]>;
+  /** Every AMI this run made (also replaced ones), by the step that made it: what cleanup removes on failure. */
+  made: Array<{ region: string; id: string; snapshots: string[]; by: string }>;
+  /** The catalog id once registered. */
+  catalogId?: string;
+}

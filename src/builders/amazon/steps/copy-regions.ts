@@ -1,0 +1,98 @@
+/**
+ * encrypt_boot (an encrypted copy replaces the build AMI) and ami_regions (a copy in each
+ * other region). Every CopyImage carries a ClientToken and kiln's tags; on failure the
+ * cleanup removes every copy this step made, with its snapshots.
+ */
+import { CopyImageCommand, CreateTagsCommand } from '@aws-sdk/client-ec2';
+import { SystemError } from '../../../core/errors.js';
+import type { Step } from '../../../core/steps.js';
+import { explainAwsError, leftoverError } from '../aws-errors.js';
+import { IMAGE_NOT_FOUND, removeImage, snapshotsOf, waitForImage } from '../ami-tools.js';
+import { targetRegions } from '../config.js';
+import { retryOn, toTags } from '../driver.js';
+import type { AmazonState } from '../state.js';
+
+export const copyRegions: Step<AmazonState> = {
+  name: 'copy-regions',
+  async run(state, { signal, ui }) {
+    const { config, ctx } = state;
+    const home = config.region;
+    try {
+      if (config.encrypt_boot) {
+        const plain = state.amis[home]!;
+        ui.say(`Creating an encrypted copy of ${plain}...`);
+        const enc = await copy(state, home, home, plain, true, `${ctx.runId}-enc`, signal);
+        ui.say(`Deregistering the unencrypted AMI ${plain}`);
+        await removeImage(state.ec2(home), plain, state.snapshots[home] ?? [], signal);
+        state.amis[home] = enc.id;
+        state.snapshots[home] = enc.snapshots;
+      }
+      for (const region of targetRegions(config)) {
+        if (region === home) continue;
+        ui.say(`Copying AMI (${state.amis[home]}) to other regions...`);
+        ui.message(`Copying to: ${region}`);
+        const c = await copy(state, home, region, state.amis[home]!, !!config.encrypt_boot, `${ctx.runId}-${region}`, signal);
+        state.amis[region] = c.id;
+        state.snapshots[region] = c.snapshots;
+      }
+    } catch (err) {
+      throw explainAwsError(err, 'CopyImage');
+    }
+  },
+  async cleanup(state, { signal, ui, failed }) {
+    if (!failed) return;
+    const failures: string[] = [];
+    for (const made of state.made.filter((m) => m.by === 'copy-regions')) {
+      ui.say(`Deregistering the AMI copy ${made.region}:${made.id}`);
+      try {
+        await removeImage(state.ec2(made.region), made.id, made.snapshots, signal);
+        state.made.splice(state.made.indexOf(made), 1);
+      } catch (err) {
+        failures.push(leftoverError('AMI', `${made.region}:${made.id}`, err).message);
+      }
+    }
+    if (failures.length > 0) throw new SystemError('AwsLeftover', failures.join('; '), { hint: 'run `kiln gc aws` once the cause is fixed' });
+  },
+};
+
+async function copy(
+  state: AmazonState,
+  from: string,
+  to: string,
+  sourceId: string,
+  encrypted: boolean,
+  tokenSeed: string,
+  signal: AbortSignal,
+): Promise<{ id: string; snapshots: string[] }> {
+  const { config } = state;
+  const ec2 = state.ec2(to);
+  const tags = toTags(config.tags, state.ownTags);
+  const res = await retryOn(
+    () =>
+      ec2.send(
+        new CopyImageCommand({
+          SourceRegion: from,
+          SourceImageId: sourceId,
+          Name: config.ami_name,
+          ...(config.ami_description ? { Description: config.ami_description } : {}),
+          ClientToken: tokenSeed.slice(0, 64),
+          TagSpecifications: [{ ResourceType: 'image', Tags: tags }],
+          ...(encrypted ? { Encrypted: true, ...(config.kms_key_id ? { KmsKeyId: config.kms_key_id } : {}) } : {}),
+        }),
+        { abortSignal: signal },
+      ),
+    { codes: IMAGE_NOT_FOUND, signal },
+  );
+  const id = res.ImageId!;
+  // Recorded before anything else, so a failure from here on still removes the copy.
+  const made = { region: to, id, snapshots: [] as string[], by: 'copy-regions' };
+  state.made.push(made);
+  // Also tagged afterwards: moto accepts TagSpecifications on CopyImage but drops them.
+  await retryOn(() => ec2.send(new CreateTagsCommand({ Resources: [id], Tags: tags }), { abortSignal: signal }), {
+    codes: IMAGE_NOT_FOUND,
+    signal,
+  });
+  const image = await waitForImage(ec2, id, state.polling, signal);
+  made.snapshots = snapshotsOf(image);
+  return { id, snapshots: made.snapshots };
+}

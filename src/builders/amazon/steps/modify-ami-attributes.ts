@@ -1,0 +1,48 @@
+/** ami_users / ami_groups: launch permissions on the AMI in every region (and volume permission on its snapshots for ami_users). */
+import { ModifyImageAttributeCommand, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
+import type { Step } from '../../../core/steps.js';
+import { explainAwsError } from '../aws-errors.js';
+import { IMAGE_NOT_FOUND } from '../ami-tools.js';
+import { retryOn } from '../driver.js';
+import type { AmazonState } from '../state.js';
+
+export const modifyAmiAttributes: Step<AmazonState> = {
+  name: 'modify-ami-attributes',
+  async run(state, { signal, ui }) {
+    const { config } = state;
+    const users = config.ami_users ?? [];
+    const groups = config.ami_groups ?? [];
+    if (users.length === 0 && groups.length === 0) return;
+    const add = [...users.map((UserId) => ({ UserId })), ...groups.map((Group) => ({ Group: Group as 'all' }))];
+    try {
+      for (const [region, id] of Object.entries(state.amis)) {
+        ui.say(`Modifying attributes on AMI (${id})...`);
+        const ec2 = state.ec2(region);
+        await retryOn(
+          () =>
+            ec2.send(new ModifyImageAttributeCommand({ ImageId: id, LaunchPermission: { Add: add } }), { abortSignal: signal }),
+          { codes: IMAGE_NOT_FOUND, signal },
+        );
+        if (users.length === 0) continue;
+        for (const snap of state.snapshots[region] ?? []) {
+          ui.say(`Modifying attributes on snapshot (${snap})...`);
+          await retryOn(
+            () =>
+              ec2.send(
+                new ModifySnapshotAttributeCommand({
+                  SnapshotId: snap,
+                  Attribute: 'createVolumePermission',
+                  OperationType: 'add',
+                  UserIds: users,
+                }),
+                { abortSignal: signal },
+              ),
+            { codes: IMAGE_NOT_FOUND, signal },
+          );
+        }
+      }
+    } catch (err) {
+      throw explainAwsError(err, 'ModifyImageAttribute');
+    }
+  },
+};

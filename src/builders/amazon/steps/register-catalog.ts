@@ -1,0 +1,39 @@
+/**
+ * Records the AMI in kiln's catalog (format `ami`, no local files), with its source AMI as
+ * parent when the catalog knows it — a release AMI's parent is its build AMI — and every
+ * region copy in its metadata. Last step: a build whose record fails loses its AMIs too.
+ */
+import { Catalog } from '../../../catalog/index.js';
+import type { Step } from '../../../core/steps.js';
+import type { AmazonState } from '../state.js';
+
+export const registerCatalog: Step<AmazonState> = {
+  name: 'register-catalog',
+  async run(state) {
+    const { config, ctx } = state;
+    const id = state.amis[config.region]!;
+    const catalog = Catalog.open(ctx.kilnHome);
+    try {
+      const parent = state.sourceImage?.ImageId;
+      const record = catalog.registerImage({
+        id,
+        name: config.ami_name,
+        builder: 'amazon-ebs',
+        format: 'ami',
+        files: [],
+        ...(parent && catalog.getImage(parent) ? { parentId: parent } : {}),
+        metadata: {
+          region: config.region,
+          regions: { ...state.amis },
+          snapshots: { ...state.snapshots },
+          sourceAmi: parent,
+          runId: ctx.runId,
+          ...(state.accountId ? { accountId: state.accountId } : {}),
+        },
+      });
+      state.catalogId = record.id;
+    } finally {
+      catalog.close();
+    }
+  },
+};

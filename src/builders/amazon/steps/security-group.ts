@@ -1,0 +1,113 @@
+/**
+ * A temporary security group (unless security_group_ids are given) that opens SSH to the
+ * caller's address only. Its cleanup retries while AWS still counts the group as in use
+ * by the terminating instance (DependencyViolation), and names the group if it gives up.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  DeleteSecurityGroupCommand,
+  DescribeSubnetsCommand,
+} from '@aws-sdk/client-ec2';
+import { UserError } from '../../../core/errors.js';
+import type { Step } from '../../../core/steps.js';
+import { awsCode, explainAwsError, leftoverError } from '../aws-errors.js';
+import { retryOn } from '../driver.js';
+import type { AmazonState } from '../state.js';
+
+/** Where to ask for this machine's public address (what AWS will see as the SSH client). */
+const CHECKIP_URL = 'https://checkip.amazonaws.com';
+
+export const securityGroup: Step<AmazonState> = {
+  name: 'security-group',
+  async run(state, { signal, ui }) {
+    const { config, ctx } = state;
+    const given = config.security_group_ids ?? (config.security_group_id ? [config.security_group_id] : []);
+    if (given.length > 0) {
+      state.securityGroupIds = given;
+      return;
+    }
+    const ssh = (config.communicator ?? 'ssh') === 'ssh';
+    // Decide the source before creating anything, so a lookup failure leaves nothing behind.
+    const cidrs = ssh ? (config.temporary_security_group_source_cidrs ?? [await callerCidr(signal)]) : [];
+    const ec2 = state.ec2();
+    let vpcId = config.vpc_id;
+    try {
+      if (!vpcId && config.subnet_id) {
+        const res = await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [config.subnet_id] }), { abortSignal: signal });
+        vpcId = res.Subnets?.[0]?.VpcId;
+      }
+      const name = `kiln_${ctx.runId}_${randomBytes(3).toString('hex')}`;
+      ui.say('Creating temporary security group for this instance: ' + name);
+      const res = await ec2.send(
+        new CreateSecurityGroupCommand({
+          GroupName: name,
+          Description: `Temporary group for kiln run ${ctx.runId}`,
+          ...(vpcId ? { VpcId: vpcId } : {}),
+          TagSpecifications: [{ ResourceType: 'security-group', Tags: state.ownTags }],
+        }),
+        { abortSignal: signal },
+      );
+      state.createdGroupId = res.GroupId;
+      state.securityGroupIds = [res.GroupId!];
+      if (cidrs.length > 0) {
+        ui.say(`Authorizing access to port ${config.ssh_port ?? 22} from ${cidrs.join(', ')} in the temporary security group...`);
+        await retryOn(
+          () =>
+            ec2.send(
+              new AuthorizeSecurityGroupIngressCommand({
+                GroupId: res.GroupId,
+                IpPermissions: [
+                  {
+                    IpProtocol: 'tcp',
+                    FromPort: config.ssh_port ?? 22,
+                    ToPort: config.ssh_port ?? 22,
+                    IpRanges: cidrs.filter((c) => !c.includes(':')).map((CidrIp) => ({ CidrIp })),
+                    Ipv6Ranges: cidrs.filter((c) => c.includes(':')).map((CidrIpv6) => ({ CidrIpv6 })),
+                  },
+                ],
+              }),
+              { abortSignal: signal },
+            ),
+          { codes: ['InvalidGroup.NotFound'], attempts: 6, signal },
+        );
+      }
+    } catch (err) {
+      throw explainAwsError(err, 'CreateSecurityGroup');
+    }
+  },
+  async cleanup(state, { signal, ui }) {
+    const id = state.createdGroupId;
+    if (!id) return;
+    ui.say('Deleting temporary security group...');
+    try {
+      await retryOn(() => state.ec2().send(new DeleteSecurityGroupCommand({ GroupId: id }), { abortSignal: signal }), {
+        codes: ['DependencyViolation'],
+        attempts: 10,
+        delayMs: 500,
+        maxDelayMs: 15_000,
+        signal,
+        onRetry: (_err, attempt) => ui.message(`security group ${id} still in use (attempt ${attempt}); retrying`),
+      });
+    } catch (err) {
+      if (awsCode(err) === 'InvalidGroup.NotFound') return;
+      throw leftoverError('security group', id, err);
+    }
+  },
+};
+
+async function callerCidr(signal: AbortSignal): Promise<string> {
+  try {
+    const res = await fetch(CHECKIP_URL, { signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]) });
+    const ip = (await res.text()).trim();
+    if (!res.ok || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new Error(`unexpected answer "${ip.slice(0, 40)}"`);
+    return `${ip}/32`;
+  } catch (err) {
+    if (signal.aborted) throw err;
+    throw new UserError('CallerAddressUnknown', `could not learn this machine's public address from ${CHECKIP_URL}: ${(err as Error).message}`, {
+      where: 'temporary_security_group_source_cidrs',
+      hint: 'set temporary_security_group_source_cidrs to the address(es) kiln connects from, e.g. ["203.0.113.7/32"]',
+    });
+  }
+}

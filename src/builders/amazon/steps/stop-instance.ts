@@ -1,0 +1,36 @@
+/** Stops the source instance so the AMI is made from a quiet disk, and waits until it is stopped. */
+import { DescribeInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { SystemError } from '../../../core/errors.js';
+import type { Step } from '../../../core/steps.js';
+import { explainAwsError } from '../aws-errors.js';
+import { retryOn, sleep } from '../driver.js';
+import type { AmazonState } from '../state.js';
+
+export const stopInstance: Step<AmazonState> = {
+  name: 'stop-instance',
+  async run(state, { signal, ui }) {
+    const id = state.instanceId!;
+    const ec2 = state.ec2();
+    ui.say('Stopping the source instance...');
+    try {
+      await retryOn(() => ec2.send(new StopInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal }), {
+        codes: ['InvalidInstanceID.NotFound'],
+        signal,
+      });
+      ui.say('Waiting for the instance to stop...');
+      for (let i = 0; i < state.polling.maxAttempts; i++) {
+        const res = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal });
+        const name = res.Reservations?.[0]?.Instances?.[0]?.State?.Name;
+        if (name === 'stopped') return;
+        if (name === 'terminated') throw new SystemError('InstanceDied', `instance ${id} terminated while stopping`, { where: id });
+        await sleep(state.polling.delayMs, signal);
+      }
+    } catch (err) {
+      throw explainAwsError(err, 'StopInstances');
+    }
+    throw new SystemError('InstanceTimeout', `instance ${id} did not stop in time`, {
+      where: id,
+      hint: 'raise aws_polling.max_attempts',
+    });
+  },
+};

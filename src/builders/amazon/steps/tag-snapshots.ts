@@ -1,0 +1,29 @@
+/**
+ * Tags every AMI's snapshots with `snapshot_tags` and kiln's ownership tags. It happens
+ * here, after the images exist, because moto rejects snapshot tags inside CreateImage.
+ */
+import { CreateTagsCommand } from '@aws-sdk/client-ec2';
+import type { Step } from '../../../core/steps.js';
+import { explainAwsError } from '../aws-errors.js';
+import { IMAGE_NOT_FOUND } from '../ami-tools.js';
+import { retryOn, toTags } from '../driver.js';
+import type { AmazonState } from '../state.js';
+
+export const tagSnapshots: Step<AmazonState> = {
+  name: 'tag-snapshots',
+  async run(state, { signal, ui }) {
+    const tags = toTags(state.config.snapshot_tags, state.ownTags);
+    try {
+      for (const [region, snaps] of Object.entries(state.snapshots)) {
+        if (snaps.length === 0) continue;
+        ui.say(`Adding tags to snapshots in ${region}: ${snaps.join(', ')}`);
+        await retryOn(
+          () => state.ec2(region).send(new CreateTagsCommand({ Resources: snaps, Tags: tags }), { abortSignal: signal }),
+          { codes: IMAGE_NOT_FOUND, signal },
+        );
+      }
+    } catch (err) {
+      throw explainAwsError(err, 'CreateTags');
+    }
+  },
+};

@@ -1,0 +1,67 @@
+/**
+ * Waits until the source instance runs and picks the address SSH will use (`ssh_host`, or
+ * by `ssh_interface`, else the public IP when there is one). A just-launched instance may
+ * be unknown to DescribeInstances for a while: that is waited out, not reported.
+ */
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { SystemError, UserError } from '../../../core/errors.js';
+import type { Step } from '../../../core/steps.js';
+import { explainAwsError } from '../aws-errors.js';
+import { retryOn, sleep } from '../driver.js';
+import type { AmazonState } from '../state.js';
+
+export const waitInstance: Step<AmazonState> = {
+  name: 'wait-instance',
+  async run(state, { signal, ui }) {
+    const { config, ctx } = state;
+    const id = state.instanceId!;
+    ui.say(`Waiting for instance (${id}) to become ready...`);
+    for (let i = 0; ; i++) {
+      let res;
+      try {
+        res = await retryOn(
+          () => state.ec2().send(new DescribeInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal }),
+          { codes: ['InvalidInstanceID.NotFound'], signal },
+        );
+      } catch (err) {
+        throw explainAwsError(err, 'DescribeInstances');
+      }
+      const inst = res.Reservations?.[0]?.Instances?.[0];
+      const name = inst?.State?.Name;
+      if (inst && name === 'running') {
+        state.instance = inst;
+        break;
+      }
+      if (name === 'terminated' || name === 'shutting-down' || name === 'stopped')
+        throw new SystemError('InstanceDied', `instance ${id} went to ${name} while starting: ${inst?.StateReason?.Message ?? 'no reason given'}`, {
+          where: id,
+        });
+      if (i >= state.polling.maxAttempts)
+        throw new SystemError('InstanceTimeout', `instance ${id} was still ${name} after ${i} checks`, { where: id });
+      await sleep(state.polling.delayMs, signal);
+    }
+    const inst = state.instance;
+    const byInterface: Record<string, string | undefined> = {
+      public_ip: inst.PublicIpAddress,
+      private_ip: inst.PrivateIpAddress,
+      public_dns: inst.PublicDnsName,
+      private_dns: inst.PrivateDnsName,
+    };
+    const host =
+      config.ssh_host ??
+      (config.ssh_interface ? byInterface[config.ssh_interface] : (inst.PublicIpAddress ?? inst.PrivateIpAddress));
+    if (!host && (config.communicator ?? 'ssh') === 'ssh')
+      throw new UserError('NoSshAddress', `instance ${inst.InstanceId} has no ${config.ssh_interface ?? 'IP'} address to connect to`, {
+        where: 'ssh_interface',
+        hint: 'set associate_public_ip_address: true, or ssh_interface: "private_ip" when kiln runs inside the VPC',
+      });
+    state.host = host;
+    if (host) ui.message(`Public/Private address: ${host}`);
+    Object.assign(ctx.generated, {
+      Host: host ?? '',
+      Port: config.ssh_port ?? 22,
+      User: config.ssh_username ?? '',
+      ...(state.privateKeyFile ? { SSHPrivateKeyFile: state.privateKeyFile } : {}),
+    });
+  },
+};
