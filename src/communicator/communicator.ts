@@ -9,13 +9,26 @@ export interface ExecRequest {
   onStderr?: (line: string) => void;
   stdin?: string | Buffer;
   signal?: AbortSignal;
+  /** The command may drop the connection (a reboot): resolve with `disconnected` instead of throwing. */
+  expectDisconnect?: boolean;
+}
+
+/** What a finished command left: its exit status, or that the connection dropped (only with `expectDisconnect`). */
+export interface ExecResult {
+  exitCode: number;
+  signal?: string;
+  disconnected?: boolean;
 }
 
 export interface Communicator {
   /** Runs a shell command on the machine; resolves with its exit status (never throws on non-zero). */
-  exec(req: ExecRequest): Promise<{ exitCode: number; signal?: string }>;
+  exec(req: ExecRequest): Promise<ExecResult>;
   /** Uploads a local file, or a Buffer, to a remote path (mode preserved when from a file). */
-  upload(source: string | Buffer, remotePath: string, opts?: { mode?: number; signal?: AbortSignal }): Promise<void>;
+  upload(
+    source: string | Buffer,
+    remotePath: string,
+    opts?: { mode?: number; signal?: AbortSignal },
+  ): Promise<void>;
   /** Uploads a directory tree; `src` with a trailing slash uploads its contents (rsync/Packer rule). */
   uploadDir(src: string, remoteDir: string, opts?: { signal?: AbortSignal }): Promise<void>;
   download(remotePath: string, localPath: string, opts?: { signal?: AbortSignal }): Promise<void>;

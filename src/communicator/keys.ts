@@ -1,0 +1,62 @@
+/**
+ * A fresh SSH key per build. The key never leaves a 0700 temp dir that `dispose` removes,
+ * so no fixed password or long-lived key ever reaches an image.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import { CancelledError, SystemError, throwIfAborted } from '../core/errors.js';
+
+export interface KeyDir {
+  /** The 0700 directory holding the key (and later the known_hosts file). */
+  dir: string;
+  /** OpenSSH-format private key, mode 0600. */
+  privateKeyFile: string;
+  /** `ssh-ed25519 AAAA… kiln-<runid>`: one authorized_keys line. */
+  publicKey: string;
+  /** Removes the directory and everything in it; safe to call twice. */
+  dispose(): Promise<void>;
+}
+
+/** Creates a new ed25519 key pair in a fresh 0700 temp dir, commented `kiln-<runId>` (a random id when none is given). */
+export async function createKeyDir(signal?: AbortSignal, runId?: string): Promise<KeyDir> {
+  throwIfAborted(signal);
+  const label = `kiln-${(runId ?? randomBytes(6).toString('hex')).replace(/^kiln-/, '')}`;
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-ssh-'));
+  const dispose = async (): Promise<void> => {
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await chmod(dir, 0o700);
+    const pair = await new Promise<{ public: string; private: string }>((resolve, reject) => {
+      ssh2.utils.generateKeyPair('ed25519', { comment: label }, (err, kp) =>
+        err ? reject(err) : resolve(kp),
+      );
+    });
+    const privateKeyFile = join(dir, 'id_ed25519');
+    await writeFile(
+      privateKeyFile,
+      pair.private.endsWith('\n') ? pair.private : `${pair.private}\n`,
+      {
+        mode: 0o600,
+      },
+    );
+    await chmod(privateKeyFile, 0o600);
+    const publicKey = pair.public.trim();
+    await writeFile(join(dir, 'id_ed25519.pub'), `${publicKey}\n`, { mode: 0o644 });
+    if (signal?.aborted) throw new CancelledError('key creation cancelled');
+    return { dir, privateKeyFile, publicKey, dispose };
+  } catch (err) {
+    await dispose();
+    if (err instanceof CancelledError) throw err;
+    throw new SystemError(
+      'KeyCreateFailed',
+      `could not create an SSH key: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
