@@ -89,6 +89,10 @@ export interface LoadedTemplate {
   variables: Record<string, string>;
   /** Names of the sensitive variables. */
   sensitiveVariables: string[];
+  /** The final values of the sensitive variables (non-empty ones): register them as secrets. */
+  sensitiveValues: string[];
+  /** The run's start time: `timestamp`, `isotime` and `strftime` all read it (one value per run). */
+  initTime: Date;
   /** Builds left after -only/-except, in template order. */
   builds: PreparedBuild[];
   warnings: string[];

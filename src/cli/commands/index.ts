@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { registerVersion } from './version.js';
 import { registerImages } from './images.js';
 import { registerGc } from './gc.js';
+import { registerValidate } from './validate.js';
+import { registerInspect } from './inspect.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerVersion, registerImages, registerGc];
+export const commands: Register[] = [registerVersion, registerImages, registerGc, registerValidate, registerInspect];

@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { inspectLines, readRawTemplate } from '../../template/index.js';
+
+/** Escapes a machine-readable field as Packer does (commas, newlines, carriage returns). */
+function mrField(s: string): string {
+  return s.replace(/,/g, '%!(PACKER_COMMA)').replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+}
+
+/** `kiln inspect TEMPLATE`: what `packer inspect` prints (or its machine-readable lines). */
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('see the components of a template')
+    .argument('<template>', 'Packer JSON template')
+    .action((template: string, _opts, cmd: Command) => {
+      const { machineReadable } = cmd.optsWithGlobals<{ machineReadable?: boolean }>();
+      const tpl = readRawTemplate(template);
+      const ts = Math.floor(Date.now() / 1000);
+      let out = '';
+      for (const line of inspectLines(tpl)) {
+        if ('say' in line) out += machineReadable ? `${ts},,ui,say,${mrField(line.say)}\n` : `${line.say}\n`;
+        else if (machineReadable) out += `${ts},,${line.machine},${line.args.map(mrField).join(',')}\n`;
+      }
+      process.stdout.write(out);
+    });
+}

@@ -1,0 +1,96 @@
+/**
+ * The template layer's entry point: `loadTemplate` reads a Packer 1.6.6 JSON template and
+ * returns every build interpolated and validated, or throws one UserError listing every
+ * problem with its `file:line:column`. It starts no process and writes nothing.
+ */
+import { formatLoc } from './json-source.js';
+import { checkMinPackerVersion } from './min-version.js';
+import { prepareBuilds } from './prepare.js';
+import { parseRawTemplate, problemsError, readTemplateSource, validateRawTemplate } from './raw-template.js';
+import type { LoadOptions, LoadedTemplate } from './types.js';
+import { readVarSources, resolveVariables } from './variables.js';
+
+export type * from './types.js';
+export {
+  BUILTIN_FUNCS,
+  InterpolationError,
+  PACKER_COMPAT_VERSION,
+  type InterpolationContext,
+  parseTemplate,
+  render,
+  renderDeep,
+  renderOnce,
+  validateSyntax,
+} from './interpolate.js';
+export { parseGoDurationMs, parseGoDurationNs } from './duration.js';
+export { formatGoTime, formatStrftime } from './go-time.js';
+export { type InspectLine, inspectLines } from './inspect.js';
+export { type RawTemplate, parseRawTemplate, readTemplateSource } from './raw-template.js';
+
+/** Reads a template's JSON and structure only (no variables, no plugins): what `inspect` needs. */
+export function readRawTemplate(path: string) {
+  return parseRawTemplate(readTemplateSource(path));
+}
+
+/**
+ * Loads a template for validate/build: structure, `min_packer_version`, variables
+ * (defaults < -var-file < -var), then each build after -only/-except with its plugins'
+ * schemas and `prepare()`. Throws a UserError with every problem found.
+ */
+export async function loadTemplate(path: string, opts: LoadOptions): Promise<LoadedTemplate> {
+  const env = opts.env ?? process.env;
+  const src = readTemplateSource(path);
+  const tpl = parseRawTemplate(src);
+  const given = readVarSources(opts.varFiles ?? [], opts.vars ?? []);
+  const initTime = new Date();
+  const declared = new Set(tpl.variables.map((v) => v.name));
+  const warnings = Object.keys(given)
+    .filter((k) => !declared.has(k))
+    .map((k) => `variable "${k}" is given with -var or -var-file but not declared in the template's "variables"; it is still available to {{ user \`${k}\` }}`);
+
+  const base = {
+    path: tpl.path,
+    dir: tpl.dir,
+    description: tpl.description,
+    minPackerVersion: tpl.minPackerVersion,
+    sensitiveVariables: [...tpl.sensitiveVariables],
+    initTime,
+  };
+  if (opts.syntaxOnly) {
+    const variables: Record<string, string> = {};
+    for (const v of tpl.variables) if (v.default !== undefined) variables[v.name] = v.default;
+    Object.assign(variables, given);
+    return { ...base, variables, sensitiveValues: [], builds: [], warnings };
+  }
+
+  validateRawTemplate(tpl);
+  checkMinPackerVersion(tpl.minPackerVersion, formatLoc(src.locOf(['min_packer_version'])));
+  const variables = resolveVariables(
+    tpl.variables,
+    given,
+    { templatePath: tpl.path, initTime, env },
+    (name) => formatLoc(src.locOf(['variables', name], { key: true })),
+  );
+  const sensitiveValues = tpl.sensitiveVariables
+    .map((n) => variables[n])
+    .filter((v): v is string => typeof v === 'string' && v !== '');
+
+  const prepared = await prepareBuilds({
+    tpl,
+    registry: opts.registry,
+    variables,
+    initTime,
+    env,
+    kilnHome: opts.kilnHome,
+    only: opts.only ?? [],
+    except: opts.except ?? [],
+  });
+  if (prepared.problems.length > 0) throw problemsError(src, prepared.problems);
+  return {
+    ...base,
+    variables,
+    sensitiveValues,
+    builds: prepared.builds,
+    warnings: [...warnings, ...prepared.warnings],
+  };
+}

@@ -1,0 +1,321 @@
+/**
+ * Turns a checked template into builds, as Packer's Core.Build + Build.Prepare do: per
+ * builder left after -only/-except, interpolate each plugin block in that build's context
+ * (late keys only syntax-checked), validate it with the plugin's schema, run the plugin's
+ * own `prepare()`, and gather every problem with its place in the template.
+ */
+import type { PrepareContext, PrepareResult } from '../core/plugin.js';
+import { UserError } from '../core/errors.js';
+import {
+  FuncError,
+  type InterpolationContext,
+  InterpolationError,
+  type TemplateFunc,
+  cleanAmazonResourceName,
+  render,
+  renderDeep,
+  renderOnce,
+} from './interpolate.js';
+import type { JsonPath, JsonSource } from './json-source.js';
+import {
+  type RawBuilder,
+  type RawPostProcessor,
+  type RawProvisioner,
+  type RawTemplate,
+  type TemplateProblem,
+  problemsError,
+} from './raw-template.js';
+import { checkSchema } from './schema-check.js';
+import { nearest } from './suggest.js';
+import type {
+  PreparedBuild,
+  PreparedPlugin,
+  PreparedPostProcessor,
+  PreparedProvisioner,
+  Registry,
+} from './types.js';
+
+export interface PrepareInputs {
+  tpl: RawTemplate;
+  registry: Registry;
+  variables: Record<string, string>;
+  initTime: Date;
+  env: NodeJS.ProcessEnv;
+  kilnHome: string;
+  only: string[];
+  except: string[];
+}
+
+interface PluginLike {
+  schema: { safeParse(v: unknown): unknown };
+  lateKeys?: readonly string[];
+  prepare?(config: unknown, ctx: PrepareContext): Promise<PrepareResult>;
+}
+
+// Packer 1.6.6 defines clean_resource_name only inside these builders' configs.
+const CLEAN_NAME_FUNCS: Record<string, TemplateFunc> = {
+  clean_resource_name: { params: ['string'], call: (_ctx, [s]) => cleanAmazonResourceName(String(s)) },
+};
+
+function builderFuncs(type: string): Record<string, TemplateFunc> | undefined {
+  return type.startsWith('amazon-') ? CLEAN_NAME_FUNCS : undefined;
+}
+
+/** Resolves the build names and prepares every build left after -only/-except. */
+export async function prepareBuilds(
+  inp: PrepareInputs,
+): Promise<{ builds: PreparedBuild[]; problems: TemplateProblem[]; warnings: string[] }> {
+  const { tpl } = inp;
+  const coreCtx: InterpolationContext = {
+    userVariables: inp.variables,
+    templatePath: tpl.path,
+    initTime: inp.initTime,
+    env: inp.env,
+  };
+  // Build names may hold {{ user }}; -only/-except match the rendered names (Packer's Core.Initialize).
+  const named: Array<{ name: string; b: RawBuilder }> = [];
+  for (const b of tpl.builders) {
+    try {
+      named.push({ name: render(b.rawName, coreCtx), b });
+    } catch (err) {
+      if (!(err instanceof InterpolationError)) throw err;
+      throw problemsError(tpl.src, [{ path: [...b.path, 'name'], message: `cannot interpolate the build name: ${err.message}` }]);
+    }
+  }
+  const selected = named.filter(({ name }) => {
+    if (inp.only.length > 0 && !inp.only.includes(name)) return false;
+    return !inp.except.includes(name);
+  });
+
+  const problems: TemplateProblem[] = [];
+  const warnings: string[] = [];
+  const builds: PreparedBuild[] = [];
+  for (const { name, b } of selected) {
+    const build = await prepareOne(inp, name, b, problems, warnings);
+    if (build) builds.push(build);
+  }
+  return { builds, problems, warnings };
+}
+
+async function prepareOne(
+  inp: PrepareInputs,
+  name: string,
+  b: RawBuilder,
+  problems: TemplateProblem[],
+  warnings: string[],
+): Promise<PreparedBuild | undefined> {
+  const { tpl, registry } = inp;
+  const prepCtx: PrepareContext = { buildName: name, buildType: b.type, templateDir: tpl.dir, kilnHome: inp.kilnHome };
+  const base: InterpolationContext = {
+    userVariables: inp.variables,
+    templatePath: tpl.path,
+    initTime: inp.initTime,
+    env: inp.env,
+    buildName: name,
+    buildType: b.type,
+  };
+  const start = problems.length;
+
+  const unknown = (kind: string, type: string, names: string[], path: JsonPath) => {
+    const near = nearest(type, names);
+    problems.push({
+      path,
+      message: `unknown ${kind} type "${type}"${near ? `; did you mean "${near}"?` : `; known types: ${names.join(', ') || '(none)'}`}`,
+    });
+  };
+
+  // Builder
+  const builderPlugin = registry.builders[b.type];
+  let builder: PreparedPlugin<NonNullable<typeof builderPlugin>> | undefined;
+  if (!builderPlugin) unknown('builder', b.type, Object.keys(registry.builders), [...b.path, 'type']);
+  else {
+    const ctx = { ...base, funcs: builderFuncs(b.type) };
+    const r = await preparePlugin(builderPlugin, b.config, b.path, undefined, ctx, prepCtx, problems, warnings, tpl.src);
+    builder = { type: b.type, plugin: builderPlugin, config: r.config, loc: tpl.src.locOf(b.path), resolve: r.resolve };
+  }
+
+  // Provisioners: only/except and override use the raw (uninterpolated) builder name, as Packer does.
+  const provCtx: InterpolationContext = { ...base, build: (k) => `{{ build \`${k}\` }}` };
+  const prepareProv = async (p: RawProvisioner): Promise<PreparedProvisioner | undefined> => {
+    const plugin = registry.provisioners[p.type];
+    let maxRetries = 0;
+    if (p.maxRetries !== '') {
+      try {
+        const s = renderOnce(p.maxRetries, { userVariables: inp.variables, templatePath: tpl.path, initTime: inp.initTime });
+        if (!/^[+-]?[0-9]+$/.test(s)) throw new FuncError(`"${s}" is not an integer`);
+        maxRetries = Number.parseInt(s, 10);
+      } catch (err) {
+        problems.push({ path: [...p.path, 'max_retries'], message: `max_retries must be a valid integer: ${(err as Error).message}` });
+      }
+    }
+    if (!plugin) {
+      unknown('provisioner', p.type, Object.keys(registry.provisioners), [...p.path, 'type']);
+      return undefined;
+    }
+    const override = p.override[b.rawName];
+    const config = override ? { ...p.config, ...override } : p.config;
+    const r = await preparePlugin(
+      plugin,
+      config,
+      p.path,
+      override ? { value: override, path: [...p.path, 'override', b.rawName] } : undefined,
+      provCtx,
+      prepCtx,
+      problems,
+      warnings,
+      tpl.src,
+    );
+    return {
+      type: p.type,
+      plugin,
+      config: r.config,
+      loc: tpl.src.locOf(p.path),
+      resolve: r.resolve,
+      index: p.index,
+      pauseBeforeMs: p.pauseBeforeMs,
+      maxRetries,
+      timeoutMs: p.timeoutMs,
+    };
+  };
+  const provisioners: PreparedProvisioner[] = [];
+  for (const p of tpl.provisioners) {
+    if (skip(p, b.rawName)) continue;
+    const prepared = await prepareProv(p);
+    if (prepared) provisioners.push(prepared);
+  }
+  const errorCleanupProvisioner = tpl.cleanupProvisioner ? await prepareProv(tpl.cleanupProvisioner) : undefined;
+
+  // Post-processors: a chain stops at a post-processor named in -except (Packer 1.6.6).
+  const postProcessors: PreparedPostProcessor[][] = [];
+  for (const chain of tpl.postProcessors) {
+    const current: PreparedPostProcessor[] = [];
+    for (const pp of chain) {
+      if (skip(pp, b.rawName)) continue;
+      if (inp.except.some((e) => e !== '' && e === pp.name)) break;
+      const prepared = await preparePostProcessor(pp);
+      if (prepared) current.push(prepared);
+    }
+    if (current.length > 0) postProcessors.push(current);
+  }
+
+  async function preparePostProcessor(pp: RawPostProcessor): Promise<PreparedPostProcessor | undefined> {
+    const plugin = registry.postProcessors[pp.type];
+    if (!plugin) {
+      const written = tpl.src.nodeAt(pp.path)?.type === 'string' ? pp.path : [...pp.path, 'type'];
+      unknown('post-processor', pp.type, Object.keys(registry.postProcessors), written);
+      return undefined;
+    }
+    const r = await preparePlugin(plugin, pp.config, pp.path, undefined, provCtx, prepCtx, problems, warnings, tpl.src);
+    return {
+      type: pp.type,
+      plugin,
+      config: r.config,
+      loc: tpl.src.locOf(pp.path),
+      resolve: r.resolve,
+      name: pp.name,
+      keepInputArtifact: pp.keepInputArtifact,
+    };
+  }
+
+  if (problems.length > start || !builder) return undefined;
+  return {
+    name,
+    type: b.type,
+    builder,
+    provisioners,
+    errorCleanupProvisioner,
+    postProcessors,
+    interpolate(text: string, data?: Record<string, unknown>): string {
+      try {
+        return renderOnce(text, {
+          ...base,
+          data,
+          // Packer's `build` reads the same data a late key is rendered with.
+          build: (k) => {
+            const v = data?.[k];
+            if (v === undefined) throw new FuncError(`loaded data, but couldnt find ${k} in it.`);
+            return String(v);
+          },
+        });
+      } catch (err) {
+        if (err instanceof InterpolationError) {
+          throw new UserError('TemplateInterpolation', `build "${name}": ${err.message}`, { hint: `in: ${text}` });
+        }
+        throw err;
+      }
+    },
+  };
+}
+
+function skip(o: { only: string[]; except: string[] }, name: string): boolean {
+  if (o.only.length > 0) return !o.only.includes(name);
+  if (o.except.length > 0) return o.except.includes(name);
+  return false;
+}
+
+/** Interpolates, validates and prepares one plugin block; records problems at template paths. */
+async function preparePlugin(
+  plugin: PluginLike,
+  rawConfig: Record<string, unknown>,
+  path: JsonPath,
+  override: { value: Record<string, unknown>; path: JsonPath } | undefined,
+  ctx: InterpolationContext,
+  prepCtx: PrepareContext,
+  problems: TemplateProblem[],
+  warnings: string[],
+  src: JsonSource,
+): Promise<{ config: unknown; resolve: (generated: Record<string, unknown>) => unknown }> {
+  // Packer ignores unused `packer_*` keys in a plugin block.
+  const raw = Object.fromEntries(Object.entries(rawConfig).filter(([k]) => !k.startsWith('packer_')));
+  const late = new Set(plugin.lateKeys ?? []);
+  const where = (p: JsonPath): JsonPath => {
+    if (override && p.length > 0 && Object.hasOwn(override.value, String(p[0]))) return [...override.path, ...p];
+    return [...path, ...p];
+  };
+
+  const interpolateAndCheck = (c: InterpolationContext, out: TemplateProblem[]): unknown => {
+    const rendered = renderDeep(
+      raw,
+      c,
+      (p, err) => out.push({ path: where(p), message: err.message }),
+      late,
+    ) as Record<string, unknown>;
+    const checked = checkSchema(plugin.schema as never, rendered);
+    if (!checked.ok) {
+      for (const sp of checked.problems) out.push({ path: where(sp.path), message: sp.message, atKey: sp.atKey });
+      return undefined;
+    }
+    return checked.config;
+  };
+
+  const start = problems.length;
+  const config = interpolateAndCheck(ctx, problems);
+  if (problems.length === start && plugin.prepare) {
+    const res = await plugin.prepare(config, prepCtx);
+    warnings.push(...res.warnings);
+    for (const e of res.errors) problems.push({ path: where(e.key ? e.key.split('.') : []), message: e.message, atKey: false });
+  }
+
+  return {
+    config,
+    resolve(generated: Record<string, unknown>): unknown {
+      const out: TemplateProblem[] = [];
+      const c = interpolateAndCheck(
+        {
+          ...ctx,
+          build: (k) => {
+            if (!Object.hasOwn(generated, k)) {
+              throw new FuncError(`the build did not provide "${k}" (available: ${Object.keys(generated).join(', ') || 'none'})`);
+            }
+            return String(generated[k]);
+          },
+        },
+        out,
+      );
+      if (out.length > 0) {
+        throw problemsError(src, out, `build "${prepCtx.buildName}": cannot resolve values the build generated`);
+      }
+      return c;
+    },
+  };
+}
