@@ -3,10 +3,15 @@
  * misspelt entry a compile error.
  */
 import { amazonEbs } from './builders/amazon/builder.js';
+import { fileBuilder } from './builders/file/builder.js';
+import { nullBuilder } from './builders/null/builder.js';
+import { checksum } from './postprocessors/checksum.js';
+import { manifest } from './postprocessors/manifest.js';
+import { shellLocal } from './provisioners/shell-local.js';
 import type { Registry } from './template/types.js';
 
 export const registry = {
-  builders: { 'amazon-ebs': amazonEbs },
-  provisioners: {},
-  postProcessors: {},
+  builders: { 'amazon-ebs': amazonEbs, null: nullBuilder, file: fileBuilder },
+  provisioners: { 'shell-local': shellLocal },
+  postProcessors: { manifest, checksum },
 } satisfies Registry;

@@ -20,6 +20,11 @@ export interface ExecOptions {
   reject?: boolean;
   /** How to tell the user to install the program if it is missing. */
   installHint?: string;
+  /**
+   * Start the program in its own process group and signal the whole group on cancel or
+   * timeout, so a shell's children (a `sleep` in a script) do not outlive it.
+   */
+  processGroup?: boolean;
 }
 
 export interface ExecResult {
@@ -49,10 +54,12 @@ export async function run(file: string, args: readonly string[], opts: ExecOptio
     all: false,
     lines: false,
     buffer: true,
+    detached: opts.processGroup === true,
   });
+  const stopGroup = opts.processGroup ? killGroupOnAbort(child, opts) : undefined;
   if (opts.onStdout) splitLines(child.stdout, opts.onStdout);
   if (opts.onStderr) splitLines(child.stderr, opts.onStderr);
-  const r = await child;
+  const r = await child.finally(() => stopGroup?.());
   const stdout = String(r.stdout ?? '');
   const stderr = String(r.stderr ?? '');
   if (r.isCanceled || (opts.signal?.aborted && r.failed)) {
@@ -75,6 +82,36 @@ export async function run(file: string, args: readonly string[], opts: ExecOptio
     throw new SystemError('CommandFailed', `${commandLine(file, args)} ${how}`, { details: tail(stderr) });
   }
   return result;
+}
+
+/** Sends SIGTERM to the child's process group on abort or timeout, then SIGKILL after the grace period. */
+function killGroupOnAbort(child: ResultPromise, opts: ExecOptions): () => void {
+  const timers: NodeJS.Timeout[] = [];
+  const signalGroup = (sig: NodeJS.Signals): void => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, sig);
+    } catch {
+      // The group is already gone.
+    }
+  };
+  const stop = (): void => {
+    signalGroup('SIGTERM');
+    const kill = setTimeout(() => signalGroup('SIGKILL'), opts.killGraceMs ?? 5000);
+    kill.unref();
+    timers.push(kill);
+  };
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  if (opts.timeoutMs) {
+    const t = setTimeout(stop, opts.timeoutMs);
+    t.unref();
+    timers.push(t);
+  }
+  return () => {
+    opts.signal?.removeEventListener('abort', stop);
+    // The SIGKILL timer of a cancelled run stays armed: the group may outlive its leader.
+    if (!opts.signal?.aborted) for (const t of timers) clearTimeout(t);
+  };
 }
 
 function splitLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
