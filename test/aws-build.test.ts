@@ -1,0 +1,155 @@
+/**
+ * The amazon-ebs builder end to end against a real moto server (behind the fault proxy,
+ * with no fault injected): the AMI with its tags, snapshots, region copies, launch
+ * permissions, the catalog record, and no temporary resource left afterwards.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Catalog } from '../src/catalog/index.js';
+import { type FaultProxy, startFaultProxy } from './helpers/fault-proxy.js';
+import { type TestMoto, awsEnv, motoLinuxAmi, resourcesOfRun, runAmazonEbs, startMoto } from './helpers/moto.js';
+
+let moto: TestMoto;
+let proxy: FaultProxy;
+let home: string;
+let sourceAmi: string;
+
+beforeAll(async () => {
+  moto = await startMoto();
+  proxy = await startFaultProxy(moto.url);
+  Object.assign(process.env, awsEnv(proxy.url));
+});
+afterAll(async () => {
+  await proxy?.close();
+  await moto?.stop();
+});
+beforeEach(async () => {
+  await moto.reset();
+  proxy.clear();
+  home = await mkdtemp(join(tmpdir(), 'kiln-aws-home-'));
+  sourceAmi = await motoLinuxAmi();
+  return () => rm(home, { recursive: true, force: true });
+});
+
+function base(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    region: 'us-east-1',
+    source_ami: sourceAmi,
+    instance_type: 't3.micro',
+    communicator: 'none',
+    ami_name: `hello-web-build-${Date.now()}`,
+    ...extra,
+  };
+}
+
+describe('amazon-ebs against moto', () => {
+  it('builds an AMI with tags, tagged snapshots and a region copy, records it, and leaves nothing temporary', async () => {
+    let provisioned = 0;
+    const r = await runAmazonEbs(
+      base({
+        ami_description: 'hello-web build',
+        tags: { Name: 'hello-web', Stage: 'build' },
+        run_tags: { Purpose: 'kiln-test' },
+        snapshot_tags: { Backup: 'no' },
+        ami_regions: ['us-west-2'],
+        ami_users: ['111122223333'],
+      }),
+      { kilnHome: home, provision: async () => void provisioned++ },
+    );
+    expect(r.error, r.text()).toBeUndefined();
+    expect(provisioned).toBe(1);
+    const a = r.artifact!;
+    expect(a.builderId).toBe('mitchellh.amazonebs');
+    expect(a.id).toMatch(/^us-east-1:ami-[0-9a-f]+,us-west-2:ami-[0-9a-f]+$/);
+    expect(a.string).toMatch(/^AMIs were created:\nus-east-1: ami-[0-9a-f]+\nus-west-2: ami-[0-9a-f]+\n$/);
+    expect(a.files).toEqual([]);
+    expect(r.generated.SourceAMI).toBe(sourceAmi);
+
+    const east = a.id.split(',')[0]!.split(':')[1]!;
+    const west = a.id.split(',')[1]!.split(':')[1]!;
+    for (const [region, id] of [['us-east-1', east], ['us-west-2', west]] as const) {
+      const ec2 = new EC2Client({ region });
+      const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [id] }))).Images![0]!;
+      const tags = Object.fromEntries((image.Tags ?? []).map((t) => [t.Key, t.Value]));
+      expect(tags).toMatchObject({ Name: 'hello-web', Stage: 'build', 'kiln:run-id': r.runId, 'kiln:artifact': 'true' });
+      expect(tags['kiln:created']).toMatch(/^\d{4}-\d\d-\d\dT/);
+      const snapIds = (image.BlockDeviceMappings ?? []).flatMap((b) => (b.Ebs?.SnapshotId ? [b.Ebs.SnapshotId] : []));
+      expect(snapIds.length).toBeGreaterThan(0);
+      const snaps = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: snapIds }))).Snapshots!;
+      for (const s of snaps) {
+        const st = Object.fromEntries((s.Tags ?? []).map((t) => [t.Key, t.Value]));
+        expect(st).toMatchObject({ Backup: 'no', 'kiln:run-id': r.runId });
+      }
+      ec2.destroy();
+    }
+    // Launch permission for ami_users went through moto.
+    expect(proxy.count('ModifyImageAttribute', 'forwarded')).toBe(2);
+    // The instance was launched once, with a ClientToken and kiln's tags from creation.
+    const launches = proxy.calls.filter((c) => c.action === 'RunInstances');
+    expect(launches).toHaveLength(1);
+    const p = launches[0]!.params;
+    expect(p.get('ClientToken')).toMatch(/^run-/);
+    const tagKeys = [...p].filter(([k]) => /^TagSpecification\.1\.Tag\.\d+\.Key$/.test(k)).map(([, v]) => v);
+    expect(tagKeys).toEqual(expect.arrayContaining(['kiln:run-id', 'kiln:created', 'Purpose']));
+    // The key pair was imported (AWS never made the private key).
+    expect(proxy.count('ImportKeyPair')).toBe(1);
+    expect(proxy.count('CreateKeyPair')).toBe(0);
+    const copy = proxy.calls.find((c) => c.action === 'CopyImage')!;
+    expect(copy.params.get('ClientToken')).toBeTruthy();
+
+    const left = await resourcesOfRun(r.runId, ['us-east-1', 'us-west-2']);
+    expect(left.instances).toEqual([]);
+    expect(left.keyPairs).toEqual([]);
+    expect(left.securityGroups).toEqual([]);
+    expect(left.images.sort()).toEqual([`us-east-1:${east}`, `us-west-2:${west}`].sort());
+
+    const catalog = Catalog.open(home);
+    try {
+      const rec = catalog.getImage(east)!;
+      expect(rec).toMatchObject({ builder: 'amazon-ebs', format: 'ami', files: [], parentId: null });
+      expect(rec.metadata).toMatchObject({ region: 'us-east-1', regions: { 'us-east-1': east, 'us-west-2': west } });
+    } finally {
+      catalog.close();
+    }
+  });
+
+  it('records a release AMI with its build AMI as parent (lineage)', async () => {
+    const build = await runAmazonEbs(base({ ami_name: 'hello-web-build-1' }), { kilnHome: home });
+    expect(build.error, build.text()).toBeUndefined();
+    const buildAmi = build.artifact!.id.split(':')[1]!;
+    const release = await runAmazonEbs(base({ ami_name: 'hello-web-release-1', source_ami: buildAmi }), {
+      kilnHome: home,
+    });
+    expect(release.error, release.text()).toBeUndefined();
+    const releaseAmi = release.artifact!.id.split(':')[1]!;
+    const catalog = Catalog.open(home);
+    try {
+      expect(catalog.lineage(releaseAmi).map((i) => i.id)).toEqual([releaseAmi, buildAmi]);
+    } finally {
+      catalog.close();
+    }
+  });
+
+  it('refuses an AMI name that exists, before creating anything; force_deregister replaces it', async () => {
+    const first = await runAmazonEbs(base({ ami_name: 'same-name' }), { kilnHome: home });
+    expect(first.error, first.text()).toBeUndefined();
+    proxy.clear();
+    const second = await runAmazonEbs(base({ ami_name: 'same-name' }), { kilnHome: home });
+    expect(String((second.error as Error)?.message)).toMatch(/same-name.*used by an existing AMI/);
+    expect(proxy.count('RunInstances')).toBe(0);
+    expect(proxy.count('ImportKeyPair')).toBe(0);
+    const third = await runAmazonEbs(base({ ami_name: 'same-name', force_deregister: true, force_delete_snapshot: true }), {
+      kilnHome: home,
+    });
+    expect(third.error, third.text()).toBeUndefined();
+    const ec2 = new EC2Client({ region: 'us-east-1' });
+    const named = await ec2.send(
+      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: ['same-name'] }] }),
+    );
+    ec2.destroy();
+    expect(named.Images?.map((i) => i.ImageId)).toEqual([third.artifact!.id.split(':')[1]]);
+  });
+});
