@@ -302,7 +302,7 @@ export class Catalog implements CatalogApi {
       if (kids.length > 0) {
         throw new UserError('ImageHasChildren', `image ${this.describe(id)} has ${kids.length} child image(s)`, {
           details: kids.map((k) => this.describe(k.id)),
-          hint: `remove its children first (kiln images rm ${kids.map((k) => k.id).join(' ')}); images form chains, so there is no --force`,
+          hint: `remove its descendants first (kiln images rm ${this.descendants(id).join(' ')} ${id}); images form chains, so there is no --force`,
         });
       }
       const instances = this.db.prepare('SELECT * FROM instances WHERE image_id = ?').all(id) as InstanceRow[];
@@ -361,7 +361,10 @@ export class Catalog implements CatalogApi {
       this.db.prepare('DELETE FROM image_tags WHERE image_id = ? AND tag = ?').run(id, tag),
     );
     if (r.changes === 0) {
-      throw new UserError('TagNotFound', `image ${id} has no tag "${tag}"`, { hint: LS_HINT });
+      const has = this.tagsOf(id);
+      throw new UserError('TagNotFound', `image ${id} has no tag "${tag}"`, {
+        hint: has.length > 0 ? `its tags are: ${has.join(', ')}` : 'it has no tags',
+      });
     }
   }
 
@@ -548,6 +551,21 @@ export class Catalog implements CatalogApi {
 
   private exists(id: string): boolean {
     return this.db.prepare('SELECT 1 FROM images WHERE id = ?').get(id) !== undefined;
+  }
+
+  /** Every image below `id`, deepest first: the order in which they can be removed. */
+  descendants(id: string): string[] {
+    const rows = this.db
+      .prepare(
+        `WITH RECURSIVE below(id, depth) AS (
+           SELECT id, 1 FROM images WHERE parent_id = ?
+           UNION SELECT images.id, below.depth + 1 FROM images JOIN below ON images.parent_id = below.id
+         )
+         SELECT id FROM below ORDER BY depth DESC, id`,
+      )
+      .pluck()
+      .all(id) as string[];
+    return rows;
   }
 
   private tagsOf(id: string): string[] {

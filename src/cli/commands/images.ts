@@ -63,7 +63,7 @@ export function registerImages(program: Command): void {
           if (blocking.length > 0) {
             throw new UserError('ImageHasChildren', `image ${t.id} (${t.name}) has child images`, {
               details: blocking.map((c) => `${c.id} (${c.name})`),
-              hint: `remove its children first: kiln images rm ${blocking.map((c) => c.id).join(' ')} ${t.id}`,
+              hint: `remove its descendants first (there is no --force): kiln images rm ${catalog.descendants(t.id).join(' ')} ${t.id}`,
             });
           }
         }

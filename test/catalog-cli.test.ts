@@ -1,0 +1,128 @@
+/**
+ * `kiln images …` and `kiln gc` through the compiled CLI (npm run build first), against a
+ * catalog in a temp KILN_HOME holding a base → build → two releases chain.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Catalog, type ImageRecord } from '../src/catalog/index.js';
+
+const REPO = resolve(import.meta.dirname, '..');
+const KILN = join(REPO, 'bin/kiln.js');
+
+let root: string;
+let home: string;
+let base: ImageRecord;
+let build: ImageRecord;
+let dev: ImageRecord;
+let prod: ImageRecord;
+
+function kiln(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [KILN, ...args], { env: { ...process.env, KILN_HOME: home }, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeEach(() => {
+  if (!existsSync(join(REPO, 'dist/cli/commands/images.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  root = mkdtempSync(join(tmpdir(), 'kiln-cli-'));
+  home = join(root, 'home');
+  const catalog = Catalog.open(home);
+  const file = (name: string, bytes: number) => {
+    const dir = join(catalog.imagesDir, name);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'disk.qcow2'), Buffer.alloc(bytes, 1));
+    return join(dir, 'disk.qcow2');
+  };
+  base = catalog.registerImage({ name: 'debian-base', builder: 'base', files: [file('base', 2_000_000)], tags: ['bookworm'] });
+  build = catalog.registerImage({ name: 'hello-build', builder: 'qemu', parentId: base.id, files: [file('build', 300_000)] });
+  dev = catalog.registerImage({ name: 'hello-dev', builder: 'qemu', parentId: build.id, files: [file('dev', 50_000)], tags: ['dev'] });
+  prod = catalog.registerImage({ name: 'hello-prod', builder: 'qemu', parentId: build.id, files: [file('prod', 50_000)], tags: ['prod'] });
+  catalog.close();
+});
+
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('kiln images', () => {
+  it('ls prints a table newest first, and JSON with --json', () => {
+    const r = kiln('images', 'ls');
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+BUILDER\s+PARENT\s+SIZE\s+CREATED\s+TAGS$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([prod.id, dev.id, build.id, base.id]);
+    expect(lines[4]).toMatch(new RegExp(`^${base.id}\\s+debian-base\\s+base\\s+-\\s+2MB\\s+\\S.*bookworm$`));
+    const json = JSON.parse(kiln('images', 'ls', '--json').stdout) as ImageRecord[];
+    expect(json.map((i) => i.id)).toEqual([prod.id, dev.id, build.id, base.id]);
+    expect(json[0]).toMatchObject({ name: 'hello-prod', parentId: build.id, tags: ['prod'] });
+  });
+
+  it('tree draws the lineage with box-drawing characters', () => {
+    const r = kiln('images', 'tree');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        `${base.id} debian-base [bookworm] 2MB (base)`,
+        `└── ${build.id} hello-build 303kB (qemu)`,
+        `    ├── ${dev.id} hello-dev [dev] 53.2kB (qemu)`,
+        `    └── ${prod.id} hello-prod [prod] 53.2kB (qemu)`,
+        '',
+      ].join('\n'),
+    );
+    const json = JSON.parse(kiln('images', 'tree', '--json').stdout);
+    expect(json[0].children[0].children.map((c: ImageRecord) => c.name)).toEqual(['hello-dev', 'hello-prod']);
+  });
+
+  it('inspect resolves names, tags and prefixes, and names close matches when nothing fits', () => {
+    const r = kiln('images', 'inspect', 'prod', build.id.slice(0, 10));
+    expect(r.status, r.stderr).toBe(0);
+    const [p, b] = JSON.parse(r.stdout);
+    expect(p).toMatchObject({ id: prod.id, lineage: [prod.id, build.id, base.id], children: [] });
+    expect(b).toMatchObject({ id: build.id, children: [dev.id, prod.id] });
+    const miss = kiln('images', 'inspect', 'hello-prd');
+    expect(miss.status).toBe(1);
+    expect(miss.stdout).toBe('');
+    expect(miss.stderr).toContain('no image matches "hello-prd"');
+    expect(miss.stderr).toContain('hello-prod');
+    expect(miss.stderr).toContain('kiln images ls');
+  });
+
+  it('tag and untag', () => {
+    expect(kiln('images', 'tag', 'hello-dev', 'candidate').status).toBe(0);
+    expect(kiln('images', 'inspect', 'candidate').stdout).toContain(dev.id);
+    expect(kiln('images', 'untag', dev.id, 'candidate').status).toBe(0);
+    const again = kiln('images', 'untag', dev.id, 'candidate');
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('no tag "candidate"');
+  });
+
+  it('rm refuses a parent, naming its children, and removes a whole branch when asked', () => {
+    const refused = kiln('images', 'rm', 'debian-base');
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(build.id);
+    expect(refused.stderr).toContain('no --force');
+    expect(JSON.parse(kiln('images', 'ls', '--json').stdout)).toHaveLength(4);
+
+    const r = kiln('images', 'rm', 'debian-base', 'hello-build', 'dev', 'prod');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').slice(-1)).toEqual([base.id]);
+    expect(JSON.parse(kiln('images', 'ls', '--json').stdout)).toEqual([]);
+    expect(existsSync(base.files[0]!)).toBe(false);
+    expect(kiln('gc', '--dry-run').stdout).toBe('nothing to remove\n');
+  });
+
+  it('ls reports an image whose file vanished; gc removes a stray directory', () => {
+    rmSync(dev.files[0]!);
+    mkdirSync(join(home, 'images', 'half-written'));
+    const r = kiln('images', 'ls');
+    expect(r.stdout.split('\n')[0]).toMatch(/STATUS$/);
+    expect(r.stdout).toMatch(new RegExp(`${dev.id}.*missing`));
+    expect(r.stderr).toContain(dev.id);
+    const gc = kiln('gc');
+    expect(gc.stdout).toContain(`removed stray ${join(home, 'images', 'half-written')}`);
+    expect(existsSync(join(home, 'images', 'half-written'))).toBe(false);
+    expect(existsSync(join(home, 'images', 'prod'))).toBe(true);
+  });
+});
