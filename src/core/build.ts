@@ -70,6 +70,7 @@ export async function runBuilds(template: LoadedTemplate, opts: RunBuildsOptions
   const runUuid = opts.runId ? uuidFromRunId(opts.runId) : ids.runUuid;
   const root = opts.ui;
   for (const name of template.sensitiveVariables) root.secrets.add(template.variables[name]);
+  for (const value of template.sensitiveValues ?? []) root.secrets.add(value);
 
   const started = clock();
   const limit = opts.parallelBuilds && opts.parallelBuilds > 0 ? opts.parallelBuilds : Number.POSITIVE_INFINITY;

@@ -5,7 +5,8 @@ import { registerImages } from './images.js';
 import { registerGc } from './gc.js';
 import { registerValidate } from './validate.js';
 import { registerInspect } from './inspect.js';
+import { registerBuild } from './build.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerVersion, registerImages, registerGc, registerValidate, registerInspect];
+export const commands: Register[] = [registerVersion, registerImages, registerGc, registerValidate, registerInspect, registerBuild];

@@ -1,0 +1,161 @@
+/**
+ * `kiln build`: Packer's `build` command. Loads the template (every problem reported
+ * before anything starts), runs its builds and prints Packer's output — human lines, the
+ * -machine-readable stream, or JSON lines. The first SIGINT/SIGTERM cancels every build
+ * and lets the cleanups run; a second one exits at once (130), naming what it left.
+ */
+import type { Command } from 'commander';
+import { runBuilds } from '../../core/build.js';
+import { BuildTracker } from '../../core/build-tracker.js';
+import { CancelledError, UserError } from '../../core/errors.js';
+import { defaultKilnHome } from '../../core/paths.js';
+import { Secrets } from '../../core/secrets.js';
+import { registry } from '../../plugins.js';
+import { loadTemplate } from '../../template/index.js';
+import { HumanUi, type OutputMode, createUi } from '../../ui/index.js';
+import { type TemplateFlags, addTemplateFlags, parseVarFlags, splitNames } from './template-flags.js';
+
+interface BuildFlags extends TemplateFlags {
+  machineReadable?: boolean;
+  output?: string;
+  onError?: string;
+  force?: boolean;
+  parallelBuilds?: string;
+  timestampUi?: boolean;
+  color?: string | boolean;
+}
+
+const HELP_AFTER = `
+Examples:
+  kiln build template.json
+  kiln build -var 'version=1.2.3' -var-file=prod.json -only=qemu template.json
+  kiln build -machine-readable template.json | grep ',artifact,0,id,' | cut -d, -f6
+
+Output:
+  Progress goes to stderr; the artifacts of successful builds go to stdout.
+  -machine-readable prints Packer 1.6.6's stream (timestamp,target,type,data…);
+  --output json prints one JSON object per event. Sensitive variables are redacted
+  everywhere.
+
+Interrupts:
+  The first Ctrl-C (SIGINT) or SIGTERM stops every build and runs its cleanups (exit 1).
+  A second one exits at once with status 130 and names what was left; \`kiln gc\` removes it.
+
+Exit status: 0 when every build succeeded, 1 otherwise.`;
+
+function parseColor(v: string | boolean | undefined): boolean {
+  if (v === undefined || v === true) return true;
+  if (v === false) return false;
+  if (/^(false|0|f|no)$/i.test(v)) return false;
+  if (/^(true|1|t|yes)$/i.test(v)) return true;
+  throw new UserError('BadFlag', `invalid value "${v}" for flag -color`, { hint: 'use -color=false' });
+}
+
+function parseParallel(v: string | undefined): number {
+  if (v === undefined) return 0;
+  if (!/^-?\d+$/.test(v)) {
+    throw new UserError('BadFlag', `invalid value "${v}" for flag -parallel-builds: not a number`, {
+      hint: 'give a whole number; 0 (the default) runs all builds at once, 1 one after another',
+    });
+  }
+  return Math.max(0, Number(v));
+}
+
+/** Registers `kiln build`. */
+export function registerBuild(program: Command): void {
+  const cmd = program
+    .command('build')
+    .description('build image(s) from a Packer JSON template')
+    .argument('<template>', 'Packer JSON template')
+    .option('--output <format>', 'json: one JSON object per event on stdout')
+    .option('--on-error <action>', 'if a build fails: cleanup (default) or abort (leave everything for debugging)', 'cleanup')
+    .option('--force', 'overwrite existing artifacts and start a fresh manifest')
+    .option('--parallel-builds <n>', 'builds run at once; 0 means no limit, 1 one after another', '0')
+    .option('--timestamp-ui', 'prefix each build line with an RFC 3339 timestamp')
+    .option('--color [bool]', 'colour output on a terminal (-color=false turns it off)');
+  addTemplateFlags(cmd);
+  cmd.addHelpText('after', HELP_AFTER);
+  cmd.action(async (template: string, _opts: BuildFlags, command: Command) => {
+    const opts = command.optsWithGlobals<BuildFlags>();
+    if (opts.onError !== 'cleanup' && opts.onError !== 'abort') {
+      throw new UserError('BadFlag', `invalid value "${opts.onError}" for flag -on-error`, {
+        hint: 'use -on-error=cleanup or -on-error=abort',
+      });
+    }
+    if (opts.output !== undefined && opts.output !== 'json') {
+      throw new UserError('BadFlag', `unknown output format "${opts.output}"`, { hint: 'use --output json' });
+    }
+    const mode: OutputMode = opts.output === 'json' ? 'json' : opts.machineReadable ? 'machine-readable' : 'human';
+    const color = parseColor(opts.color);
+    const parallelBuilds = parseParallel(opts.parallelBuilds);
+    const kilnHome = defaultKilnHome();
+
+    const loaded = await loadTemplate(template, {
+      registry,
+      vars: parseVarFlags(opts.var),
+      varFiles: opts.varFile ?? [],
+      only: splitNames(opts.only),
+      except: splitNames(opts.except),
+      kilnHome,
+    });
+
+    const secrets = new Secrets();
+    for (const name of loaded.sensitiveVariables) secrets.add(loaded.variables[name]);
+    for (const v of loaded.sensitiveValues ?? []) secrets.add(v);
+    const ui = createUi({
+      mode,
+      secrets,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+      color,
+      timestampUi: opts.timestampUi === true,
+    });
+    for (const w of loaded.warnings) ui.emit({ type: 'ui', level: 'say', text: `Warning: ${w}` });
+    if (ui instanceof HumanUi) ui.announceBuilds(loaded.builds.map((b) => b.name));
+
+    const first = new AbortController();
+    const second = new AbortController();
+    const tracker = new BuildTracker();
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signals++;
+      if (signals === 1) {
+        ui.emit({
+          type: 'ui',
+          level: 'error',
+          text: `Cancelling build after receiving ${sig === 'SIGINT' ? 'interrupt' : 'terminated'}`,
+        });
+        first.abort(new CancelledError(`cancelled by ${sig}`));
+        return;
+      }
+      second.abort(new CancelledError(`second ${sig}`));
+      const left = tracker.leftovers();
+      const lines = [
+        `kiln: received a second ${sig}: exiting now without finishing cleanup.`,
+        ...(left.length > 0 ? ['kiln: left behind:', ...left.map((l) => `  ${l}`)] : ['kiln: nothing was left behind.']),
+        ...(left.length > 0 ? ['kiln: run `kiln gc` to remove what this run left.'] : []),
+      ];
+      process.stderr.write(`${secrets.redact(lines.join('\n'))}\n`);
+      process.exit(130);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const result = await runBuilds(loaded, {
+        ui,
+        parallelBuilds,
+        onError: opts.onError,
+        force: opts.force === true,
+        signal: first.signal,
+        cleanupSignal: second.signal,
+        kilnHome,
+        tracker,
+      });
+      process.exitCode = result.exitCode;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  });
+}
