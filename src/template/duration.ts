@@ -3,8 +3,8 @@
 const UNIT_NS: Record<string, number> = {
   ns: 1,
   us: 1e3,
-  'µs': 1e3, // U+00B5 micro sign
-  'μs': 1e3, // U+03BC Greek mu
+  µs: 1e3, // U+00B5 micro sign
+  μs: 1e3, // U+03BC Greek mu
   ms: 1e6,
   s: 1e9,
   m: 60e9,
@@ -39,7 +39,7 @@ export function parseGoDurationNs(text: string): number {
     if (fracPart) total += Number(`0.${fracPart}`) * unit;
   }
   // Go's limit is int64 nanoseconds (~292 years).
-  if (total > 9223372036854775807) throw bad();
+  if (total > 2 ** 63 - 1) throw bad();
   return Math.round(neg ? -total : total);
 }
 

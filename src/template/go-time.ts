@@ -5,8 +5,18 @@
  */
 
 const LONG_MONTHS = [
-  'January', 'February', 'March', 'April', 'May', 'June',
-  'July', 'August', 'September', 'October', 'November', 'December',
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
 ];
 const LONG_DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
@@ -61,7 +71,11 @@ function hour12(d: Date): number {
 }
 
 /** Formats a UTC time with a Go layout string (nanos: the sub-second part in nanoseconds). */
-export function formatGoTime(date: Date, layout: string, nanos = date.getUTCMilliseconds() * 1e6): string {
+export function formatGoTime(
+  date: Date,
+  layout: string,
+  nanos = date.getUTCMilliseconds() * 1e6,
+): string {
   let out = '';
   let i = 0;
   outer: while (i < layout.length) {

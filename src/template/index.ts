@@ -6,26 +6,31 @@
 import { formatLoc } from './json-source.js';
 import { checkMinPackerVersion } from './min-version.js';
 import { prepareBuilds } from './prepare.js';
-import { parseRawTemplate, problemsError, readTemplateSource, validateRawTemplate } from './raw-template.js';
-import type { LoadOptions, LoadedTemplate } from './types.js';
+import {
+  parseRawTemplate,
+  problemsError,
+  readTemplateSource,
+  validateRawTemplate,
+} from './raw-template.js';
+import type { LoadedTemplate, LoadOptions } from './types.js';
 import { readVarSources, resolveVariables } from './variables.js';
 
-export type * from './types.js';
+export { parseGoDurationMs, parseGoDurationNs } from './duration.js';
+export { formatGoTime, formatStrftime } from './go-time.js';
+export { type InspectLine, inspectLines } from './inspect.js';
 export {
   BUILTIN_FUNCS,
+  type InterpolationContext,
   InterpolationError,
   PACKER_COMPAT_VERSION,
-  type InterpolationContext,
   parseTemplate,
   render,
   renderDeep,
   renderOnce,
   validateSyntax,
 } from './interpolate.js';
-export { parseGoDurationMs, parseGoDurationNs } from './duration.js';
-export { formatGoTime, formatStrftime } from './go-time.js';
-export { type InspectLine, inspectLines } from './inspect.js';
-export { type RawTemplate, parseRawTemplate, readTemplateSource } from './raw-template.js';
+export { parseRawTemplate, type RawTemplate, readTemplateSource } from './raw-template.js';
+export type * from './types.js';
 
 /** Reads a template's JSON and structure only (no variables, no plugins): what `inspect` needs. */
 export function readRawTemplate(path: string) {
@@ -46,7 +51,10 @@ export async function loadTemplate(path: string, opts: LoadOptions): Promise<Loa
   const declared = new Set(tpl.variables.map((v) => v.name));
   const warnings = Object.keys(given)
     .filter((k) => !declared.has(k))
-    .map((k) => `variable "${k}" is given with -var or -var-file but not declared in the template's "variables"; it is still available to {{ user \`${k}\` }}`);
+    .map(
+      (k) =>
+        `variable "${k}" is given with -var or -var-file but not declared in the template's "variables"; it is still available to {{ user \`${k}\` }}`,
+    );
 
   const base = {
     path: tpl.path,

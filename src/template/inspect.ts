@@ -25,7 +25,9 @@ export function inspectLines(tpl: RawTemplate): InspectLine[] {
     say('Variables:\n');
     say('  <No variables>');
   } else {
-    const sorted = [...tpl.variables].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const sorted = [...tpl.variables].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
     const required = sorted.filter((v) => v.required);
     if (required.length > 0) {
       say('Required variables:\n');
@@ -48,7 +50,9 @@ export function inspectLines(tpl: RawTemplate): InspectLine[] {
   say('Builders:\n');
   if (tpl.builders.length === 0) say('  <No builders>');
   else {
-    const sorted = [...tpl.builders].sort((a, b) => (a.rawName < b.rawName ? -1 : a.rawName > b.rawName ? 1 : 0));
+    const sorted = [...tpl.builders].sort((a, b) =>
+      a.rawName < b.rawName ? -1 : a.rawName > b.rawName ? 1 : 0,
+    );
     const width = Math.max(...sorted.map((b) => b.rawName.length));
     for (const b of sorted) {
       let line = `  ${b.rawName}${' '.repeat(width - b.rawName.length)}`;

@@ -56,7 +56,8 @@ export class InterpolationError extends Error {
   }
 }
 
-class FuncError extends Error {}
+/** Thrown by a template function: reported as Go's `error calling NAME: …`. */
+export class FuncError extends Error {}
 
 const str = (v: Value) => (typeof v === 'string' ? v : String(v));
 
@@ -99,7 +100,9 @@ function timeOrderedUuid(): string {
 /** Packer 1.6.6's amazon `clean_resource_name`: every byte outside `[A-Za-z0-9()[] ./-'@_]` becomes `-`. */
 export function cleanAmazonResourceName(s: string): string {
   return Array.from(Buffer.from(s, 'utf8'))
-    .map((c) => (/[A-Za-z0-9()[\] ./\-'@_]/.test(String.fromCharCode(c)) ? String.fromCharCode(c) : '-'))
+    .map((c) =>
+      /[A-Za-z0-9()[\] ./\-'@_]/.test(String.fromCharCode(c)) ? String.fromCharCode(c) : '-',
+    )
     .join('');
 }
 
@@ -110,10 +113,14 @@ function needsVarsSection(what: string): TemplateFunc {
     call(ctx) {
       if (!ctx.enableEnv) {
         throw new FuncError(
-          what === 'consul_key' ? 'consul_key is not allowed here' : `${what === 'vault' ? 'Vault vars' : 'AWS Secrets Manager'} is only allowed in the variables section`,
+          what === 'consul_key'
+            ? 'consul_key is not allowed here'
+            : `${what === 'vault' ? 'Vault vars' : 'AWS Secrets Manager'} is only allowed in the variables section`,
         );
       }
-      throw new FuncError(`${what} is not supported by kiln; pass the value with -var or -var-file`);
+      throw new FuncError(
+        `${what} is not supported by kiln; pass the value with -var or -var-file`,
+      );
     },
   };
 }
@@ -146,7 +153,8 @@ export const BUILTIN_FUNCS: Record<string, TemplateFunc> = {
     variadic: true,
     call: (ctx, args) => {
       if (args.length === 0) return formatRfc3339(ctx.initTime);
-      if (args.length > 1) throw new FuncError(`too many values, 1 needed: [${args.map(str).join(' ')}]`);
+      if (args.length > 1)
+        throw new FuncError(`too many values, 1 needed: [${args.map(str).join(' ')}]`);
       return formatGoTime(ctx.initTime, str(args[0]));
     },
   },
@@ -180,7 +188,8 @@ export const BUILTIN_FUNCS: Record<string, TemplateFunc> = {
       if (!ctx.userVariables) throw new FuncError('test');
       const key = str(k);
       const val = Object.hasOwn(ctx.userVariables, key) ? ctx.userVariables[key] : undefined;
-      if (val === undefined && ctx.enableEnv) throw new FuncError(`Error: variable not set: ${key}`);
+      if (val === undefined && ctx.enableEnv)
+        throw new FuncError(`Error: variable not set: ${key}`);
       return val ?? '';
     },
   },
@@ -238,7 +247,18 @@ type TemplateNode =
   | { kind: 'text'; text: string }
   | { kind: 'action'; pipe: Command[]; source: string; line: number; column: number };
 
-const KEYWORDS = new Set(['if', 'else', 'end', 'range', 'with', 'define', 'template', 'block', 'break', 'continue']);
+const KEYWORDS = new Set([
+  'if',
+  'else',
+  'end',
+  'range',
+  'with',
+  'define',
+  'template',
+  'block',
+  'break',
+  'continue',
+]);
 
 function lineCol(text: string, offset: number): { line: number; column: number } {
   let line = 1;
@@ -289,7 +309,11 @@ function parseAction(
   line: number,
 ): { pipe: Command[]; end: number; trimRight: boolean; comment: boolean } {
   const fail = (msg: string, at = start): never => {
-    throw new InterpolationError(`template: root:${lineCol(text, at).line}: ${msg}`, lineCol(text, at).line, lineCol(text, at).column);
+    throw new InterpolationError(
+      `template: root:${lineCol(text, at).line}: ${msg}`,
+      lineCol(text, at).line,
+      lineCol(text, at).column,
+    );
   };
   let p = start;
   const skipSpace = () => {
@@ -313,7 +337,8 @@ function parseAction(
 
   const atClose = (): { ok: boolean; trim: boolean } => {
     if (text.startsWith('}}', p)) return { ok: true, trim: false };
-    if (text[p] === '-' && text.startsWith('}}', p + 1) && /[ \t\r\n]/.test(text[p - 1] ?? '')) return { ok: true, trim: true };
+    if (text[p] === '-' && text.startsWith('}}', p + 1) && /[ \t\r\n]/.test(text[p - 1] ?? ''))
+      return { ok: true, trim: true };
     return { ok: false, trim: false };
   };
 
@@ -362,7 +387,12 @@ function parseAction(
         const raw = text.slice(p, j + 1);
         let value: string;
         try {
-          value = JSON.parse(raw.replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1').replace(/\\a/g, '\\u0007').replace(/\\v/g, '\\u000b'));
+          value = JSON.parse(
+            raw
+              .replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1')
+              .replace(/\\a/g, '\\u0007')
+              .replace(/\\v/g, '\\u000b'),
+          );
         } catch {
           fail(`bad character in quoted string: ${raw}`, p);
         }
@@ -382,7 +412,10 @@ function parseAction(
         continue;
       }
       if (c === '$') fail('variables ($x) are not supported in Packer templates', p);
-      const num = /^[+-]?(?:0[xX][0-9a-fA-F_]+|[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+)/.exec(text.slice(p));
+      const num =
+        /^[+-]?(?:0[xX][0-9a-fA-F_]+|[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+)/.exec(
+          text.slice(p),
+        );
       if (num && (c !== '+' && c !== '-' ? true : /[0-9.]/.test(text[p + 1] ?? ''))) {
         const t = num[0].replace(/_/g, '');
         cmd.push({ kind: 'number', value: Number(t), text: num[0] });
@@ -395,7 +428,8 @@ function parseAction(
         p += name.length;
         if (name === 'true' || name === 'false') cmd.push({ kind: 'bool', value: name === 'true' });
         else if (name === 'nil') cmd.push({ kind: 'nil' });
-        else if (KEYWORDS.has(name)) fail(`"${name}" actions are not supported by kiln's template engine`, p - name.length);
+        else if (KEYWORDS.has(name))
+          fail(`"${name}" actions are not supported by kiln's template engine`, p - name.length);
         else if (!funcs.has(name)) fail(`function "${name}" not defined`, p - name.length);
         else cmd.push({ kind: 'func', name });
         continue;
@@ -538,7 +572,10 @@ function evalCommand(
   const [head, ...rest] = cmd;
   if (!head) return undefined;
   if (head.kind === 'func') {
-    const args = rest.map((o) => ({ o, v: o.kind === 'func' ? callFunc(o.name, [], NONE, ctx, fail) : evalOperand(o, ctx, fail) }));
+    const args = rest.map((o) => ({
+      o,
+      v: o.kind === 'func' ? callFunc(o.name, [], NONE, ctx, fail) : evalOperand(o, ctx, fail),
+    }));
     return callFunc(head.name, args, piped, ctx, fail);
   }
   if (rest.length > 0) fail(`can't give argument to non-function ${operandText(head)}`);
@@ -557,20 +594,34 @@ function callFunc(
   const all = piped === NONE ? args : [...args, { o: null, v: piped as Value }];
   const n = fn.params.length;
   if (fn.variadic ? all.length < n : all.length !== n) {
-    fail(`wrong number of args for ${name}: want ${fn.variadic ? 'at least ' : ''}${n} got ${all.length}`);
+    fail(
+      `wrong number of args for ${name}: want ${fn.variadic ? 'at least ' : ''}${n} got ${all.length}`,
+    );
   }
   const values = all.map((a, i) => {
     const want: ParamType = fn.params[i] ?? 'string';
     if (want === 'string') {
       if (typeof a.v === 'string') return a.v;
-      if (a.o && a.o.kind !== 'func' && a.o.kind !== 'pipe' && a.o.kind !== 'field' && a.o.kind !== 'dot') {
+      if (
+        a.o &&
+        a.o.kind !== 'func' &&
+        a.o.kind !== 'pipe' &&
+        a.o.kind !== 'field' &&
+        a.o.kind !== 'dot'
+      ) {
         return fail(`expected string; found ${operandText(a.o)}`);
       }
       if (a.v === undefined || a.v === null) return fail(`invalid value; expected string`);
       return fail(`wrong type for value; expected string; got ${goTypeName(a.v)}`);
     }
     if (typeof a.v === 'number' && Number.isInteger(a.v)) return a.v;
-    if (a.o && a.o.kind !== 'func' && a.o.kind !== 'pipe' && a.o.kind !== 'field' && a.o.kind !== 'dot') {
+    if (
+      a.o &&
+      a.o.kind !== 'func' &&
+      a.o.kind !== 'pipe' &&
+      a.o.kind !== 'field' &&
+      a.o.kind !== 'dot'
+    ) {
       return fail(`expected integer; found ${operandText(a.o)}`);
     }
     return fail(`wrong type for value; expected int; got ${goTypeName(a.v)}`);
@@ -619,10 +670,12 @@ export function renderDeep(
       throw err;
     }
   }
-  if (Array.isArray(value)) return value.map((v, i) => renderDeep(v, ctx, onError, skip, [...path, i]));
+  if (Array.isArray(value))
+    return value.map((v, i) => renderDeep(v, ctx, onError, skip, [...path, i]));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = renderDeep(v, ctx, onError, skip, [...path, k]);
+    for (const [k, v] of Object.entries(value))
+      out[k] = renderDeep(v, ctx, onError, skip, [...path, k]);
     return out;
   }
   return value;

@@ -19,7 +19,8 @@ export class JsonSource {
     readonly root: Node,
   ) {
     this.lineStarts = [0];
-    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) this.lineStarts.push(i + 1);
+    for (let i = 0; i < text.length; i++)
+      if (text.charCodeAt(i) === 10) this.lineStarts.push(i + 1);
   }
 
   /** The plain JavaScript value of the whole document. */
@@ -115,17 +116,26 @@ export function parseJsonSource(file: string, text: string, what = 'JSON'): Json
     allowTrailingComma: false,
     allowEmptyContent: false,
   });
-  const src = new JsonSource(file, text, root ?? { type: 'null', offset: 0, length: 0 } as Node);
+  const src = new JsonSource(file, text, root ?? ({ type: 'null', offset: 0, length: 0 } as Node));
   const first = errors[0];
   if (first || !root) {
     const offset = first ? first.offset : text.length;
     const code = first ? printParseErrorCode(first.error) : 'ValueExpected';
     const message =
-      text.trim() === '' ? 'unexpected end of JSON input' : offset >= text.length ? 'unexpected end of JSON input' : WHAT[code] ?? code;
+      text.trim() === ''
+        ? 'unexpected end of JSON input'
+        : offset >= text.length
+          ? 'unexpected end of JSON input'
+          : (WHAT[code] ?? code);
     throw syntaxError(src, offset, `invalid ${what}: ${message}`);
   }
   const dup = findDuplicateKey(root);
-  if (dup) throw syntaxError(src, dup.offset, `duplicate key "${String(dup.value)}" (Packer rejects templates with duplicate fields)`);
+  if (dup)
+    throw syntaxError(
+      src,
+      dup.offset,
+      `duplicate key "${String(dup.value)}" (Packer rejects templates with duplicate fields)`,
+    );
   return src;
 }
 
@@ -133,7 +143,8 @@ function syntaxError(src: JsonSource, offset: number, message: string): UserErro
   const loc = src.locAt(Math.min(offset, src.text.length));
   const lines: string[] = [];
   const width = String(loc.line).length;
-  if (loc.line > 1) lines.push(`${String(loc.line - 1).padStart(width)} | ${src.lineText(loc.line - 1)}`);
+  if (loc.line > 1)
+    lines.push(`${String(loc.line - 1).padStart(width)} | ${src.lineText(loc.line - 1)}`);
   lines.push(`${String(loc.line).padStart(width)} | ${src.lineText(loc.line)}`);
   lines.push(`${' '.repeat(width)} | ${' '.repeat(loc.column - 1)}^`);
   return new UserError('TemplateSyntax', message, {

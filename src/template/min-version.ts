@@ -8,7 +8,8 @@ interface Version {
 }
 
 // hashicorp/go-version's accepted forms: 1, 1.2, v1.2.3, 1.2.3-beta1, 1.2.3+meta.
-const VERSION_RE = /^v?([0-9]+(?:\.[0-9]+)*?)(?:-([0-9A-Za-z\-~]+(?:\.[0-9A-Za-z\-~]+)*))?(?:\+[0-9A-Za-z\-~]+(?:\.[0-9A-Za-z\-~]+)*)?$/;
+const VERSION_RE =
+  /^v?([0-9]+(?:\.[0-9]+)*?)(?:-([0-9A-Za-z\-~]+(?:\.[0-9A-Za-z\-~]+)*))?(?:\+[0-9A-Za-z\-~]+(?:\.[0-9A-Za-z\-~]+)*)?$/;
 
 function parseVersion(text: string): Version | undefined {
   const m = VERSION_RE.exec(text.trim());

@@ -4,26 +4,27 @@
  * (late keys only syntax-checked), validate it with the plugin's schema, run the plugin's
  * own `prepare()`, and gather every problem with its place in the template.
  */
-import type { PrepareContext, PrepareResult } from '../core/plugin.js';
+
 import { UserError } from '../core/errors.js';
+import type { PrepareContext, PrepareResult } from '../core/plugin.js';
 import {
+  cleanAmazonResourceName,
   FuncError,
   type InterpolationContext,
   InterpolationError,
-  type TemplateFunc,
-  cleanAmazonResourceName,
   render,
   renderDeep,
   renderOnce,
+  type TemplateFunc,
 } from './interpolate.js';
 import type { JsonPath, JsonSource } from './json-source.js';
 import {
+  problemsError,
   type RawBuilder,
   type RawPostProcessor,
   type RawProvisioner,
   type RawTemplate,
   type TemplateProblem,
-  problemsError,
 } from './raw-template.js';
 import { checkSchema } from './schema-check.js';
 import { nearest } from './suggest.js';
@@ -54,7 +55,10 @@ interface PluginLike {
 
 // Packer 1.6.6 defines clean_resource_name only inside these builders' configs.
 const CLEAN_NAME_FUNCS: Record<string, TemplateFunc> = {
-  clean_resource_name: { params: ['string'], call: (_ctx, [s]) => cleanAmazonResourceName(String(s)) },
+  clean_resource_name: {
+    params: ['string'],
+    call: (_ctx, [s]) => cleanAmazonResourceName(String(s)),
+  },
 };
 
 function builderFuncs(type: string): Record<string, TemplateFunc> | undefined {
@@ -79,7 +83,9 @@ export async function prepareBuilds(
       named.push({ name: render(b.rawName, coreCtx), b });
     } catch (err) {
       if (!(err instanceof InterpolationError)) throw err;
-      throw problemsError(tpl.src, [{ path: [...b.path, 'name'], message: `cannot interpolate the build name: ${err.message}` }]);
+      throw problemsError(tpl.src, [
+        { path: [...b.path, 'name'], message: `cannot interpolate the build name: ${err.message}` },
+      ]);
     }
   }
   const selected = named.filter(({ name }) => {
@@ -105,7 +111,12 @@ async function prepareOne(
   warnings: string[],
 ): Promise<PreparedBuild | undefined> {
   const { tpl, registry } = inp;
-  const prepCtx: PrepareContext = { buildName: name, buildType: b.type, templateDir: tpl.dir, kilnHome: inp.kilnHome };
+  const prepCtx: PrepareContext = {
+    buildName: name,
+    buildType: b.type,
+    templateDir: tpl.dir,
+    kilnHome: inp.kilnHome,
+  };
   const base: InterpolationContext = {
     userVariables: inp.variables,
     templatePath: tpl.path,
@@ -127,11 +138,28 @@ async function prepareOne(
   // Builder
   const builderPlugin = registry.builders[b.type];
   let builder: PreparedPlugin<NonNullable<typeof builderPlugin>> | undefined;
-  if (!builderPlugin) unknown('builder', b.type, Object.keys(registry.builders), [...b.path, 'type']);
+  if (!builderPlugin)
+    unknown('builder', b.type, Object.keys(registry.builders), [...b.path, 'type']);
   else {
     const ctx = { ...base, funcs: builderFuncs(b.type) };
-    const r = await preparePlugin(builderPlugin, b.config, b.path, undefined, ctx, prepCtx, problems, warnings, tpl.src);
-    builder = { type: b.type, plugin: builderPlugin, config: r.config, loc: tpl.src.locOf(b.path), resolve: r.resolve };
+    const r = await preparePlugin(
+      builderPlugin,
+      b.config,
+      b.path,
+      undefined,
+      ctx,
+      prepCtx,
+      problems,
+      warnings,
+      tpl.src,
+    );
+    builder = {
+      type: b.type,
+      plugin: builderPlugin,
+      config: r.config,
+      loc: tpl.src.locOf(b.path),
+      resolve: r.resolve,
+    };
   }
 
   // Provisioners: only/except and override use the raw (uninterpolated) builder name, as Packer does.
@@ -141,11 +169,18 @@ async function prepareOne(
     let maxRetries = 0;
     if (p.maxRetries !== '') {
       try {
-        const s = renderOnce(p.maxRetries, { userVariables: inp.variables, templatePath: tpl.path, initTime: inp.initTime });
+        const s = renderOnce(p.maxRetries, {
+          userVariables: inp.variables,
+          templatePath: tpl.path,
+          initTime: inp.initTime,
+        });
         if (!/^[+-]?[0-9]+$/.test(s)) throw new FuncError(`"${s}" is not an integer`);
         maxRetries = Number.parseInt(s, 10);
       } catch (err) {
-        problems.push({ path: [...p.path, 'max_retries'], message: `max_retries must be a valid integer: ${(err as Error).message}` });
+        problems.push({
+          path: [...p.path, 'max_retries'],
+          message: `max_retries must be a valid integer: ${(err as Error).message}`,
+        });
       }
     }
     if (!plugin) {
@@ -183,7 +218,9 @@ async function prepareOne(
     const prepared = await prepareProv(p);
     if (prepared) provisioners.push(prepared);
   }
-  const errorCleanupProvisioner = tpl.cleanupProvisioner ? await prepareProv(tpl.cleanupProvisioner) : undefined;
+  const errorCleanupProvisioner = tpl.cleanupProvisioner
+    ? await prepareProv(tpl.cleanupProvisioner)
+    : undefined;
 
   // Post-processors: a chain stops at a post-processor named in -except (Packer 1.6.6).
   const postProcessors: PreparedPostProcessor[][] = [];
@@ -198,14 +235,26 @@ async function prepareOne(
     if (current.length > 0) postProcessors.push(current);
   }
 
-  async function preparePostProcessor(pp: RawPostProcessor): Promise<PreparedPostProcessor | undefined> {
+  async function preparePostProcessor(
+    pp: RawPostProcessor,
+  ): Promise<PreparedPostProcessor | undefined> {
     const plugin = registry.postProcessors[pp.type];
     if (!plugin) {
       const written = tpl.src.nodeAt(pp.path)?.type === 'string' ? pp.path : [...pp.path, 'type'];
       unknown('post-processor', pp.type, Object.keys(registry.postProcessors), written);
       return undefined;
     }
-    const r = await preparePlugin(plugin, pp.config, pp.path, undefined, provCtx, prepCtx, problems, warnings, tpl.src);
+    const r = await preparePlugin(
+      plugin,
+      pp.config,
+      pp.path,
+      undefined,
+      provCtx,
+      prepCtx,
+      problems,
+      warnings,
+      tpl.src,
+    );
     return {
       type: pp.type,
       plugin,
@@ -239,7 +288,9 @@ async function prepareOne(
         });
       } catch (err) {
         if (err instanceof InterpolationError) {
-          throw new UserError('TemplateInterpolation', `build "${name}": ${err.message}`, { hint: `in: ${text}` });
+          throw new UserError('TemplateInterpolation', `build "${name}": ${err.message}`, {
+            hint: `in: ${text}`,
+          });
         }
         throw err;
       }
@@ -266,10 +317,13 @@ async function preparePlugin(
   src: JsonSource,
 ): Promise<{ config: unknown; resolve: (generated: Record<string, unknown>) => unknown }> {
   // Packer ignores unused `packer_*` keys in a plugin block.
-  const raw = Object.fromEntries(Object.entries(rawConfig).filter(([k]) => !k.startsWith('packer_')));
+  const raw = Object.fromEntries(
+    Object.entries(rawConfig).filter(([k]) => !k.startsWith('packer_')),
+  );
   const late = new Set(plugin.lateKeys ?? []);
   const where = (p: JsonPath): JsonPath => {
-    if (override && p.length > 0 && Object.hasOwn(override.value, String(p[0]))) return [...override.path, ...p];
+    if (override && p.length > 0 && Object.hasOwn(override.value, String(p[0])))
+      return [...override.path, ...p];
     return [...path, ...p];
   };
 
@@ -282,7 +336,8 @@ async function preparePlugin(
     ) as Record<string, unknown>;
     const checked = checkSchema(plugin.schema as never, rendered);
     if (!checked.ok) {
-      for (const sp of checked.problems) out.push({ path: where(sp.path), message: sp.message, atKey: sp.atKey });
+      for (const sp of checked.problems)
+        out.push({ path: where(sp.path), message: sp.message, atKey: sp.atKey });
       return undefined;
     }
     return checked.config;
@@ -293,7 +348,12 @@ async function preparePlugin(
   if (problems.length === start && plugin.prepare) {
     const res = await plugin.prepare(config, prepCtx);
     warnings.push(...res.warnings);
-    for (const e of res.errors) problems.push({ path: where(e.key ? e.key.split('.') : []), message: e.message, atKey: false });
+    for (const e of res.errors)
+      problems.push({
+        path: where(e.key ? e.key.split('.') : []),
+        message: e.message,
+        atKey: false,
+      });
   }
 
   return {
@@ -305,7 +365,9 @@ async function preparePlugin(
           ...ctx,
           build: (k) => {
             if (!Object.hasOwn(generated, k)) {
-              throw new FuncError(`the build did not provide "${k}" (available: ${Object.keys(generated).join(', ') || 'none'})`);
+              throw new FuncError(
+                `the build did not provide "${k}" (available: ${Object.keys(generated).join(', ') || 'none'})`,
+              );
             }
             return String(generated[k]);
           },
@@ -313,7 +375,11 @@ async function preparePlugin(
         out,
       );
       if (out.length > 0) {
-        throw problemsError(src, out, `build "${prepCtx.buildName}": cannot resolve values the build generated`);
+        throw problemsError(
+          src,
+          out,
+          `build "${prepCtx.buildName}": cannot resolve values the build generated`,
+        );
       }
       return c;
     },

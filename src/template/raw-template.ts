@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { parseGoDurationNs } from './duration.js';
-import { type JsonPath, type JsonSource, formatLoc, parseJsonSource } from './json-source.js';
+import { formatLoc, type JsonPath, type JsonSource, parseJsonSource } from './json-source.js';
 import { nearest } from './suggest.js';
 import type { VariableDecl } from './variables.js';
 import { jsonType } from './variables.js';
@@ -95,19 +95,31 @@ export function formatPath(path: JsonPath): string {
 }
 
 /** Turns problems into the one UserError a user sees: each as `file:line:column: path: message`. */
-export function problemsError(src: JsonSource, problems: TemplateProblem[], headline?: string): UserError {
+export function problemsError(
+  src: JsonSource,
+  problems: TemplateProblem[],
+  headline?: string,
+): UserError {
+  // In source order, each once (a provisioner's problem repeats for every build).
+  const located = problems.map((p) => ({ p, loc: src.locOf(p.path, { key: p.atKey }) }));
+  located.sort((a, b) => a.loc.line - b.loc.line || a.loc.column - b.loc.column);
   const details = [
     ...new Set(
-      problems.map((p) => {
-        const loc = formatLoc(src.locOf(p.path, { key: p.atKey }));
-        return p.path.length > 0 ? `${loc}: ${formatPath(p.path)}: ${p.message}` : `${loc}: ${p.message}`;
-      }),
+      located.map(({ p, loc }) =>
+        p.path.length > 0
+          ? `${formatLoc(loc)}: ${formatPath(p.path)}: ${p.message}`
+          : `${formatLoc(loc)}: ${p.message}`,
+      ),
     ),
   ];
   const n = details.length;
-  return new UserError('TemplateInvalid', headline ?? `template ${src.file} has ${n} error${n === 1 ? '' : 's'}`, {
-    details,
-  });
+  return new UserError(
+    'TemplateInvalid',
+    headline ?? `template ${src.file} has ${n} error${n === 1 ? '' : 's'}`,
+    {
+      details,
+    },
+  );
 }
 
 /** Reads and parses a template file's JSON (throws UserError on a syntax error). */
@@ -117,9 +129,13 @@ export function readTemplateSource(path: string): JsonSource {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError('TemplateUnreadable', `cannot read template ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, {
-      hint: 'Pass the path of a Packer JSON template.',
-    });
+    throw new UserError(
+      'TemplateUnreadable',
+      `cannot read template ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+      {
+        hint: 'Pass the path of a Packer JSON template.',
+      },
+    );
   }
   return parseJsonSource(path, text, 'JSON');
 }
@@ -127,7 +143,8 @@ export function readTemplateSource(path: string): JsonSource {
 /** Checks the template's structure (Packer's Parse + Validate) and returns it, or throws all problems at once. */
 export function parseRawTemplate(src: JsonSource): RawTemplate {
   const problems: TemplateProblem[] = [];
-  const add = (path: JsonPath, message: string, atKey = false) => problems.push({ path, message, atKey });
+  const add = (path: JsonPath, message: string, atKey = false) =>
+    problems.push({ path, message, atKey });
   const root = src.value();
   const abs = resolvePath(src.file);
   const tpl: RawTemplate = {
@@ -142,14 +159,17 @@ export function parseRawTemplate(src: JsonSource): RawTemplate {
     postProcessors: [],
   };
   if (!isObject(root)) {
-    throw problemsError(src, [{ path: [], message: `a template must be a JSON object, found ${jsonType(root)}` }]);
+    throw problemsError(src, [
+      { path: [], message: `a template must be a JSON object, found ${jsonType(root)}` },
+    ]);
   }
 
   for (const key of Object.keys(root)) {
     if (ROOT_KEYS.includes(key)) continue;
     if (key.startsWith('_')) {
       const v = root[key];
-      if (typeof v !== 'string') add([key], `comment "${key}" must be a string, found ${jsonType(v)}`);
+      if (typeof v !== 'string')
+        add([key], `comment "${key}" must be a string, found ${jsonType(v)}`);
       else tpl.comments[key] = v;
       continue;
     }
@@ -172,21 +192,28 @@ export function parseRawTemplate(src: JsonSource): RawTemplate {
   // variables: string defaults; null = required; anything else is an error (Packer's strict decode).
   const vars = root.variables;
   if (vars !== undefined && vars !== null) {
-    if (!isObject(vars)) add(['variables'], `expected an object of variables, found ${jsonType(vars)}`);
+    if (!isObject(vars))
+      add(['variables'], `expected an object of variables, found ${jsonType(vars)}`);
     else {
       for (const [name, v] of Object.entries(vars)) {
         if (v === null) tpl.variables.push({ name, required: true });
         else if (typeof v === 'string') tpl.variables.push({ name, default: v, required: false });
-        else add(['variables', name], `variable "${name}": the default must be a string or null, found ${jsonType(v)}`);
+        else
+          add(
+            ['variables', name],
+            `variable "${name}": the default must be a string or null, found ${jsonType(v)}`,
+          );
       }
     }
   }
   const sens = root['sensitive-variables'];
   if (sens !== undefined && sens !== null) {
-    if (!Array.isArray(sens)) add(['sensitive-variables'], `expected an array of variable names, found ${jsonType(sens)}`);
+    if (!Array.isArray(sens))
+      add(['sensitive-variables'], `expected an array of variable names, found ${jsonType(sens)}`);
     else
       sens.forEach((s, i) => {
-        if (typeof s !== 'string') add(['sensitive-variables', i], `expected a variable name, found ${jsonType(s)}`);
+        if (typeof s !== 'string')
+          add(['sensitive-variables', i], `expected a variable name, found ${jsonType(s)}`);
         else tpl.sensitiveVariables.push(s);
       });
   }
@@ -197,25 +224,38 @@ export function parseRawTemplate(src: JsonSource): RawTemplate {
   if (builders !== undefined && builders !== null && !Array.isArray(builders)) {
     add(['builders'], `expected an array of builders, found ${jsonType(builders)}`);
   } else {
-    (builders ?? []).forEach((b: unknown, i: number) => {
+    for (const [i, b] of ((builders ?? []) as unknown[]).entries()) {
       const path: JsonPath = ['builders', i];
-      if (!isObject(b)) return add(path, `a builder must be an object, found ${jsonType(b)}`);
+      if (!isObject(b)) {
+        add(path, `a builder must be an object, found ${jsonType(b)}`);
+        continue;
+      }
       const type = weakString(b.type);
       const name = weakString(b.name);
-      if (type === undefined) return add([...path, 'type'], `expected a string, found ${jsonType(b.type)}`);
-      if (name === undefined) return add([...path, 'name'], `expected a string, found ${jsonType(b.name)}`);
-      if (type === '') return add(path, `builder ${i + 1} is missing "type"`);
+      if (type === undefined) {
+        add([...path, 'type'], `expected a string, found ${jsonType(b.type)}`);
+        continue;
+      }
+      if (name === undefined) {
+        add([...path, 'name'], `expected a string, found ${jsonType(b.name)}`);
+        continue;
+      }
+      if (type === '') {
+        add(path, `builder ${i + 1} is missing "type"`);
+        continue;
+      }
       const rawName = name || type;
       if (names.has(rawName)) {
-        return add(
+        add(
           b.name !== undefined ? [...path, 'name'] : path,
           `a builder named "${rawName}" already exists (builders[${names.get(rawName)}]); give each builder a unique "name"`,
         );
+        continue;
       }
       names.set(rawName, i);
       const { name: _n, type: _t, ...config } = b;
       tpl.builders.push({ index: i, rawName, type, config, path });
-    });
+    }
   }
 
   // provisioners
@@ -238,18 +278,28 @@ export function parseRawTemplate(src: JsonSource): RawTemplate {
   if (pps !== undefined && pps !== null && !Array.isArray(pps)) {
     add(['post-processors'], `expected an array of post-processors, found ${jsonType(pps)}`);
   } else {
-    (pps ?? []).forEach((raw: unknown, i: number) => {
+    for (const [i, raw] of ((pps ?? []) as unknown[]).entries()) {
       const chain: Array<{ v: unknown; path: JsonPath }> = [];
-      if (typeof raw === 'string' || isObject(raw)) chain.push({ v: raw, path: ['post-processors', i] });
+      if (typeof raw === 'string' || isObject(raw))
+        chain.push({ v: raw, path: ['post-processors', i] });
       else if (Array.isArray(raw)) {
         raw.forEach((inner, j) => {
           const path: JsonPath = ['post-processors', i, j];
-          if (Array.isArray(inner)) add(path, 'a sequence is not allowed inside a sequence of post-processors');
+          if (Array.isArray(inner))
+            add(path, 'a sequence is not allowed inside a sequence of post-processors');
           else if (typeof inner === 'string' || isObject(inner)) chain.push({ v: inner, path });
-          else add(path, `a post-processor must be a type name or an object, found ${jsonType(inner)}`);
+          else
+            add(
+              path,
+              `a post-processor must be a type name or an object, found ${jsonType(inner)}`,
+            );
         });
       } else {
-        return add(['post-processors', i], `a post-processor must be a type name, an object or an array, found ${jsonType(raw)}`);
+        add(
+          ['post-processors', i],
+          `a post-processor must be a type name, an object or an array, found ${jsonType(raw)}`,
+        );
+        continue;
       }
       const out: RawPostProcessor[] = [];
       for (const { v, path } of chain) {
@@ -257,20 +307,34 @@ export function parseRawTemplate(src: JsonSource): RawTemplate {
         if (pp) out.push(pp);
       }
       tpl.postProcessors.push(out);
-    });
+    }
   }
 
   if (problems.length > 0) throw problemsError(src, problems);
+  return tpl;
+}
 
-  // Packer's Template.Validate
+/** Packer's Template.Validate: at least one builder; `only`/`except`/`override` name existing builders. */
+export function validateRawTemplate(tpl: RawTemplate): void {
+  const problems: TemplateProblem[] = [];
+  const add = (path: JsonPath, message: string, atKey = false) =>
+    problems.push({ path, message, atKey });
+  const names = new Set(tpl.builders.map((b) => b.rawName));
   if (tpl.builders.length === 0) add(['builders'], 'at least one builder must be defined');
   const checkOnlyExcept = (o: { only: string[]; except: string[]; path: JsonPath }) => {
-    if (o.only.length > 0 && o.except.length > 0) add(o.path, `only one of "only" or "except" may be specified`);
-    for (const [key, list] of [['only', o.only], ['except', o.except]] as const) {
+    if (o.only.length > 0 && o.except.length > 0)
+      add(o.path, `only one of "only" or "except" may be specified`);
+    for (const [key, list] of [
+      ['only', o.only],
+      ['except', o.except],
+    ] as const) {
       list.forEach((n, k) => {
         if (!names.has(n)) {
-          const near = nearest(n, [...names.keys()]);
-          add([...o.path, key, k], `"${key}" names builder "${n}", which does not exist${near ? `; did you mean "${near}"?` : ''}`);
+          const near = nearest(n, names);
+          add(
+            [...o.path, key, k],
+            `"${key}" names builder "${n}", which does not exist${near ? `; did you mean "${near}"?` : ''}`,
+          );
         }
       });
     }
@@ -279,14 +343,17 @@ export function parseRawTemplate(src: JsonSource): RawTemplate {
     checkOnlyExcept(p);
     for (const name of Object.keys(p.override)) {
       if (!names.has(name)) {
-        const near = nearest(name, [...names.keys()]);
-        add([...p.path, 'override', name], `override names builder "${name}", which does not exist${near ? `; did you mean "${near}"?` : ''}`, true);
+        const near = nearest(name, names);
+        add(
+          [...p.path, 'override', name],
+          `override names builder "${name}", which does not exist${near ? `; did you mean "${near}"?` : ''}`,
+          true,
+        );
       }
     }
   }
   for (const chain of tpl.postProcessors) for (const pp of chain) checkOnlyExcept(pp);
-  if (problems.length > 0) throw problemsError(src, problems);
-  return tpl;
+  if (problems.length > 0) throw problemsError(tpl.src, problems);
 }
 
 function decodeProvisioner(
@@ -313,7 +380,10 @@ function decodeProvisioner(
   const override: Record<string, Record<string, unknown>> = {};
   if (p.override !== undefined && p.override !== null) {
     if (!isObject(p.override)) {
-      add([...path, 'override'], `expected an object keyed by builder name, found ${jsonType(p.override)}`);
+      add(
+        [...path, 'override'],
+        `expected an object keyed by builder name, found ${jsonType(p.override)}`,
+      );
       ok = false;
     } else {
       for (const [k, v] of Object.entries(p.override)) {
@@ -336,7 +406,10 @@ function decodeProvisioner(
     try {
       return Math.trunc(parseGoDurationNs(v) / 1e6);
     } catch (err) {
-      add([...path, key], `${(err as Error).message} (use a Go duration such as "500ms", "30s" or "1m30s")`);
+      add(
+        [...path, key],
+        `${(err as Error).message} (use a Go duration such as "500ms", "30s" or "1m30s")`,
+      );
       ok = false;
       return 0;
     }
@@ -352,8 +425,28 @@ function decodeProvisioner(
     } else maxRetries = s;
   }
   if (!ok || only === undefined || except === undefined || type === undefined) return undefined;
-  const { type: _t, only: _o, except: _e, override: _ov, pause_before: _p, max_retries: _m, timeout: _to, ...config } = p;
-  return { index, type, config, only, except, override, pauseBeforeMs, maxRetries, timeoutMs, path };
+  const {
+    type: _t,
+    only: _o,
+    except: _e,
+    override: _ov,
+    pause_before: _p,
+    max_retries: _m,
+    timeout: _to,
+    ...config
+  } = p;
+  return {
+    index,
+    type,
+    config,
+    only,
+    except,
+    override,
+    pauseBeforeMs,
+    maxRetries,
+    timeoutMs,
+    path,
+  };
 }
 
 function decodePostProcessor(
@@ -392,7 +485,10 @@ function decodePostProcessor(
   let keepInputArtifact: boolean | undefined;
   if (o.keep_input_artifact !== undefined && o.keep_input_artifact !== null) {
     if (typeof o.keep_input_artifact !== 'boolean') {
-      add([...path, 'keep_input_artifact'], `expected true or false, found ${jsonType(o.keep_input_artifact)}`);
+      add(
+        [...path, 'keep_input_artifact'],
+        `expected true or false, found ${jsonType(o.keep_input_artifact)}`,
+      );
       ok = false;
     } else keepInputArtifact = o.keep_input_artifact;
   }

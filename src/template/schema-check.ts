@@ -28,7 +28,18 @@ function unwrap(schema: unknown): unknown {
   for (let i = 0; i < 20; i++) {
     const d = defOf(s);
     if (!d) return s;
-    if (['optional', 'nullable', 'default', 'prefault', 'catch', 'readonly', 'nonoptional', 'success'].includes(d.type ?? '')) {
+    if (
+      [
+        'optional',
+        'nullable',
+        'default',
+        'prefault',
+        'catch',
+        'readonly',
+        'nonoptional',
+        'success',
+      ].includes(d.type ?? '')
+    ) {
       s = d.innerType;
     } else if (d.type === 'pipe') {
       s = d.in;
@@ -173,5 +184,8 @@ export function checkSchema(
     }
     return { ok: false, problems };
   }
-  return { ok: false, problems: [{ path: [], message: 'the configuration could not be validated' }] };
+  return {
+    ok: false,
+    problems: [{ path: [], message: 'the configuration could not be validated' }],
+  };
 }

@@ -17,30 +17,45 @@ export interface VariableDecl {
 }
 
 /** Reads `-var-file`s and merges them with `-var`s as Packer does (values must be strings). */
-export function readVarSources(varFiles: readonly string[], vars: ReadonlyArray<[string, string]>): Record<string, string> {
+export function readVarSources(
+  varFiles: readonly string[],
+  vars: ReadonlyArray<[string, string]>,
+): Record<string, string> {
   const fromFiles: Record<string, string> = {};
   for (const file of varFiles) {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new UserError('VarFileUnreadable', `cannot read the variable file ${file}: ${(err as Error).message}`, {
-        hint: 'Check the path given to -var-file.',
-      });
+      throw new UserError(
+        'VarFileUnreadable',
+        `cannot read the variable file ${file}: ${(err as Error).message}`,
+        {
+          hint: 'Check the path given to -var-file.',
+        },
+      );
     }
     const src = parseJsonSource(file, text, 'JSON in variable file');
     const value = src.value();
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
-      throw new UserError('VarFileInvalid', 'a variable file must hold one JSON object of strings', {
-        where: formatLoc(src.locAt(src.root.offset)),
-      });
+      throw new UserError(
+        'VarFileInvalid',
+        'a variable file must hold one JSON object of strings',
+        {
+          where: formatLoc(src.locAt(src.root.offset)),
+        },
+      );
     }
     for (const [k, v] of Object.entries(value)) {
       if (typeof v !== 'string') {
-        throw new UserError('VarFileInvalid', `variable "${k}" must be a string, found ${jsonType(v)}`, {
-          where: formatLoc(src.locOf([k])),
-          hint: 'Packer reads variable files as strings only: quote the value.',
-        });
+        throw new UserError(
+          'VarFileInvalid',
+          `variable "${k}" must be a string, found ${jsonType(v)}`,
+          {
+            where: formatLoc(src.locOf([k])),
+            hint: 'Packer reads variable files as strings only: quote the value.',
+          },
+        );
       }
       fromFiles[k] = v;
     }
@@ -74,9 +89,13 @@ export function resolveVariables(
   if (missing.length > 0) {
     throw new UserError(
       'RequiredVariable',
-      missing.length === 1 ? `required variable "${missing[0]!.name}" is not set` : `required variables are not set: ${missing.map((d) => d.name).join(', ')}`,
+      missing.length === 1
+        ? `required variable "${missing[0]!.name}" is not set`
+        : `required variables are not set: ${missing.map((d) => d.name).join(', ')}`,
       {
-        details: missing.map((d) => `${where(d.name)}: variable "${d.name}" is required (its default is null)`),
+        details: missing.map(
+          (d) => `${where(d.name)}: variable "${d.name}" is required (its default is null)`,
+        ),
         hint: `Pass ${missing.map((d) => `-var ${d.name}=value`).join(' ')}, or set ${missing.length === 1 ? 'it' : 'them'} in a JSON file given with -var-file.`,
       },
     );
@@ -91,9 +110,13 @@ export function resolveVariables(
     if (Object.hasOwn(done, name)) return done[name];
     if (!Object.hasOwn(raw, name)) return undefined;
     if (visiting.includes(name)) {
-      throw new UserError('VariableCycle', `variables refer to each other in a cycle: ${[...visiting, name].join(' → ')}`, {
-        where: where(name),
-      });
+      throw new UserError(
+        'VariableCycle',
+        `variables refer to each other in a cycle: ${[...visiting, name].join(' → ')}`,
+        {
+          where: where(name),
+        },
+      );
     }
     visiting.push(name);
     const kept: string[] = [];

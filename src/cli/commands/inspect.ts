@@ -18,8 +18,10 @@ export function registerInspect(program: Command): void {
       const ts = Math.floor(Date.now() / 1000);
       let out = '';
       for (const line of inspectLines(tpl)) {
-        if ('say' in line) out += machineReadable ? `${ts},,ui,say,${mrField(line.say)}\n` : `${line.say}\n`;
-        else if (machineReadable) out += `${ts},,${line.machine},${line.args.map(mrField).join(',')}\n`;
+        if ('say' in line)
+          out += machineReadable ? `${ts},,ui,say,${mrField(line.say)}\n` : `${line.say}\n`;
+        else if (machineReadable)
+          out += `${ts},,${line.machine},${line.args.map(mrField).join(',')}\n`;
       }
       process.stdout.write(out);
     });

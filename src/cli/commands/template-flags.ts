@@ -12,10 +12,17 @@ export interface TemplateFlags {
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** Adds Packer's variable and build-filter flags to a command. */
-export function addTemplateFlags(cmd: Command, opts: { filters?: boolean } = { filters: true }): Command {
+export function addTemplateFlags(
+  cmd: Command,
+  opts: { filters?: boolean } = { filters: true },
+): Command {
   cmd
     .option('--var <key=value>', 'variable for templates, can be used multiple times', collect)
-    .option('--var-file <path>', 'JSON file containing user variables, can be used multiple times', collect);
+    .option(
+      '--var-file <path>',
+      'JSON file containing user variables, can be used multiple times',
+      collect,
+    );
   if (opts.filters !== false) {
     cmd
       .option('--only <names>', 'only these builds (comma-separated)')
@@ -29,9 +36,13 @@ export function parseVarFlags(vars: string[] | undefined): Array<[string, string
   return (vars ?? []).map((raw) => {
     const idx = raw.indexOf('=');
     if (idx < 0) {
-      throw new UserError('BadVarFlag', `invalid value "${raw}" for flag -var: No '=' value in arg: ${raw}`, {
-        hint: 'Write -var name=value.',
-      });
+      throw new UserError(
+        'BadVarFlag',
+        `invalid value "${raw}" for flag -var: No '=' value in arg: ${raw}`,
+        {
+          hint: 'Write -var name=value.',
+        },
+      );
     }
     return [raw.slice(0, idx), raw.slice(idx + 1)];
   });

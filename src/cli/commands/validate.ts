@@ -2,7 +2,12 @@ import type { Command } from 'commander';
 import { defaultKilnHome } from '../../core/paths.js';
 import { registry } from '../../plugins.js';
 import { loadTemplate } from '../../template/index.js';
-import { type TemplateFlags, addTemplateFlags, parseVarFlags, splitNames } from './template-flags.js';
+import {
+  addTemplateFlags,
+  parseVarFlags,
+  splitNames,
+  type TemplateFlags,
+} from './template-flags.js';
 
 /** `kiln validate [-syntax-only] [-var k=v]… [-var-file f]… [-only a,b] [-except c] TEMPLATE`, as `packer validate`. */
 export function registerValidate(program: Command): void {
@@ -11,19 +16,23 @@ export function registerValidate(program: Command): void {
     .description('check that a template is valid (every error at once, with file:line:column)')
     .argument('<template>', 'Packer JSON template')
     .option('--syntax-only', 'only check syntax; do not verify the configuration of the template');
-  addTemplateFlags(cmd).action(async (template: string, opts: TemplateFlags & { syntaxOnly?: boolean }) => {
-    const loaded = await loadTemplate(template, {
-      registry,
-      vars: parseVarFlags(opts.var),
-      varFiles: opts.varFile ?? [],
-      only: splitNames(opts.only),
-      except: splitNames(opts.except),
-      syntaxOnly: opts.syntaxOnly === true,
-      kilnHome: defaultKilnHome(),
-    });
-    for (const w of loaded.warnings) process.stderr.write(`Warning: ${w}\n`);
-    process.stdout.write(
-      opts.syntaxOnly ? 'Syntax-only check passed. Everything looks okay.\n' : 'Template validated successfully.\n',
-    );
-  });
+  addTemplateFlags(cmd).action(
+    async (template: string, opts: TemplateFlags & { syntaxOnly?: boolean }) => {
+      const loaded = await loadTemplate(template, {
+        registry,
+        vars: parseVarFlags(opts.var),
+        varFiles: opts.varFile ?? [],
+        only: splitNames(opts.only),
+        except: splitNames(opts.except),
+        syntaxOnly: opts.syntaxOnly === true,
+        kilnHome: defaultKilnHome(),
+      });
+      for (const w of loaded.warnings) process.stderr.write(`Warning: ${w}\n`);
+      process.stdout.write(
+        opts.syntaxOnly
+          ? 'Syntax-only check passed. Everything looks okay.\n'
+          : 'Template validated successfully.\n',
+      );
+    },
+  );
 }
