@@ -20,12 +20,16 @@ let dev: ImageRecord;
 let prod: ImageRecord;
 
 function kiln(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [KILN, ...args], { env: { ...process.env, KILN_HOME: home }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [KILN, ...args], {
+    env: { ...process.env, KILN_HOME: home },
+    encoding: 'utf8',
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 beforeEach(() => {
-  if (!existsSync(join(REPO, 'dist/cli/commands/images.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!existsSync(join(REPO, 'dist/cli/commands/images.js')))
+    throw new Error('dist/ is missing: run `npm run build` first');
   root = mkdtempSync(join(tmpdir(), 'kiln-cli-'));
   home = join(root, 'home');
   const catalog = Catalog.open(home);
@@ -35,10 +39,32 @@ beforeEach(() => {
     writeFileSync(join(dir, 'disk.qcow2'), Buffer.alloc(bytes, 1));
     return join(dir, 'disk.qcow2');
   };
-  base = catalog.registerImage({ name: 'debian-base', builder: 'base', files: [file('base', 2_000_000)], tags: ['bookworm'] });
-  build = catalog.registerImage({ name: 'hello-build', builder: 'qemu', parentId: base.id, files: [file('build', 300_000)] });
-  dev = catalog.registerImage({ name: 'hello-dev', builder: 'qemu', parentId: build.id, files: [file('dev', 50_000)], tags: ['dev'] });
-  prod = catalog.registerImage({ name: 'hello-prod', builder: 'qemu', parentId: build.id, files: [file('prod', 50_000)], tags: ['prod'] });
+  base = catalog.registerImage({
+    name: 'debian-base',
+    builder: 'base',
+    files: [file('base', 2_000_000)],
+    tags: ['bookworm'],
+  });
+  build = catalog.registerImage({
+    name: 'hello-build',
+    builder: 'qemu',
+    parentId: base.id,
+    files: [file('build', 300_000)],
+  });
+  dev = catalog.registerImage({
+    name: 'hello-dev',
+    builder: 'qemu',
+    parentId: build.id,
+    files: [file('dev', 50_000)],
+    tags: ['dev'],
+  });
+  prod = catalog.registerImage({
+    name: 'hello-prod',
+    builder: 'qemu',
+    parentId: build.id,
+    files: [file('prod', 50_000)],
+    tags: ['prod'],
+  });
   catalog.close();
 });
 
@@ -52,8 +78,15 @@ describe('kiln images', () => {
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^ID\s+NAME\s+BUILDER\s+PARENT\s+SIZE\s+CREATED\s+TAGS$/);
-    expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([prod.id, dev.id, build.id, base.id]);
-    expect(lines[4]).toMatch(new RegExp(`^${base.id}\\s+debian-base\\s+base\\s+-\\s+2MB\\s+\\S.*bookworm$`));
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([
+      prod.id,
+      dev.id,
+      build.id,
+      base.id,
+    ]);
+    expect(lines[4]).toMatch(
+      new RegExp(`^${base.id}\\s+debian-base\\s+base\\s+-\\s+2MB\\s+\\S.*bookworm$`),
+    );
     const json = JSON.parse(kiln('images', 'ls', '--json').stdout) as ImageRecord[];
     expect(json.map((i) => i.id)).toEqual([prod.id, dev.id, build.id, base.id]);
     expect(json[0]).toMatchObject({ name: 'hello-prod', parentId: build.id, tags: ['prod'] });
@@ -72,7 +105,10 @@ describe('kiln images', () => {
       ].join('\n'),
     );
     const json = JSON.parse(kiln('images', 'tree', '--json').stdout);
-    expect(json[0].children[0].children.map((c: ImageRecord) => c.name)).toEqual(['hello-dev', 'hello-prod']);
+    expect(json[0].children[0].children.map((c: ImageRecord) => c.name)).toEqual([
+      'hello-dev',
+      'hello-prod',
+    ]);
   });
 
   it('inspect resolves names, tags and prefixes, and names close matches when nothing fits', () => {

@@ -52,7 +52,9 @@ describe('run journal after SIGKILL', () => {
     const file = join(root, 'overlay.qcow2');
     const script = join(root, 'child.mjs');
     writeFileSync(script, CHILD);
-    const child = spawn(process.execPath, [script, pathToFileURL(DIST).href, home, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [script, pathToFileURL(DIST).href, home, file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const exited = new Promise((done) => child.on('exit', done));
     const vmPid = await new Promise<number>((done, fail) => {
       let out = '';
@@ -81,18 +83,27 @@ describe('run journal after SIGKILL', () => {
     try {
       const orphans = catalog.orphanedRuns();
       expect(orphans.map((o) => o.runId)).toEqual(['run-crash']);
-      expect(orphans[0]!.resources.map((r) => `${r.kind}:${r.ref}`).sort()).toEqual([`file:${file}`, `process:${vmPid}`]);
+      expect(orphans[0]!.resources.map((r) => `${r.kind}:${r.ref}`).sort()).toEqual([
+        `file:${file}`,
+        `process:${vmPid}`,
+      ]);
     } finally {
       catalog.close();
     }
 
     const env = { ...process.env, KILN_HOME: home };
-    const dry = spawnSync(process.execPath, [join(REPO, 'bin/kiln.js'), 'gc', '--dry-run'], { env, encoding: 'utf8' });
+    const dry = spawnSync(process.execPath, [join(REPO, 'bin/kiln.js'), 'gc', '--dry-run'], {
+      env,
+      encoding: 'utf8',
+    });
     expect(dry.status, dry.stderr).toBe(0);
     expect(dry.stdout).toContain(`would kill process ${vmPid}`);
     expect(isSameProcessAlive(vmPid)).toBe(true);
 
-    const gc = spawnSync(process.execPath, [join(REPO, 'bin/kiln.js'), 'gc'], { env, encoding: 'utf8' });
+    const gc = spawnSync(process.execPath, [join(REPO, 'bin/kiln.js'), 'gc'], {
+      env,
+      encoding: 'utf8',
+    });
     expect(gc.status, gc.stderr).toBe(0);
     expect(gc.stdout).toContain(`killed process ${vmPid} (sleep 600)`);
     expect(gc.stdout).toContain(`removed file ${file}`);

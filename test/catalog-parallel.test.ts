@@ -62,17 +62,23 @@ describe('catalog under 20 parallel writers', () => {
     rmSync(barrier, { recursive: true, force: true });
     (await import('node:fs')).mkdirSync(barrier);
 
-    const outcomes = Array.from({ length: N }, (_, n) =>
-      new Promise<Outcome>((done) => {
-        const child = spawn(process.execPath, [script, pathToFileURL(DIST).href, home, String(n), barrier], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('close', (code) => done({ code, stdout, stderr }));
-      }),
+    const outcomes = Array.from(
+      { length: N },
+      (_, n) =>
+        new Promise<Outcome>((done) => {
+          const child = spawn(
+            process.execPath,
+            [script, pathToFileURL(DIST).href, home, String(n), barrier],
+            {
+              stdio: ['ignore', 'pipe', 'pipe'],
+            },
+          );
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (d) => (stdout += d));
+          child.stderr.on('data', (d) => (stderr += d));
+          child.on('close', (code) => done({ code, stdout, stderr }));
+        }),
     );
     // Release them together once all have loaded, so the writes really overlap.
     while (readdirSync(barrier).length < N) await new Promise((r) => setTimeout(r, 20));
@@ -85,11 +91,15 @@ describe('catalog under 20 parallel writers', () => {
       expect(r.stderr).not.toMatch(/SQLITE_BUSY|database is locked/i);
       expect(r.code, r.stderr).toBe(0);
     }
-    const reports = results.map((r) => JSON.parse(r.stdout) as { id: string; ms: number; retries: number });
+    const reports = results.map(
+      (r) => JSON.parse(r.stdout) as { id: string; ms: number; retries: number },
+    );
     const retries = reports.reduce((s, r) => s + r.retries, 0);
     const slowest = Math.max(...reports.map((r) => r.ms));
     // A measurement for the record, not an assertion.
-    console.log(`20 parallel registrations: ${wallMs.toFixed(0)} ms wall (slowest process ${slowest.toFixed(0)} ms), ${retries} busy retries`);
+    console.log(
+      `20 parallel registrations: ${wallMs.toFixed(0)} ms wall (slowest process ${slowest.toFixed(0)} ms), ${retries} busy retries`,
+    );
 
     const catalog = Catalog.open(home);
     try {

@@ -75,7 +75,12 @@ describe('open', () => {
 describe('registerImage', () => {
   it('records the image, measures it and makes its files read-only', () => {
     const file = imageFile('a', 10_000);
-    const image = catalog.registerImage({ name: 'base', builder: 'base', files: [file], tags: ['stable'] });
+    const image = catalog.registerImage({
+      name: 'base',
+      builder: 'base',
+      files: [file],
+      tags: ['stable'],
+    });
     expect(image.id).toMatch(/^img-[0-9a-f]{17}$/);
     expect(image.status).toBe('ready');
     expect(image.tags).toEqual(['stable']);
@@ -87,29 +92,64 @@ describe('registerImage', () => {
 
   it('refuses an unknown parent or a missing file, changing nothing', () => {
     const file = imageFile('b');
-    const e1 = thrown(() => catalog.registerImage({ name: 'x', builder: 'qemu', files: [file], parentId: 'img-00000000000000000' }));
+    const e1 = thrown(() =>
+      catalog.registerImage({
+        name: 'x',
+        builder: 'qemu',
+        files: [file],
+        parentId: 'img-00000000000000000',
+      }),
+    );
     expect(e1).toBeInstanceOf(UserError);
     expect(e1.code).toBe('ParentImageNotFound');
     expect(statSync(file).mode & 0o200).toBe(0o200);
-    const e2 = thrown(() => catalog.registerImage({ name: 'x', builder: 'qemu', files: [join(root, 'nope.qcow2')] }));
+    const e2 = thrown(() =>
+      catalog.registerImage({ name: 'x', builder: 'qemu', files: [join(root, 'nope.qcow2')] }),
+    );
     expect(e2.code).toBe('ImageFileMissing');
     expect(catalog.listImages()).toEqual([]);
   });
 
   it('keeps a given AMI id and refuses it twice', () => {
     const ami = catalog.newImageId('ami');
-    const image = catalog.registerImage({ id: ami, name: 'web', builder: 'amazon-ebs', files: [], sizeBytes: 8e9 });
+    const image = catalog.registerImage({
+      id: ami,
+      name: 'web',
+      builder: 'amazon-ebs',
+      files: [],
+      sizeBytes: 8e9,
+    });
     expect(image.id).toBe(ami);
     expect(image.sizeBytes).toBe(8e9);
-    expect(thrown(() => catalog.registerImage({ id: ami, name: 'web', builder: 'amazon-ebs', files: [] })).code).toBe('ImageExists');
+    expect(
+      thrown(() =>
+        catalog.registerImage({ id: ami, name: 'web', builder: 'amazon-ebs', files: [] }),
+      ).code,
+    ).toBe('ImageExists');
   });
 });
 
 describe('resolveImage', () => {
   it('finds by id, prefix, tag and name (newest wins)', () => {
-    const a = catalog.registerImage({ id: 'img-aaaaaa00000000001', name: 'web', builder: 'qemu', files: [imageFile('a')] });
-    const b = catalog.registerImage({ id: 'img-aaaaaa00000000002', name: 'web', builder: 'qemu', files: [imageFile('b')] });
-    const c = catalog.registerImage({ id: 'img-bbbbbb00000000003', name: 'db', builder: 'qemu', files: [imageFile('c')], tags: ['prod'] });
+    const a = catalog.registerImage({
+      id: 'img-aaaaaa00000000001',
+      name: 'web',
+      builder: 'qemu',
+      files: [imageFile('a')],
+    });
+    const b = catalog.registerImage({
+      id: 'img-aaaaaa00000000002',
+      name: 'web',
+      builder: 'qemu',
+      files: [imageFile('b')],
+    });
+    const c = catalog.registerImage({
+      id: 'img-bbbbbb00000000003',
+      name: 'db',
+      builder: 'qemu',
+      files: [imageFile('c')],
+      tags: ['prod'],
+    });
     expect(catalog.resolveImage(a.id).id).toBe(a.id);
     expect(catalog.resolveImage('img-bbbbbb').id).toBe(c.id);
     expect(catalog.resolveImage('bbbbbb00').id).toBe(c.id);
@@ -134,10 +174,29 @@ describe('resolveImage', () => {
 
 describe('lineage', () => {
   it('follows parents to the root and arranges trees', () => {
-    const base = catalog.registerImage({ name: 'base', builder: 'base', files: [imageFile('base')] });
-    const build = catalog.registerImage({ name: 'build', builder: 'qemu', parentId: base.id, files: [imageFile('build')] });
-    const dev = catalog.registerImage({ name: 'dev', builder: 'qemu', parentId: build.id, files: [imageFile('dev')] });
-    const prod = catalog.registerImage({ name: 'prod', builder: 'qemu', parentId: build.id, files: [imageFile('prod')] });
+    const base = catalog.registerImage({
+      name: 'base',
+      builder: 'base',
+      files: [imageFile('base')],
+    });
+    const build = catalog.registerImage({
+      name: 'build',
+      builder: 'qemu',
+      parentId: base.id,
+      files: [imageFile('build')],
+    });
+    const dev = catalog.registerImage({
+      name: 'dev',
+      builder: 'qemu',
+      parentId: build.id,
+      files: [imageFile('dev')],
+    });
+    const prod = catalog.registerImage({
+      name: 'prod',
+      builder: 'qemu',
+      parentId: build.id,
+      files: [imageFile('prod')],
+    });
     expect(catalog.lineage(dev.id).map((i) => i.name)).toEqual(['dev', 'build', 'base']);
     expect(catalog.lineage('img-00000000000000000')).toEqual([]);
     expect(catalog.children(build.id).map((i) => i.id)).toEqual([dev.id, prod.id]);
@@ -150,12 +209,22 @@ describe('lineage', () => {
 
 describe('removeImage', () => {
   it('refuses an image with children or running instances, naming them', () => {
-    const base = catalog.registerImage({ name: 'base', builder: 'base', files: [imageFile('base')] });
-    const kid = catalog.registerImage({ name: 'kid', builder: 'qemu', parentId: base.id, files: [imageFile('kid')] });
+    const base = catalog.registerImage({
+      name: 'base',
+      builder: 'base',
+      files: [imageFile('base')],
+    });
+    const kid = catalog.registerImage({
+      name: 'kid',
+      builder: 'qemu',
+      parentId: base.id,
+      files: [imageFile('kid')],
+    });
     const e = thrown(() => catalog.removeImage(base.id));
     expect(e.code).toBe('ImageHasChildren');
     expect(e.details.join('\n')).toContain(kid.id);
-    expect(e.hint).toContain('children first');
+    expect(e.hint).toContain(`kiln images rm ${kid.id} ${base.id}`);
+    expect(e.hint).toContain('no --force');
     const inst = catalog.addInstance({ imageId: kid.id, backend: 'local', name: 'web-1' });
     const e2 = thrown(() => catalog.removeImage(kid.id));
     expect(e2.code).toBe('ImageInUse');
@@ -166,7 +235,12 @@ describe('removeImage', () => {
 
   it('deletes the row, tags, stopped instances, files and the empty image directory', () => {
     const file = imageFile('gone');
-    const image = catalog.registerImage({ name: 'gone', builder: 'qemu', files: [file], tags: ['t1'] });
+    const image = catalog.registerImage({
+      name: 'gone',
+      builder: 'qemu',
+      files: [file],
+      tags: ['t1'],
+    });
     const overlay = join(root, 'overlay.qcow2');
     writeFileSync(overlay, 'x');
     const inst = catalog.addInstance({ imageId: image.id, backend: 'local', files: [overlay] });
@@ -228,14 +302,26 @@ describe('reconciliation at open', () => {
 describe('instances', () => {
   it('are recorded, updated and removed', () => {
     const image = catalog.registerImage({ name: 'i', builder: 'qemu', files: [imageFile('i')] });
-    const inst = catalog.addInstance({ imageId: image.id, backend: 'local', pid: 42, ports: [{ host: 8080, guest: 8080 }] });
+    const inst = catalog.addInstance({
+      imageId: image.id,
+      backend: 'local',
+      pid: 42,
+      ports: [{ host: 8080, guest: 8080 }],
+    });
     expect(inst.id).toMatch(/^i-[0-9a-f]{17}$/);
     expect(inst.state).toBe('running');
     catalog.updateInstance(inst.id, { state: 'stopped', metadata: { exit: 0 } });
-    expect(catalog.getInstance(inst.id)).toMatchObject({ state: 'stopped', pid: 42, metadata: { exit: 0 } });
+    expect(catalog.getInstance(inst.id)).toMatchObject({
+      state: 'stopped',
+      pid: 42,
+      metadata: { exit: 0 },
+    });
     expect(catalog.listInstances()).toHaveLength(1);
     catalog.removeInstance(inst.id);
     expect(catalog.listInstances()).toEqual([]);
-    expect(thrown(() => catalog.addInstance({ imageId: 'img-00000000000000000', backend: 'local' })).code).toBe('ImageNotFound');
+    expect(
+      thrown(() => catalog.addInstance({ imageId: 'img-00000000000000000', backend: 'local' }))
+        .code,
+    ).toBe('ImageNotFound');
   });
 });

@@ -53,11 +53,15 @@ export function withBusyRetry<T>(where: string, fn: () => T): T {
     } catch (err) {
       if (!isBusy(err)) throw err;
       if (Date.now() - start > RETRY_BUDGET_MS) {
-        throw new SystemError('CatalogLocked', `the catalog stayed locked for ${RETRY_BUDGET_MS / 1000} s`, {
-          where,
-          hint: 'another kiln process holds the catalog; wait for it to finish or stop it',
-          cause: err,
-        });
+        throw new SystemError(
+          'CatalogLocked',
+          `the catalog stayed locked for ${RETRY_BUDGET_MS / 1000} s`,
+          {
+            where,
+            hint: 'another kiln process holds the catalog; wait for it to finish or stop it',
+            cause: err,
+          },
+        );
       }
       busyStats.retries++;
       sleepSync(delay / 2 + Math.random() * delay);
@@ -68,7 +72,9 @@ export function withBusyRetry<T>(where: string, fn: () => T): T {
 
 function isBusy(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+  return (
+    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+  );
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));

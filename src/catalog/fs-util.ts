@@ -1,5 +1,5 @@
 /** Small file-system helpers the catalog shares between removal and garbage collection. */
-import { lstatSync, rmSync, rmdirSync } from 'node:fs';
+import { lstatSync, rmdirSync, rmSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 
 /** True when `path` lies strictly inside `dir` (not `dir` itself), after resolving `..`. */

@@ -6,8 +6,8 @@
  * Every step is recorded in the journal as it completes, so an interrupted gc can be rerun.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Catalog } from './index.js';
 import { removePath, unsafeToRemove } from './fs-util.js';
+import type { Catalog } from './index.js';
 import { isSameProcessAlive, processCmdline } from './process-info.js';
 import type { RunResource } from './types.js';
 
@@ -22,7 +22,15 @@ export interface GcAction {
    * `skipped` (not ours any more: pid reused, or unsafe path), `left` (another tool's kind, e.g. AWS),
    * `failed`, or — on a dry run — `would-remove` / `would-kill`.
    */
-  outcome: 'removed' | 'killed' | 'gone' | 'skipped' | 'left' | 'failed' | 'would-remove' | 'would-kill';
+  outcome:
+    | 'removed'
+    | 'killed'
+    | 'gone'
+    | 'skipped'
+    | 'left'
+    | 'failed'
+    | 'would-remove'
+    | 'would-kill';
   detail?: string;
 }
 
@@ -62,7 +70,8 @@ export async function collectGarbage(catalog: Catalog, opts: GcOptions = {}): Pr
   for (const run of catalog.orphanedRuns()) {
     let clear = true;
     // Processes first (they may hold the files), then files, then directories.
-    const order = (r: RunResource) => (r.kind === 'process' ? 0 : r.kind === 'file' ? 1 : r.kind === 'dir' ? 2 : 3);
+    const order = (r: RunResource) =>
+      r.kind === 'process' ? 0 : r.kind === 'file' ? 1 : r.kind === 'dir' ? 2 : 3;
     const resources = [...run.resources].sort((a, b) => order(a) - order(b));
     for (const res of resources) {
       const action = await cleanResource(res, protect, opts);
@@ -71,7 +80,12 @@ export async function collectGarbage(catalog: Catalog, opts: GcOptions = {}): Pr
       else if (!opts.dryRun) catalog.forgetResource(run.runId, res.ref);
     }
     if (clear) catalog.endRun(run.runId);
-    report.runs.push({ runId: run.runId, pid: run.pid, description: run.description, cleared: clear });
+    report.runs.push({
+      runId: run.runId,
+      pid: run.pid,
+      description: run.description,
+      cleared: clear,
+    });
   }
 
   for (const stray of catalog.strayPaths()) {
@@ -94,7 +108,8 @@ async function cleanResource(
   opts: GcOptions,
 ): Promise<Omit<GcAction, 'runId'>> {
   const base = { kind: res.kind, ref: res.ref };
-  if (!LOCAL_KINDS.has(res.kind)) return { ...base, outcome: 'left', detail: 'not a local resource (see `kiln gc aws`)' };
+  if (!LOCAL_KINDS.has(res.kind))
+    return { ...base, outcome: 'left', detail: 'not a local resource (see `kiln gc aws`)' };
   if (res.kind === 'process') return stopProcess(res, opts);
   const unsafe = unsafeToRemove(res.ref, protect);
   if (unsafe) return { ...base, outcome: 'skipped', detail: `not removed: ${unsafe}` };
@@ -115,14 +130,23 @@ async function stopProcess(res: RunResource, opts: GcOptions): Promise<Omit<GcAc
     ...(typeof meta.startTime === 'string' ? { startTime: meta.startTime } : {}),
     ...(typeof meta.bootId === 'string' ? { bootId: meta.bootId } : {}),
   };
-  if (!Number.isInteger(pid) || pid <= 1) return { ...base, outcome: 'skipped', detail: 'not a valid pid' };
+  if (!Number.isInteger(pid) || pid <= 1)
+    return { ...base, outcome: 'skipped', detail: 'not a valid pid' };
   if (!isSameProcessAlive(pid, identity)) return { ...base, outcome: 'gone' };
   const cmdline = processCmdline(pid);
   if (!recordedCmdline && !identity.startTime) {
-    return { ...base, outcome: 'skipped', detail: `no recorded identity: not killing pid ${pid} (${cmdline ?? '?'}) blindly` };
+    return {
+      ...base,
+      outcome: 'skipped',
+      detail: `no recorded identity: not killing pid ${pid} (${cmdline ?? '?'}) blindly`,
+    };
   }
   if (recordedCmdline && cmdline !== recordedCmdline) {
-    return { ...base, outcome: 'skipped', detail: `pid ${pid} now runs "${cmdline ?? '?'}", not "${recordedCmdline}"` };
+    return {
+      ...base,
+      outcome: 'skipped',
+      detail: `pid ${pid} now runs "${cmdline ?? '?'}", not "${recordedCmdline}"`,
+    };
   }
   const detail = cmdline ?? recordedCmdline;
   if (opts.dryRun) return { ...base, outcome: 'would-kill', ...(detail ? { detail } : {}) };
@@ -136,14 +160,22 @@ async function stopProcess(res: RunResource, opts: GcOptions): Promise<Omit<GcAc
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') {
-      return { ...base, outcome: 'failed', detail: `cannot signal pid ${pid}: ${(err as Error).message}` };
+      return {
+        ...base,
+        outcome: 'failed',
+        detail: `cannot signal pid ${pid}: ${(err as Error).message}`,
+      };
     }
   }
   return { ...base, outcome: 'killed', ...(detail ? { detail } : {}) };
 }
 
 /** Polls until the process is gone (a zombie counts as gone); false after `ms`. */
-async function exited(pid: number, identity: { startTime?: string; bootId?: string }, ms: number): Promise<boolean> {
+async function exited(
+  pid: number,
+  identity: { startTime?: string; bootId?: string },
+  ms: number,
+): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (!isSameProcessAlive(pid, identity)) return true;

@@ -23,7 +23,14 @@ import type {
   RunResource,
 } from './types.js';
 
-export type { CatalogApi, ImageRecord, InstanceRecord, NewImage, NewInstance, RunResource } from './types.js';
+export type {
+  CatalogApi,
+  ImageRecord,
+  InstanceRecord,
+  NewImage,
+  NewInstance,
+  RunResource,
+} from './types.js';
 
 /** An orphaned run as `orphanedRuns()` reports it. */
 export interface OrphanedRun {
@@ -124,7 +131,8 @@ export class Catalog implements CatalogApi {
   registerImage(image: NewImage): ImageRecord {
     // Validation first: nothing is changed for an image that cannot be recorded.
     if (!image.name?.trim()) throw new UserError('InvalidImage', 'an image needs a name');
-    if (!image.builder?.trim()) throw new UserError('InvalidImage', `image "${image.name}" needs a builder type`);
+    if (!image.builder?.trim())
+      throw new UserError('InvalidImage', `image "${image.name}" needs a builder type`);
     if (image.id !== undefined && !isImageId(image.id)) {
       throw new UserError('InvalidImageId', `"${image.id}" is not an image id`, {
         hint: 'an id is `img-` + 17 hex digits, or an AMI id; leave it out to have one generated',
@@ -135,7 +143,9 @@ export class Catalog implements CatalogApi {
     let measured = 0;
     for (const file of image.files) {
       if (!isAbsolute(file)) {
-        throw new UserError('InvalidImage', `image file "${file}" is not an absolute path`, { where: image.name });
+        throw new UserError('InvalidImage', `image file "${file}" is not an absolute path`, {
+          where: image.name,
+        });
       }
       let st: import('node:fs').Stats;
       try {
@@ -146,14 +156,21 @@ export class Catalog implements CatalogApi {
           hint: 'register an image only after its files are written',
         });
       }
-      if (!st.isFile()) throw new UserError('InvalidImage', `image file ${file} is not a regular file`, { where: image.name });
+      if (!st.isFile())
+        throw new UserError('InvalidImage', `image file ${file} is not a regular file`, {
+          where: image.name,
+        });
       measured += onDiskSize(st);
     }
     if (image.parentId !== undefined && !this.exists(image.parentId)) {
-      throw new UserError('ParentImageNotFound', `parent image ${image.parentId} is not in the catalog`, {
-        where: image.name,
-        hint: LS_HINT,
-      });
+      throw new UserError(
+        'ParentImageNotFound',
+        `parent image ${image.parentId} is not in the catalog`,
+        {
+          where: image.name,
+          hint: LS_HINT,
+        },
+      );
     }
     // Immutable from here on: even a crash before the row is written leaves nothing writable behind.
     for (const file of image.files) chmodSync(file, 0o444);
@@ -163,13 +180,19 @@ export class Catalog implements CatalogApi {
     writeTx(this.db, () => {
       // Checked again under the write lock: another process may have removed the parent meanwhile.
       if (image.parentId !== undefined && !this.exists(image.parentId)) {
-        throw new UserError('ParentImageNotFound', `parent image ${image.parentId} is not in the catalog`, {
-          where: image.name,
-          hint: LS_HINT,
-        });
+        throw new UserError(
+          'ParentImageNotFound',
+          `parent image ${image.parentId} is not in the catalog`,
+          {
+            where: image.name,
+            hint: LS_HINT,
+          },
+        );
       }
       if (this.exists(id)) {
-        throw new UserError('ImageExists', `image ${id} is already in the catalog`, { hint: LS_HINT });
+        throw new UserError('ImageExists', `image ${id} is already in the catalog`, {
+          hint: LS_HINT,
+        });
       }
       this.db
         .prepare(
@@ -200,7 +223,9 @@ export class Catalog implements CatalogApi {
 
   /** The image with exactly this id, or undefined. */
   getImage(id: string): ImageRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM images WHERE id = ?').get(id) as ImageRow | undefined;
+    const row = this.db.prepare('SELECT * FROM images WHERE id = ?').get(id) as
+      | ImageRow
+      | undefined;
     return row ? this.toImage(row, this.tagsOf(id)) : undefined;
   }
 
@@ -210,9 +235,10 @@ export class Catalog implements CatalogApi {
     if (!wanted) throw new UserError('ImageNotFound', 'no image given', { hint: LS_HINT });
     const exact = this.getImage(wanted);
     if (exact) return exact;
-    const tagged = this.db.prepare('SELECT image_id FROM image_tags WHERE tag = ?').pluck().get(wanted) as
-      | string
-      | undefined;
+    const tagged = this.db
+      .prepare('SELECT image_id FROM image_tags WHERE tag = ?')
+      .pluck()
+      .get(wanted) as string | undefined;
     if (tagged) return this.getImage(tagged)!;
     const named = this.db
       .prepare('SELECT * FROM images WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1')
@@ -220,9 +246,15 @@ export class Catalog implements CatalogApi {
     if (named) return this.toImage(named, this.tagsOf(named.id));
     const prefix = idPrefixOf(wanted);
     if (prefix) {
-      const patterns = prefix.kind ? [`${prefix.kind}-${prefix.hex}%`] : [`img-${prefix.hex}%`, `ami-${prefix.hex}%`];
+      const patterns = prefix.kind
+        ? [`${prefix.kind}-${prefix.hex}%`]
+        : [`img-${prefix.hex}%`, `ami-${prefix.hex}%`];
       const ids = patterns.flatMap(
-        (p) => this.db.prepare('SELECT id FROM images WHERE id LIKE ? ORDER BY id').pluck().all(p) as string[],
+        (p) =>
+          this.db
+            .prepare('SELECT id FROM images WHERE id LIKE ? ORDER BY id')
+            .pluck()
+            .all(p) as string[],
       );
       if (ids.length === 1) return this.getImage(ids[0]!)!;
       if (ids.length > 1) {
@@ -252,9 +284,13 @@ export class Catalog implements CatalogApi {
 
   /** Every image, oldest first. */
   listImages(): ImageRecord[] {
-    const rows = this.db.prepare('SELECT * FROM images ORDER BY created_at, rowid').all() as ImageRow[];
+    const rows = this.db
+      .prepare('SELECT * FROM images ORDER BY created_at, rowid')
+      .all() as ImageRow[];
     const tags = new Map<string, string[]>();
-    for (const t of this.db.prepare('SELECT tag, image_id FROM image_tags ORDER BY tag').all() as Array<{
+    for (const t of this.db
+      .prepare('SELECT tag, image_id FROM image_tags ORDER BY tag')
+      .all() as Array<{
       tag: string;
       image_id: string;
     }>) {
@@ -294,24 +330,35 @@ export class Catalog implements CatalogApi {
    */
   removeImage(id: string): void {
     const image = this.getImage(id);
-    if (!image) throw new UserError('ImageNotFound', `image ${id} is not in the catalog`, { hint: LS_HINT });
+    if (!image)
+      throw new UserError('ImageNotFound', `image ${id} is not in the catalog`, { hint: LS_HINT });
     const runId = `rm-${id}-${newId('i').slice(2, 10)}`;
     const doomed: string[] = [];
     writeTx(this.db, () => {
       const kids = this.children(id);
       if (kids.length > 0) {
-        throw new UserError('ImageHasChildren', `image ${this.describe(id)} has ${kids.length} child image(s)`, {
-          details: kids.map((k) => this.describe(k.id)),
-          hint: `remove its descendants first (kiln images rm ${this.descendants(id).join(' ')} ${id}); images form chains, so there is no --force`,
-        });
+        throw new UserError(
+          'ImageHasChildren',
+          `image ${this.describe(id)} has ${kids.length} child image(s)`,
+          {
+            details: kids.map((k) => this.describe(k.id)),
+            hint: `remove its descendants first (kiln images rm ${this.descendants(id).join(' ')} ${id}); images form chains, so there is no --force`,
+          },
+        );
       }
-      const instances = this.db.prepare('SELECT * FROM instances WHERE image_id = ?').all(id) as InstanceRow[];
+      const instances = this.db
+        .prepare('SELECT * FROM instances WHERE image_id = ?')
+        .all(id) as InstanceRow[];
       const running = instances.filter((i) => i.state === 'running');
       if (running.length > 0) {
-        throw new UserError('ImageInUse', `image ${this.describe(id)} has ${running.length} running instance(s)`, {
-          details: running.map((i) => `${i.id}${i.name ? ` (${i.name})` : ''}`),
-          hint: 'stop them first (kiln stop <instance>)',
-        });
+        throw new UserError(
+          'ImageInUse',
+          `image ${this.describe(id)} has ${running.length} running instance(s)`,
+          {
+            details: running.map((i) => `${i.id}${i.name ? ` (${i.name})` : ''}`),
+            hint: 'stop them first (kiln stop <instance>)',
+          },
+        );
       }
       doomed.push(...image.files, ...instances.flatMap((i) => parseJson<string[]>(i.files, [])));
       this.insertRun(runId, process.pid, `kiln images rm ${id}`);
@@ -330,10 +377,14 @@ export class Catalog implements CatalogApi {
     if (disk && isInside(this.imagesDir, dirname(disk))) removeDirIfEmpty(dirname(disk));
     if (failed.length > 0) {
       // The journal keeps them: `kiln gc` retries once this process has exited.
-      throw new SystemError('ImageFilesNotRemoved', `image ${id} was removed from the catalog, but not all its files`, {
-        details: failed,
-        hint: 'fix the permissions, then run `kiln gc`',
-      });
+      throw new SystemError(
+        'ImageFilesNotRemoved',
+        `image ${id} was removed from the catalog, but not all its files`,
+        {
+          details: failed,
+          hint: 'fix the permissions, then run `kiln gc`',
+        },
+      );
     }
     this.endRun(runId);
   }
@@ -341,16 +392,22 @@ export class Catalog implements CatalogApi {
   /** Sets an image's status (`ready`, `failed`, …); throws when the image is unknown. */
   setStatus(id: string, status: string): void {
     const changed = writeTx(this.db, () =>
-      this.db.prepare('UPDATE images SET status = ?, status_before_missing = NULL WHERE id = ?').run(status, id),
+      this.db
+        .prepare('UPDATE images SET status = ?, status_before_missing = NULL WHERE id = ?')
+        .run(status, id),
     );
-    if (changed.changes === 0) throw new UserError('ImageNotFound', `image ${id} is not in the catalog`, { hint: LS_HINT });
+    if (changed.changes === 0)
+      throw new UserError('ImageNotFound', `image ${id} is not in the catalog`, { hint: LS_HINT });
   }
 
   /** Puts `tag` on the image, moving it from whichever image had it. */
   addTag(id: string, tag: string): void {
     checkTag(tag);
     writeTx(this.db, () => {
-      if (!this.exists(id)) throw new UserError('ImageNotFound', `image ${id} is not in the catalog`, { hint: LS_HINT });
+      if (!this.exists(id))
+        throw new UserError('ImageNotFound', `image ${id} is not in the catalog`, {
+          hint: LS_HINT,
+        });
       this.putTag(id, tag);
     });
   }
@@ -373,7 +430,9 @@ export class Catalog implements CatalogApi {
     const id = instance.id ?? newId('i');
     writeTx(this.db, () => {
       if (!this.exists(instance.imageId)) {
-        throw new UserError('ImageNotFound', `image ${instance.imageId} is not in the catalog`, { hint: LS_HINT });
+        throw new UserError('ImageNotFound', `image ${instance.imageId} is not in the catalog`, {
+          hint: LS_HINT,
+        });
       }
       this.db
         .prepare(
@@ -398,21 +457,28 @@ export class Catalog implements CatalogApi {
 
   /** The instance with this id, or undefined. */
   getInstance(id: string): InstanceRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM instances WHERE id = ?').get(id) as InstanceRow | undefined;
+    const row = this.db.prepare('SELECT * FROM instances WHERE id = ?').get(id) as
+      | InstanceRow
+      | undefined;
     return row ? toInstance(row) : undefined;
   }
 
   /** Every instance, oldest first. */
   listInstances(): InstanceRecord[] {
-    return (this.db.prepare('SELECT * FROM instances ORDER BY created_at, rowid').all() as InstanceRow[]).map(
-      toInstance,
-    );
+    return (
+      this.db.prepare('SELECT * FROM instances ORDER BY created_at, rowid').all() as InstanceRow[]
+    ).map(toInstance);
   }
 
   /** Changes an instance's state, pid or metadata (metadata is replaced, not merged). */
-  updateInstance(id: string, patch: Partial<Pick<InstanceRecord, 'state' | 'pid' | 'metadata'>>): void {
+  updateInstance(
+    id: string,
+    patch: Partial<Pick<InstanceRecord, 'state' | 'pid' | 'metadata'>>,
+  ): void {
     const r = writeTx(this.db, () => {
-      const row = this.db.prepare('SELECT * FROM instances WHERE id = ?').get(id) as InstanceRow | undefined;
+      const row = this.db.prepare('SELECT * FROM instances WHERE id = ?').get(id) as
+        | InstanceRow
+        | undefined;
       if (!row) return undefined;
       this.db
         .prepare('UPDATE instances SET state = ?, pid = ?, metadata = ? WHERE id = ?')
@@ -450,7 +516,10 @@ export class Catalog implements CatalogApi {
   recordResource(resource: RunResource): void {
     writeTx(this.db, () => {
       if (!this.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(resource.runId)) {
-        throw new KilnError('RunNotFound', `run ${resource.runId} is not in the journal; call beginRun first`);
+        throw new KilnError(
+          'RunNotFound',
+          `run ${resource.runId} is not in the journal; call beginRun first`,
+        );
       }
       this.putResource(resource);
     });
@@ -458,7 +527,9 @@ export class Catalog implements CatalogApi {
 
   /** Journal: the resource is gone (or handed over, e.g. to an image), so a crash must not delete it. */
   forgetResource(runId: string, ref: string): void {
-    writeTx(this.db, () => this.db.prepare('DELETE FROM run_resources WHERE run_id = ? AND ref = ?').run(runId, ref));
+    writeTx(this.db, () =>
+      this.db.prepare('DELETE FROM run_resources WHERE run_id = ? AND ref = ?').run(runId, ref),
+    );
   }
 
   /** Journal: the run finished (its cleanups ran); it and whatever it still lists are forgotten. */
@@ -468,14 +539,26 @@ export class Catalog implements CatalogApi {
 
   /** Runs of this host whose process is gone (or whose pid now belongs to another process), with what they left. */
   orphanedRuns(): OrphanedRun[] {
-    const runs = this.db.prepare('SELECT * FROM runs WHERE host = ? ORDER BY started_at').all(hostname()) as RunRow[];
+    const runs = this.db
+      .prepare('SELECT * FROM runs WHERE host = ? ORDER BY started_at')
+      .all(hostname()) as RunRow[];
     const orphans: OrphanedRun[] = [];
     for (const run of runs) {
-      const identity = { ...(run.start_time ? { startTime: run.start_time } : {}), ...(run.boot_id ? { bootId: run.boot_id } : {}) };
+      const identity = {
+        ...(run.start_time ? { startTime: run.start_time } : {}),
+        ...(run.boot_id ? { bootId: run.boot_id } : {}),
+      };
       if (isSameProcessAlive(run.pid, identity)) continue;
       const resources = (
-        this.db.prepare('SELECT * FROM run_resources WHERE run_id = ? ORDER BY created_at, rowid').all(run.id) as ResourceRow[]
-      ).map((r) => ({ runId: r.run_id, kind: r.kind, ref: r.ref, metadata: parseJson<Record<string, unknown>>(r.metadata, {}) }));
+        this.db
+          .prepare('SELECT * FROM run_resources WHERE run_id = ? ORDER BY created_at, rowid')
+          .all(run.id) as ResourceRow[]
+      ).map((r) => ({
+        runId: r.run_id,
+        kind: r.kind,
+        ref: r.ref,
+        metadata: parseJson<Record<string, unknown>>(r.metadata, {}),
+      }));
       orphans.push({ runId: run.id, pid: run.pid, description: run.description, resources });
     }
     return orphans;
@@ -530,10 +613,16 @@ export class Catalog implements CatalogApi {
       const top = relative(this.imagesDir, resolve(path)).split(sep)[0];
       if (top) used.add(top);
     };
-    for (const files of this.db.prepare('SELECT files FROM images UNION ALL SELECT files FROM instances').pluck().all() as string[]) {
+    for (const files of this.db
+      .prepare('SELECT files FROM images UNION ALL SELECT files FROM instances')
+      .pluck()
+      .all() as string[]) {
       for (const f of parseJson<string[]>(files, [])) note(f);
     }
-    for (const ref of this.db.prepare(`SELECT ref FROM run_resources WHERE kind IN ('file', 'dir')`).pluck().all() as string[]) {
+    for (const ref of this.db
+      .prepare(`SELECT ref FROM run_resources WHERE kind IN ('file', 'dir')`)
+      .pluck()
+      .all() as string[]) {
       note(ref);
     }
     return entries.filter((e) => !used.has(e)).map((e) => join(this.imagesDir, e));
@@ -569,20 +658,35 @@ export class Catalog implements CatalogApi {
   }
 
   private tagsOf(id: string): string[] {
-    return this.db.prepare('SELECT tag FROM image_tags WHERE image_id = ? ORDER BY tag').pluck().all(id) as string[];
+    return this.db
+      .prepare('SELECT tag FROM image_tags WHERE image_id = ? ORDER BY tag')
+      .pluck()
+      .all(id) as string[];
   }
 
   private putTag(id: string, tag: string): void {
     this.db
-      .prepare('INSERT INTO image_tags (tag, image_id) VALUES (?, ?) ON CONFLICT(tag) DO UPDATE SET image_id = excluded.image_id')
+      .prepare(
+        'INSERT INTO image_tags (tag, image_id) VALUES (?, ?) ON CONFLICT(tag) DO UPDATE SET image_id = excluded.image_id',
+      )
       .run(tag, id);
   }
 
   private insertRun(runId: string, pid: number, description: string): void {
     const identity = processIdentity(pid);
     this.db
-      .prepare('INSERT INTO runs (id, pid, start_time, boot_id, host, description, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(runId, pid, identity.startTime ?? null, identity.bootId ?? null, hostname(), description, new Date().toISOString());
+      .prepare(
+        'INSERT INTO runs (id, pid, start_time, boot_id, host, description, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        runId,
+        pid,
+        identity.startTime ?? null,
+        identity.bootId ?? null,
+        hostname(),
+        description,
+        new Date().toISOString(),
+      );
   }
 
   private putResource(resource: RunResource): void {
@@ -603,12 +707,20 @@ export class Catalog implements CatalogApi {
         `INSERT INTO run_resources (run_id, kind, ref, metadata, created_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(run_id, ref) DO UPDATE SET kind = excluded.kind, metadata = excluded.metadata`,
       )
-      .run(resource.runId, resource.kind, resource.ref, JSON.stringify(metadata), new Date().toISOString());
+      .run(
+        resource.runId,
+        resource.kind,
+        resource.ref,
+        JSON.stringify(metadata),
+        new Date().toISOString(),
+      );
   }
 
   /** `img-… (name)` for messages. */
   private describe(id: string): string {
-    const name = this.db.prepare('SELECT name FROM images WHERE id = ?').pluck().get(id) as string | undefined;
+    const name = this.db.prepare('SELECT name FROM images WHERE id = ?').pluck().get(id) as
+      | string
+      | undefined;
     return name ? `${id} (${name})` : id;
   }
 
@@ -620,11 +732,15 @@ export class Catalog implements CatalogApi {
     const consider = (candidate: string, text: string) => {
       const c = candidate.toLowerCase();
       // Ids are compared by their start: a typo in a prefix should still find the id.
-      const d = isImageId(candidate) ? editDistance(lower, c.slice(0, lower.length)) : editDistance(lower, c);
+      const d = isImageId(candidate)
+        ? editDistance(lower, c.slice(0, lower.length))
+        : editDistance(lower, c);
       const contains = !isImageId(candidate) && lower.length >= 3 && c.includes(lower);
       if (d <= limit || contains) scored.push({ text, score: contains ? Math.min(d, 1) : d });
     };
-    const rows = this.db.prepare('SELECT id, name FROM images ORDER BY created_at DESC').all() as Array<{ id: string; name: string }>;
+    const rows = this.db
+      .prepare('SELECT id, name FROM images ORDER BY created_at DESC')
+      .all() as Array<{ id: string; name: string }>;
     const seenNames = new Set<string>();
     for (const r of rows) {
       consider(r.id, `${r.id} (${r.name})`);
@@ -633,7 +749,10 @@ export class Catalog implements CatalogApi {
         consider(r.name, `${r.name} (newest: ${r.id})`);
       }
     }
-    for (const t of this.db.prepare('SELECT tag, image_id FROM image_tags').all() as Array<{ tag: string; image_id: string }>) {
+    for (const t of this.db.prepare('SELECT tag, image_id FROM image_tags').all() as Array<{
+      tag: string;
+      image_id: string;
+    }>) {
       consider(t.tag, `${t.tag} (tag of ${t.image_id})`);
     }
     scored.sort((a, b) => a.score - b.score);

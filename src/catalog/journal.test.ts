@@ -42,7 +42,9 @@ describe('orphanedRuns', () => {
     catalog.recordResource({ runId: 'dead', kind: 'file', ref: join(root, 'f') });
     const orphans = catalog.orphanedRuns();
     expect(orphans.map((o) => o.runId)).toEqual(['dead']);
-    expect(orphans[0]!.resources).toEqual([{ runId: 'dead', kind: 'file', ref: join(root, 'f'), metadata: {} }]);
+    expect(orphans[0]!.resources).toEqual([
+      { runId: 'dead', kind: 'file', ref: join(root, 'f'), metadata: {} },
+    ]);
   });
 
   it('is not fooled by a reused pid (the start time differs)', () => {
@@ -53,7 +55,9 @@ describe('orphanedRuns', () => {
   });
 
   it('needs beginRun before recordResource, and forgets on endRun', () => {
-    expect(() => catalog.recordResource({ runId: 'nope', kind: 'file', ref: '/tmp/x' })).toThrow(/beginRun/);
+    expect(() => catalog.recordResource({ runId: 'nope', kind: 'file', ref: '/tmp/x' })).toThrow(
+      /beginRun/,
+    );
     catalog.beginRun('r', deadPid(), 'x');
     catalog.recordResource({ runId: 'r', kind: 'file', ref: '/tmp/a' });
     catalog.forgetResource('r', '/tmp/a');
@@ -74,19 +78,36 @@ describe('collectGarbage', () => {
     catalog.recordResource({ runId: 'crashed', kind: 'dir', ref: dir });
     mkdirSync(join(dir, 'sub'), { recursive: true });
     catalog.recordResource({ runId: 'crashed', kind: 'process', ref: String(proc.pid) });
-    expect(catalog.orphanedRuns()[0]!.resources.find((r) => r.kind === 'process')!.metadata).toMatchObject({
+    expect(
+      catalog.orphanedRuns()[0]!.resources.find((r) => r.kind === 'process')!.metadata,
+    ).toMatchObject({
       cmdline: 'sleep 300',
     });
 
     const dry = await collectGarbage(catalog, { dryRun: true });
-    expect(dry.actions.map((a) => a.outcome).sort()).toEqual(['would-kill', 'would-remove', 'would-remove']);
+    expect(dry.actions.map((a) => a.outcome).sort()).toEqual([
+      'would-kill',
+      'would-remove',
+      'would-remove',
+    ]);
     expect(isSameProcessAlive(proc.pid!)).toBe(true);
     expect(existsSync(file)).toBe(true);
 
     const exit = new Promise((resolve) => proc.once('exit', resolve));
     const report = await collectGarbage(catalog);
-    expect(report.actions.map((a) => `${a.kind}:${a.outcome}`)).toEqual(['process:killed', 'file:removed', 'dir:removed']);
-    expect(report.runs).toEqual([{ runId: 'crashed', pid: expect.any(Number), description: 'kiln build (crashed)', cleared: true }]);
+    expect(report.actions.map((a) => `${a.kind}:${a.outcome}`)).toEqual([
+      'process:killed',
+      'file:removed',
+      'dir:removed',
+    ]);
+    expect(report.runs).toEqual([
+      {
+        runId: 'crashed',
+        pid: expect.any(Number),
+        description: 'kiln build (crashed)',
+        cleared: true,
+      },
+    ]);
     await exit;
     expect(existsSync(file)).toBe(false);
     expect(existsSync(dir)).toBe(false);
@@ -96,7 +117,12 @@ describe('collectGarbage', () => {
   it('does not kill a pid that now runs another command', async () => {
     const proc = sleeper();
     catalog.beginRun('old', deadPid(), 'x');
-    catalog.recordResource({ runId: 'old', kind: 'process', ref: String(proc.pid), metadata: { cmdline: 'qemu-system-x86_64 -name old' } });
+    catalog.recordResource({
+      runId: 'old',
+      kind: 'process',
+      ref: String(proc.pid),
+      metadata: { cmdline: 'qemu-system-x86_64 -name old' },
+    });
     const report = await collectGarbage(catalog);
     expect(report.actions[0]).toMatchObject({ outcome: 'skipped' });
     expect(processCmdline(proc.pid!)).toBe('sleep 300');
@@ -114,15 +140,21 @@ describe('collectGarbage', () => {
     expect(unsafeToRemove('/tmp')).toBeDefined();
     expect(unsafeToRemove('relative/x')).toBeDefined();
     expect(unsafeToRemove(catalog.home, [catalog.home])).toBeDefined();
-    expect(unsafeToRemove(join(catalog.imagesDir, 'x'), [catalog.home, catalog.imagesDir])).toBeUndefined();
+    expect(
+      unsafeToRemove(join(catalog.imagesDir, 'x'), [catalog.home, catalog.imagesDir]),
+    ).toBeUndefined();
   });
 
   it('removes stray image entries', async () => {
     const stray = join(catalog.imagesDir, 'img-half-written');
     mkdirSync(stray);
     writeFileSync(join(stray, 'disk.qcow2'), 'partial');
-    expect((await collectGarbage(catalog, { dryRun: true })).actions).toEqual([{ kind: 'stray', ref: stray, outcome: 'would-remove' }]);
-    expect((await collectGarbage(catalog)).actions).toEqual([{ kind: 'stray', ref: stray, outcome: 'removed' }]);
+    expect((await collectGarbage(catalog, { dryRun: true })).actions).toEqual([
+      { kind: 'stray', ref: stray, outcome: 'would-remove' },
+    ]);
+    expect((await collectGarbage(catalog)).actions).toEqual([
+      { kind: 'stray', ref: stray, outcome: 'removed' },
+    ]);
     expect(existsSync(stray)).toBe(false);
   });
 });

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KilnError } from '../core/errors.js';
 import { openDatabase } from './db.js';
 import { Catalog } from './index.js';
-import { LATEST_VERSION, currentVersion, migrate, migrations } from './schema.js';
+import { currentVersion, LATEST_VERSION, migrate, migrations } from './schema.js';
 
 let root: string;
 
@@ -30,15 +30,24 @@ describe('migrations', () => {
     const old = openDatabase(join(home, 'catalog.db'));
     expect(migrate(old, migrations.slice(0, 1))).toEqual([1]);
     old
-      .prepare(`INSERT INTO images (id, name, builder, files, created_at) VALUES (?, ?, ?, '[]', ?)`)
+      .prepare(
+        `INSERT INTO images (id, name, builder, files, created_at) VALUES (?, ?, ?, '[]', ?)`,
+      )
       .run('img-0123456789abcdef0', 'old', 'qemu', '2025-01-01T00:00:00.000Z');
-    old.prepare(`INSERT INTO image_tags (tag, image_id) VALUES ('v1', 'img-0123456789abcdef0')`).run();
+    old
+      .prepare(`INSERT INTO image_tags (tag, image_id) VALUES ('v1', 'img-0123456789abcdef0')`)
+      .run();
     old.close();
 
     const catalog = Catalog.open(home);
     try {
       expect(currentVersion(catalog.database)).toBe(LATEST_VERSION);
-      expect(catalog.resolveImage('v1')).toMatchObject({ name: 'old', status: 'ready', variables: {}, metadata: {} });
+      expect(catalog.resolveImage('v1')).toMatchObject({
+        name: 'old',
+        status: 'ready',
+        variables: {},
+        metadata: {},
+      });
       // The journal tables from migration 2 work.
       catalog.beginRun('r1', process.pid, 'after migration');
       expect(catalog.orphanedRuns()).toEqual([]);
@@ -49,10 +58,19 @@ describe('migrations', () => {
 
   it('roll back entirely when one fails', () => {
     const db = openDatabase(join(root, 'c.db'));
-    const broken = [...migrations, { version: LATEST_VERSION + 1, description: 'bad', sql: 'CREATE TABLE x (a); SELEC nonsense;' }];
+    const broken = [
+      ...migrations,
+      {
+        version: LATEST_VERSION + 1,
+        description: 'bad',
+        sql: 'CREATE TABLE x (a); SELEC nonsense;',
+      },
+    ];
     expect(() => migrate(db, broken)).toThrow();
     expect(currentVersion(db)).toBe(0);
-    expect(db.prepare(`SELECT count(*) FROM sqlite_master WHERE name IN ('images', 'x')`).pluck().get()).toBe(0);
+    expect(
+      db.prepare(`SELECT count(*) FROM sqlite_master WHERE name IN ('images', 'x')`).pluck().get(),
+    ).toBe(0);
     db.close();
   });
 

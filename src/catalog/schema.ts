@@ -99,10 +99,14 @@ export function migrate(db: Db, list: readonly Migration[] = migrations): number
   return writeTx(db, () => {
     const from = currentVersion(db);
     if (from > latest) {
-      throw new SystemError('CatalogTooNew', `the catalog has schema version ${from}; this kiln knows up to ${latest}`, {
-        where: db.name,
-        hint: 'upgrade kiln (an older kiln must not write to a newer catalog)',
-      });
+      throw new SystemError(
+        'CatalogTooNew',
+        `the catalog has schema version ${from}; this kiln knows up to ${latest}`,
+        {
+          where: db.name,
+          hint: 'upgrade kiln (an older kiln must not write to a newer catalog)',
+        },
+      );
     }
     const applied: number[] = [];
     for (const m of list) {

@@ -5,14 +5,16 @@
  * as a subcommand of this command by the AWS part.
  */
 import type { Command } from 'commander';
-import { type GcAction, collectGarbage } from '../../catalog/gc.js';
+import { collectGarbage, type GcAction } from '../../catalog/gc.js';
 import { Catalog } from '../../catalog/index.js';
 
 /** Registers `kiln gc` (local clean-up). */
 export function registerGc(program: Command): void {
   program
     .command('gc')
-    .description('remove what crashed kiln runs left behind (QEMU processes, temporary files) and stray image files')
+    .description(
+      'remove what crashed kiln runs left behind (QEMU processes, temporary files) and stray image files',
+    )
     .option('--dry-run', 'only list what would be removed')
     .action(async (opts: { dryRun?: boolean }) => {
       const catalog = Catalog.open();
@@ -25,7 +27,8 @@ export function registerGc(program: Command): void {
           const verb = run.cleared ? 'cleared' : opts.dryRun ? 'would clear' : 'kept (see above)';
           process.stdout.write(`run ${run.runId} (pid ${run.pid}, ${run.description}): ${verb}\n`);
         }
-        if (report.actions.length === 0 && report.runs.length === 0) process.stdout.write('nothing to remove\n');
+        if (report.actions.length === 0 && report.runs.length === 0)
+          process.stdout.write('nothing to remove\n');
         if (report.actions.some((a) => a.outcome === 'failed')) process.exitCode = 1;
       } finally {
         catalog.close();
@@ -35,7 +38,12 @@ export function registerGc(program: Command): void {
 
 function describeAction(a: GcAction): string {
   const who = a.runId ? `run ${a.runId}: ` : '';
-  const what = a.kind === 'process' ? `process ${a.ref}` : a.kind === 'stray' ? `stray ${a.ref}` : `${a.kind} ${a.ref}`;
+  const what =
+    a.kind === 'process'
+      ? `process ${a.ref}`
+      : a.kind === 'stray'
+        ? `stray ${a.ref}`
+        : `${a.kind} ${a.ref}`;
   const verbs: Record<GcAction['outcome'], string> = {
     removed: 'removed',
     killed: 'killed',

@@ -8,7 +8,9 @@ import { UserError } from '../../core/errors.js';
 
 /** Registers `kiln images` and its subcommands. */
 export function registerImages(program: Command): void {
-  const images = program.command('images').description('list, inspect, tag and remove images in the local catalog');
+  const images = program
+    .command('images')
+    .description('list, inspect, tag and remove images in the local catalog');
 
   images
     .command('ls', { isDefault: true })
@@ -51,12 +53,16 @@ export function registerImages(program: Command): void {
   images
     .command('rm')
     .alias('remove')
-    .description('remove images and their files (children must be removed first; there is no --force)')
+    .description(
+      'remove images and their files (children must be removed first; there is no --force)',
+    )
     .argument('<image...>', 'id, id prefix, name or tag')
     .action((refs: string[]) =>
       withCatalog((catalog) => {
         // Resolve and check every image before removing any: all or nothing.
-        const targets = [...new Map(refs.map((r) => catalog.resolveImage(r)).map((i) => [i.id, i])).values()];
+        const targets = [
+          ...new Map(refs.map((r) => catalog.resolveImage(r)).map((i) => [i.id, i])).values(),
+        ];
         const ids = new Set(targets.map((t) => t.id));
         for (const t of targets) {
           const blocking = catalog.children(t.id).filter((c) => !ids.has(c.id));
@@ -67,7 +73,9 @@ export function registerImages(program: Command): void {
             });
           }
         }
-        const busy = catalog.listInstances().filter((i) => ids.has(i.imageId) && i.state === 'running');
+        const busy = catalog
+          .listInstances()
+          .filter((i) => ids.has(i.imageId) && i.state === 'running');
         if (busy.length > 0) {
           throw new UserError('ImageInUse', 'images to remove have running instances', {
             details: busy.map((i) => `${i.id}${i.name ? ` (${i.name})` : ''} runs ${i.imageId}`),
@@ -153,7 +161,16 @@ function out(text: string): void {
 /** The `ls` table, docker-style: columns padded to their widest cell, three spaces apart. */
 export function imagesTable(images: readonly ImageRecord[], now: Date): string {
   const showStatus = images.some((i) => i.status !== 'ready');
-  const header = ['ID', 'NAME', 'BUILDER', 'PARENT', 'SIZE', 'CREATED', 'TAGS', ...(showStatus ? ['STATUS'] : [])];
+  const header = [
+    'ID',
+    'NAME',
+    'BUILDER',
+    'PARENT',
+    'SIZE',
+    'CREATED',
+    'TAGS',
+    ...(showStatus ? ['STATUS'] : []),
+  ];
   const rows = images.map((i) => [
     i.id,
     i.name,
@@ -169,7 +186,12 @@ export function imagesTable(images: readonly ImageRecord[], now: Date): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => `${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('   ')}\n`).join('');
+  return rows
+    .map(
+      (r) =>
+        `${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('   ')}\n`,
+    )
+    .join('');
 }
 
 /** Sizes as docker prints them: decimal units, three significant digits. */
@@ -196,7 +218,8 @@ export function timeAgo(then: Date, now: Date): string {
   ];
   let v = s;
   for (const [size, unit] of steps) {
-    if (v < size) return v <= 1 && unit === 'second' ? 'just now' : `${v} ${unit}${v === 1 ? '' : 's'} ago`;
+    if (v < size)
+      return v <= 1 && unit === 'second' ? 'just now' : `${v} ${unit}${v === 1 ? '' : 's'} ago`;
     v = Math.floor(v / size);
   }
   return `${v} year${v === 1 ? '' : 's'} ago`;
@@ -211,7 +234,9 @@ export function renderTree(forest: readonly ImageNode[]): string {
   const walk = (node: ImageNode, prefix: string, last: boolean, root: boolean) => {
     lines.push(root ? label(node.image) : `${prefix}${last ? '└── ' : '├── '}${label(node.image)}`);
     const childPrefix = root ? '' : `${prefix}${last ? '    ' : '│   '}`;
-    node.children.forEach((c, k) => walk(c, childPrefix, k === node.children.length - 1, false));
+    node.children.forEach((c, k) => {
+      walk(c, childPrefix, k === node.children.length - 1, false);
+    });
   };
   for (const root of forest) walk(root, '', true, true);
   return lines.length ? `${lines.join('\n')}\n` : '';
