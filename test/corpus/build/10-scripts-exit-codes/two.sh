@@ -1,0 +1,3 @@
+#!/bin/sh
+echo script two exits 2
+exit 2
