@@ -156,6 +156,7 @@ describe('kiln images', () => {
     expect(r.stdout.split('\n')[0]).toMatch(/STATUS$/);
     expect(r.stdout).toMatch(new RegExp(`${dev.id}.*missing`));
     expect(r.stderr).toContain(dev.id);
+    expect(r.stderr).toContain('1 stray entry');
     const gc = kiln('gc');
     expect(gc.stdout).toContain(`removed stray ${join(home, 'images', 'half-written')}`);
     expect(existsSync(join(home, 'images', 'half-written'))).toBe(false);

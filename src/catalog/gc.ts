@@ -74,7 +74,7 @@ export async function collectGarbage(catalog: Catalog, opts: GcOptions = {}): Pr
       r.kind === 'process' ? 0 : r.kind === 'file' ? 1 : r.kind === 'dir' ? 2 : 3;
     const resources = [...run.resources].sort((a, b) => order(a) - order(b));
     for (const res of resources) {
-      const action = await cleanResource(res, protect, opts);
+      const action = await cleanResource(catalog, res, protect, opts);
       act({ runId: run.runId, ...action });
       if (action.outcome === 'failed' || action.outcome === 'left' || opts.dryRun) clear = false;
       else if (!opts.dryRun) catalog.forgetResource(run.runId, res.ref);
@@ -103,6 +103,7 @@ export async function collectGarbage(catalog: Catalog, opts: GcOptions = {}): Pr
 }
 
 async function cleanResource(
+  catalog: Catalog,
   res: RunResource,
   protect: readonly string[],
   opts: GcOptions,
@@ -113,6 +114,10 @@ async function cleanResource(
   if (res.kind === 'process') return stopProcess(res, opts);
   const unsafe = unsafeToRemove(res.ref, protect);
   if (unsafe) return { ...base, outcome: 'skipped', detail: `not removed: ${unsafe}` };
+  // The run may have died after registering an image but before forgetting its files.
+  const users = catalog.usersOf(res.ref);
+  if (users.length > 0)
+    return { ...base, outcome: 'skipped', detail: `kept: in use by ${users.join(', ')}` };
   if (opts.dryRun) return { ...base, outcome: 'would-remove' };
   try {
     return { ...base, outcome: removePath(res.ref) ? 'removed' : 'gone' };

@@ -217,6 +217,15 @@ export class Catalog implements CatalogApi {
           created_at: createdAt,
         });
       for (const tag of tags) this.putTag(id, tag);
+      // Hand the files over from the run that made them, in the same transaction: a crash after
+      // this commit must not let `kiln gc` delete what the catalog now points to.
+      const handOver = this.db.prepare(
+        `DELETE FROM run_resources WHERE kind IN ('file', 'dir') AND ref = ?`,
+      );
+      for (const file of image.files) {
+        handOver.run(file);
+        if (isInside(this.imagesDir, dirname(file))) handOver.run(dirname(file));
+      }
     });
     return this.getImage(id)!;
   }
@@ -360,6 +369,7 @@ export class Catalog implements CatalogApi {
           },
         );
       }
+      doomed.length = 0; // the transaction may be retried after SQLITE_BUSY
       doomed.push(...image.files, ...instances.flatMap((i) => parseJson<string[]>(i.files, [])));
       this.insertRun(runId, process.pid, `kiln images rm ${id}`);
       for (const path of doomed) this.putResource({ runId, kind: 'file', ref: path });
@@ -640,6 +650,20 @@ export class Catalog implements CatalogApi {
 
   private exists(id: string): boolean {
     return this.db.prepare('SELECT 1 FROM images WHERE id = ?').get(id) !== undefined;
+  }
+
+  /** Ids of images (and instances) with a file at `path` or under it: what must not be deleted with it. */
+  usersOf(path: string): string[] {
+    const abs = resolve(path);
+    const users: string[] = [];
+    const rows = this.db
+      .prepare('SELECT id, files FROM images UNION ALL SELECT id, files FROM instances')
+      .all() as Array<{ id: string; files: string }>;
+    for (const row of rows) {
+      if (parseJson<string[]>(row.files, []).some((f) => resolve(f) === abs || isInside(abs, f)))
+        users.push(row.id);
+    }
+    return users;
   }
 
   /** Every image below `id`, deepest first: the order in which they can be removed. */

@@ -145,6 +145,38 @@ describe('collectGarbage', () => {
     ).toBeUndefined();
   });
 
+  it('never deletes what a registered image uses, even if the run died before forgetting it', async () => {
+    catalog.beginRun('built', deadPid(), 'kiln build (died right after registering)');
+    const ownDir = join(catalog.imagesDir, 'img-new');
+    const outDir = join(root, 'output-qemu');
+    for (const d of [ownDir, outDir])
+      catalog.recordResource({ runId: 'built', kind: 'dir', ref: d });
+    mkdirSync(ownDir);
+    mkdirSync(outDir);
+    const disk = join(ownDir, 'disk.qcow2');
+    const kernel = join(outDir, 'vmlinuz');
+    for (const f of [disk, kernel]) {
+      catalog.recordResource({ runId: 'built', kind: 'file', ref: f });
+      writeFileSync(f, 'image');
+    }
+    const image = catalog.registerImage({ name: 'new', builder: 'qemu', files: [disk, kernel] });
+    // Registration took over the image's files and its own directory from the run ...
+    expect(catalog.orphanedRuns()[0]!.resources.map((r) => r.ref)).toEqual([outDir]);
+    // ... and gc keeps a journalled directory that still holds an image file.
+    const report = await collectGarbage(catalog);
+    expect(report.actions).toEqual([
+      {
+        runId: 'built',
+        kind: 'dir',
+        ref: outDir,
+        outcome: 'skipped',
+        detail: `kept: in use by ${image.id}`,
+      },
+    ]);
+    expect(existsSync(disk) && existsSync(kernel)).toBe(true);
+    expect(catalog.orphanedRuns()).toEqual([]);
+  });
+
   it('removes stray image entries', async () => {
     const stray = join(catalog.imagesDir, 'img-half-written');
     mkdirSync(stray);

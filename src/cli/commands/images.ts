@@ -24,6 +24,13 @@ export function registerImages(program: Command): void {
         if (opts.json) return out(`${JSON.stringify(list, null, 2)}\n`);
         if (opts.quiet) return out(list.map((i) => `${i.id}\n`).join(''));
         out(imagesTable(list, new Date()));
+        const strays = catalog.strayPaths();
+        if (strays.length > 0) {
+          process.stderr.write(
+            `warning: ${strays.length} stray entr${strays.length === 1 ? 'y' : 'ies'} under ${catalog.imagesDir} belong to no image\n` +
+              'hint: `kiln gc --dry-run` lists them, `kiln gc` removes them\n',
+          );
+        }
         const missing = list.filter((i) => i.status === 'missing');
         if (missing.length > 0) {
           process.stderr.write(
