@@ -48,7 +48,7 @@ export class BuildTracker {
     for (const [name, s] of this.builds) {
       if (s.done) continue;
       if (s.pending.length > 0) {
-        lines.push(`build '${name}': cleanup not finished for ${s.pending.join(', ')}`);
+        lines.push(`build '${name}' (stopped during ${s.phase}): not cleaned up: ${s.pending.join(', ')}`);
       } else {
         lines.push(`build '${name}': stopped during ${s.phase}; its temporary files and processes may remain`);
       }

@@ -30,7 +30,7 @@ function steps(config: FileConfig, ctx: BuildContext, hook: ProvisionHook): Step
   const target = config.target!;
   const absTarget = resolve(target);
   const write: Step<FileState> = {
-    name: `write-file (${target})`,
+    name: `write-file (${absTarget})`,
     async run(_state, sctx) {
       const catalog = Catalog.open(ctx.kilnHome);
       try {
@@ -55,6 +55,8 @@ function steps(config: FileConfig, ctx: BuildContext, hook: ProvisionHook): Step
       } else {
         await writeFile(target, config.content ?? '', { mode: 0o600 });
       }
+      // Until runSteps' cleanup starts, this is what a forced exit would leave on disk.
+      ctx.onCleanupPending?.([`write-file (${absTarget})`]);
     },
     async cleanup(_state, cctx) {
       // On success the file is the artifact; on failure nothing half-made stays behind.
