@@ -79,7 +79,16 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
       made: [],
     };
     try {
-      await runSteps(AMAZON_EBS_STEPS, state, { signal: ctx.signal, ui: ctx.ui }, { onError: ctx.onError });
+      await runSteps(
+        AMAZON_EBS_STEPS,
+        state,
+        { signal: ctx.signal, ui: ctx.ui },
+        {
+          onError: ctx.onError,
+          ...(ctx.cleanupSignal ? { cleanupSignal: ctx.cleanupSignal } : {}),
+          ...(ctx.onCleanupPending ? { onCleanupPending: ctx.onCleanupPending } : {}),
+        },
+      );
     } finally {
       for (const c of clients.values()) c.destroy();
       state.ec2NoRetry.destroy();

@@ -70,7 +70,11 @@ export const runSourceInstance: Step<AmazonState> = {
       } catch (err) {
         if (isCredentialError(err)) throw explainAwsError(err, 'RunInstances');
         if (!isTransient(err) || attempt >= LAUNCH_ATTEMPTS || signal.aborted) throw err;
-        const found = await findByToken(state.ec2(), token, signal).catch(() => undefined);
+        // If kiln cannot tell whether the launch happened, it stops rather than risk a second
+        // instance (moto, unlike AWS, does not deduplicate ClientToken); cleanup finds it by tag.
+        const found = await findByToken(state.ec2(), token, signal).catch((lookupErr) => {
+          throw explainAwsError(lookupErr, 'DescribeInstances (looking for a launch whose answer was lost)');
+        });
         if (found?.InstanceId) {
           ui.message(`RunInstances answer lost (${describeAwsError(err)}); found the instance by its token: ${found.InstanceId}`);
           state.instanceId = found.InstanceId;

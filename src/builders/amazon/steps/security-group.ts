@@ -84,7 +84,8 @@ export const securityGroup: Step<AmazonState> = {
     try {
       await retryOn(() => state.ec2().send(new DeleteSecurityGroupCommand({ GroupId: id }), { abortSignal: signal }), {
         codes: ['DependencyViolation'],
-        attempts: 10,
+        // The instance's network interface lets go of the group a while after termination.
+        attempts: Math.min(10, state.polling.maxAttempts),
         delayMs: 500,
         maxDelayMs: 15_000,
         signal,
