@@ -254,6 +254,25 @@ describe('removeImage', () => {
     expect(() => catalog.resolveImage('t1')).toThrow(UserError);
     expect(catalog.database.prepare('SELECT count(*) FROM runs').pluck().get()).toBe(0);
   });
+  it('keeps a file that another image still lists', () => {
+    const kernel = join(root, 'vmlinuz');
+    writeFileSync(kernel, 'kernel');
+    const a = catalog.registerImage({
+      name: 'a',
+      builder: 'qemu',
+      files: [imageFile('a'), kernel],
+    });
+    const b = catalog.registerImage({
+      name: 'b',
+      builder: 'qemu',
+      files: [imageFile('b'), kernel],
+    });
+    catalog.removeImage(a.id);
+    expect(statSync(kernel).isFile()).toBe(true);
+    expect(statSync(a.files[0]!, { throwIfNoEntry: false })).toBeUndefined();
+    catalog.removeImage(b.id);
+    expect(statSync(kernel, { throwIfNoEntry: false })).toBeUndefined();
+  });
 });
 
 describe('tags', () => {

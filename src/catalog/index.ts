@@ -344,6 +344,15 @@ export class Catalog implements CatalogApi {
     const runId = `rm-${id}-${newId('i').slice(2, 10)}`;
     const doomed: string[] = [];
     writeTx(this.db, () => {
+      if (!this.exists(id)) {
+        throw new UserError(
+          'ImageNotFound',
+          `image ${id} is not in the catalog (removed meanwhile)`,
+          {
+            hint: LS_HINT,
+          },
+        );
+      }
       const kids = this.children(id);
       if (kids.length > 0) {
         throw new UserError(
@@ -369,11 +378,13 @@ export class Catalog implements CatalogApi {
           },
         );
       }
+      this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
+      // A file another image still lists (e.g. a shared kernel) stays.
+      const files = [...image.files, ...instances.flatMap((i) => parseJson<string[]>(i.files, []))];
       doomed.length = 0; // the transaction may be retried after SQLITE_BUSY
-      doomed.push(...image.files, ...instances.flatMap((i) => parseJson<string[]>(i.files, [])));
+      doomed.push(...new Set(files.filter((f) => this.usersOf(f).length === 0)));
       this.insertRun(runId, process.pid, `kiln images rm ${id}`);
       for (const path of doomed) this.putResource({ runId, kind: 'file', ref: path });
-      this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
     });
     const failed: string[] = [];
     for (const path of doomed) {
