@@ -8,10 +8,14 @@ import { nullBuilder } from './builders/null/builder.js';
 import { checksum } from './postprocessors/checksum.js';
 import { manifest } from './postprocessors/manifest.js';
 import { shellLocal } from './provisioners/shell-local.js';
+import { fileProvisioner } from './provisioners/file.js';
+import { shellProvisioner } from './provisioners/shell.js';
+import { ansibleProvisioner } from './provisioners/ansible.js';
+import { ansibleLocalProvisioner } from './provisioners/ansible-local.js';
 import type { Registry } from './template/types.js';
 
 export const registry = {
   builders: { 'amazon-ebs': amazonEbs, null: nullBuilder, file: fileBuilder },
-  provisioners: { 'shell-local': shellLocal },
+  provisioners: { 'shell-local': shellLocal, file: fileProvisioner, shell: shellProvisioner, ansible: ansibleProvisioner, 'ansible-local': ansibleLocalProvisioner },
   postProcessors: { manifest, checksum },
 } satisfies Registry;

@@ -5,7 +5,7 @@
  * insists on the host key seen the first time.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { basename, join, posix, resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,6 +23,8 @@ export const DISCONNECTED_EXIT_CODE = 2300218;
 export interface SshCommunicatorOptions extends ConnectOptions {
   /** How long a reconnect after a dropped connection may take (default 5 min). */
   reconnectTimeoutMs?: number;
+  /** A temp dir (holding known_hosts) this communicator made and removes on close. */
+  ownedDir?: string;
 }
 
 interface ChannelRun {
@@ -192,6 +194,7 @@ export class SshCommunicator implements Communicator {
     const client = this.client;
     this.client = undefined;
     this.sftpSession = undefined;
+    if (this.opts.ownedDir) await rm(this.opts.ownedDir, { recursive: true, force: true });
     if (!client) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
