@@ -5,6 +5,7 @@
 import { amazonEbs } from './builders/amazon/builder.js';
 import { fileBuilder } from './builders/file/builder.js';
 import { nullBuilder } from './builders/null/builder.js';
+import { qemuBuilder } from './builders/qemu/builder.js';
 import { checksum } from './postprocessors/checksum.js';
 import { manifest } from './postprocessors/manifest.js';
 import { shellLocal } from './provisioners/shell-local.js';
@@ -15,7 +16,7 @@ import { ansibleLocalProvisioner } from './provisioners/ansible-local.js';
 import type { Registry } from './template/types.js';
 
 export const registry = {
-  builders: { 'amazon-ebs': amazonEbs, null: nullBuilder, file: fileBuilder },
+  builders: { 'amazon-ebs': amazonEbs, null: nullBuilder, file: fileBuilder, qemu: qemuBuilder },
   provisioners: { 'shell-local': shellLocal, file: fileProvisioner, shell: shellProvisioner, ansible: ansibleProvisioner, 'ansible-local': ansibleLocalProvisioner },
   postProcessors: { manifest, checksum },
 } satisfies Registry;

@@ -1,0 +1,119 @@
+/**
+ * The `qemu` builder: boots a source image (a catalog image or a disk file) in a fresh
+ * qcow2 overlay under QEMU, provisions it over SSH with a per-build key, removes the
+ * build's traces, powers it off, and registers the overlay as a new catalog image whose
+ * parent is the source. The source is never written.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Catalog } from '../../catalog/index.js';
+import { CancelledError, UserError } from '../../core/errors.js';
+import { haveCommand } from '../../core/exec.js';
+import type { Artifact, BuildContext, BuilderPlugin, PrepareContext, PrepareResult, ProvisionHook } from '../../core/plugin.js';
+import { runSteps, type Step } from '../../core/steps.js';
+import { QEMU_BUILDER_ID } from './artifact.js';
+import { type QemuConfig, qemuConfigSchema } from './config.js';
+import { QEMU_IMG, QEMU_INSTALL_HINT } from './driver.js';
+import { pickDiskFile, resolveSourceImage } from './source.js';
+import type { QemuState } from './state.js';
+import { cleanGuest } from './steps/clean-guest.js';
+import { createDisk } from './steps/create-disk.js';
+import { createSshKey } from './steps/create-ssh-key.js';
+import { openJournal } from './steps/open-journal.js';
+import { provision } from './steps/provision.js';
+import { registerImage } from './steps/register-image.js';
+import { resolveSource } from './steps/resolve-source.js';
+import { runVm } from './steps/run-vm.js';
+import { shutdown } from './steps/shutdown.js';
+import { waitSsh } from './steps/wait-ssh.js';
+
+/** The steps of a qemu build, in order (each removes what it made in its cleanup). */
+export const QEMU_STEPS: readonly Step<QemuState>[] = [
+  openJournal,
+  resolveSource,
+  createSshKey,
+  createDisk,
+  runVm,
+  waitSsh,
+  provision,
+  cleanGuest,
+  shutdown,
+  registerImage,
+];
+
+const IGNORED_KEYS = ['vnc_bind_address', 'vnc_port_min', 'vnc_port_max', 'vnc_use_password', 'disable_vnc', 'use_default_display', 'display', 'ssh_host_port_min', 'ssh_host_port_max', 'disk_cache', 'disk_discard', 'disk_compression', 'skip_compaction', 'qemu_img_args', 'boot_wait'] as const;
+
+/** Checks done before any VM starts: tools, source image, files, key. All problems at once. */
+export async function prepareQemu(config: QemuConfig, ctx: PrepareContext): Promise<PrepareResult> {
+  const errors: PrepareResult['errors'] = [];
+  const warnings: string[] = [];
+  const tools = [config.qemu_binary, QEMU_IMG];
+  const missing: string[] = [];
+  for (const t of tools) if (!(await haveCommand(t))) missing.push(t);
+  if (missing.length > 0) {
+    errors.push({ message: `${missing.join(' and ')} not found on PATH; install them: ${QEMU_INSTALL_HINT}` });
+  }
+  if (config.source_image) {
+    let catalog: Catalog | undefined;
+    try {
+      catalog = Catalog.open(ctx.kilnHome);
+      const image = resolveSourceImage(catalog, config.source_image);
+      if (image.files[0] && !existsSync(image.files[0])) {
+        errors.push({ key: 'source_image', message: `the disk of image ${image.id} (${image.files[0]}) is missing` });
+      }
+    } catch (err) {
+      const e = err as UserError;
+      errors.push({ key: 'source_image', message: e.hint ? `${e.message}; ${e.hint}` : e.message });
+    } finally {
+      catalog?.close();
+    }
+  } else if (config.iso_url || config.iso_urls) {
+    try {
+      pickDiskFile(config);
+    } catch (err) {
+      const e = err as UserError;
+      errors.push({ key: 'iso_url', message: e.hint ? `${e.message}; ${e.hint}` : e.message });
+    }
+  }
+  if (config.ssh_private_key_file && !existsSync(resolve(config.ssh_private_key_file))) {
+    errors.push({ key: 'ssh_private_key_file', message: `${config.ssh_private_key_file} does not exist` });
+  }
+  for (const k of IGNORED_KEYS) {
+    if (config[k] !== undefined && k.startsWith('vnc')) {
+      warnings.push(`${k} is ignored: kiln starts no VNC server`);
+    }
+  }
+  return { errors, warnings };
+}
+
+export const qemuBuilder: BuilderPlugin<QemuConfig> = {
+  type: 'qemu',
+  builderId: QEMU_BUILDER_ID,
+  schema: qemuConfigSchema,
+  prepare: prepareQemu,
+
+  async run(config: QemuConfig, ctx: BuildContext, hook: ProvisionHook): Promise<Artifact | undefined> {
+    if (config.output_directory && existsSync(resolve(config.output_directory)) && !ctx.force) {
+      throw new UserError('OutputExists', `output directory ${resolve(config.output_directory)} already exists`, {
+        where: 'output_directory',
+        hint: 'remove it, or build with -force',
+      });
+    }
+    const catalog = Catalog.open(ctx.kilnHome);
+    const state: QemuState = { config, ctx, hook, catalog, vmDied: new AbortController() };
+    try {
+      await runSteps(QEMU_STEPS, state, { signal: ctx.signal, ui: ctx.ui }, {
+        onError: ctx.onError,
+        cleanupSignal: ctx.cleanupSignal,
+        onCleanupPending: ctx.onCleanupPending,
+      });
+      return state.artifact;
+    } catch (err) {
+      // A step that failed because QEMU died reports QEMU's death, which says why.
+      if (state.vmError && !ctx.signal.aborted && !(err instanceof CancelledError && ctx.signal.aborted)) throw state.vmError;
+      throw err;
+    } finally {
+      catalog.close();
+    }
+  },
+};

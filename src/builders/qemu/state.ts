@@ -1,0 +1,64 @@
+/**
+ * What the qemu builder's steps share: a typed object in place of Packer's state bag.
+ */
+import type { CatalogApi, ImageRecord } from '../../catalog/types.js';
+import type { Communicator } from '../../communicator/communicator.js';
+import type { KilnError } from '../../core/errors.js';
+import type { Artifact, BuildContext, ProvisionHook } from '../../core/plugin.js';
+import type { QemuConfig } from './config.js';
+import type { Vm } from './driver.js';
+
+/** The disk a build starts from. */
+export interface SourceDisk {
+  file: string;
+  format: string;
+  /** The catalog image, when the source is one. */
+  image?: ImageRecord;
+  /** Direct kernel boot, from the image's metadata. */
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
+  /** The image has kiln's first-boot key unit (any ssh_username works). */
+  kilnCredentials: boolean;
+}
+
+export interface QemuState {
+  config: QemuConfig;
+  ctx: BuildContext;
+  hook: ProvisionHook;
+  catalog: CatalogApi;
+  /** The journal's run id for this build. */
+  journalRun?: string;
+  source?: SourceDisk;
+  /** The new image's id, decided before its disk is made. */
+  imageId?: string;
+  /** `<images>/.tmp-<id>`: the overlay until it becomes an image. */
+  workDir?: string;
+  /** The disk the VM writes to (inside workDir). */
+  disk?: string;
+  /** Short-path temp dir with the QMP socket and the serial log. */
+  runDir?: string;
+  privateKeyFile?: string;
+  publicKey?: string;
+  vm?: Vm;
+  /** Aborted when QEMU exits while the build still needs it. */
+  vmDied: AbortController;
+  /** Why QEMU is gone, when it went on its own. */
+  vmError?: KilnError;
+  /** Set by the shutdown step: QEMU's exit is expected from here on. */
+  stopping?: boolean;
+  comm?: Communicator;
+  /** Set once the disk is the catalog's (cleanup must then keep it). */
+  registered?: boolean;
+  artifact?: Artifact;
+}
+
+/** Journals a resource before it is created, when a catalog journal is open. */
+export function journal(state: QemuState, kind: string, ref: string): void {
+  if (state.journalRun) state.catalog.recordResource({ runId: state.journalRun, kind, ref });
+}
+
+/** Forgets a journalled resource (removed, or handed over to the catalog). */
+export function unjournal(state: QemuState, ref: string): void {
+  if (state.journalRun) state.catalog.forgetResource(state.journalRun, ref);
+}

@@ -1,0 +1,102 @@
+/**
+ * Turns the build's disk into an image: the work dir is renamed to `<images>/<id>/`,
+ * registered with its parent (the source image) and the kernel/initrd/cmdline it boots
+ * with, and made read-only. With `output_directory`, the disk is also copied there, as
+ * Packer does (an existing directory is refused unless -force).
+ */
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { UserError } from '../../../core/errors.js';
+import type { Step } from '../../../core/steps.js';
+import { qemuArtifact } from '../artifact.js';
+import { type QemuState, journal, unjournal } from '../state.js';
+
+/** Packer's default file name for the disk: `packer-<build>.<format>` unless vm_name says otherwise. */
+export function outputFileName(vmName: string | undefined, buildName: string, format: string): string {
+  return vmName ?? `packer-${buildName}.${format}`;
+}
+
+export const registerImage: Step<QemuState> = {
+  name: 'register-image',
+  async run(state, { ui }) {
+    const c = state.config;
+    const src = state.source!;
+    const id = state.imageId!;
+    const final = join(state.catalog.imagesDir, id);
+    journal(state, 'dir', final);
+    await rename(state.workDir!, final);
+    unjournal(state, state.workDir!);
+    state.workDir = final;
+    const disk = join(final, basename(state.disk!));
+    const files = [disk];
+    let kernel = src.kernel;
+    let initrd = src.initrd;
+    // A flattened image must not depend on its source's files: copy the kernel and initrd.
+    if (!c.use_backing_file) {
+      if (kernel) {
+        await copyFile(kernel, join(final, 'vmlinuz'));
+        kernel = join(final, 'vmlinuz');
+        files.push(kernel);
+      }
+      if (initrd) {
+        await copyFile(initrd, join(final, 'initrd.img'));
+        initrd = join(final, 'initrd.img');
+        files.push(initrd);
+      }
+    }
+    const parentMeta = (src.image?.metadata ?? {}) as Record<string, unknown>;
+    const image = state.catalog.registerImage({
+      id,
+      name: c.vm_name ?? state.ctx.buildName,
+      builder: 'qemu',
+      parentId: src.image?.id,
+      files,
+      format: c.format,
+      metadata: {
+        ...parentMeta,
+        kernel,
+        initrd,
+        cmdline: src.cmdline,
+        kilnCredentials: src.kilnCredentials,
+        sourceFile: src.image ? undefined : src.file,
+        backingFile: c.use_backing_file ? src.file : undefined,
+        build: state.ctx.buildName,
+      },
+    });
+    state.registered = true;
+    unjournal(state, final);
+    ui.say(`Image registered: ${image.id} (${image.name}${src.image ? `, parent ${src.image.id}` : ''})`);
+
+    let directory = final;
+    let artifactFiles = files;
+    let outputDirectory: string | undefined;
+    if (c.output_directory) {
+      outputDirectory = resolve(c.output_directory);
+      if (existsSync(outputDirectory)) {
+        if (!state.ctx.force) {
+          throw new UserError('OutputExists', `output directory ${outputDirectory} already exists`, {
+            where: 'output_directory',
+            hint: 'remove it, or build with -force',
+          });
+        }
+        await rm(outputDirectory, { recursive: true, force: true });
+      }
+      await mkdir(outputDirectory, { recursive: true });
+      const out = join(outputDirectory, outputFileName(c.vm_name, state.ctx.buildName, c.format));
+      await copyFile(disk, out);
+      directory = outputDirectory;
+      artifactFiles = [out];
+    }
+    state.artifact = qemuArtifact({
+      imageId: image.id,
+      parentId: src.image?.id,
+      directory,
+      files: artifactFiles,
+      kilnHome: state.ctx.kilnHome,
+      outputDirectory,
+    });
+    state.ctx.generated.ID = image.id;
+    state.ctx.generated.ImageId = image.id;
+  },
+};

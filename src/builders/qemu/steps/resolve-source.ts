@@ -1,0 +1,25 @@
+/** Finds the disk the build starts from (catalog image or disk file) and checks it. */
+import type { Step } from '../../../core/steps.js';
+import { imageInfo } from '../driver.js';
+import { pickDiskFile, resolveSourceImage, sourceFromImage, verifyChecksum } from '../source.js';
+import type { QemuState } from '../state.js';
+
+export const resolveSource: Step<QemuState> = {
+  name: 'resolve-source',
+  async run(state, { ui, signal }) {
+    const c = state.config;
+    if (c.source_image) {
+      const image = resolveSourceImage(state.catalog, c.source_image);
+      state.source = sourceFromImage(image);
+      ui.say(`Using source image ${image.id} (${image.name})`);
+    } else {
+      const file = pickDiskFile(c);
+      ui.say(`Retrieving ISO`);
+      ui.message(`Using file in-place: file://${file}`);
+      await verifyChecksum(file, c.iso_checksum ?? 'none', c.iso_checksum_type);
+      const info = await imageInfo(file, signal);
+      state.source = { file, format: info.format, kilnCredentials: false };
+    }
+    state.ctx.generated.SourceImage = state.source.image?.id ?? state.source.file;
+  },
+};

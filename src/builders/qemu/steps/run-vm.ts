@@ -1,0 +1,86 @@
+/**
+ * Starts QEMU on the build's disk: direct kernel boot when the image has a kernel, the
+ * build's public key as systemd credentials, SSH forwarded from a free loopback port.
+ * From here on, QEMU exiting on its own fails the build at once with its exit status and
+ * the console's last lines, never after a timeout.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CREDENTIAL_KEY, CREDENTIAL_USER } from '../../../base/debian-tree.js';
+import { SystemError } from '../../../core/errors.js';
+import type { Step } from '../../../core/steps.js';
+import { chooseAccelerator } from '../accel.js';
+import { describeExit, startVm } from '../driver.js';
+import { type QemuState, journal, unjournal } from '../state.js';
+
+/** The credentials that make the guest accept the build's key (kiln's unit for any user; systemd's own for root). */
+export function sshCredentials(user: string, publicKey: string): Record<string, string> {
+  const creds: Record<string, string> = { [CREDENTIAL_KEY]: publicKey, [CREDENTIAL_USER]: user };
+  if (user === 'root') creds['ssh.authorized_keys.root'] = publicKey;
+  return creds;
+}
+
+export const runVm: Step<QemuState> = {
+  name: 'run-vm',
+  async run(state, { ui, signal }) {
+    const c = state.config;
+    const src = state.source!;
+    const accel = await chooseAccelerator(c.accelerator, c.qemu_binary);
+    ui.message(`accelerator: ${accel.accel} (${accel.reason})`);
+    // A short path: a unix socket path must fit in 108 bytes.
+    state.runDir = await mkdtemp(join(tmpdir(), 'kiln-vm-'));
+    journal(state, 'dir', state.runDir);
+    const name = c.vm_name ?? state.ctx.buildName;
+    const qemuArgs = [...(c.qemuargs ?? [])];
+    if (c.machine_type !== 'pc') qemuArgs.unshift(['-machine', `${c.machine_type},accel=${accel.accel}`]);
+    ui.say('Starting VM, booting disk image');
+    const vm = await startVm({
+      name,
+      accel: accel.accel,
+      memoryMb: c.memory,
+      cpus: c.cpus,
+      disk: { file: state.disk!, format: c.format, interface: c.disk_interface },
+      kernel: src.kernel,
+      initrd: src.initrd,
+      cmdline: src.cmdline,
+      netDevice: c.net_device,
+      forwardGuestPorts: c.communicator === 'ssh' ? [c.ssh_port] : [],
+      credentials: c.communicator === 'ssh' && state.publicKey ? sshCredentials(c.ssh_username!, state.publicKey) : {},
+      qmpSocket: join(state.runDir, 'qmp.sock'),
+      serialLog: join(state.runDir, 'console.log'),
+      qemuArgs,
+      qemuBinary: c.qemu_binary,
+      signal,
+      onSpawn: (pid) => journal(state, 'process', String(pid)),
+    });
+    state.vm = vm;
+    ui.message(`QEMU pid ${vm.pid}, QMP ${join(state.runDir, 'qmp.sock')}, console ${vm.serialLog}`);
+    void vm.waitExit().then(async (exit) => {
+      if (state.stopping) return;
+      const lines = await vm.lastConsoleLines(15);
+      const stderr = exit.stderr.split('\n').filter((l) => l.trim() !== '').slice(-5);
+      state.vmError = new SystemError('QemuExited', `QEMU exited during the build (${describeExit(exit)})`, {
+        details: [...stderr.map((l) => `qemu: ${l}`), ...(lines.length > 0 ? ['last console lines:', ...lines] : ['the console printed nothing'])],
+        hint: 'the guest crashed or powered off; see the console lines above',
+      });
+      state.vmDied.abort(state.vmError);
+    });
+  },
+  async cleanup(state, { ui }) {
+    const vm = state.vm;
+    if (vm) {
+      state.stopping = true;
+      if (!vm.exit) {
+        ui.message('Stopping the VM...');
+        await vm.kill();
+      }
+      unjournal(state, String(vm.pid));
+    }
+    if (state.runDir) {
+      await rm(state.runDir, { recursive: true, force: true });
+      unjournal(state, state.runDir);
+      state.runDir = undefined;
+    }
+  },
+};
