@@ -122,5 +122,13 @@ describe('kiln build and interrupts', () => {
     expect(readdirSync(dir)).toContain('left.txt');
     // The script's trap ends it a few seconds later; wait so nothing outlives the test.
     await waitFor(() => processesWith(marker).length === 0, 'the script to end', 20_000);
+    // The run's journal names the file, so `kiln gc` removes it.
+    const gc = spawnSync(process.execPath, [KILN, 'gc'], {
+      cwd: dir,
+      env: { ...process.env, KILN_HOME: join(dir, 'home') },
+      encoding: 'utf8',
+    });
+    expect(gc.status, gc.stderr).toBe(0);
+    expect(existsSync(join(dir, 'left.txt'))).toBe(false);
   });
 });

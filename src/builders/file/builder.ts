@@ -17,6 +17,18 @@ import { type FileConfig, fileConfigSchema } from './config.js';
 
 interface FileState {
   imageId?: string;
+  /** This build's id in the catalog's run journal (what `kiln gc` reads after a crash). */
+  journalRun?: string;
+}
+
+/** Runs `fn` with the catalog open, closing it afterwards. */
+function withCatalog<T>(home: string, fn: (c: Catalog) => T): T {
+  const catalog = Catalog.open(home);
+  try {
+    return fn(catalog);
+  } finally {
+    catalog.close();
+  }
 }
 
 /** Removes catalog images of this builder that own `absTarget`, so a rebuild replaces them. */
@@ -29,15 +41,27 @@ function forgetPrevious(catalog: Catalog, absTarget: string): void {
 function steps(config: FileConfig, ctx: BuildContext, hook: ProvisionHook): Step<FileState>[] {
   const target = config.target!;
   const absTarget = resolve(target);
+  const journal: Step<FileState> = {
+    name: 'open-journal',
+    async run(state) {
+      // Same convention as the qemu builder: one journal run per build of this process.
+      const id = `${ctx.runId}-${ctx.buildName}`.replace(/[^A-Za-z0-9._-]/g, '_');
+      withCatalog(ctx.kilnHome, (c) => c.beginRun(id, process.pid, `kiln build ${ctx.buildName} (file)`));
+      state.journalRun = id;
+    },
+    async cleanup(state) {
+      const id = state.journalRun;
+      if (id) withCatalog(ctx.kilnHome, (c) => c.endRun(id));
+      state.journalRun = undefined;
+    },
+  };
   const write: Step<FileState> = {
     name: `write-file (${absTarget})`,
-    async run(_state, sctx) {
-      const catalog = Catalog.open(ctx.kilnHome);
-      try {
-        forgetPrevious(catalog, absTarget);
-      } finally {
-        catalog.close();
-      }
+    async run(state, sctx) {
+      withCatalog(ctx.kilnHome, (c) => {
+        forgetPrevious(c, absTarget);
+        c.recordResource({ runId: state.journalRun!, kind: 'file', ref: absTarget });
+      });
       const dir = dirname(target);
       if (dir !== '.') await mkdir(dir, { recursive: true, mode: 0o755 });
       // A previous build's file is read-only once registered: replace it, do not write into it.
@@ -72,9 +96,8 @@ function steps(config: FileConfig, ctx: BuildContext, hook: ProvisionHook): Step
   const register: Step<FileState> = {
     name: 'register-image',
     async run(state) {
-      const catalog = Catalog.open(ctx.kilnHome);
-      try {
-        const rec = catalog.registerImage({
+      withCatalog(ctx.kilnHome, (c) => {
+        const rec = c.registerImage({
           name: ctx.buildName,
           builder: 'file',
           files: [absTarget],
@@ -82,12 +105,12 @@ function steps(config: FileConfig, ctx: BuildContext, hook: ProvisionHook): Step
           metadata: { runId: ctx.runId, target },
         });
         state.imageId = rec.id;
-      } finally {
-        catalog.close();
-      }
+        // The file now belongs to the image: a crash from here on must not delete it.
+        c.forgetResource(state.journalRun!, absTarget);
+      });
     },
   };
-  return [write, provision, register];
+  return [journal, write, provision, register];
 }
 
 export const fileBuilder: BuilderPlugin<FileConfig> = {
