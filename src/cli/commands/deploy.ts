@@ -1,0 +1,132 @@
+/**
+ * `kiln deploy aws --asg NAME IMAGE`: roll an AMI out to an Auto Scaling group through a
+ * new launch template version and an instance refresh, rolling back on failure;
+ * `kiln deploy aws --rollback --asg NAME` returns to the previous release. IMAGE is an
+ * AMI id, a Packer artifact id (`us-east-1:ami-…[,…]`) or a catalog reference.
+ */
+import { type Command, Option } from 'commander';
+import { parseDuration } from '../../builders/amazon/duration.js';
+import { Catalog } from '../../catalog/index.js';
+import { UserError } from '../../core/errors.js';
+import { BuildUi } from '../../core/events.js';
+import { defaultKilnHome } from '../../core/paths.js';
+import { Secrets } from '../../core/secrets.js';
+import { deployAmi, rollbackDeploy } from '../../deploy/aws/deploy.js';
+import { createUi } from '../../ui/index.js';
+
+interface DeployAwsOpts {
+  asg?: string;
+  region?: string;
+  minHealthy: string;
+  warmup: string;
+  checkpoints?: string;
+  checkpointDelay?: string;
+  rollback?: boolean;
+  pollInterval: string;
+  machineReadable?: boolean;
+}
+
+/** Registers `kiln deploy` with its `aws` subcommand. */
+export function registerDeploy(program: Command): void {
+  const deploy = program.command('deploy').description('put an image into service (AWS Auto Scaling groups)');
+  deploy
+    .command('aws')
+    .description('deploy an AMI to an Auto Scaling group: new launch template version + instance refresh, rollback on failure')
+    .argument('[image]', 'ami-…, a Packer artifact id (us-east-1:ami-…), or a catalog image reference')
+    .requiredOption('--asg <name>', 'the Auto Scaling group')
+    .option('--region <region>', 'AWS region (default: the image’s region, then AWS_REGION)')
+    .option('--min-healthy <percent>', 'minimum healthy percentage during the refresh', '90')
+    .option('--warmup <seconds>', 'instance warm-up in seconds', '60')
+    .option('--checkpoints <list>', 'checkpoint percentages, e.g. 50,100')
+    .option('--checkpoint-delay <seconds>', 'wait at each checkpoint')
+    .option('--rollback', 'return the group to the release before the current one')
+    .addOption(new Option('--poll-interval <duration>', 'how often to check the refresh').default('15s').hideHelp())
+    .action(async (image: string | undefined, opts: DeployAwsOpts, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<{ machineReadable?: boolean }>();
+      const kilnHome = defaultKilnHome();
+      const int = (flag: string, v: string | undefined): number | undefined => {
+        if (v === undefined) return undefined;
+        if (!/^\d+$/.test(v)) throw new UserError('InvalidOption', `${flag}: "${v}" is not a whole number`);
+        return Number(v);
+      };
+      const checkpoints = opts.checkpoints?.split(',').map((p) => int('--checkpoints', p.trim())!);
+      const pollMs = parseDuration(opts.pollInterval);
+      if (pollMs === undefined) throw new UserError('InvalidOption', `--poll-interval: "${opts.pollInterval}" is not a duration`);
+      if (opts.rollback && image)
+        throw new UserError('InvalidOption', '--rollback takes no IMAGE: it returns to the release before the current one');
+      if (!opts.rollback && !image)
+        throw new UserError('InvalidOption', 'IMAGE is required', { hint: 'kiln deploy aws --asg NAME ami-…' });
+      const target = image ? resolveImage(image, opts.region, kilnHome) : undefined;
+      const region = opts.region ?? target?.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+      if (!region)
+        throw new UserError('NoRegion', 'no AWS region given', { hint: 'pass --region or set AWS_REGION' });
+
+      const secrets = new Secrets();
+      const ui = createUi({
+        mode: globals.machineReadable ? 'machine-readable' : 'human',
+        secrets,
+        stdout: process.stdout,
+        stderr: process.stderr,
+      });
+      const controller = new AbortController();
+      const onSignal = (): void => controller.abort();
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const common = {
+          region,
+          asg: opts.asg!,
+          kilnHome,
+          ui: new BuildUi(ui, 'deploy'),
+          signal: controller.signal,
+          pollMs,
+          minHealthy: int('--min-healthy', opts.minHealthy)!,
+          warmupSeconds: int('--warmup', opts.warmup)!,
+          ...(checkpoints ? { checkpoints } : {}),
+          ...(opts.checkpointDelay ? { checkpointDelaySeconds: int('--checkpoint-delay', opts.checkpointDelay)! } : {}),
+        };
+        const result = opts.rollback
+          ? await rollbackDeploy(common)
+          : await deployAmi({ ...common, imageId: target!.imageId });
+        process.stdout.write(
+          globals.machineReadable
+            ? ''
+            : `${opts.asg}: launch template ${result.launchTemplateId} version ${result.version} (was ${result.previousVersion}), refresh ${result.refreshId}\n`,
+        );
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}
+
+/** `ami-…`, `region:ami-…[,…]` (Packer's artifact id) or a catalog reference → the AMI and its region. */
+function resolveImage(ref: string, region: string | undefined, kilnHome: string): { imageId: string; region?: string } {
+  if (/^ami-[0-9a-f]+$/.test(ref)) return { imageId: ref };
+  if (/^[a-z0-9-]+:ami-[0-9a-f]+(,[a-z0-9-]+:ami-[0-9a-f]+)*$/.test(ref)) {
+    const pairs = ref.split(',').map((p) => p.split(':') as [string, string]);
+    const pick = region ? pairs.find(([r]) => r === region) : pairs[0];
+    if (!pick)
+      throw new UserError('ImageNotInRegion', `${ref} has no AMI in ${region}`, {
+        hint: `use one of: ${pairs.map(([r]) => r).join(', ')}`,
+      });
+    return { imageId: pick[1], region: pick[0] };
+  }
+  const catalog = Catalog.open(kilnHome);
+  try {
+    const image = catalog.resolveImage(ref);
+    if (image.format !== 'ami')
+      throw new UserError('NotAnAmi', `${ref} is ${image.id}, a local ${image.format ?? ''} image, not an AMI`, {
+        hint: 'deploy an image built with amazon-ebs',
+      });
+    const meta = image.metadata as { region?: string; regions?: Record<string, string> };
+    if (region && meta.regions?.[region]) return { imageId: meta.regions[region], region };
+    if (region && meta.region !== region)
+      throw new UserError('ImageNotInRegion', `${image.id} is not in ${region}`, {
+        hint: `it exists in: ${Object.keys(meta.regions ?? { [meta.region ?? '?']: '' }).join(', ')}`,
+      });
+    return { imageId: image.id, ...(meta.region ? { region: meta.region } : {}) };
+  } finally {
+    catalog.close();
+  }
+}
