@@ -8,7 +8,15 @@
  * docs/packer-differences.md.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -62,7 +70,12 @@ function runTool(who: 'packer' | 'kiln', name: string, c: Case): RunResult {
   const r =
     who === 'packer'
       ? spawnSync('packer', argv, { cwd: dir, env, encoding: 'utf8', timeout: 120_000 })
-      : spawnSync(process.execPath, [KILN, ...argv], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
+      : spawnSync(process.execPath, [KILN, ...argv], {
+          cwd: dir,
+          env,
+          encoding: 'utf8',
+          timeout: 120_000,
+        });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, dir };
 }
 
@@ -71,7 +84,7 @@ const DURATION =
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
 /** Blanks what differs between any two runs (time, temp paths, run ids). */
-export function normalizeLine(line: string, dir: string): string {
+function normalizeLine(line: string, dir: string): string {
   return line
     .replace(/^\d+,/, '')
     .replaceAll(dir, '<DIR>')
@@ -84,7 +97,7 @@ export function normalizeLine(line: string, dir: string): string {
  * Packer prints the error and artifact summaries by iterating Go maps, so builds come out
  * in random order: sort each summary's per-build groups by build name.
  */
-export function sortSummaries(lines: string[]): string[] {
+function sortSummaries(lines: string[]): string[] {
   const out: string[] = [];
   let i = 0;
   while (i < lines.length) {
@@ -102,9 +115,14 @@ export function sortSummaries(lines: string[]): string[] {
       const group = { key: g[1]!, lines: [lines[i]!] };
       i++;
       if (g[2] === 'error') {
-        if (i < lines.length && lines[i]!.startsWith(',ui,error,--> ')) group.lines.push(lines[i++]!);
+        if (i < lines.length && lines[i]!.startsWith(',ui,error,--> '))
+          group.lines.push(lines[i++]!);
       } else {
-        while (i < lines.length && (lines[i]!.startsWith(`${g[1]},artifact,`) || lines[i]!.startsWith(`,ui,say,--> ${g[1]}:`))) {
+        while (
+          i < lines.length &&
+          (lines[i]!.startsWith(`${g[1]},artifact,`) ||
+            lines[i]!.startsWith(`,ui,say,--> ${g[1]}:`))
+        ) {
           group.lines.push(lines[i++]!);
         }
       }
@@ -120,10 +138,13 @@ export function sortSummaries(lines: string[]): string[] {
  * Packer prints "Cancelling provisioner after a timeout..." from a goroutine, so it races
  * with the next line; kiln prints it when the timeout fires. Put it first in both.
  */
-export function orderTimeoutRace(lines: string[]): string[] {
+function orderTimeoutRace(lines: string[]): string[] {
   const out = [...lines];
   for (let i = 0; i + 1 < out.length; i++) {
-    if (out[i]!.includes('Provisioning step had errors') && out[i + 1]!.endsWith('Cancelling provisioner after a timeout...')) {
+    if (
+      out[i]!.includes('Provisioning step had errors') &&
+      out[i + 1]!.endsWith('Cancelling provisioner after a timeout...')
+    ) {
       [out[i], out[i + 1]] = [out[i + 1]!, out[i]!];
     }
   }
@@ -145,7 +166,10 @@ function normalizedFile(r: RunResult, file: string): string {
 
 /** The artifact id a CI script would extract: `grep ',artifact,0,id,' | cut -d, -f6`. */
 function ciArtifactId(stdout: string): string {
-  return execFileSync('sh', ['-c', "grep ',artifact,0,id,' | cut -d, -f6"], { input: stdout, encoding: 'utf8' });
+  return execFileSync('sh', ['-c', "grep ',artifact,0,id,' | cut -d, -f6"], {
+    input: stdout,
+    encoding: 'utf8',
+  });
 }
 
 const packerPresent = spawnSync('packer', ['version'], { encoding: 'utf8' }).status === 0;
@@ -169,13 +193,18 @@ describe('kiln build -machine-readable matches packer 1.6.6', () => {
       expect(normalizedStream(kiln)).toEqual(normalizedStream(packer));
       expect(ciArtifactId(kiln.stdout)).toBe(ciArtifactId(packer.stdout));
       for (const file of c.files ?? []) {
-        expect(normalizedFile(kiln, file), `${file} (kiln vs packer)`).toBe(normalizedFile(packer, file));
+        expect(normalizedFile(kiln, file), `${file} (kiln vs packer)`).toBe(
+          normalizedFile(packer, file),
+        );
       }
       // Nothing half-made in the work folder: the same set of files as Packer left.
       const listing = (dir: string) =>
         readdirSync(dir, { recursive: true })
           .map(String)
-          .filter((f) => !f.startsWith('.kiln') && !f.startsWith('.packer_cache') && dirname(f) !== '.kiln')
+          .filter(
+            (f) =>
+              !f.startsWith('.kiln') && !f.startsWith('.packer_cache') && dirname(f) !== '.kiln',
+          )
           .sort();
       expect(listing(kiln.dir)).toEqual(listing(packer.dir));
     });

@@ -76,7 +76,10 @@ describe('kiln build and interrupts', () => {
       },
       marker,
     );
-    await waitFor(() => run.out().includes('sleeping') && processesWith(marker).length > 0, 'the script to sleep');
+    await waitFor(
+      () => run.out().includes('sleeping') && processesWith(marker).length > 0,
+      'the script to sleep',
+    );
     const script = /Running local shell script: (\S+)/.exec(run.out())?.[1];
     run.child.kill('SIGINT');
     const code = await run.exited;
@@ -110,7 +113,10 @@ describe('kiln build and interrupts', () => {
       },
       marker,
     );
-    await waitFor(() => run.out().includes('sleeping') && processesWith(marker).length > 0, 'the script to sleep');
+    await waitFor(
+      () => run.out().includes('sleeping') && processesWith(marker).length > 0,
+      'the script to sleep',
+    );
     run.child.kill('SIGINT');
     await new Promise((r) => setTimeout(r, 200));
     run.child.kill('SIGINT');

@@ -48,9 +48,13 @@ export class BuildTracker {
     for (const [name, s] of this.builds) {
       if (s.done) continue;
       if (s.pending.length > 0) {
-        lines.push(`build '${name}' (stopped during ${s.phase}): not cleaned up: ${s.pending.join(', ')}`);
+        lines.push(
+          `build '${name}' (stopped during ${s.phase}): not cleaned up: ${s.pending.join(', ')}`,
+        );
       } else {
-        lines.push(`build '${name}': stopped during ${s.phase}; its temporary files and processes may remain`);
+        lines.push(
+          `build '${name}': stopped during ${s.phase}; its temporary files and processes may remain`,
+        );
       }
     }
     return lines;

@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type { LoadedTemplate, PreparedBuild, PreparedPostProcessor } from '../template/types.js';
 import { BuildTracker } from './build-tracker.js';
 import { humanDuration } from './duration.js';
-import { BuildUi, type Ui } from './events.js';
 import { CancelledError, KilnError } from './errors.js';
+import { BuildUi, type Ui } from './events.js';
 import { defaultKilnHome } from './paths.js';
 import type { Artifact, BuildContext, PostProcessContext } from './plugin.js';
 import { createProvisionHook, errorText } from './provision-hook.js';
@@ -61,7 +61,10 @@ export function newRunIds(): { runId: string; runUuid: string } {
 }
 
 /** Runs every build of `template` and prints Packer's summary; never throws for a build's failure. */
-export async function runBuilds(template: LoadedTemplate, opts: RunBuildsOptions): Promise<RunBuildsResult> {
+export async function runBuilds(
+  template: LoadedTemplate,
+  opts: RunBuildsOptions,
+): Promise<RunBuildsResult> {
   const clock = opts.clock ?? (() => performance.now());
   const signal = opts.signal ?? new AbortController().signal;
   const tracker = opts.tracker ?? new BuildTracker();
@@ -73,51 +76,77 @@ export async function runBuilds(template: LoadedTemplate, opts: RunBuildsOptions
   for (const value of template.sensitiveValues ?? []) root.secrets.add(value);
 
   const started = clock();
-  const limit = opts.parallelBuilds && opts.parallelBuilds > 0 ? opts.parallelBuilds : Number.POSITIVE_INFINITY;
+  const limit =
+    opts.parallelBuilds && opts.parallelBuilds > 0 ? opts.parallelBuilds : Number.POSITIVE_INFINITY;
   const outcomes: Array<BuildOutcome | undefined> = template.builds.map(() => undefined);
   const running = new Set<Promise<void>>();
   for (const [i, build] of template.builds.entries()) {
     if (signal.aborted) break;
     while (running.size >= limit) await Promise.race(running);
     if (signal.aborted) break;
-    const p = runOne(build, template, { ...opts, signal, tracker, runId, runUuid, clock }).then((o) => {
-      outcomes[i] = o;
-      running.delete(p);
-    });
+    const p = runOne(build, template, { ...opts, signal, tracker, runId, runUuid, clock }).then(
+      (o) => {
+        outcomes[i] = o;
+        running.delete(p);
+      },
+    );
     running.add(p);
   }
   await Promise.all(running);
 
-  root.emit({ type: 'ui', level: 'say', text: `\n==> Wait completed after ${humanDuration(clock() - started)}` });
+  root.emit({
+    type: 'ui',
+    level: 'say',
+    text: `\n==> Wait completed after ${humanDuration(clock() - started)}`,
+  });
   const done = outcomes.filter((o): o is BuildOutcome => o !== undefined);
   if (signal.aborted) {
-    root.emit({ type: 'ui', level: 'say', text: 'Cleanly cancelled builds after being interrupted.' });
+    root.emit({
+      type: 'ui',
+      level: 'say',
+      text: 'Cleanly cancelled builds after being interrupted.',
+    });
     return { runId, runUuid, builds: done, cancelled: true, exitCode: 1 };
   }
 
   const failed = done.filter((o) => o.error !== undefined);
   if (failed.length > 0) {
     root.emit({ type: 'error-count', count: failed.length });
-    root.emit({ type: 'ui', level: 'error', text: "\n==> Some builds didn't complete successfully and had errors:" });
-    for (const o of failed) root.emit({ type: 'build-error', build: o.name, message: errorText(o.error) });
+    root.emit({
+      type: 'ui',
+      level: 'error',
+      text: "\n==> Some builds didn't complete successfully and had errors:",
+    });
+    for (const o of failed)
+      root.emit({ type: 'build-error', build: o.name, message: errorText(o.error) });
   }
-  const withArtifacts = done.filter((o) => o.error === undefined && o.artifacts && o.artifacts.length > 0);
+  const withArtifacts = done.filter(
+    (o) => o.error === undefined && o.artifacts && o.artifacts.length > 0,
+  );
   if (withArtifacts.length > 0) {
-    root.emit({ type: 'ui', level: 'say', text: '\n==> Builds finished. The artifacts of successful builds are:' });
+    root.emit({
+      type: 'ui',
+      level: 'say',
+      text: '\n==> Builds finished. The artifacts of successful builds are:',
+    });
     for (const o of withArtifacts) {
       const list = o.artifacts!;
       root.emit({ type: 'artifact-count', build: o.name, count: list.length });
-      list.forEach((a, index) =>
+      for (const [index, a] of list.entries()) {
         root.emit({
           type: 'artifact',
           build: o.name,
           index,
           artifact: { builderId: a.builderId, id: a.id, string: a.string, files: [...a.files] },
-        }),
-      );
+        });
+      }
     }
   } else {
-    root.emit({ type: 'ui', level: 'say', text: '\n==> Builds finished but no artifacts were created.' });
+    root.emit({
+      type: 'ui',
+      level: 'say',
+      text: '\n==> Builds finished but no artifacts were created.',
+    });
   }
   return { runId, runUuid, builds: done, cancelled: false, exitCode: failed.length > 0 ? 1 : 0 };
 }
@@ -130,7 +159,11 @@ interface RunOneOptions extends RunBuildsOptions {
   clock: () => number;
 }
 
-async function runOne(build: PreparedBuild, template: LoadedTemplate, opts: RunOneOptions): Promise<BuildOutcome> {
+async function runOne(
+  build: PreparedBuild,
+  template: LoadedTemplate,
+  opts: RunOneOptions,
+): Promise<BuildOutcome> {
   const start = opts.clock();
   const root = opts.ui;
   const name = build.name;
@@ -170,7 +203,11 @@ async function runOne(build: PreparedBuild, template: LoadedTemplate, opts: RunO
       root.emit({ type: 'ui', level: 'say', text: `Build '${name}' cancelled after ${took()}.` });
       outcome = { name, cancelled: true, error: err, durationMs: opts.clock() - start };
     } else {
-      root.emit({ type: 'ui', level: 'error', text: `Build '${name}' errored after ${took()}: ${errorText(err)}` });
+      root.emit({
+        type: 'ui',
+        level: 'error',
+        text: `Build '${name}' errored after ${took()}: ${errorText(err)}`,
+      });
       outcome = { name, error: err, durationMs: opts.clock() - start };
     }
   }
@@ -178,7 +215,11 @@ async function runOne(build: PreparedBuild, template: LoadedTemplate, opts: RunO
   return outcome;
 }
 
-async function buildAndPostProcess(build: PreparedBuild, ctx: BuildContext, tracker: BuildTracker): Promise<Artifact[]> {
+async function buildAndPostProcess(
+  build: PreparedBuild,
+  ctx: BuildContext,
+  tracker: BuildTracker,
+): Promise<Artifact[]> {
   tracker.phase(build.name, `builder ${build.type}`);
   const hook = createProvisionHook(build, ctx, tracker);
   const builderConfig = build.builder.resolve(ctx.generated);
@@ -212,7 +253,10 @@ async function buildAndPostProcess(build: PreparedBuild, ctx: BuildContext, trac
         continue chains;
       }
       let keep = result.keep;
-      if (pp.keepInputArtifact !== undefined && !(result.keep && !pp.keepInputArtifact && result.forceOverride)) {
+      if (
+        pp.keepInputArtifact !== undefined &&
+        !(result.keep && !pp.keepInputArtifact && result.forceOverride)
+      ) {
         keep = pp.keepInputArtifact;
       }
       if (i === 0) {
@@ -236,7 +280,9 @@ async function buildAndPostProcess(build: PreparedBuild, ctx: BuildContext, trac
     try {
       await builderArtifact.destroy?.();
     } catch (err) {
-      errors.push(`Error destroying builder artifact: ${errorText(err)}; bad artifact: ${JSON.stringify(builderArtifact.files)}`);
+      errors.push(
+        `Error destroying builder artifact: ${errorText(err)}; bad artifact: ${JSON.stringify(builderArtifact.files)}`,
+      );
     }
   }
   if (errors.length > 0) {
@@ -253,13 +299,18 @@ async function runPostProcessor(pp: PreparedPostProcessor, input: Artifact, ctx:
   const ppCtx: PostProcessContext = {
     ...ctx,
     ui: new BuildUi(ctx.rootUi, `${ctx.buildName} (${pp.type})`),
-    label: ppName === pp.type ? `post-processor ${pp.type}` : `post-processor ${ppName} (${pp.type})`,
+    label:
+      ppName === pp.type ? `post-processor ${pp.type}` : `post-processor ${ppName} (${pp.type})`,
   };
   const config = pp.resolve(ctx.generated);
   return pp.plugin.postProcess(config, input, ppCtx);
 }
 
 function uuidFromRunId(runId: string): string {
-  const hex = runId.replace(/^run-/, '').replace(/[^0-9a-f]/gi, '').padEnd(32, '0').slice(0, 32);
+  const hex = runId
+    .replace(/^run-/, '')
+    .replace(/[^0-9a-f]/gi, '')
+    .padEnd(32, '0')
+    .slice(0, 32);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

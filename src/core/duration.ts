@@ -49,8 +49,5 @@ export function goDuration(ms: number): string {
 }
 
 function trimFraction(v: number): string {
-  return v
-    .toFixed(9)
-    .replace(/0+$/, '')
-    .replace(/\.$/, '');
+  return v.toFixed(9).replace(/0+$/, '').replace(/\.$/, '');
 }

@@ -6,11 +6,11 @@
  */
 import type { Communicator } from '../communicator/communicator.js';
 import type { PreparedBuild, PreparedProvisioner } from '../template/types.js';
+import type { BuildTracker } from './build-tracker.js';
 import { goDuration } from './duration.js';
 import { CancelledError, KilnError, throwIfAborted } from './errors.js';
-import type { BuildContext, ProvisionHook } from './plugin.js';
-import type { BuildTracker } from './build-tracker.js';
 import { goQuote } from './go-quote.js';
+import type { BuildContext, ProvisionHook } from './plugin.js';
 
 /** The hook a builder calls when its machine is reachable. */
 export function createProvisionHook(
@@ -34,7 +34,10 @@ export function createProvisionHook(
           tracker?.phase(build.name, `error-cleanup-provisioner (${cleanup.type})`);
           // Like Packer, the cleanup provisioner runs even though the build failed; only
           // a second interrupt stops it.
-          const cleanupCtx: BuildContext = { ...ctx, signal: ctx.cleanupSignal ?? new AbortController().signal };
+          const cleanupCtx: BuildContext = {
+            ...ctx,
+            signal: ctx.cleanupSignal ?? new AbortController().signal,
+          };
           try {
             await runProvisioner(cleanup, cleanupCtx, comm);
           } catch (cleanupErr) {
@@ -80,7 +83,9 @@ async function runProvisioner(
   // Packer 1.6.6 quotes the first failure in every retry message and returns it at the end.
   for (let left = p.maxRetries; left > 0; left--) {
     throwIfAborted(ctx.signal);
-    ctx.ui.say(`Provisioner failed with ${goQuote(errorText(first))}, retrying with ${left} trie(s) left`);
+    ctx.ui.say(
+      `Provisioner failed with ${goQuote(errorText(first))}, retrying with ${left} trie(s) left`,
+    );
     try {
       await attempt(p, ctx, comm);
       return;
@@ -92,7 +97,11 @@ async function runProvisioner(
   throw first;
 }
 
-async function attempt(p: PreparedProvisioner, ctx: BuildContext, comm: Communicator | undefined): Promise<void> {
+async function attempt(
+  p: PreparedProvisioner,
+  ctx: BuildContext,
+  comm: Communicator | undefined,
+): Promise<void> {
   let signal = ctx.signal;
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;

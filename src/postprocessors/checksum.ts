@@ -10,14 +10,23 @@ import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
-import type { Artifact, PostProcessContext, PostProcessResult, PostProcessorPlugin } from '../core/plugin.js';
+import type {
+  Artifact,
+  PostProcessContext,
+  PostProcessorPlugin,
+  PostProcessResult,
+} from '../core/plugin.js';
 
 const TYPES = ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512'] as const;
 
 export const checksumSchema = z.strictObject({
   /** Hashes to compute: md5 (default), sha1, sha224, sha256, sha384, sha512. */
   checksum_types: z
-    .array(z.string().refine((t) => (TYPES as readonly string[]).includes(t), { error: (i) => `Unrecognized checksum type: ${String(i.input)}` }))
+    .array(
+      z.string().refine((t) => (TYPES as readonly string[]).includes(t), {
+        error: (i) => `Unrecognized checksum type: ${String(i.input)}`,
+      }),
+    )
     .optional(),
   /** Checksum file path; `{{.BuildName}}`, `{{.BuilderType}}`, `{{.ChecksumType}}` (late-interpolated). */
   output: z.string().optional(),
@@ -52,9 +61,14 @@ export const checksum: PostProcessorPlugin<ChecksumConfig> = {
   schema: checksumSchema,
   lateKeys: ['output'],
 
-  async postProcess(config: ChecksumConfig, artifact: Artifact, ctx: PostProcessContext): Promise<PostProcessResult> {
+  async postProcess(
+    config: ChecksumConfig,
+    artifact: Artifact,
+    ctx: PostProcessContext,
+  ): Promise<PostProcessResult> {
     const types = config.checksum_types ?? ['md5'];
-    const output = config.output || 'packer_{{.BuildName}}_{{.BuilderType}}_{{.ChecksumType}}.checksum';
+    const output =
+      config.output || 'packer_{{.BuildName}}_{{.BuilderType}}_{{.ChecksumType}}.checksum';
     const files = [...artifact.files];
     for (const type of types) {
       for (const art of artifact.files) {
@@ -68,15 +82,21 @@ export const checksum: PostProcessorPlugin<ChecksumConfig> = {
         try {
           await mkdir(dirname(path), { recursive: true, mode: 0o755 });
         } catch (err) {
-          throw new KilnError('ChecksumDir', `unable to create dir: ${(err as Error).message}`, { source: 'system' });
+          throw new KilnError('ChecksumDir', `unable to create dir: ${(err as Error).message}`, {
+            source: 'system',
+          });
         }
         let hex: string;
         try {
           hex = await hashFile(art, type, ctx.signal);
         } catch (err) {
-          throw new KilnError('ChecksumRead', `unable to open file ${art}: ${(err as Error).message}`, {
-            source: 'system',
-          });
+          throw new KilnError(
+            'ChecksumRead',
+            `unable to open file ${art}: ${(err as Error).message}`,
+            {
+              source: 'system',
+            },
+          );
         }
         await appendFile(path, `${hex}\t${basename(art)}\n`, { mode: 0o644 });
       }

@@ -9,7 +9,12 @@ import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
-import type { Artifact, PostProcessContext, PostProcessResult, PostProcessorPlugin } from '../core/plugin.js';
+import type {
+  Artifact,
+  PostProcessContext,
+  PostProcessorPlugin,
+  PostProcessResult,
+} from '../core/plugin.js';
 import { sleep } from '../core/provision-hook.js';
 
 export const manifestSchema = z.strictObject({
@@ -62,7 +67,8 @@ function normalizeEntry(raw: Record<string, unknown>): ManifestEntry {
   const entry: ManifestEntry = {
     name: typeof raw.name === 'string' ? raw.name : '',
     builder_type: typeof raw.builder_type === 'string' ? raw.builder_type : '',
-    build_time: typeof raw.build_time === 'number' && raw.build_time !== 0 ? raw.build_time : undefined,
+    build_time:
+      typeof raw.build_time === 'number' && raw.build_time !== 0 ? raw.build_time : undefined,
     files,
     artifact_id: typeof raw.artifact_id === 'string' ? raw.artifact_id : '',
     packer_run_uuid: typeof raw.packer_run_uuid === 'string' ? raw.packer_run_uuid : '',
@@ -99,7 +105,11 @@ export const manifest: PostProcessorPlugin<ManifestConfig> = {
   type: 'manifest',
   schema: manifestSchema,
 
-  async postProcess(config: ManifestConfig, artifact: Artifact, ctx: PostProcessContext): Promise<PostProcessResult> {
+  async postProcess(
+    config: ManifestConfig,
+    artifact: Artifact,
+    ctx: PostProcessContext,
+  ): Promise<PostProcessResult> {
     const output = config.output || 'packer-manifest.json';
     const runUuid = String(ctx.generated.PackerRunUUID ?? '');
     const files: Array<{ name: string; size: number }> = [];
@@ -130,9 +140,13 @@ export const manifest: PostProcessorPlugin<ManifestConfig> = {
           text = await readFile(output, 'utf8');
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-            throw new KilnError('ManifestUnreadable', `Unable to open ${output} for reading: ${(err as Error).message}`, {
-              source: 'system',
-            });
+            throw new KilnError(
+              'ManifestUnreadable',
+              `Unable to open ${output} for reading: ${(err as Error).message}`,
+              {
+                source: 'system',
+              },
+            );
           }
         }
         let file: ManifestFile = { builds: [], last_run_uuid: '' };
@@ -140,26 +154,39 @@ export const manifest: PostProcessorPlugin<ManifestConfig> = {
           try {
             const parsed = JSON.parse(text) as { builds?: unknown; last_run_uuid?: unknown };
             file = {
-              builds: Array.isArray(parsed.builds) ? parsed.builds.map((b) => normalizeEntry(b ?? {})) : [],
+              builds: Array.isArray(parsed.builds)
+                ? parsed.builds.map((b) => normalizeEntry(b ?? {}))
+                : [],
               last_run_uuid: typeof parsed.last_run_uuid === 'string' ? parsed.last_run_uuid : '',
             };
           } catch (err) {
-            throw new KilnError('ManifestUnparsable', `Unable to parse content from ${output}: ${(err as Error).message}`, {
-              source: 'user',
-              hint: `fix or remove ${output}, or run with -force`,
-            });
+            throw new KilnError(
+              'ManifestUnparsable',
+              `Unable to parse content from ${output}: ${(err as Error).message}`,
+              {
+                source: 'user',
+                hint: `fix or remove ${output}, or run with -force`,
+              },
+            );
           }
         }
         if (ctx.force && runUuid !== file.last_run_uuid) file = { builds: [], last_run_uuid: '' };
         file.builds.push(entry);
         file.last_run_uuid = runUuid;
-        const shaped = { builds: file.builds.map((b) => ({ ...b, build_time: b.build_time })), last_run_uuid: file.last_run_uuid };
+        const shaped = {
+          builds: file.builds.map((b) => ({ ...b, build_time: b.build_time })),
+          last_run_uuid: file.last_run_uuid,
+        };
         try {
           await writeFile(output, ctx.secrets.redact(goJson(shaped)), { mode: 0o664 });
         } catch (err) {
-          throw new KilnError('ManifestUnwritable', `Unable to write ${output}: ${(err as Error).message}`, {
-            source: 'system',
-          });
+          throw new KilnError(
+            'ManifestUnwritable',
+            `Unable to write ${output}: ${(err as Error).message}`,
+            {
+              source: 'system',
+            },
+          );
         }
       } finally {
         if (locked) await rm(lockFile, { force: true });

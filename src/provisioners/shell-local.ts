@@ -13,7 +13,12 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { CancelledError, KilnError, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
-import type { PrepareContext, PrepareResult, ProvisionContext, ProvisionerPlugin } from '../core/plugin.js';
+import type {
+  PrepareContext,
+  PrepareResult,
+  ProvisionContext,
+  ProvisionerPlugin,
+} from '../core/plugin.js';
 
 const SUPPORTED_OS = ['darwin', 'freebsd', 'linux', 'openbsd', 'solaris', 'windows'];
 
@@ -48,7 +53,10 @@ export const shellLocalSchema = z
     const inline = c.inline ?? [];
     const scripts = c.scripts ?? [];
     if (!c.command && inline.length === 0 && scripts.length === 0 && !c.script) {
-      issue.addIssue({ code: 'custom', message: 'Command, Inline, Script and Scripts options cannot all be empty.' });
+      issue.addIssue({
+        code: 'custom',
+        message: 'Command, Inline, Script and Scripts options cannot all be empty.',
+      });
     }
     const tooMany =
       'You may only specify one of the following options: Command, Inline, Script or Scripts. Please consolidate these options in your config.';
@@ -103,7 +111,10 @@ function scriptList(c: ShellLocalConfig): string[] {
 }
 
 /** The environment a script gets: Packer's variables, then the user's `environment_vars`. */
-export function scriptEnvironment(c: ShellLocalConfig, ctx: ProvisionContext): Record<string, string> {
+export function scriptEnvironment(
+  c: ShellLocalConfig,
+  ctx: ProvisionContext,
+): Record<string, string> {
   const env: Record<string, string> = {
     PACKER_BUILD_NAME: ctx.buildName,
     PACKER_BUILDER_TYPE: ctx.buildType,
@@ -128,7 +139,11 @@ export function scriptEnvironment(c: ShellLocalConfig, ctx: ProvisionContext): R
 
 /** Go's runtime.GOOS for this platform. */
 function goos(): string {
-  return process.platform === 'win32' ? 'windows' : process.platform === 'sunos' ? 'solaris' : process.platform;
+  return process.platform === 'win32'
+    ? 'windows'
+    : process.platform === 'sunos'
+      ? 'solaris'
+      : process.platform;
 }
 
 async function writeInlineScript(c: ShellLocalConfig): Promise<string> {
@@ -188,7 +203,8 @@ export const shellLocal: ProvisionerPlugin<ShellLocalConfig> = {
       return;
     }
     const execute = config.execute_command ?? ['/bin/sh', '-c', '{{.Vars}} {{.Script}}'];
-    const validCodes = config.valid_exit_codes && config.valid_exit_codes.length > 0 ? config.valid_exit_codes : [0];
+    const validCodes =
+      config.valid_exit_codes && config.valid_exit_codes.length > 0 ? config.valid_exit_codes : [0];
     const env = scriptEnvironment(config, ctx);
     let temp: string | undefined;
     let scripts = scriptList(config);
@@ -224,7 +240,11 @@ export const shellLocal: ProvisionerPlugin<ShellLocalConfig> = {
           throw new KilnError(
             err instanceof CancelledError ? 'ScriptCancelled' : 'ScriptFailed',
             `Error executing script: ${abs}\n\nPlease see output above for more information.`,
-            { cause: err, where: ctx.label, source: err instanceof KilnError ? err.source : 'system' },
+            {
+              cause: err,
+              where: ctx.label,
+              source: err instanceof KilnError ? err.source : 'system',
+            },
           );
         }
         if (!validCodes.includes(exitCode)) {

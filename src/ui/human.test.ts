@@ -22,13 +22,22 @@ describe('HumanUi', () => {
     u.emit({ type: 'ui', level: 'say', build: 'null', text: 'Running local shell script: /tmp/x' });
     u.emit({ type: 'ui', level: 'message', build: 'null', text: 'hello' });
     u.emit({ type: 'ui', level: 'error', build: 'null', text: 'oops' });
-    u.emit({ type: 'ui', level: 'say', text: '\n==> Builds finished. The artifacts of successful builds are:' });
+    u.emit({
+      type: 'ui',
+      level: 'say',
+      text: '\n==> Builds finished. The artifacts of successful builds are:',
+    });
     u.emit({ type: 'artifact-count', build: 'null', count: 1 });
     u.emit({
       type: 'artifact',
       build: 'null',
       index: 0,
-      artifact: { builderId: 'fnoeding.null', id: 'Null', string: 'Did not export anything. This is the null builder', files: [] },
+      artifact: {
+        builderId: 'fnoeding.null',
+        id: 'Null',
+        string: 'Did not export anything. This is the null builder',
+        files: [],
+      },
     });
     u.emit({ type: 'build-error', build: 'other', message: 'bad' });
     expect(err.join('')).toBe(
@@ -78,7 +87,12 @@ describe('HumanUi', () => {
     secrets.add(`it's "secret"`);
     const { u, out, err } = human({ secrets });
     u.emit({ type: 'ui', level: 'message', build: 'a', text: `echo 'it'\\''s "secret"'` });
-    u.emit({ type: 'ui', level: 'message', build: 'a', text: JSON.stringify({ v: `it's "secret"` }) });
+    u.emit({
+      type: 'ui',
+      level: 'message',
+      build: 'a',
+      text: JSON.stringify({ v: `it's "secret"` }),
+    });
     u.emit({
       type: 'artifact',
       build: 'a',
@@ -93,7 +107,13 @@ describe('HumanUi', () => {
   it('createUi gives no colour and no progress when stderr is not a TTY', () => {
     const chunks: string[] = [];
     const stream = { write: (c: string) => chunks.push(c), isTTY: false };
-    const u = createUi({ mode: 'human', secrets: new Secrets(), stdout: stream, stderr: stream, env: {} });
+    const u = createUi({
+      mode: 'human',
+      secrets: new Secrets(),
+      stdout: stream,
+      stderr: stream,
+      env: {},
+    });
     u.emit({ type: 'progress', build: 'a', label: 'copy', current: 1, total: 2 });
     u.emit({ type: 'ui', level: 'say', build: 'a', text: 'x' });
     expect(chunks).toEqual(['==> a: x\n']);

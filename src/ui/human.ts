@@ -34,7 +34,9 @@ export function shouldColor(
   env: NodeJS.ProcessEnv,
   flag = true,
 ): boolean {
-  return flag && stream.isTTY === true && !env.NO_COLOR && !env.PACKER_NO_COLOR && env.TERM !== 'dumb';
+  return (
+    flag && stream.isTTY === true && !env.NO_COLOR && !env.PACKER_NO_COLOR && env.TERM !== 'dumb'
+  );
 }
 
 /** A Ui printing Packer-style lines for people. */
@@ -53,7 +55,8 @@ export class HumanUi implements Ui {
   announceBuilds(names: readonly string[]): void {
     for (const n of names) this.colorOf(n);
     if (this.opts.color && names.length > 0) {
-      for (const n of names) this.line('err', `${n}: output will be in this color.`, this.colorOf(n), true);
+      for (const n of names)
+        this.line('err', `${n}: output will be in this color.`, this.colorOf(n), true);
       this.opts.err('\n');
     }
   }
@@ -67,7 +70,11 @@ export class HumanUi implements Ui {
           text = prefixLines(event.build, event.level !== 'message', text);
         }
         const color =
-          event.level === 'error' ? RED : event.build !== undefined ? this.colorOf(event.build) : undefined;
+          event.level === 'error'
+            ? RED
+            : event.build !== undefined
+              ? this.colorOf(event.build)
+              : undefined;
         this.line('err', text, color, event.level !== 'message');
         return;
       }
@@ -100,7 +107,12 @@ export class HumanUi implements Ui {
     return c;
   }
 
-  private line(stream: 'out' | 'err', text: string, color: number | undefined, bold: boolean): void {
+  private line(
+    stream: 'out' | 'err',
+    text: string,
+    color: number | undefined,
+    bold: boolean,
+  ): void {
     this.clearBar();
     const safe = this.secrets.redact(text);
     const shown =

@@ -10,7 +10,7 @@ import { MachineReadableUi } from './machine-readable.js';
 
 export { HumanUi, shouldColor } from './human.js';
 export { JsonLinesUi } from './json-lines.js';
-export { MachineReadableUi, escapeField, unescapeField } from './machine-readable.js';
+export { escapeField, MachineReadableUi, unescapeField } from './machine-readable.js';
 export { prefixLines } from './prefix.js';
 
 export type OutputMode = 'human' | 'machine-readable' | 'json';
@@ -38,7 +38,11 @@ export function createUi(opts: CreateUiOptions): Ui {
   const err = (c: string): void => void opts.stderr.write(c);
   switch (opts.mode) {
     case 'machine-readable':
-      return new MachineReadableUi({ write: out, secrets: opts.secrets, timestampUi: opts.timestampUi });
+      return new MachineReadableUi({
+        write: out,
+        secrets: opts.secrets,
+        timestampUi: opts.timestampUi,
+      });
     case 'json':
       return new JsonLinesUi({ write: out, secrets: opts.secrets });
     case 'human':

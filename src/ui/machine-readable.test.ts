@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { Secrets } from '../core/secrets.js';
-import { MachineReadableUi, escapeField, unescapeField } from './machine-readable.js';
+import { escapeField, MachineReadableUi, unescapeField } from './machine-readable.js';
 
 function ui(secrets = new Secrets()) {
   const lines: string[] = [];
-  const u = new MachineReadableUi({ write: (c) => lines.push(c), secrets, now: () => 1795625342_999 });
+  const u = new MachineReadableUi({
+    write: (c) => lines.push(c),
+    secrets,
+    now: () => 1795625342_999,
+  });
   return { u, lines };
 }
 
@@ -19,7 +23,11 @@ describe('MachineReadableUi', () => {
     u.emit({ type: 'ui', level: 'say', build: 'qemu', text: 'Starting VM, booting disk image' });
     u.emit({ type: 'ui', level: 'message', build: 'qemu', text: 'one\ntwo  ' });
     u.emit({ type: 'ui', level: 'message', build: 'qemu', text: '' });
-    u.emit({ type: 'ui', level: 'error', text: "\n==> Some builds didn't complete successfully and had errors:" });
+    u.emit({
+      type: 'ui',
+      level: 'error',
+      text: "\n==> Some builds didn't complete successfully and had errors:",
+    });
     expect(lines).toEqual([
       '1795625342,,ui,say,==> qemu: Starting VM%!(PACKER_COMMA) booting disk image\n',
       '1795625342,,ui,message,    qemu: one\\n    qemu: two\n',
@@ -35,7 +43,12 @@ describe('MachineReadableUi', () => {
       type: 'artifact',
       build: 'qemu',
       index: 0,
-      artifact: { builderId: 'transcend.qemu', id: 'VM', string: 'VM files in directory: out', files: ['out/a.qcow2'] },
+      artifact: {
+        builderId: 'transcend.qemu',
+        id: 'VM',
+        string: 'VM files in directory: out',
+        files: ['out/a.qcow2'],
+      },
     });
     expect(lines.join('')).toBe(
       [
@@ -70,7 +83,12 @@ describe('MachineReadableUi', () => {
     secrets.add(secret);
     const { u, lines } = ui(secrets);
     u.emit({ type: 'ui', level: 'message', build: 'b', text: `raw ${secret} end` });
-    u.emit({ type: 'ui', level: 'message', build: 'b', text: `b64 ${Buffer.from(secret).toString('base64')}` });
+    u.emit({
+      type: 'ui',
+      level: 'message',
+      build: 'b',
+      text: `b64 ${Buffer.from(secret).toString('base64')}`,
+    });
     u.emit({ type: 'ui', level: 'message', build: 'b', text: 'only line-two-of-secret here' });
     u.emit({ type: 'build-error', build: 'b', message: `failed: ${JSON.stringify(secret)}` });
     const out = lines.join('');
@@ -83,8 +101,14 @@ describe('MachineReadableUi', () => {
 
   it('prefixes build lines with an RFC 3339 time under -timestamp-ui', () => {
     const lines: string[] = [];
-    const u = new MachineReadableUi({ write: (c) => lines.push(c), secrets: new Secrets(), timestampUi: true });
+    const u = new MachineReadableUi({
+      write: (c) => lines.push(c),
+      secrets: new Secrets(),
+      timestampUi: true,
+    });
     u.emit({ type: 'ui', level: 'say', build: 'b', text: 'hi' });
-    expect(lines[0]).toMatch(/^\d+,,ui,say,==> b: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d): hi\n$/);
+    expect(lines[0]).toMatch(
+      /^\d+,,ui,say,==> b: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d): hi\n$/,
+    );
   });
 });

@@ -26,7 +26,10 @@ export function escapeField(value: string): string {
 
 /** Reverses `escapeField` (for tools reading the stream). */
 export function unescapeField(value: string): string {
-  return value.replace(/\\n/g, '\n').replace(/\\r/g, '\r').replace(/%!\(PACKER_COMMA\)/g, ',');
+  return value
+    .replace(/\\n/g, '\n')
+    .replace(/\\r/g, '\r')
+    .replace(/%!\(PACKER_COMMA\)/g, ',');
 }
 
 /** A Ui that writes Packer's machine-readable records. */
@@ -62,7 +65,8 @@ export class MachineReadableUi implements Ui {
         this.record(event.build, 'artifact', [i, 'id', a.id]);
         this.record(event.build, 'artifact', [i, 'string', a.string]);
         this.record(event.build, 'artifact', [i, 'files-count', String(a.files.length)]);
-        a.files.forEach((f, k) => this.record(event.build, 'artifact', [i, 'file', String(k), f]));
+        for (const [k, f] of a.files.entries())
+          this.record(event.build, 'artifact', [i, 'file', String(k), f]);
         this.record(event.build, 'artifact', [i, 'end']);
         this.record('', 'ui', ['say', `--> ${event.build}: ${a.string}`]);
         return;

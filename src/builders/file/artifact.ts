@@ -4,7 +4,11 @@ import type { Artifact } from '../../core/plugin.js';
 export const FILE_BUILDER_ID = 'packer.file';
 
 /** Packer's FileArtifact (id `File`); destroying it also forgets the catalog image. */
-export function fileArtifact(target: string, imageId?: string, forget?: () => Promise<void>): Artifact {
+export function fileArtifact(
+  target: string,
+  imageId?: string,
+  forget?: () => Promise<void>,
+): Artifact {
   return {
     builderId: FILE_BUILDER_ID,
     id: 'File',

@@ -10,7 +10,13 @@ import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Catalog } from '../../catalog/index.js';
 import { UserError } from '../../core/errors.js';
-import type { BuildContext, BuilderPlugin, PrepareContext, PrepareResult, ProvisionHook } from '../../core/plugin.js';
+import type {
+  BuildContext,
+  BuilderPlugin,
+  PrepareContext,
+  PrepareResult,
+  ProvisionHook,
+} from '../../core/plugin.js';
 import { runSteps, type Step } from '../../core/steps.js';
 import { FILE_BUILDER_ID, fileArtifact } from './artifact.js';
 import { type FileConfig, fileConfigSchema } from './config.js';
@@ -46,7 +52,9 @@ function steps(config: FileConfig, ctx: BuildContext, hook: ProvisionHook): Step
     async run(state) {
       // Same convention as the qemu builder: one journal run per build of this process.
       const id = `${ctx.runId}-${ctx.buildName}`.replace(/[^A-Za-z0-9._-]/g, '_');
-      withCatalog(ctx.kilnHome, (c) => c.beginRun(id, process.pid, `kiln build ${ctx.buildName} (file)`));
+      withCatalog(ctx.kilnHome, (c) =>
+        c.beginRun(id, process.pid, `kiln build ${ctx.buildName} (file)`),
+      );
       state.journalRun = id;
     },
     async cleanup(state) {
@@ -121,7 +129,8 @@ export const fileBuilder: BuilderPlugin<FileConfig> = {
   async prepare(config: FileConfig, _ctx: PrepareContext): Promise<PrepareResult> {
     const warnings: string[] = [];
     const errors: PrepareResult['errors'] = [];
-    if (!config.content && !config.source) warnings.push('Both source file and contents are blank; target will have no content');
+    if (!config.content && !config.source)
+      warnings.push('Both source file and contents are blank; target will have no content');
     if (config.source && !existsSync(config.source)) {
       errors.push({ key: 'source', message: `source file ${config.source} does not exist` });
     }
@@ -134,7 +143,11 @@ export const fileBuilder: BuilderPlugin<FileConfig> = {
       steps(config, ctx, hook),
       state,
       { signal: ctx.signal, ui: ctx.ui },
-      { onError: ctx.onError, cleanupSignal: ctx.cleanupSignal, onCleanupPending: ctx.onCleanupPending },
+      {
+        onError: ctx.onError,
+        cleanupSignal: ctx.cleanupSignal,
+        onCleanupPending: ctx.onCleanupPending,
+      },
     );
     const target = config.target!;
     const imageId = state.imageId;
@@ -144,7 +157,10 @@ export const fileBuilder: BuilderPlugin<FileConfig> = {
       try {
         if (catalog.getImage(imageId)) catalog.removeImage(imageId);
       } catch (err) {
-        throw new UserError('FileImageInUse', `cannot remove image ${imageId}: ${(err as Error).message}`);
+        throw new UserError(
+          'FileImageInUse',
+          `cannot remove image ${imageId}: ${(err as Error).message}`,
+        );
       } finally {
         catalog.close();
       }

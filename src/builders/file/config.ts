@@ -13,7 +13,11 @@ export const fileConfigSchema = z
   .superRefine((c, issue) => {
     if (!c.target) issue.addIssue({ code: 'custom', path: ['target'], message: 'target required' });
     if (c.content && c.source) {
-      issue.addIssue({ code: 'custom', path: ['source'], message: 'Cannot specify source file AND content' });
+      issue.addIssue({
+        code: 'custom',
+        path: ['source'],
+        message: 'Cannot specify source file AND content',
+      });
     }
   });
 

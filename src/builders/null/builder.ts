@@ -6,8 +6,14 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Communicator } from '../../communicator/communicator.js';
 import { waitForSsh } from '../../communicator/ssh.js';
+import type {
+  BuildContext,
+  BuilderPlugin,
+  PrepareContext,
+  PrepareResult,
+  ProvisionHook,
+} from '../../core/plugin.js';
 import { runSteps, type Step } from '../../core/steps.js';
-import type { BuildContext, BuilderPlugin, PrepareContext, PrepareResult, ProvisionHook } from '../../core/plugin.js';
 import { parseGoDurationMs } from '../../template/duration.js';
 import { NULL_BUILDER_ID, nullArtifact } from './artifact.js';
 import { type NullConfig, nullConfigSchema } from './config.js';
@@ -78,10 +84,16 @@ export const nullBuilder: BuilderPlugin<NullConfig> = {
         });
       }
       if (config.ssh_agent_auth) {
-        errors.push({ key: 'ssh_agent_auth', message: 'agent authentication is not supported by kiln; use ssh_private_key_file' });
+        errors.push({
+          key: 'ssh_agent_auth',
+          message: 'agent authentication is not supported by kiln; use ssh_private_key_file',
+        });
       }
       if (config.ssh_private_key_file && !existsSync(config.ssh_private_key_file)) {
-        errors.push({ key: 'ssh_private_key_file', message: `ssh_private_key_file is invalid: no file at ${config.ssh_private_key_file}` });
+        errors.push({
+          key: 'ssh_private_key_file',
+          message: `ssh_private_key_file is invalid: no file at ${config.ssh_private_key_file}`,
+        });
       }
     }
     return { warnings: [], errors };
@@ -93,7 +105,11 @@ export const nullBuilder: BuilderPlugin<NullConfig> = {
       steps(config, ctx, hook),
       {},
       { signal: ctx.signal, ui: ctx.ui },
-      { onError: ctx.onError, cleanupSignal: ctx.cleanupSignal, onCleanupPending: ctx.onCleanupPending },
+      {
+        onError: ctx.onError,
+        cleanupSignal: ctx.cleanupSignal,
+        onCleanupPending: ctx.onCleanupPending,
+      },
     );
     return nullArtifact();
   },

@@ -62,13 +62,18 @@ export const nullConfigSchema = z
     if (!c.ssh_agent_auth && !c.ssh_password && !c.ssh_private_key_file) {
       issue.addIssue({
         code: 'custom',
-        message: 'one authentication method must be specified, please reference your communicator documentation',
+        message:
+          'one authentication method must be specified, please reference your communicator documentation',
       });
     }
-    if ((c.ssh_agent_auth && (c.ssh_password || c.ssh_private_key_file)) || (c.ssh_password && c.ssh_private_key_file)) {
+    if (
+      (c.ssh_agent_auth && (c.ssh_password || c.ssh_private_key_file)) ||
+      (c.ssh_password && c.ssh_private_key_file)
+    ) {
       issue.addIssue({
         code: 'custom',
-        message: 'only one of ssh_agent_auth, ssh_password, and ssh_private_key_file must be specified',
+        message:
+          'only one of ssh_agent_auth, ssh_password, and ssh_private_key_file must be specified',
       });
     }
   });

@@ -12,8 +12,13 @@ import { defaultKilnHome } from '../../core/paths.js';
 import { Secrets } from '../../core/secrets.js';
 import { registry } from '../../plugins.js';
 import { loadTemplate } from '../../template/index.js';
-import { HumanUi, type OutputMode, createUi } from '../../ui/index.js';
-import { type TemplateFlags, addTemplateFlags, parseVarFlags, splitNames } from './template-flags.js';
+import { createUi, HumanUi, type OutputMode } from '../../ui/index.js';
+import {
+  addTemplateFlags,
+  parseVarFlags,
+  splitNames,
+  type TemplateFlags,
+} from './template-flags.js';
 
 interface BuildFlags extends TemplateFlags {
   machineReadable?: boolean;
@@ -48,7 +53,9 @@ function parseColor(v: string | boolean | undefined): boolean {
   if (v === false) return false;
   if (/^(false|0|f|no)$/i.test(v)) return false;
   if (/^(true|1|t|yes)$/i.test(v)) return true;
-  throw new UserError('BadFlag', `invalid value "${v}" for flag -color`, { hint: 'use -color=false' });
+  throw new UserError('BadFlag', `invalid value "${v}" for flag -color`, {
+    hint: 'use -color=false',
+  });
 }
 
 function parseParallel(v: string | undefined): number {
@@ -68,9 +75,17 @@ export function registerBuild(program: Command): void {
     .description('build image(s) from a Packer JSON template')
     .argument('<template>', 'Packer JSON template')
     .option('--output <format>', 'json: one JSON object per event on stdout')
-    .option('--on-error <action>', 'if a build fails: cleanup (default) or abort (leave everything for debugging)', 'cleanup')
+    .option(
+      '--on-error <action>',
+      'if a build fails: cleanup (default) or abort (leave everything for debugging)',
+      'cleanup',
+    )
     .option('--force', 'overwrite existing artifacts and start a fresh manifest')
-    .option('--parallel-builds <n>', 'builds run at once; 0 means no limit, 1 one after another', '0')
+    .option(
+      '--parallel-builds <n>',
+      'builds run at once; 0 means no limit, 1 one after another',
+      '0',
+    )
     .option('--timestamp-ui', 'prefix each build line with an RFC 3339 timestamp')
     .option('--color [bool]', 'colour output on a terminal (-color=false turns it off)');
   addTemplateFlags(cmd);
@@ -83,9 +98,12 @@ export function registerBuild(program: Command): void {
       });
     }
     if (opts.output !== undefined && opts.output !== 'json') {
-      throw new UserError('BadFlag', `unknown output format "${opts.output}"`, { hint: 'use --output json' });
+      throw new UserError('BadFlag', `unknown output format "${opts.output}"`, {
+        hint: 'use --output json',
+      });
     }
-    const mode: OutputMode = opts.output === 'json' ? 'json' : opts.machineReadable ? 'machine-readable' : 'human';
+    const mode: OutputMode =
+      opts.output === 'json' ? 'json' : opts.machineReadable ? 'machine-readable' : 'human';
     const color = parseColor(opts.color);
     const parallelBuilds = parseParallel(opts.parallelBuilds);
     const kilnHome = defaultKilnHome();
@@ -133,7 +151,9 @@ export function registerBuild(program: Command): void {
       const left = tracker.leftovers();
       const lines = [
         `kiln: received a second ${sig}: exiting now without finishing cleanup.`,
-        ...(left.length > 0 ? ['kiln: left behind:', ...left.map((l) => `  ${l}`)] : ['kiln: nothing was left behind.']),
+        ...(left.length > 0
+          ? ['kiln: left behind:', ...left.map((l) => `  ${l}`)]
+          : ['kiln: nothing was left behind.']),
         ...(left.length > 0 ? ['kiln: run `kiln gc` to remove what this run left.'] : []),
       ];
       process.stderr.write(`${secrets.redact(lines.join('\n'))}\n`);
