@@ -37,9 +37,21 @@ async function validate(tool: 'packer' | 'kiln', c: Case) {
   const args = ['validate', ...(c.args ?? []), c.file];
   const r =
     tool === 'packer'
-      ? await run('packer', args, { cwd: CORPUS, env: { ...c.env, CHECKPOINT_DISABLE: '1' }, reject: false })
-      : await run(process.execPath, [KILN, ...args], { cwd: CORPUS, env: { ...c.env }, reject: false });
-  return { outcome: r.exitCode === 0 ? 'valid' : 'invalid', out: `${r.stdout}\n${r.stderr}`, code: r.exitCode };
+      ? await run('packer', args, {
+          cwd: CORPUS,
+          env: { ...c.env, CHECKPOINT_DISABLE: '1' },
+          reject: false,
+        })
+      : await run(process.execPath, [KILN, ...args], {
+          cwd: CORPUS,
+          env: { ...c.env },
+          reject: false,
+        });
+  return {
+    outcome: r.exitCode === 0 ? 'valid' : 'invalid',
+    out: `${r.stdout}\n${r.stderr}`,
+    code: r.exitCode,
+  };
 }
 
 beforeAll(async () => {
@@ -50,7 +62,9 @@ beforeAll(async () => {
 
 afterAll(() => {
   if (differences.length > 0) {
-    console.log(`kiln and packer differ on ${differences.length} template(s):\n  ${differences.join('\n  ')}`);
+    console.log(
+      `kiln and packer differ on ${differences.length} template(s):\n  ${differences.join('\n  ')}`,
+    );
   }
 });
 
@@ -65,7 +79,9 @@ describe('kiln validate agrees with packer validate', () => {
       expect(packer.outcome, `packer says:\n${packer.out}`).toBe(c.expect);
       const kiln = await validate('kiln', c);
       if (kiln.outcome !== c.expect) {
-        differences.push(`${c.file}: packer ${c.expect}, kiln ${kiln.outcome}${c.note ? ` (${c.note})` : ''}`);
+        differences.push(
+          `${c.file}: packer ${c.expect}, kiln ${kiln.outcome}${c.note ? ` (${c.note})` : ''}`,
+        );
       }
       expect(kiln.outcome, `kiln says:\n${kiln.out}`).toBe(c.kiln ?? c.expect);
       if (kiln.outcome === 'valid') {
@@ -85,13 +101,20 @@ describe('kiln inspect prints what packer inspect prints', () => {
   for (const c of cases) {
     it(c.file, async () => {
       const p = await run('packer', ['inspect', c.file], { cwd: CORPUS, reject: false });
-      const k = await run(process.execPath, [KILN, 'inspect', c.file], { cwd: CORPUS, reject: false });
+      const k = await run(process.execPath, [KILN, 'inspect', c.file], {
+        cwd: CORPUS,
+        reject: false,
+      });
       const raw = readFileSync(join(CORPUS, c.file), 'utf8');
       let requiredVars = 0;
       try {
-        requiredVars = Object.values(JSON.parse(raw).variables ?? {}).filter((v) => v === null).length;
+        requiredVars = Object.values(JSON.parse(raw).variables ?? {}).filter(
+          (v) => v === null,
+        ).length;
       } catch {}
-      expect(k.exitCode === 0, `packer: ${p.stdout}${p.stderr}\nkiln: ${k.stdout}${k.stderr}`).toBe(p.exitCode === 0);
+      expect(k.exitCode === 0, `packer: ${p.stdout}${p.stderr}\nkiln: ${k.stdout}${k.stderr}`).toBe(
+        p.exitCode === 0,
+      );
       // Packer lists several required variables in Go's random map order: compare only when that cannot vary.
       if (p.exitCode === 0 && requiredVars <= 1) expect(k.stdout).toBe(p.stdout);
     });

@@ -159,7 +159,9 @@ export function checkSchema(
     const problems: SchemaProblem[] = [];
     // Refinements see half-valid data when a key is unknown or mistyped: their complaints
     // ("X or Y is required" when Y was misspelt) only mislead, so report the root causes.
-    const basic = r.error.issues.some((i) => i.code === 'unrecognized_keys' || i.code === 'invalid_type');
+    const basic = r.error.issues.some(
+      (i) => i.code === 'unrecognized_keys' || i.code === 'invalid_type',
+    );
     for (const issue of r.error.issues) {
       if (basic && issue.code === 'custom') continue;
       const path = issue.path as JsonPath;
