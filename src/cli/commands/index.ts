@@ -6,9 +6,10 @@ import { registerGc } from './gc.js';
 import { registerValidate } from './validate.js';
 import { registerInspect } from './inspect.js';
 import { registerBuild } from './build.js';
+import { registerBase } from './base.js';
 import { registerDeploy } from './deploy.js';
 import { registerGcAws } from './gc-aws.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerVersion, registerImages, registerGc, registerValidate, registerInspect, registerBuild, registerDeploy, registerGcAws];
+export const commands: Register[] = [registerVersion, registerImages, registerGc, registerValidate, registerInspect, registerBuild, registerBase, registerDeploy, registerGcAws];
