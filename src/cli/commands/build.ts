@@ -77,7 +77,7 @@ export function registerBuild(program: Command): void {
     .option('--output <format>', 'json: one JSON object per event on stdout')
     .option(
       '--on-error <action>',
-      'if a build fails: cleanup (default) or abort (leave everything for debugging)',
+      'if a build fails: cleanup, or abort (leave everything in place for debugging)',
       'cleanup',
     )
     .option('--force', 'overwrite existing artifacts and start a fresh manifest')
@@ -117,6 +117,12 @@ export function registerBuild(program: Command): void {
       kilnHome,
     });
 
+    // Like Packer, a closed stdout (`| head`) must not stop the build or its cleanups.
+    const ignoreEpipe = (err: NodeJS.ErrnoException): void => {
+      if (err.code !== 'EPIPE') throw err;
+    };
+    process.stdout.on('error', ignoreEpipe);
+    process.stderr.on('error', ignoreEpipe);
     const secrets = new Secrets();
     for (const name of loaded.sensitiveVariables) secrets.add(loaded.variables[name]);
     for (const v of loaded.sensitiveValues ?? []) secrets.add(v);
