@@ -21,7 +21,10 @@ export function addGcAwsCommand(gc: Command): void {
     .option('--older-than <duration>', 'only resources created longer ago than this', '2h')
     .option('--dry-run', 'only list what would be removed')
     .option('--region <region...>', 'regions to sweep (default: AWS_REGION); repeat or comma-separate')
-    .action(async (opts: GcAwsOpts) => {
+    .action(async (opts: GcAwsOpts, cmd: Command) => {
+      // `kiln gc` has its own --dry-run, and commander gives it the flag even after `aws`:
+      // a dry run must never turn into a real one, so either counts.
+      const dryRun = opts.dryRun === true || cmd.optsWithGlobals<{ dryRun?: boolean }>().dryRun === true;
       const olderThanMs = parseDuration(opts.olderThan);
       if (olderThanMs === undefined)
         throw new UserError('InvalidOption', `--older-than: "${opts.olderThan}" is not a duration`, { hint: 'e.g. 2h, 30m, 1d' });
@@ -32,7 +35,7 @@ export function addGcAwsCommand(gc: Command): void {
       if (regions.length === 0) throw new UserError('NoRegion', 'no AWS region given', { hint: 'pass --region or set AWS_REGION' });
       const leftovers = await findAwsLeftovers({ regions, olderThanMs });
       const actions = await removeAwsLeftovers(leftovers, {
-        dryRun: opts.dryRun === true,
+        dryRun,
         onAction: (a) => process.stdout.write(`${describe(a)}\n`),
       });
       if (actions.length === 0) process.stdout.write(`nothing to remove (kiln-tagged, older than ${opts.olderThan})\n`);
