@@ -6,34 +6,84 @@
  */
 import type { Secrets } from '../core/secrets.js';
 
-/** Splits `a=1 b="two words" c='x'` the way Ansible's key=value parser does for plain cases. */
+/**
+ * Parses `a=1 b="two words"` as Ansible's `parse_kv` does for `-e` (split on blanks
+ * outside quotes and `{{ }}`, decode backslash escapes, split at the first unescaped `=`,
+ * strip one pair of matching outer quotes). Undefined when a word is not `key=value`.
+ */
 export function parseKeyValues(text: string): Record<string, string> | undefined {
   const out: Record<string, string> = {};
-  let i = 0;
-  while (i < text.length) {
-    while (i < text.length && /\s/.test(text[i]!)) i++;
-    if (i >= text.length) break;
-    let token = '';
-    while (i < text.length && !/\s/.test(text[i]!)) {
-      const ch = text[i]!;
-      if (ch === '"' || ch === "'") {
-        const end = text.indexOf(ch, i + 1);
-        if (end < 0) return undefined;
-        token += text.slice(i + 1, end);
-        i = end + 1;
-      } else if (ch === '\\' && i + 1 < text.length) {
-        token += text[i + 1];
-        i += 2;
-      } else {
-        token += ch;
-        i++;
+  for (const word of splitArgs(text)) {
+    const x = decodeEscapes(word);
+    let pos = -1;
+    for (let i = 1; i < x.length; i++) {
+      if (x[i] === '=' && x[i - 1] !== '\\') {
+        pos = i;
+        break;
       }
     }
-    const eq = token.indexOf('=');
-    if (eq <= 0) return undefined;
-    out[token.slice(0, eq)] = token.slice(eq + 1);
+    if (pos <= 0) return undefined;
+    out[x.slice(0, pos).trim()] = unquote(x.slice(pos + 1).trim());
   }
   return out;
+}
+
+function splitArgs(text: string): string[] {
+  const words: string[] = [];
+  let cur = '';
+  let quote: string | undefined;
+  let jinja = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    const prev = i > 0 ? text[i - 1] : '';
+    if (quote) {
+      if (ch === quote && prev !== '\\') quote = undefined;
+      cur += ch;
+    } else if ((ch === '"' || ch === "'") && prev !== '\\') {
+      quote = ch;
+      cur += ch;
+    } else if (ch === '{' && (text[i + 1] === '{' || text[i + 1] === '%')) {
+      jinja++;
+      cur += ch;
+    } else if ((ch === '}' || ch === '%') && text[i + 1] === '}' && jinja > 0) {
+      jinja--;
+      cur += ch;
+    } else if (/\s/.test(ch) && jinja === 0) {
+      if (cur) words.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  if (cur) words.push(cur);
+  return words;
+}
+
+const ESCAPES: Record<string, string> = {
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+};
+
+function decodeEscapes(s: string): string {
+  return s.replace(
+    /\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[\\'"abfnrtv])/g,
+    (_m, e: string) => {
+      if (e.length > 1) return String.fromCodePoint(Number.parseInt(e.slice(1), 16));
+      return ESCAPES[e] ?? e;
+    },
+  );
+}
+
+function unquote(s: string): string {
+  if (s.length >= 2 && (s[0] === '"' || s[0] === "'") && s[s.length - 1] === s[0])
+    return s.slice(1, -1);
+  return s;
 }
 
 /**
