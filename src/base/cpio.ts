@@ -54,7 +54,15 @@ export function writeCpio(entries: readonly CpioEntry[]): Buffer {
   return Buffer.concat([out, Buffer.alloc(padTo - out.length)]);
 }
 
-function record(name: string, mode: number, data: Buffer, ino: number, rmaj: number, rmin: number, nlink: number): Buffer[] {
+function record(
+  name: string,
+  mode: number,
+  data: Buffer,
+  ino: number,
+  rmaj: number,
+  rmin: number,
+  nlink: number,
+): Buffer[] {
   const nameBuf = Buffer.from(`${name}\0`);
   const hex = (n: number) => n.toString(16).padStart(8, '0');
   const header = Buffer.from(

@@ -105,19 +105,25 @@ export function baseTreeFiles(hostname: string): TreeFile[] {
     {
       path: 'etc/systemd/network/10-kiln-dhcp.network',
       // A glob: the interface name depends on the PCI slot (ens2, enp0s3, eth0…).
-      content: '[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n',
+      content:
+        '[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n',
     },
     // QEMU's user-mode network answers DNS at 10.0.2.3; there is no systemd-resolved.
     { path: 'etc/resolv.conf', content: 'nameserver 10.0.2.3\n' },
     {
       path: 'etc/fstab',
-      content: '# kiln: the root file system (ext4 on /dev/vda) is mounted rw by the initrd; nothing else to mount\n',
+      content:
+        '# kiln: the root file system (ext4 on /dev/vda) is mounted rw by the initrd; nothing else to mount\n',
     },
     { path: 'etc/hostname', content: `${hostname}\n` },
-    { path: 'etc/hosts', content: `127.0.0.1 localhost\n127.0.1.1 ${hostname}\n::1 localhost ip6-localhost ip6-loopback\n` },
+    {
+      path: 'etc/hosts',
+      content: `127.0.0.1 localhost\n127.0.1.1 ${hostname}\n::1 localhost ip6-localhost ip6-loopback\n`,
+    },
     {
       path: 'etc/ssh/sshd_config.d/10-kiln.conf',
-      content: 'HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n',
+      content:
+        'HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n',
     },
     {
       path: 'etc/systemd/system/ssh.service.d/10-kiln.conf',
@@ -127,7 +133,7 @@ export function baseTreeFiles(hostname: string): TreeFile[] {
     {
       path: 'etc/systemd/system/kiln-ssh-host-keys.service',
       content:
-        '[Unit]\nDescription=kiln: generate this machine\'s SSH host key\nBefore=ssh.service\n' +
+        "[Unit]\nDescription=kiln: generate this machine's SSH host key\nBefore=ssh.service\n" +
         'ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key\n\n[Service]\nType=oneshot\n' +
         'ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key\n\n' +
         '[Install]\nWantedBy=ssh.service\n',
@@ -150,10 +156,22 @@ export function baseTreeFiles(hostname: string): TreeFile[] {
 
 /** Symlinks that enable units (relative to the tree's root → target). */
 const ENABLE_LINKS: Array<[string, string]> = [
-  ['etc/systemd/system/multi-user.target.wants/systemd-networkd.service', '/lib/systemd/system/systemd-networkd.service'],
-  ['etc/systemd/system/sockets.target.wants/systemd-networkd.socket', '/lib/systemd/system/systemd-networkd.socket'],
-  ['etc/systemd/system/ssh.service.wants/kiln-ssh-host-keys.service', '/etc/systemd/system/kiln-ssh-host-keys.service'],
-  ['etc/systemd/system/ssh.service.wants/kiln-authorized-keys.service', '/etc/systemd/system/kiln-authorized-keys.service'],
+  [
+    'etc/systemd/system/multi-user.target.wants/systemd-networkd.service',
+    '/lib/systemd/system/systemd-networkd.service',
+  ],
+  [
+    'etc/systemd/system/sockets.target.wants/systemd-networkd.socket',
+    '/lib/systemd/system/systemd-networkd.socket',
+  ],
+  [
+    'etc/systemd/system/ssh.service.wants/kiln-ssh-host-keys.service',
+    '/etc/systemd/system/kiln-ssh-host-keys.service',
+  ],
+  [
+    'etc/systemd/system/ssh.service.wants/kiln-authorized-keys.service',
+    '/etc/systemd/system/kiln-authorized-keys.service',
+  ],
 ];
 
 /** Applies kiln's customisation to a Debian tree in place (as root: the tree's files keep their owners). */
@@ -171,8 +189,10 @@ export async function customiseTree(root: string, opts: { hostname?: string } = 
     if (name.startsWith('ssh_host_')) await rm(join(sshDir, name), { force: true });
   }
   for (const [link, target] of ENABLE_LINKS) await forceSymlink(target, join(root, link));
-  for (const unit of MASKED_UNITS) await forceSymlink('/dev/null', join(root, 'etc/systemd/system', unit));
-  for (const gen of MASKED_GENERATORS) await forceSymlink('/dev/null', join(root, 'etc/systemd/system-generators', gen));
+  for (const unit of MASKED_UNITS)
+    await forceSymlink('/dev/null', join(root, 'etc/systemd/system', unit));
+  for (const gen of MASKED_GENERATORS)
+    await forceSymlink('/dev/null', join(root, 'etc/systemd/system-generators', gen));
 }
 
 async function forceSymlink(target: string, path: string): Promise<void> {

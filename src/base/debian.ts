@@ -5,10 +5,10 @@
  * direct kernel boot, and registered in the catalog. Instant when it already exists.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
-import { CancelledError, SystemError, UserError, throwIfAborted } from '../core/errors.js';
+import { CancelledError, SystemError, throwIfAborted, UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
 import { haveCommand, run } from '../core/exec.js';
 import { BASE_CMDLINE, customiseTree } from './debian-tree.js';
@@ -16,7 +16,10 @@ import { buildLeanInitrd } from './initrd.js';
 
 /** The bases `kiln base` knows, by name. */
 export const BASES: Record<string, { suite: string; description: string }> = {
-  'debian-12': { suite: 'bookworm', description: 'Debian 12 (bookworm), minbase + systemd, OpenSSH, Python 3, Node.js' },
+  'debian-12': {
+    suite: 'bookworm',
+    description: 'Debian 12 (bookworm), minbase + systemd, OpenSSH, Python 3, Node.js',
+  },
 };
 
 /** What goes into a base image on top of minbase. */
@@ -124,12 +127,29 @@ export async function makeBase(opts: MakeBaseOptions): Promise<MakeBaseResult> {
     ui.message(`kernel ${kver}; lean initrd ${((await stat(initrd)).size / 1024).toFixed(0)} KiB`);
     lap('kernel');
 
-    ui.say(`Writing the ext4 file system (${BASE_DISK_SIZE}, no mount) and converting it to qcow2…`);
+    ui.say(
+      `Writing the ext4 file system (${BASE_DISK_SIZE}, no mount) and converting it to qcow2…`,
+    );
     const raw = join(work, 'disk.raw');
     // Inode tables and journal initialised now: otherwise every boot's ext4lazyinit writes them into the overlay.
-    await run('mkfs.ext4', ['-q', '-F', '-L', 'root', '-E', 'lazy_itable_init=0,lazy_journal_init=0', '-d', rootfs, raw, BASE_DISK_SIZE], {
-      signal,
-    });
+    await run(
+      'mkfs.ext4',
+      [
+        '-q',
+        '-F',
+        '-L',
+        'root',
+        '-E',
+        'lazy_itable_init=0,lazy_journal_init=0',
+        '-d',
+        rootfs,
+        raw,
+        BASE_DISK_SIZE,
+      ],
+      {
+        signal,
+      },
+    );
     lap('mkfs');
     await rm(rootfs, { recursive: true, force: true });
     const disk = join(work, 'disk.qcow2');
@@ -160,10 +180,13 @@ export async function makeBase(opts: MakeBaseOptions): Promise<MakeBaseResult> {
     });
     registered = true;
     timings.total = (Date.now() - t0) / 1000;
-    ui.say(`Base image ${opts.name} registered: ${image.id} (${(image.sizeBytes / 1024 / 1024).toFixed(0)} MiB)`);
+    ui.say(
+      `Base image ${opts.name} registered: ${image.id} (${(image.sizeBytes / 1024 / 1024).toFixed(0)} MiB)`,
+    );
     return { image, created: true, timings };
   } catch (err) {
-    if (signal.aborted && !(err instanceof CancelledError)) throw new CancelledError('kiln base cancelled');
+    if (signal.aborted && !(err instanceof CancelledError))
+      throw new CancelledError('kiln base cancelled');
     throw err;
   } finally {
     if (!registered) {
@@ -188,9 +211,13 @@ export function findUsable(catalog: CatalogApi, name: string): ImageRecord | und
 
 async function checkTools(): Promise<void> {
   if (process.getuid?.() !== 0) {
-    throw new UserError('BaseNeedsRoot', 'kiln base needs root: mmdebstrap must create files owned by root', {
-      hint: 'run it as root (sudo -E kiln base debian-12), or bring an image with kiln images import',
-    });
+    throw new UserError(
+      'BaseNeedsRoot',
+      'kiln base needs root: mmdebstrap must create files owned by root',
+      {
+        hint: 'run it as root (sudo -E kiln base debian-12), or bring an image with kiln images import',
+      },
+    );
   }
   const missing: string[] = [];
   for (const [tool, pkg] of [
@@ -201,16 +228,21 @@ async function checkTools(): Promise<void> {
     if (!(await haveCommand(tool))) missing.push(pkg);
   }
   if (missing.length > 0) {
-    throw new UserError('ToolMissing', `kiln base needs ${missing.join(', ')}`, { hint: `apt install ${missing.join(' ')}` });
+    throw new UserError('ToolMissing', `kiln base needs ${missing.join(', ')}`, {
+      hint: `apt install ${missing.join(' ')}`,
+    });
   }
 }
 
 /** This machine's apt source files that name `suite`, and its Acquire options (validity checks, proxies). */
-export async function hostAptConfig(suite: string): Promise<{ sources: string[]; aptOptions: string[] }> {
+export async function hostAptConfig(
+  suite: string,
+): Promise<{ sources: string[]; aptOptions: string[] }> {
   const sources: string[] = [];
   const candidates = ['/etc/apt/sources.list'];
   for (const f of await readdir('/etc/apt/sources.list.d').catch(() => [] as string[])) {
-    if (f.endsWith('.list') || f.endsWith('.sources')) candidates.push(join('/etc/apt/sources.list.d', f));
+    if (f.endsWith('.list') || f.endsWith('.sources'))
+      candidates.push(join('/etc/apt/sources.list.d', f));
   }
   for (const f of candidates) {
     const text = await readFile(f, 'utf8').catch(() => '');
@@ -221,17 +253,28 @@ export async function hostAptConfig(suite: string): Promise<{ sources: string[];
     if (new RegExp(`\\b${suite}\\b`).test(active)) sources.push(f);
   }
   const aptOptions: string[] = [];
-  const dump = await run('apt-config', ['dump', 'Acquire'], { reject: false }).catch(() => undefined);
+  const dump = await run('apt-config', ['dump', 'Acquire'], { reject: false }).catch(
+    () => undefined,
+  );
   for (const line of dump?.stdout.split('\n') ?? []) {
-    const m = /^(Acquire::(?:Check-Valid-Until|Check-Date|https?::Proxy(?:::[^ ]+)?)) "(.*)";$/.exec(line.trim());
+    const m =
+      /^(Acquire::(?:Check-Valid-Until|Check-Date|https?::Proxy(?:::[^ ]+)?)) "(.*)";$/.exec(
+        line.trim(),
+      );
     if (m) aptOptions.push(`${m[1]} "${m[2]}"`);
   }
   return { sources, aptOptions };
 }
 
-async function mmdebstrap(suite: string, target: string, ui: BuildUi, signal: AbortSignal): Promise<void> {
+async function mmdebstrap(
+  suite: string,
+  target: string,
+  ui: BuildUi,
+  signal: AbortSignal,
+): Promise<void> {
   const { sources, aptOptions } = await hostAptConfig(suite);
-  if (sources.length === 0) ui.message(`no apt source on this machine names ${suite}: using mmdebstrap's default mirror`);
+  if (sources.length === 0)
+    ui.message(`no apt source on this machine names ${suite}: using mmdebstrap's default mirror`);
   else ui.message(`apt sources: ${sources.join(', ')}`);
   const args = ['--variant=minbase', `--include=${BASE_PACKAGES.join(',')}`];
   for (const o of aptOptions) args.push(`--aptopt=${o}`);

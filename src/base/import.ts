@@ -2,13 +2,14 @@
  * `kiln images import`: brings an existing disk (qcow2 or raw; with a bootloader, or with
  * a kernel and initrd for direct kernel boot) into the catalog as a standalone qcow2.
  */
-import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+
 import { existsSync } from 'node:fs';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { convertImage, imageInfo } from '../builders/qemu/driver.js';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import { UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
-import { convertImage, imageInfo } from '../builders/qemu/driver.js';
 
 export interface ImportOptions {
   catalog: CatalogApi;
@@ -27,19 +28,30 @@ export interface ImportOptions {
 export async function importImage(opts: ImportOptions): Promise<ImageRecord> {
   const disk = resolve(opts.disk);
   const problems: string[] = [];
-  for (const [what, f] of [['disk', disk], ['kernel', opts.kernel], ['initrd', opts.initrd]] as const) {
+  for (const [what, f] of [
+    ['disk', disk],
+    ['kernel', opts.kernel],
+    ['initrd', opts.initrd],
+  ] as const) {
     if (f && !existsSync(resolve(f))) problems.push(`${what} ${f} does not exist`);
   }
   if (opts.initrd && !opts.kernel) problems.push('--initrd needs --kernel');
   if (opts.cmdline && !opts.kernel) problems.push('--cmdline needs --kernel');
   if (problems.length > 0) {
-    throw new UserError('ImportInvalid', 'cannot import the image', { details: problems, hint: 'check the paths' });
+    throw new UserError('ImportInvalid', 'cannot import the image', {
+      details: problems,
+      hint: 'check the paths',
+    });
   }
   const info = await imageInfo(disk, opts.signal);
   if (info.format !== 'qcow2' && info.format !== 'raw') {
-    throw new UserError('ImportFormat', `${disk} is ${info.format}; kiln imports qcow2 and raw disks`, {
-      hint: `convert it first: qemu-img convert -O qcow2 ${disk} disk.qcow2`,
-    });
+    throw new UserError(
+      'ImportFormat',
+      `${disk} is ${info.format}; kiln imports qcow2 and raw disks`,
+      {
+        hint: `convert it first: qemu-img convert -O qcow2 ${disk} disk.qcow2`,
+      },
+    );
   }
   const { catalog, ui } = opts;
   const id = catalog.newImageId('img');
@@ -48,7 +60,9 @@ export async function importImage(opts: ImportOptions): Promise<ImageRecord> {
   let done = false;
   try {
     await mkdir(work, { recursive: true, mode: 0o700 });
-    ui.say(`Importing ${disk} (${info.format}${info.backingFile ? `, flattening its backing chain` : ''})...`);
+    ui.say(
+      `Importing ${disk} (${info.format}${info.backingFile ? `, flattening its backing chain` : ''})...`,
+    );
     await convertImage(disk, join(work, 'disk.qcow2'), 'qcow2', opts.signal, info.format);
     if (opts.kernel) await copyFile(resolve(opts.kernel), join(work, 'vmlinuz'));
     if (opts.initrd) await copyFile(resolve(opts.initrd), join(work, 'initrd.img'));

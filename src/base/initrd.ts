@@ -4,7 +4,7 @@
  * in but virtio as modules, so an initrd is needed; Debian's own is 15 MB and starts udev,
  * which costs ~3 s under TCG. This one is a few hundred kilobytes.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { type CpioEntry, writeCpio } from './cpio.js';
@@ -69,7 +69,9 @@ export async function buildLeanInitrd(rootfs: string, kernelVersion: string): Pr
   }
   const modDir = join(rootfs, 'lib/modules', kernelVersion);
   const depText = await readFile(join(modDir, 'modules.dep'), 'utf8').catch(() => {
-    throw new UserError('InitrdNoModules', `no modules.dep in ${modDir}`, { hint: 'is the kernel installed in the tree?' });
+    throw new UserError('InitrdNoModules', `no modules.dep in ${modDir}`, {
+      hint: 'is the kernel installed in the tree?',
+    });
   });
   const order = moduleLoadOrder(depText, INITRD_MODULES);
 
@@ -81,7 +83,12 @@ export async function buildLeanInitrd(rootfs: string, kernelVersion: string): Pr
     { type: 'dir', path: 'lib/modules' },
     { type: 'dir', path: 'proc' },
     { type: 'dir', path: 'root' },
-    { type: 'file', path: `lib/${klibcSo}`, data: await readFile(join(rootfs, 'usr/lib', klibcSo)), mode: 0o755 },
+    {
+      type: 'file',
+      path: `lib/${klibcSo}`,
+      data: await readFile(join(rootfs, 'usr/lib', klibcSo)),
+      mode: 0o755,
+    },
   ];
   for (const tool of KLIBC_TOOLS) {
     entries.push({
@@ -92,19 +99,34 @@ export async function buildLeanInitrd(rootfs: string, kernelVersion: string): Pr
     });
   }
   for (const m of order) {
-    entries.push({ type: 'file', path: `lib/modules/${m.name}.ko`, data: await readFile(join(modDir, m.path)) });
+    entries.push({
+      type: 'file',
+      path: `lib/modules/${m.name}.ko`,
+      data: await readFile(join(modDir, m.path)),
+    });
   }
-  entries.push({ type: 'file', path: 'init', data: Buffer.from(initScript(order.map((m) => m.name))), mode: 0o755 });
+  entries.push({
+    type: 'file',
+    path: 'init',
+    data: Buffer.from(initScript(order.map((m) => m.name))),
+    mode: 0o755,
+  });
   return writeCpio(entries);
 }
 
 /** Resolves modules and their dependencies (from modules.dep) into a load order, dependencies first. */
-export function moduleLoadOrder(depText: string, wanted: readonly string[]): Array<{ name: string; path: string }> {
+export function moduleLoadOrder(
+  depText: string,
+  wanted: readonly string[],
+): Array<{ name: string; path: string }> {
   const deps = new Map<string, { path: string; deps: string[] }>();
   for (const line of depText.split('\n')) {
     const [path, rest] = line.split(':');
     if (!path || rest === undefined) continue;
-    deps.set(nameOf(path), { path, deps: rest.trim() === '' ? [] : rest.trim().split(/\s+/).map(nameOf) });
+    deps.set(nameOf(path), {
+      path,
+      deps: rest.trim() === '' ? [] : rest.trim().split(/\s+/).map(nameOf),
+    });
   }
   const out: Array<{ name: string; path: string }> = [];
   const seen = new Set<string>();
@@ -112,7 +134,8 @@ export function moduleLoadOrder(depText: string, wanted: readonly string[]): Arr
     if (seen.has(name)) return;
     seen.add(name);
     const d = deps.get(name);
-    if (!d) throw new UserError('InitrdModuleMissing', `kernel module ${name} not found in modules.dep`);
+    if (!d)
+      throw new UserError('InitrdModuleMissing', `kernel module ${name} not found in modules.dep`);
     // modules.dep lists a module's dependencies nearest first; load the farthest first.
     for (const dep of [...d.deps].reverse()) visit(dep);
     out.push({ name, path: d.path });

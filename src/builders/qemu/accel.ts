@@ -27,17 +27,24 @@ export interface HostFacts {
 /** Decides the accelerator for `auto` from host facts (pure). */
 export function decideAccelerator(facts: HostFacts): AccelChoice {
   if (!facts.kvmDevice) return { accel: 'tcg', reason: '/dev/kvm is not usable' };
-  if (facts.kvmPvm) return { accel: 'tcg', reason: 'KVM is offered through kvm_pvm (nested), where guests hang' };
-  if (facts.cpuHostWorks === false) return { accel: 'tcg', reason: 'QEMU cannot start a KVM guest with -cpu host here' };
+  if (facts.kvmPvm)
+    return { accel: 'tcg', reason: 'KVM is offered through kvm_pvm (nested), where guests hang' };
+  if (facts.cpuHostWorks === false)
+    return { accel: 'tcg', reason: 'QEMU cannot start a KVM guest with -cpu host here' };
   return { accel: 'kvm', reason: 'KVM is available' };
 }
 
 let cached: Promise<AccelChoice> | undefined;
 
 /** Resolves `auto` for this host (probed once per process); any other setting is returned as is. */
-export function chooseAccelerator(setting: string, qemuBinary = 'qemu-system-x86_64'): Promise<AccelChoice> {
-  if (setting === 'none') return Promise.resolve({ accel: 'tcg', reason: 'accelerator "none" means TCG' });
-  if (setting !== 'auto') return Promise.resolve({ accel: setting as Accelerator, reason: 'set in the template' });
+export function chooseAccelerator(
+  setting: string,
+  qemuBinary = 'qemu-system-x86_64',
+): Promise<AccelChoice> {
+  if (setting === 'none')
+    return Promise.resolve({ accel: 'tcg', reason: 'accelerator "none" means TCG' });
+  if (setting !== 'auto')
+    return Promise.resolve({ accel: setting as Accelerator, reason: 'set in the template' });
   cached ??= probeHost(qemuBinary).then(decideAccelerator);
   return cached;
 }
@@ -56,7 +63,19 @@ async function probeHost(qemuBinary: string): Promise<HostFacts> {
 async function probeCpuHost(qemuBinary: string): Promise<boolean> {
   const child = execa(
     qemuBinary,
-    ['-nodefaults', '-no-user-config', '-display', 'none', '-machine', 'pc,accel=kvm', '-cpu', 'host', '-m', '64', '-S'],
+    [
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-machine',
+      'pc,accel=kvm',
+      '-cpu',
+      'host',
+      '-m',
+      '64',
+      '-S',
+    ],
     { reject: false, timeout: 1500, stdin: 'ignore' },
   );
   const r = await child;

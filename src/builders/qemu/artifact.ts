@@ -19,7 +19,12 @@ export function qemuArtifact(opts: {
     id: opts.imageId,
     string: `VM files in directory: ${opts.directory}`,
     files: opts.files,
-    state: { image: opts.imageId, imageId: opts.imageId, parentId: opts.parentId, directory: opts.directory },
+    state: {
+      image: opts.imageId,
+      imageId: opts.imageId,
+      parentId: opts.parentId,
+      directory: opts.directory,
+    },
     async destroy() {
       const catalog = Catalog.open(opts.kilnHome);
       try {

@@ -9,7 +9,14 @@ import { resolve } from 'node:path';
 import { Catalog } from '../../catalog/index.js';
 import { CancelledError, UserError } from '../../core/errors.js';
 import { haveCommand } from '../../core/exec.js';
-import type { Artifact, BuildContext, BuilderPlugin, PrepareContext, PrepareResult, ProvisionHook } from '../../core/plugin.js';
+import type {
+  Artifact,
+  BuildContext,
+  BuilderPlugin,
+  PrepareContext,
+  PrepareResult,
+  ProvisionHook,
+} from '../../core/plugin.js';
 import { runSteps, type Step } from '../../core/steps.js';
 import { QEMU_BUILDER_ID } from './artifact.js';
 import { type QemuConfig, qemuConfigSchema } from './config.js';
@@ -41,7 +48,23 @@ export const QEMU_STEPS: readonly Step<QemuState>[] = [
   registerImage,
 ];
 
-const IGNORED_KEYS = ['vnc_bind_address', 'vnc_port_min', 'vnc_port_max', 'vnc_use_password', 'disable_vnc', 'use_default_display', 'display', 'ssh_host_port_min', 'ssh_host_port_max', 'disk_cache', 'disk_discard', 'disk_compression', 'skip_compaction', 'qemu_img_args', 'boot_wait'] as const;
+const IGNORED_KEYS = [
+  'vnc_bind_address',
+  'vnc_port_min',
+  'vnc_port_max',
+  'vnc_use_password',
+  'disable_vnc',
+  'use_default_display',
+  'display',
+  'ssh_host_port_min',
+  'ssh_host_port_max',
+  'disk_cache',
+  'disk_discard',
+  'disk_compression',
+  'skip_compaction',
+  'qemu_img_args',
+  'boot_wait',
+] as const;
 
 /** Checks done before any VM starts: tools, source image, files, key. All problems at once. */
 export async function prepareQemu(config: QemuConfig, ctx: PrepareContext): Promise<PrepareResult> {
@@ -51,7 +74,9 @@ export async function prepareQemu(config: QemuConfig, ctx: PrepareContext): Prom
   const missing: string[] = [];
   for (const t of tools) if (!(await haveCommand(t))) missing.push(t);
   if (missing.length > 0) {
-    errors.push({ message: `${missing.join(' and ')} not found on PATH; install them: ${QEMU_INSTALL_HINT}` });
+    errors.push({
+      message: `${missing.join(' and ')} not found on PATH; install them: ${QEMU_INSTALL_HINT}`,
+    });
   }
   if (config.source_image) {
     let catalog: Catalog | undefined;
@@ -59,7 +84,10 @@ export async function prepareQemu(config: QemuConfig, ctx: PrepareContext): Prom
       catalog = Catalog.open(ctx.kilnHome);
       const image = resolveSourceImage(catalog, config.source_image);
       if (image.files[0] && !existsSync(image.files[0])) {
-        errors.push({ key: 'source_image', message: `the disk of image ${image.id} (${image.files[0]}) is missing` });
+        errors.push({
+          key: 'source_image',
+          message: `the disk of image ${image.id} (${image.files[0]}) is missing`,
+        });
       }
     } catch (err) {
       const e = err as UserError;
@@ -76,7 +104,10 @@ export async function prepareQemu(config: QemuConfig, ctx: PrepareContext): Prom
     }
   }
   if (config.ssh_private_key_file && !existsSync(resolve(config.ssh_private_key_file))) {
-    errors.push({ key: 'ssh_private_key_file', message: `${config.ssh_private_key_file} does not exist` });
+    errors.push({
+      key: 'ssh_private_key_file',
+      message: `${config.ssh_private_key_file} does not exist`,
+    });
   }
   for (const k of IGNORED_KEYS) {
     if (config[k] !== undefined && k.startsWith('vnc')) {
@@ -92,25 +123,43 @@ export const qemuBuilder: BuilderPlugin<QemuConfig> = {
   schema: qemuConfigSchema,
   prepare: prepareQemu,
 
-  async run(config: QemuConfig, ctx: BuildContext, hook: ProvisionHook): Promise<Artifact | undefined> {
+  async run(
+    config: QemuConfig,
+    ctx: BuildContext,
+    hook: ProvisionHook,
+  ): Promise<Artifact | undefined> {
     if (config.output_directory && existsSync(resolve(config.output_directory)) && !ctx.force) {
-      throw new UserError('OutputExists', `output directory ${resolve(config.output_directory)} already exists`, {
-        where: 'output_directory',
-        hint: 'remove it, or build with -force',
-      });
+      throw new UserError(
+        'OutputExists',
+        `output directory ${resolve(config.output_directory)} already exists`,
+        {
+          where: 'output_directory',
+          hint: 'remove it, or build with -force',
+        },
+      );
     }
     const catalog = Catalog.open(ctx.kilnHome);
     const state: QemuState = { config, ctx, hook, catalog, vmDied: new AbortController() };
     try {
-      await runSteps(QEMU_STEPS, state, { signal: ctx.signal, ui: ctx.ui }, {
-        onError: ctx.onError,
-        cleanupSignal: ctx.cleanupSignal,
-        onCleanupPending: ctx.onCleanupPending,
-      });
+      await runSteps(
+        QEMU_STEPS,
+        state,
+        { signal: ctx.signal, ui: ctx.ui },
+        {
+          onError: ctx.onError,
+          cleanupSignal: ctx.cleanupSignal,
+          onCleanupPending: ctx.onCleanupPending,
+        },
+      );
       return state.artifact;
     } catch (err) {
       // A step that failed because QEMU died reports QEMU's death, which says why.
-      if (state.vmError && !ctx.signal.aborted && !(err instanceof CancelledError && ctx.signal.aborted)) throw state.vmError;
+      if (
+        state.vmError &&
+        !ctx.signal.aborted &&
+        !(err instanceof CancelledError && ctx.signal.aborted)
+      )
+        throw state.vmError;
       throw err;
     } finally {
       catalog.close();

@@ -37,7 +37,9 @@ const diskSize = z.union([z.number().int().positive(), z.string()]).refine(
       return false;
     }
   },
-  { error: (i) => `invalid disk size ${JSON.stringify(i.input)} (examples: 10240, "10240M", "10G")` },
+  {
+    error: (i) => `invalid disk size ${JSON.stringify(i.input)} (examples: 10240, "10240M", "10G")`,
+  },
 );
 
 const port = z.number().int().min(1).max(65535);
@@ -61,7 +63,9 @@ export const qemuConfigSchema = z
     /** Output format: qcow2 (default) or raw (raw implies use_backing_file false). */
     format: z.enum(['qcow2', 'raw']).default('qcow2'),
     /** `auto` (default: KVM only where it works, else TCG), `kvm`, `tcg`, `none` (= TCG). */
-    accelerator: z.enum(['auto', 'kvm', 'tcg', 'xen', 'hax', 'hvf', 'whpx', 'none']).default('auto'),
+    accelerator: z
+      .enum(['auto', 'kvm', 'tcg', 'xen', 'hax', 'hvf', 'whpx', 'none'])
+      .default('auto'),
     /** Megabytes of guest memory (Packer's default 512). */
     memory: z.number().int().min(64).default(512),
     /** Guest CPUs (Packer's default 1). */
@@ -91,7 +95,11 @@ export const qemuConfigSchema = z
     skip_compaction: z.boolean().optional(),
     /** Packer's extra qemu-img arguments (kiln always passes the backing format itself). */
     qemu_img_args: z
-      .strictObject({ create: z.array(z.string()).optional(), convert: z.array(z.string()).optional(), resize: z.array(z.string()).optional() })
+      .strictObject({
+        create: z.array(z.string()).optional(),
+        convert: z.array(z.string()).optional(),
+        resize: z.array(z.string()).optional(),
+      })
       .optional(),
     /** `ssh` (default) or `none`. */
     communicator: z.enum(['ssh', 'none']).default('ssh'),
@@ -131,30 +139,48 @@ export const qemuConfigSchema = z
   .superRefine((c, issue) => {
     const urls = [...(c.iso_url ? [c.iso_url] : []), ...(c.iso_urls ?? [])];
     if (c.source_image && urls.length > 0) {
-      issue.addIssue({ code: 'custom', path: ['source_image'], message: 'give source_image or iso_url, not both' });
+      issue.addIssue({
+        code: 'custom',
+        path: ['source_image'],
+        message: 'give source_image or iso_url, not both',
+      });
     }
     if (!c.source_image && urls.length === 0) {
       issue.addIssue({
         code: 'custom',
         path: ['source_image'],
-        message: 'one of source_image (a catalog image, e.g. "debian-12") or iso_url (with disk_image: true) must be specified',
+        message:
+          'one of source_image (a catalog image, e.g. "debian-12") or iso_url (with disk_image: true) must be specified',
       });
     }
     if (urls.length > 0 && !c.disk_image) {
       issue.addIssue({
         code: 'custom',
         path: ['disk_image'],
-        message: 'kiln boots disk images only: set "disk_image": true (installing from an ISO needs boot_command over VNC, which kiln does not support)',
+        message:
+          'kiln boots disk images only: set "disk_image": true (installing from an ISO needs boot_command over VNC, which kiln does not support)',
       });
     }
     if (urls.length > 0 && c.iso_checksum === undefined) {
-      issue.addIssue({ code: 'custom', path: ['iso_checksum'], message: 'an iso_checksum must be specified ("none" to skip the check)' });
+      issue.addIssue({
+        code: 'custom',
+        path: ['iso_checksum'],
+        message: 'an iso_checksum must be specified ("none" to skip the check)',
+      });
     }
     if (c.use_backing_file && c.format !== 'qcow2') {
-      issue.addIssue({ code: 'custom', path: ['use_backing_file'], message: 'use_backing_file can only be enabled for the qcow2 format' });
+      issue.addIssue({
+        code: 'custom',
+        path: ['use_backing_file'],
+        message: 'use_backing_file can only be enabled for the qcow2 format',
+      });
     }
     if (c.boot_command && c.boot_command.length > 0) {
-      issue.addIssue({ code: 'custom', path: ['boot_command'], message: 'boot_command is not supported: kiln starts no VNC server to type it' });
+      issue.addIssue({
+        code: 'custom',
+        path: ['boot_command'],
+        message: 'boot_command is not supported: kiln starts no VNC server to type it',
+      });
     }
     if (c.communicator === 'ssh') {
       if (!c.ssh_username) {
@@ -165,10 +191,20 @@ export const qemuConfigSchema = z
         });
       }
       if (c.ssh_password) {
-        issue.addIssue({ code: 'custom', path: ['ssh_password'], message: 'password authentication is not supported by kiln: leave it out (each build gets a fresh key)' });
+        issue.addIssue({
+          code: 'custom',
+          path: ['ssh_password'],
+          message:
+            'password authentication is not supported by kiln: leave it out (each build gets a fresh key)',
+        });
       }
       if (c.ssh_agent_auth) {
-        issue.addIssue({ code: 'custom', path: ['ssh_agent_auth'], message: 'agent authentication is not supported by kiln: use ssh_private_key_file or leave it out' });
+        issue.addIssue({
+          code: 'custom',
+          path: ['ssh_agent_auth'],
+          message:
+            'agent authentication is not supported by kiln: use ssh_private_key_file or leave it out',
+        });
       }
     }
   });

@@ -9,8 +9,8 @@ import { createServer } from 'node:net';
 import { execa, type ResultPromise } from 'execa';
 import { CancelledError, SystemError, UserError } from '../../core/errors.js';
 import { run } from '../../core/exec.js';
+import { buildQemuArgs, type PortForward, type VmSpec } from './qemu-args.js';
 import { QmpClient } from './qmp.js';
-import { type PortForward, type VmSpec, buildQemuArgs } from './qemu-args.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 export const QEMU_IMG = 'qemu-img';
@@ -63,11 +63,17 @@ export async function startVm(opts: StartVmOptions): Promise<Vm> {
   // A free port can be taken between our probe and QEMU's bind: try a few times.
   for (let attempt = 1; ; attempt++) {
     const forwards = [...(opts.forwards ?? [])];
-    for (const guestPort of opts.forwardGuestPorts ?? []) forwards.push({ hostPort: await freePort(), guestPort });
+    for (const guestPort of opts.forwardGuestPorts ?? [])
+      forwards.push({ hostPort: await freePort(), guestPort });
     try {
       return await startOnce(opts, forwards);
     } catch (err) {
-      if (attempt < 3 && err instanceof SystemError && /hostfwd|host forwarding/i.test(err.details.join(' '))) continue;
+      if (
+        attempt < 3 &&
+        err instanceof SystemError &&
+        /hostfwd|host forwarding/i.test(err.details.join(' '))
+      )
+        continue;
       throw err;
     }
   }
@@ -80,9 +86,19 @@ async function startOnce(opts: StartVmOptions, forwards: PortForward[]): Promise
   let child: ResultPromise;
   try {
     // Its own process group: a terminal's Ctrl-C reaches kiln, whose cleanup stops QEMU in order.
-    child = execa(binary, args, { detached: true, reject: false, stdin: 'ignore', stdout: 'ignore', buffer: { stderr: true } });
+    child = execa(binary, args, {
+      detached: true,
+      reject: false,
+      stdin: 'ignore',
+      stdout: 'ignore',
+      buffer: { stderr: true },
+    });
   } catch (err) {
-    throw new UserError('ToolMissing', `${binary} could not be started: ${(err as Error).message}`, { hint: QEMU_INSTALL_HINT });
+    throw new UserError(
+      'ToolMissing',
+      `${binary} could not be started: ${(err as Error).message}`,
+      { hint: QEMU_INSTALL_HINT },
+    );
   }
   let exit: VmExit | undefined;
   let stderrText = '';
@@ -105,9 +121,14 @@ async function startOnce(opts: StartVmOptions, forwards: PortForward[]): Promise
   if (spawnError || child.pid === undefined) {
     await exited;
     if (spawnError?.code === 'ENOENT') {
-      throw new UserError('ToolMissing', `${binary} is not installed (or not on PATH)`, { hint: QEMU_INSTALL_HINT });
+      throw new UserError('ToolMissing', `${binary} is not installed (or not on PATH)`, {
+        hint: QEMU_INSTALL_HINT,
+      });
     }
-    throw new SystemError('QemuStartFailed', `${binary} could not be started: ${spawnError?.message ?? 'no pid'}`);
+    throw new SystemError(
+      'QemuStartFailed',
+      `${binary} could not be started: ${spawnError?.message ?? 'no pid'}`,
+    );
   }
   const pid = child.pid;
   opts.onSpawn?.(pid);
@@ -125,7 +146,11 @@ async function startOnce(opts: StartVmOptions, forwards: PortForward[]): Promise
 
   let qmp: QmpClient;
   try {
-    qmp = await QmpClient.connect(opts.qmpSocket, { signal: opts.signal, isAlive: () => exit === undefined, timeoutMs: 15_000 });
+    qmp = await QmpClient.connect(opts.qmpSocket, {
+      signal: opts.signal,
+      isAlive: () => exit === undefined,
+      timeoutMs: 15_000,
+    });
   } catch (err) {
     // Give QEMU a moment to finish dying so its reason is in stderr.
     await Promise.race([exited, new Promise((r) => setTimeout(r, 500))]);
@@ -135,7 +160,11 @@ async function startOnce(opts: StartVmOptions, forwards: PortForward[]): Promise
     throw new SystemError(
       'QemuStartFailed',
       e ? `QEMU exited at start (${describeExit(e)})` : `QEMU did not answer on its QMP socket`,
-      { details: tailLines(e?.stderr ?? stderrText, 10), hint: e ? undefined : 'is the machine overloaded?', cause: err },
+      {
+        details: tailLines(e?.stderr ?? stderrText, 10),
+        hint: e ? undefined : 'is the machine overloaded?',
+        cause: err,
+      },
     );
   }
 
@@ -240,7 +269,10 @@ export interface ImageInfo {
 
 /** Reads an image's format, sizes and backing file. */
 export async function imageInfo(file: string, signal?: AbortSignal): Promise<ImageInfo> {
-  const r = await run(QEMU_IMG, ['info', '--output=json', '-U', file], { signal, installHint: QEMU_INSTALL_HINT });
+  const r = await run(QEMU_IMG, ['info', '--output=json', '-U', file], {
+    signal,
+    installHint: QEMU_INSTALL_HINT,
+  });
   const j = JSON.parse(r.stdout) as Record<string, unknown>;
   return {
     format: String(j.format),

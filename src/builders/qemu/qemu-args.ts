@@ -63,7 +63,9 @@ export function buildQemuArgs(spec: VmSpec): string[] {
     default:
       defaults.push(['-drive', `${drive},if=${spec.disk.interface}`]);
   }
-  const fwd = spec.forwards.map((f) => `,hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`).join('');
+  const fwd = spec.forwards
+    .map((f) => `,hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`)
+    .join('');
   defaults.push(['-netdev', `user,id=user.0${fwd}`]);
   devices.push(`${spec.netDevice},netdev=user.0`, 'virtio-rng-pci');
   for (const d of devices) defaults.push(['-device', d]);

@@ -5,7 +5,7 @@
  * scraping its output.
  */
 import { EventEmitter } from 'node:events';
-import { type Socket, createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { CancelledError, SystemError } from '../../core/errors.js';
 
 /** An asynchronous QMP event, e.g. `{event: 'SHUTDOWN', data: {guest: true, reason: 'guest-shutdown'}}`. */
@@ -59,7 +59,9 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
       try {
         const sock = await openSocket(path);
         const client = new QmpClient(sock);
-        const greeting = (await client.nextMessage(5000)) as { QMP?: { version?: { qemu?: Record<string, number> } } };
+        const greeting = (await client.nextMessage(5000)) as {
+          QMP?: { version?: { qemu?: Record<string, number> } };
+        };
         const v = greeting.QMP?.version?.qemu;
         if (v) client.version = `${v.major}.${v.minor}.${v.micro}`;
         await client.execute('qmp_capabilities');
@@ -68,10 +70,14 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
         lastErr = err;
       }
       if (Date.now() > deadline) {
-        throw new SystemError('QmpConnectFailed', `could not connect to QEMU's QMP socket ${path}`, {
-          details: [String((lastErr as Error)?.message ?? lastErr)],
-          cause: lastErr,
-        });
+        throw new SystemError(
+          'QmpConnectFailed',
+          `could not connect to QEMU's QMP socket ${path}`,
+          {
+            details: [String((lastErr as Error)?.message ?? lastErr)],
+            cause: lastErr,
+          },
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -79,9 +85,14 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
 
   /** Sends a command and resolves with its `return` value; rejects with QEMU's error class and text. */
   execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T> {
-    if (this.closed) return Promise.reject(new SystemError('QmpClosed', `QMP connection closed (sending ${command})`));
+    if (this.closed)
+      return Promise.reject(
+        new SystemError('QmpClosed', `QMP connection closed (sending ${command})`),
+      );
     const id = `k${this.nextId++}`;
-    const msg = JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id });
+    const msg = JSON.stringify(
+      args ? { execute: command, arguments: args, id } : { execute: command, id },
+    );
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, command });
       this.sock.write(`${msg}\n`);
@@ -173,7 +184,12 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
     this.pending.delete(id);
     if ('error' in msg) {
       const e = msg.error as { class?: string; desc?: string };
-      p.reject(new SystemError('QmpError', `QMP ${p.command} failed: ${e.class ?? 'Error'}: ${e.desc ?? ''}`));
+      p.reject(
+        new SystemError(
+          'QmpError',
+          `QMP ${p.command} failed: ${e.class ?? 'Error'}: ${e.desc ?? ''}`,
+        ),
+      );
     } else {
       p.resolve(msg.return);
     }

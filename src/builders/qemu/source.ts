@@ -29,7 +29,10 @@ export function pickDiskFile(config: QemuConfig): string {
   }
   throw new UserError('SourceDiskMissing', `disk image not found: ${urls.join(', ')}`, {
     where: 'iso_url',
-    hint: remote.length > 0 ? 'kiln reads local disk images only: download it first' : 'check the path (relative paths are resolved against the current directory)',
+    hint:
+      remote.length > 0
+        ? 'kiln reads local disk images only: download it first'
+        : 'check the path (relative paths are resolved against the current directory)',
   });
 }
 
@@ -38,10 +41,17 @@ export function resolveSourceImage(catalog: CatalogApi, ref: string): ImageRecor
   try {
     const image = catalog.resolveImage(ref);
     if (image.status === 'missing') {
-      throw new UserError('SourceImageMissing', `source image ${image.id} (${image.name}) has lost its disk file`, {
-        where: 'source_image',
-        hint: ref === 'debian-12' ? 'run `kiln base debian-12 --force` to make it again' : 'rebuild it or choose another source_image',
-      });
+      throw new UserError(
+        'SourceImageMissing',
+        `source image ${image.id} (${image.name}) has lost its disk file`,
+        {
+          where: 'source_image',
+          hint:
+            ref === 'debian-12'
+              ? 'run `kiln base debian-12 --force` to make it again'
+              : 'rebuild it or choose another source_image',
+        },
+      );
     }
     return image;
   } catch (err) {
@@ -58,7 +68,10 @@ export function resolveSourceImage(catalog: CatalogApi, ref: string): ImageRecor
 /** The disk, format and boot facts of a catalog image. */
 export function sourceFromImage(image: ImageRecord): SourceDisk {
   const disk = image.files[0];
-  if (!disk) throw new UserError('SourceImageMissing', `image ${image.id} has no disk file`, { where: 'source_image' });
+  if (!disk)
+    throw new UserError('SourceImageMissing', `image ${image.id} has no disk file`, {
+      where: 'source_image',
+    });
   const md = image.metadata as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
   return {
@@ -80,10 +93,14 @@ export async function verifyChecksum(file: string, checksum: string, type?: stri
   let want: string;
   if (spec.startsWith('file:')) {
     const list = await readFile(localPath(spec.slice(5)) ?? spec.slice(5), 'utf8').catch(() => {
-      throw new UserError('ChecksumFileMissing', `checksum file ${spec.slice(5)} cannot be read`, { where: 'iso_checksum' });
+      throw new UserError('ChecksumFileMissing', `checksum file ${spec.slice(5)} cannot be read`, {
+        where: 'iso_checksum',
+      });
     });
     const name = basename(file);
-    const line = list.split('\n').find((l) => l.includes(name)) ?? list.split('\n').find((l) => l.trim() !== '');
+    const line =
+      list.split('\n').find((l) => l.includes(name)) ??
+      list.split('\n').find((l) => l.trim() !== '');
     want = (line ?? '').trim().split(/\s+/)[0] ?? '';
     spec = want;
   }
@@ -93,7 +110,12 @@ export async function verifyChecksum(file: string, checksum: string, type?: stri
     want = m[2]!.toLowerCase();
   } else {
     want = spec.toLowerCase();
-    algo = type?.toLowerCase() ?? ({ 32: 'md5', 40: 'sha1', 64: 'sha256', 128: 'sha512' } as Record<number, string>)[want.length] ?? '';
+    algo =
+      type?.toLowerCase() ??
+      ({ 32: 'md5', 40: 'sha1', 64: 'sha256', 128: 'sha512' } as Record<number, string>)[
+        want.length
+      ] ??
+      '';
     if (!algo) {
       throw new UserError('BadChecksum', `cannot tell the type of checksum "${checksum}"`, {
         where: 'iso_checksum',

@@ -5,9 +5,9 @@
  * The image id goes to stdout; progress to stderr.
  */
 import type { Command } from 'commander';
-import { Catalog } from '../../catalog/index.js';
 import { BASES, makeBase } from '../../base/debian.js';
 import { importImage } from '../../base/import.js';
+import { Catalog } from '../../catalog/index.js';
 import { CancelledError } from '../../core/errors.js';
 import { BuildUi } from '../../core/events.js';
 import { Secrets } from '../../core/secrets.js';
@@ -17,7 +17,9 @@ import { createUi } from '../../ui/index.js';
 export function registerBase(program: Command): void {
   program
     .command('base')
-    .description(`make a base image and register it in the catalog (${Object.keys(BASES).join(', ')})`)
+    .description(
+      `make a base image and register it in the catalog (${Object.keys(BASES).join(', ')})`,
+    )
     .argument('<name>', 'which base: debian-12')
     .option('--force', 'rebuild it even when it exists')
     .action(async (name: string, _o: unknown, cmd: Command) => {
@@ -26,9 +28,17 @@ export function registerBase(program: Command): void {
         const ui = cliUi(opts.machineReadable === true);
         const catalog = Catalog.open();
         try {
-          const r = await makeBase({ catalog, name, force: opts.force === true, ui: new BuildUi(ui, name), signal });
+          const r = await makeBase({
+            catalog,
+            name,
+            force: opts.force === true,
+            ui: new BuildUi(ui, name),
+            signal,
+          });
           if (r.created) {
-            const t = Object.entries(r.timings).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(', ');
+            const t = Object.entries(r.timings)
+              .map(([k, v]) => `${k} ${v.toFixed(1)}s`)
+              .join(', ');
             ui.emit({ type: 'ui', level: 'message', build: name, text: `timings: ${t}` });
           }
           process.stdout.write(`${r.image.id}\n`);
@@ -38,10 +48,14 @@ export function registerBase(program: Command): void {
       });
     });
 
-  const images = program.commands.find((c) => c.name() === 'images') ?? program.command('images').description('local image catalog');
+  const images =
+    program.commands.find((c) => c.name() === 'images') ??
+    program.command('images').description('local image catalog');
   images
     .command('import')
-    .description('import a qcow2 or raw disk into the catalog (with --kernel/--initrd for direct kernel boot)')
+    .description(
+      'import a qcow2 or raw disk into the catalog (with --kernel/--initrd for direct kernel boot)',
+    )
     .argument('<disk>', 'the disk file')
     .option('--kernel <file>', 'kernel for direct kernel boot')
     .option('--initrd <file>', 'initrd for direct kernel boot')

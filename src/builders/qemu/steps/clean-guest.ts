@@ -57,10 +57,17 @@ export const cleanGuest: Step<QemuState> = {
       onStderr: (l) => out.push(l),
     });
     if (r.exitCode !== 0 || !out.includes('kiln-clean-guest-ok')) {
-      throw new SystemError('CleanGuestFailed', `could not clean the guest (exit status ${r.exitCode})`, {
-        details: out.slice(-10),
-        hint: user === 'root' ? undefined : `${user} needs passwordless sudo so that kiln can remove its key before saving the image`,
-      });
+      throw new SystemError(
+        'CleanGuestFailed',
+        `could not clean the guest (exit status ${r.exitCode})`,
+        {
+          details: out.slice(-10),
+          hint:
+            user === 'root'
+              ? undefined
+              : `${user} needs passwordless sudo so that kiln can remove its key before saving the image`,
+        },
+      );
     }
   },
 };

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { run } from '../../../core/exec.js';
 import type { Step } from '../../../core/steps.js';
 import { parseDiskSize } from '../config.js';
-import { QEMU_IMG, QEMU_INSTALL_HINT, convertImage, createOverlay, imageInfo } from '../driver.js';
-import { type QemuState, journal, unjournal } from '../state.js';
+import { convertImage, createOverlay, imageInfo, QEMU_IMG, QEMU_INSTALL_HINT } from '../driver.js';
+import { journal, type QemuState, unjournal } from '../state.js';
 
 export const createDisk: Step<QemuState> = {
   name: 'create-disk',
@@ -27,7 +27,9 @@ export const createDisk: Step<QemuState> = {
     const wanted = c.disk_size === undefined ? undefined : parseDiskSize(c.disk_size);
     const grow = wanted !== undefined && wanted > info.virtualSize ? wanted : undefined;
     if (wanted !== undefined && wanted < info.virtualSize) {
-      ui.message(`disk_size is smaller than the source's ${info.virtualSize} bytes: keeping the source's size`);
+      ui.message(
+        `disk_size is smaller than the source's ${info.virtualSize} bytes: keeping the source's size`,
+      );
     }
     if (c.use_backing_file) {
       ui.say('Creating overlay disk on the source image...');
@@ -35,7 +37,11 @@ export const createDisk: Step<QemuState> = {
     } else {
       ui.say('Copying the source image...');
       await convertImage(src.file, disk, c.format, signal, src.format);
-      if (grow) await run(QEMU_IMG, ['resize', '-q', '-f', c.format, disk, String(grow)], { signal, installHint: QEMU_INSTALL_HINT });
+      if (grow)
+        await run(QEMU_IMG, ['resize', '-q', '-f', c.format, disk, String(grow)], {
+          signal,
+          installHint: QEMU_INSTALL_HINT,
+        });
     }
   },
   async cleanup(state) {

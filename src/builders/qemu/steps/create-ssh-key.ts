@@ -24,10 +24,14 @@ export const createSshKey: Step<QemuState> = {
       const parsed = ssh2.utils.parseKey(text);
       const key = Array.isArray(parsed) ? parsed[0] : parsed;
       if (!key || key instanceof Error) {
-        throw new UserError('BadPrivateKey', `${file} is not a private key ssh2 can read${key instanceof Error ? `: ${key.message}` : ''}`, {
-          where: 'ssh_private_key_file',
-          hint: 'use an unencrypted OpenSSH or PEM key',
-        });
+        throw new UserError(
+          'BadPrivateKey',
+          `${file} is not a private key ssh2 can read${key instanceof Error ? `: ${key.message}` : ''}`,
+          {
+            where: 'ssh_private_key_file',
+            hint: 'use an unencrypted OpenSSH or PEM key',
+          },
+        );
       }
       state.privateKeyFile = file;
       state.publicKey = `${key.type} ${key.getPublicSSH().toString('base64')} kiln-build`;
@@ -38,7 +42,8 @@ export const createSshKey: Step<QemuState> = {
     ui.say('Creating a temporary SSH key for this build...');
     const dir = await createKeyDir(signal, state.ctx.runId);
     keyDirs.set(state, dir);
-    if (state.journalRun) state.catalog.recordResource({ runId: state.journalRun, kind: 'dir', ref: dir.dir });
+    if (state.journalRun)
+      state.catalog.recordResource({ runId: state.journalRun, kind: 'dir', ref: dir.dir });
     state.privateKeyFile = dir.privateKeyFile;
     state.publicKey = dir.publicKey;
     const text = await readFile(dir.privateKeyFile, 'utf8');

@@ -4,16 +4,21 @@
  * with, and made read-only. With `output_directory`, the disk is also copied there, as
  * Packer does (an existing directory is refused unless -force).
  */
+
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
 import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { qemuArtifact } from '../artifact.js';
-import { type QemuState, journal, unjournal } from '../state.js';
+import { journal, type QemuState, unjournal } from '../state.js';
 
 /** Packer's default file name for the disk: `packer-<build>.<format>` unless vm_name says otherwise. */
-export function outputFileName(vmName: string | undefined, buildName: string, format: string): string {
+export function outputFileName(
+  vmName: string | undefined,
+  buildName: string,
+  format: string,
+): string {
   return vmName ?? `packer-${buildName}.${format}`;
 }
 
@@ -66,7 +71,9 @@ export const registerImage: Step<QemuState> = {
     });
     state.registered = true;
     unjournal(state, final);
-    ui.say(`Image registered: ${image.id} (${image.name}${src.image ? `, parent ${src.image.id}` : ''})`);
+    ui.say(
+      `Image registered: ${image.id} (${image.name}${src.image ? `, parent ${src.image.id}` : ''})`,
+    );
 
     let directory = final;
     let artifactFiles = files;
@@ -75,10 +82,14 @@ export const registerImage: Step<QemuState> = {
       outputDirectory = resolve(c.output_directory);
       if (existsSync(outputDirectory)) {
         if (!state.ctx.force) {
-          throw new UserError('OutputExists', `output directory ${outputDirectory} already exists`, {
-            where: 'output_directory',
-            hint: 'remove it, or build with -force',
-          });
+          throw new UserError(
+            'OutputExists',
+            `output directory ${outputDirectory} already exists`,
+            {
+              where: 'output_directory',
+              hint: 'remove it, or build with -force',
+            },
+          );
         }
         await rm(outputDirectory, { recursive: true, force: true });
       }

@@ -12,7 +12,7 @@ import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { chooseAccelerator } from '../accel.js';
 import { describeExit, startVm } from '../driver.js';
-import { type QemuState, journal, unjournal } from '../state.js';
+import { journal, type QemuState, unjournal } from '../state.js';
 
 /** The credentials that make the guest accept the build's key (kiln's unit for any user; systemd's own for root). */
 export function sshCredentials(user: string, publicKey: string): Record<string, string> {
@@ -33,7 +33,8 @@ export const runVm: Step<QemuState> = {
     journal(state, 'dir', state.runDir);
     const name = c.vm_name ?? state.ctx.buildName;
     const qemuArgs = [...(c.qemuargs ?? [])];
-    if (c.machine_type !== 'pc') qemuArgs.unshift(['-machine', `${c.machine_type},accel=${accel.accel}`]);
+    if (c.machine_type !== 'pc')
+      qemuArgs.unshift(['-machine', `${c.machine_type},accel=${accel.accel}`]);
     ui.say('Starting VM, booting disk image');
     const vm = await startVm({
       name,
@@ -46,7 +47,10 @@ export const runVm: Step<QemuState> = {
       cmdline: src.cmdline,
       netDevice: c.net_device,
       forwardGuestPorts: c.communicator === 'ssh' ? [c.ssh_port] : [],
-      credentials: c.communicator === 'ssh' && state.publicKey ? sshCredentials(c.ssh_username!, state.publicKey) : {},
+      credentials:
+        c.communicator === 'ssh' && state.publicKey
+          ? sshCredentials(c.ssh_username!, state.publicKey)
+          : {},
       qmpSocket: join(state.runDir, 'qmp.sock'),
       serialLog: join(state.runDir, 'console.log'),
       qemuArgs,
@@ -55,15 +59,29 @@ export const runVm: Step<QemuState> = {
       onSpawn: (pid) => journal(state, 'process', String(pid)),
     });
     state.vm = vm;
-    ui.message(`QEMU pid ${vm.pid}, QMP ${join(state.runDir, 'qmp.sock')}, console ${vm.serialLog}`);
+    ui.message(
+      `QEMU pid ${vm.pid}, QMP ${join(state.runDir, 'qmp.sock')}, console ${vm.serialLog}`,
+    );
     void vm.waitExit().then(async (exit) => {
       if (state.stopping) return;
       const lines = await vm.lastConsoleLines(15);
-      const stderr = exit.stderr.split('\n').filter((l) => l.trim() !== '').slice(-5);
-      state.vmError = new SystemError('QemuExited', `QEMU exited during the build (${describeExit(exit)})`, {
-        details: [...stderr.map((l) => `qemu: ${l}`), ...(lines.length > 0 ? ['last console lines:', ...lines] : ['the console printed nothing'])],
-        hint: 'the guest crashed or powered off; see the console lines above',
-      });
+      const stderr = exit.stderr
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .slice(-5);
+      state.vmError = new SystemError(
+        'QemuExited',
+        `QEMU exited during the build (${describeExit(exit)})`,
+        {
+          details: [
+            ...stderr.map((l) => `qemu: ${l}`),
+            ...(lines.length > 0
+              ? ['last console lines:', ...lines]
+              : ['the console printed nothing']),
+          ],
+          hint: 'the guest crashed or powered off; see the console lines above',
+        },
+      );
       state.vmDied.abort(state.vmError);
     });
   },

@@ -10,7 +10,8 @@ import type { Step } from '../../../core/steps.js';
 import { parseGoDurationMs } from '../../../template/duration.js';
 import type { QemuState } from '../state.js';
 
-const PROBE = 'sync; if systemctl is-active --quiet systemd-logind 2>/dev/null || pidof acpid >/dev/null 2>&1; then echo kiln-acpi; else echo kiln-noacpi; fi';
+const PROBE =
+  'sync; if systemctl is-active --quiet systemd-logind 2>/dev/null || pidof acpid >/dev/null 2>&1; then echo kiln-acpi; else echo kiln-noacpi; fi';
 
 export const shutdown: Step<QemuState> = {
   name: 'shutdown',
@@ -29,19 +30,31 @@ export const shutdown: Step<QemuState> = {
         onStdout: (l) => ui.message(l),
         onStderr: (l) => ui.error(l),
       });
-      if (!r.disconnected && r.exitCode !== 0) ui.error(`shutdown_command exited with status ${r.exitCode}`);
-      const gone = await Promise.race([vm.waitExit().then(() => true), sleep(timeoutMs, signal).then(() => false)]);
+      if (!r.disconnected && r.exitCode !== 0)
+        ui.error(`shutdown_command exited with status ${r.exitCode}`);
+      const gone = await Promise.race([
+        vm.waitExit().then(() => true),
+        sleep(timeoutMs, signal).then(() => false),
+      ]);
       if (!gone) {
-        throw new SystemError('ShutdownTimeout', `the guest did not power off within ${c.shutdown_timeout}`, {
-          hint: 'check shutdown_command (it usually needs sudo), or raise shutdown_timeout',
-        });
+        throw new SystemError(
+          'ShutdownTimeout',
+          `the guest did not power off within ${c.shutdown_timeout}`,
+          {
+            hint: 'check shutdown_command (it usually needs sudo), or raise shutdown_timeout',
+          },
+        );
       }
     } else {
       let acpi = comm === undefined;
       if (comm) {
         const out: string[] = [];
         const r = await comm.exec({ command: PROBE, signal, onStdout: (l) => out.push(l) });
-        if (r.exitCode !== 0) throw new SystemError('SyncFailed', `sync in the guest failed (exit status ${r.exitCode})`);
+        if (r.exitCode !== 0)
+          throw new SystemError(
+            'SyncFailed',
+            `sync in the guest failed (exit status ${r.exitCode})`,
+          );
         acpi = out.includes('kiln-acpi');
       }
       state.stopping = true;
@@ -52,7 +65,10 @@ export const shutdown: Step<QemuState> = {
         const gone = await vm.powerdown(timeoutMs);
         if (!gone) {
           if (comm === undefined) {
-            throw new SystemError('ShutdownTimeout', `the guest did not power off within ${c.shutdown_timeout}`);
+            throw new SystemError(
+              'ShutdownTimeout',
+              `the guest did not power off within ${c.shutdown_timeout}`,
+            );
           }
           ui.message('no power-off after the ACPI request: stopping QEMU (the disk was synced)');
         }
@@ -69,9 +85,13 @@ export const shutdown: Step<QemuState> = {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { parseDiskSize, qemuConfigSchema } from './config.js';
+
+function issues(input: unknown): string[] {
+  const r = qemuConfigSchema.safeParse(input);
+  return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+}
+
+describe('qemu config', () => {
+  it('accepts the hello-web build block with kiln defaults', () => {
+    const r = qemuConfigSchema.parse({
+      source_image: 'debian-12',
+      ssh_username: 'root',
+      memory: 1024,
+      cpus: 2,
+      accelerator: 'auto',
+      headless: true,
+    });
+    expect(r.use_backing_file).toBe(true);
+    expect(r.format).toBe('qcow2');
+    expect(r.communicator).toBe('ssh');
+    expect(r.ssh_timeout).toBe('5m');
+  });
+
+  it('needs a source, a username, and disk_image for iso_url', () => {
+    expect(issues({ ssh_username: 'root' }).join('\n')).toMatch(
+      /source_image: one of source_image/,
+    );
+    expect(issues({ source_image: 'debian-12' }).join('\n')).toMatch(
+      /ssh_username: a Username must be specified/,
+    );
+    const iso = issues({ iso_url: 'x.qcow2', iso_checksum: 'none', ssh_username: 'root' }).join(
+      '\n',
+    );
+    expect(iso).toMatch(/disk_image: kiln boots disk images only/);
+  });
+
+  it('rejects unknown keys, passwords, backing files on raw, and bad durations', () => {
+    expect(issues({ source_image: 'a', ssh_username: 'u', ssh_usernme: 'x' }).join('\n')).toMatch(
+      /ssh_usernme/,
+    );
+    expect(issues({ source_image: 'a', ssh_username: 'u', ssh_password: 'p' }).join('\n')).toMatch(
+      /ssh_password/,
+    );
+    expect(issues({ source_image: 'a', ssh_username: 'u', format: 'raw' }).join('\n')).toMatch(
+      /use_backing_file/,
+    );
+    expect(
+      issues({ source_image: 'a', ssh_username: 'u', ssh_timeout: '5 minutes' }).join('\n'),
+    ).toMatch(/ssh_timeout: invalid duration/);
+    expect(issues({ source_image: 'a', ssh_username: 'u', ssh_port: 70000 }).join('\n')).toMatch(
+      /ssh_port/,
+    );
+  });
+
+  it('accepts VNC options (ignored) and communicator none without a username', () => {
+    expect(
+      issues({ source_image: 'a', communicator: 'none', vnc_port_min: 5900, disable_vnc: true }),
+    ).toEqual([]);
+  });
+
+  it('parses disk sizes like Packer (bare numbers are megabytes)', () => {
+    expect(parseDiskSize(10240)).toBe(10240 * 1024 * 1024);
+    expect(parseDiskSize('10G')).toBe(10 * 1024 ** 3);
+    expect(parseDiskSize('512')).toBe(512 * 1024 ** 2);
+    expect(() => parseDiskSize('ten')).toThrow(/invalid disk size/);
+  });
+});
