@@ -7,7 +7,7 @@
  * case names (manifests, checksums) are compared too. Every remaining difference is in
  * docs/packer-differences.md.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -17,6 +17,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -209,4 +210,92 @@ describe('kiln build -machine-readable matches packer 1.6.6', () => {
       expect(listing(kiln.dir)).toEqual(listing(packer.dir));
     });
   }
+});
+
+/** A free loopback TCP port. */
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() =>
+        typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port')),
+      );
+    });
+  });
+}
+
+describe('null builder over SSH matches packer 1.6.6', () => {
+  it('connects to a local sshd, exposes {{build `Host`}}/{{build `Port`}} and prints the same stream', async () => {
+    expect(existsSync('/usr/sbin/sshd'), 'sshd is needed (apt-get install openssh-server)').toBe(
+      true,
+    );
+    const dir = mkdtempSync(join(scratch, 'sshd-'));
+    for (const k of ['hostkey', 'userkey']) {
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, k)]);
+    }
+    const port = await freePort();
+    writeFileSync(
+      join(dir, 'sshd_config'),
+      [
+        `Port ${port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${join(dir, 'hostkey')}`,
+        `AuthorizedKeysFile ${join(dir, 'userkey.pub')}`,
+        `PidFile ${join(dir, 'sshd.pid')}`,
+        'StrictModes no',
+        'UsePAM no',
+        '',
+      ].join('\n'),
+    );
+    const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
+      stdio: 'ignore',
+    });
+    try {
+      const user = execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
+      const template = {
+        builders: [
+          {
+            type: 'null',
+            ssh_host: '127.0.0.1',
+            ssh_port: port,
+            ssh_username: user,
+            ssh_private_key_file: join(dir, 'userkey'),
+            ssh_timeout: '30s',
+          },
+        ],
+        provisioners: [
+          { type: 'shell-local', inline: ['echo host={{build `Host`}} port={{build `Port`}}'] },
+        ],
+      };
+      const name = 'ssh-case';
+      const caseDir = join(scratch, 'corpus-ssh', name);
+      cpSync(dir, caseDir, { recursive: true });
+      writeFileSync(join(caseDir, 'template.json'), JSON.stringify(template));
+      const run = (who: 'packer' | 'kiln'): RunResult => {
+        const wd = join(scratch, `${name}-${who}`);
+        cpSync(caseDir, wd, { recursive: true });
+        const env = { ...process.env, CHECKPOINT_DISABLE: '1', KILN_HOME: join(wd, '.kiln') };
+        const argv = ['build', '-machine-readable', 'template.json'];
+        const r =
+          who === 'packer'
+            ? spawnSync('packer', argv, { cwd: wd, env, encoding: 'utf8', timeout: 120_000 })
+            : spawnSync(process.execPath, [KILN, ...argv], {
+                cwd: wd,
+                env,
+                encoding: 'utf8',
+                timeout: 120_000,
+              });
+        return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, dir: wd };
+      };
+      const packer = run('packer');
+      const kiln = run('kiln');
+      expect(packer.code, packer.stdout + packer.stderr).toBe(0);
+      expect(kiln.code, kiln.stdout + kiln.stderr).toBe(0);
+      expect(normalizedStream(kiln)).toEqual(normalizedStream(packer));
+      expect(kiln.stdout).toContain(`host=127.0.0.1 port=${port}`);
+    } finally {
+      sshd.kill('SIGTERM');
+    }
+  });
 });
