@@ -66,8 +66,9 @@ export class HumanUi implements Ui {
       case 'ui': {
         let text = event.text;
         if (event.build !== undefined) {
-          if (this.opts.timestampUi) text = `${rfc3339(new Date(this.now()))}: ${text}`;
           text = prefixLines(event.build, event.level !== 'message', text);
+          // Packer's TimestampedUi sits inside TargetedUI: the time comes before the prefix.
+          if (this.opts.timestampUi) text = `${rfc3339(new Date(this.now()))}: ${text}`;
         }
         const color =
           event.level === 'error'

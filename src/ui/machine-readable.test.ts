@@ -108,7 +108,7 @@ describe('MachineReadableUi', () => {
     });
     u.emit({ type: 'ui', level: 'say', build: 'b', text: 'hi' });
     expect(lines[0]).toMatch(
-      /^\d+,,ui,say,==> b: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d): hi\n$/,
+      /^\d+,,ui,say,\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d): ==> b: hi\n$/,
     );
   });
 });
