@@ -140,9 +140,16 @@ export async function deployAmi(o: DeployOptions): Promise<DeployResult> {
     } catch (err) {
       // Nothing has changed on the instances: put the template back and forget the version.
       await setDefault(ec2, lt.id, previous).catch(() => {});
-      await ec2
+      // Few attempts: this is the undo of a failure the user is waiting to hear about.
+      const undo = ec2Client(o.access ?? {}, o.region, 3);
+      await undo
         .send(new DeleteLaunchTemplateVersionsCommand({ LaunchTemplateId: lt.id, Versions: [String(version)] }))
-        .catch((e) => ui.error(`could not delete launch template ${lt.id} version ${version}: ${describeAwsError(e)}`));
+        .then((res) => {
+          const bad = res.UnsuccessfullyDeletedLaunchTemplateVersions?.[0];
+          if (bad) throw new Error(`${bad.ResponseError?.Code}: ${bad.ResponseError?.Message}`);
+        })
+        .catch((e) => ui.error(`could not delete launch template ${lt.id} version ${version}: ${describeAwsError(e)}`))
+        .finally(() => undo.destroy());
       throw err;
     }
     const record: NewDeployment = {
