@@ -50,6 +50,8 @@ export class InterpolationError extends Error {
     /** 1-based line and column inside the interpolated string. */
     readonly line: number,
     readonly column: number,
+    /** 0-based character offset of the problem inside the interpolated string. */
+    readonly offset = 0,
   ) {
     super(message);
     this.name = 'InterpolationError';
@@ -245,7 +247,7 @@ type Command = Operand[];
 
 type TemplateNode =
   | { kind: 'text'; text: string }
-  | { kind: 'action'; pipe: Command[]; source: string; line: number; column: number };
+  | { kind: 'action'; pipe: Command[]; source: string; line: number; column: number; offset: number };
 
 const KEYWORDS = new Set([
   'if',
@@ -295,7 +297,7 @@ export function parseTemplate(text: string, funcs: ReadonlySet<string>): Templat
     if (chunk) nodes.push({ kind: 'text', text: chunk });
     const at = lineCol(text, open);
     const { pipe, end, trimRight, comment } = parseAction(text, start, funcs, at.line);
-    if (!comment) nodes.push({ kind: 'action', pipe, source: text.slice(open, end), ...at });
+    if (!comment) nodes.push({ kind: 'action', pipe, source: text.slice(open, end), ...at, offset: open });
     trimNextLeading = trimRight;
     i = end;
   }
@@ -313,6 +315,8 @@ function parseAction(
       `template: root:${lineCol(text, at).line}: ${msg}`,
       lineCol(text, at).line,
       lineCol(text, at).column,
+      // Point at the action's `{{` for errors inside it, where the user will look.
+      Math.max(0, text.lastIndexOf('{{', at)),
     );
   };
   let p = start;
@@ -506,6 +510,7 @@ export function renderOnce(text: string, ctx: InterpolationContext): string {
         `template: root:${node.line}:${node.column + 1}: executing "root" at <${node.source.replace(/^\{\{-?\s*|\s*-?\}\}$/g, '')}>: ${msg}`,
         node.line,
         node.column,
+        node.offset,
       );
     };
     out += printValue(evalPipe(node.pipe, ctx, fail));

@@ -73,6 +73,21 @@ export class JsonSource {
     return { file: this.file, line: 1, column: 1 };
   }
 
+  /**
+   * Where character `index` of the string value at `path` is in the source, following
+   * escapes (`\n`, `\u00e9`…); the string's start when the path is not a string.
+   */
+  locInString(path: JsonPath, index: number): SourceLoc {
+    const node = this.nodeAt(path);
+    if (!node || node.type !== 'string') return this.locOf(path);
+    let src = node.offset + 1;
+    for (let i = 0; i < index && src < node.offset + node.length - 1; i++) {
+      if (this.text[src] === '\\') src += this.text[src + 1] === 'u' ? 6 : 2;
+      else src += 1;
+    }
+    return this.locAt(src);
+  }
+
   /** The text of one source line (1-based), without its newline. */
   lineText(line: number): string {
     const start = this.lineStarts[line - 1] ?? this.text.length;

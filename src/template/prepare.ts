@@ -331,7 +331,7 @@ async function preparePlugin(
     const rendered = renderDeep(
       raw,
       c,
-      (p, err) => out.push({ path: where(p), message: err.message }),
+      (p, err) => out.push({ path: where(p), message: err.message, offset: err.offset }),
       late,
     ) as Record<string, unknown>;
     const checked = checkSchema(plugin.schema as never, rendered);

@@ -69,6 +69,8 @@ export interface TemplateProblem {
   message: string;
   /** Point at the key itself rather than its value. */
   atKey?: boolean;
+  /** For a string value: the character inside it where the problem is (an interpolation error). */
+  offset?: number;
 }
 
 const ROOT_KEYS = [
@@ -101,7 +103,10 @@ export function problemsError(
   headline?: string,
 ): UserError {
   // In source order, each once (a provisioner's problem repeats for every build).
-  const located = problems.map((p) => ({ p, loc: src.locOf(p.path, { key: p.atKey }) }));
+  const located = problems.map((p) => ({
+    p,
+    loc: p.offset !== undefined ? src.locInString(p.path, p.offset) : src.locOf(p.path, { key: p.atKey }),
+  }));
   located.sort((a, b) => a.loc.line - b.loc.line || a.loc.column - b.loc.column);
   const details = [
     ...new Set(
