@@ -247,7 +247,14 @@ type Command = Operand[];
 
 type TemplateNode =
   | { kind: 'text'; text: string }
-  | { kind: 'action'; pipe: Command[]; source: string; line: number; column: number; offset: number };
+  | {
+      kind: 'action';
+      pipe: Command[];
+      source: string;
+      line: number;
+      column: number;
+      offset: number;
+    };
 
 const KEYWORDS = new Set([
   'if',
@@ -297,7 +304,8 @@ export function parseTemplate(text: string, funcs: ReadonlySet<string>): Templat
     if (chunk) nodes.push({ kind: 'text', text: chunk });
     const at = lineCol(text, open);
     const { pipe, end, trimRight, comment } = parseAction(text, start, funcs, at.line);
-    if (!comment) nodes.push({ kind: 'action', pipe, source: text.slice(open, end), ...at, offset: open });
+    if (!comment)
+      nodes.push({ kind: 'action', pipe, source: text.slice(open, end), ...at, offset: open });
     trimNextLeading = trimRight;
     i = end;
   }

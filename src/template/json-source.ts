@@ -79,7 +79,7 @@ export class JsonSource {
    */
   locInString(path: JsonPath, index: number): SourceLoc {
     const node = this.nodeAt(path);
-    if (!node || node.type !== 'string') return this.locOf(path);
+    if (node?.type !== 'string') return this.locOf(path);
     let src = node.offset + 1;
     for (let i = 0; i < index && src < node.offset + node.length - 1; i++) {
       if (this.text[src] === '\\') src += this.text[src + 1] === 'u' ? 6 : 2;

@@ -105,7 +105,10 @@ export function problemsError(
   // In source order, each once (a provisioner's problem repeats for every build).
   const located = problems.map((p) => ({
     p,
-    loc: p.offset !== undefined ? src.locInString(p.path, p.offset) : src.locOf(p.path, { key: p.atKey }),
+    loc:
+      p.offset !== undefined
+        ? src.locInString(p.path, p.offset)
+        : src.locOf(p.path, { key: p.atKey }),
   }));
   located.sort((a, b) => a.loc.line - b.loc.line || a.loc.column - b.loc.column);
   const details = [
