@@ -7,12 +7,12 @@
 import type { Command } from 'commander';
 import { runBuilds } from '../../core/build.js';
 import { BuildTracker } from '../../core/build-tracker.js';
-import { CancelledError, UserError } from '../../core/errors.js';
+import { CancelledError, formatError, UserError } from '../../core/errors.js';
 import { defaultKilnHome } from '../../core/paths.js';
 import { Secrets } from '../../core/secrets.js';
 import { registry } from '../../plugins.js';
 import { loadTemplate } from '../../template/index.js';
-import { createUi, HumanUi, type OutputMode } from '../../ui/index.js';
+import { createUi, HumanUi, MachineReadableUi, type OutputMode } from '../../ui/index.js';
 import {
   addTemplateFlags,
   parseVarFlags,
@@ -108,14 +108,31 @@ export function registerBuild(program: Command): void {
     const parallelBuilds = parseParallel(opts.parallelBuilds);
     const kilnHome = defaultKilnHome();
 
-    const loaded = await loadTemplate(template, {
-      registry,
-      vars: parseVarFlags(opts.var),
-      varFiles: opts.varFile ?? [],
-      only: splitNames(opts.only),
-      except: splitNames(opts.except),
-      kilnHome,
-    });
+    let loaded: Awaited<ReturnType<typeof loadTemplate>>;
+    try {
+      loaded = await loadTemplate(template, {
+        registry,
+        vars: parseVarFlags(opts.var),
+        varFiles: opts.varFile ?? [],
+        only: splitNames(opts.only),
+        except: splitNames(opts.except),
+        kilnHome,
+      });
+    } catch (err) {
+      // A script reading -machine-readable stdout sees the failure there too, as with Packer;
+      // nothing has started, so there is no summary.
+      if (mode === 'machine-readable') {
+        new MachineReadableUi({
+          write: (c) => void process.stdout.write(c),
+          secrets: new Secrets(),
+        }).emit({
+          type: 'ui',
+          level: 'error',
+          text: formatError(err),
+        });
+      }
+      throw err;
+    }
 
     // Like Packer, a closed stdout (`| head`) must not stop the build or its cleanups.
     const ignoreEpipe = (err: NodeJS.ErrnoException): void => {
