@@ -38,7 +38,7 @@ deb=$(sh "$here/package/build-deb.sh" "$work/dist")
 if [ -n "${HELLO_WEB_ROOTFS_TAR:-}" ]; then
   tar -xpf "$HELLO_WEB_ROOTFS_TAR" -C "$root"
 else
-  say "making a bookworm chroot with mmdebstrap (about 30 s)"
+  say "making a bookworm chroot with mmdebstrap (30 s on an idle machine)"
   mmdebstrap --quiet --variant=minbase --include=systemd,systemd-sysv,nodejs,python3 \
     bookworm "$root" >/dev/null
 fi
