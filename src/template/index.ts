@@ -47,7 +47,7 @@ export async function loadTemplate(path: string, opts: LoadOptions): Promise<Loa
   const src = readTemplateSource(path);
   const tpl = parseRawTemplate(src);
   const given = readVarSources(opts.varFiles ?? [], opts.vars ?? []);
-  const initTime = new Date();
+  const initTime = opts.initTime ?? new Date();
   const declared = new Set(tpl.variables.map((v) => v.name));
   const warnings = Object.keys(given)
     .filter((k) => !declared.has(k))

@@ -78,6 +78,8 @@ export interface LoadOptions {
   /** Check JSON syntax and structure only (`validate -syntax-only`). */
   syntaxOnly?: boolean;
   kilnHome: string;
+  /** The run's start (`timestamp`, `isotime`, `strftime`); defaults to now. */
+  initTime?: Date;
 }
 
 export interface LoadedTemplate {
