@@ -13,6 +13,7 @@ import type {
   PrepareResult,
   ProvisionHook,
 } from '../../core/plugin.js';
+import { sleep } from '../../core/provision-hook.js';
 import { runSteps, type Step } from '../../core/steps.js';
 import { parseGoDurationMs } from '../../template/duration.js';
 import { NULL_BUILDER_ID, nullArtifact } from './artifact.js';
@@ -43,7 +44,7 @@ function steps(config: NullConfig, ctx: BuildContext, hook: ProvisionHook): Step
       sctx.ui.say('Connected to SSH!');
       if (config.pause_before_connecting) {
         sctx.ui.say(`Pausing ${config.pause_before_connecting} before connecting...`);
-        await new Promise((r) => setTimeout(r, parseGoDurationMs(config.pause_before_connecting!)));
+        await sleep(parseGoDurationMs(config.pause_before_connecting!), sctx.signal);
         await state.comm.close();
         state.comm = await open();
       }
