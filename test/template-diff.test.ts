@@ -5,9 +5,11 @@
  * agree on accept/reject; for a rejected template kiln must name the right
  * `file:line:column` (or variable) and print no stack trace. A case may record a deliberate
  * difference (`"kiln": "invalid"` with a note); those are printed at the end. `kiln inspect`
- * must print exactly what `packer inspect` prints.
+ * must print exactly what `packer inspect` prints, and for the cases marked `content` the
+ * file builder's interpolated content must equal the file `packer build` writes.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../src/core/exec.js';
@@ -28,6 +30,11 @@ interface Case {
   /** Text kiln's output must contain. */
   match?: string;
   note?: string;
+  /**
+   * Compare the file builder's interpolated `content` with what `packer build` writes:
+   * exactly, with UUIDs blanked, or with every digit blanked (times differ between runs).
+   */
+  content?: 'exact' | 'uuid' | 'digits';
 }
 
 const { cases } = JSON.parse(readFileSync(join(CORPUS, 'index.json'), 'utf8')) as { cases: Case[] };
@@ -117,6 +124,71 @@ describe('kiln inspect prints what packer inspect prints', () => {
       );
       // Packer lists several required variables in Go's random map order: compare only when that cannot vary.
       if (p.exitCode === 0 && requiredVars <= 1) expect(k.stdout).toBe(p.stdout);
+    });
+  }
+});
+
+// Loads a template with the compiled template layer in `cwd` (so `pwd` matches) and prints
+// the file builder's interpolated content.
+const KILN_CONTENT = `
+const { loadTemplate } = await import(${JSON.stringify(join(ROOT, 'dist/template/index.js'))});
+const { registry } = await import(${JSON.stringify(join(ROOT, 'dist/plugins.js'))});
+const [file, varsJson, varFilesJson] = process.argv.slice(1);
+const t = await loadTemplate(file, { registry, kilnHome: '/nonexistent', vars: JSON.parse(varsJson), varFiles: JSON.parse(varFilesJson) });
+process.stdout.write(t.builds.find((b) => b.type === 'file').builder.config.content);
+`;
+
+function splitArgs(args: string[]): { vars: Array<[string, string]>; varFiles: string[] } {
+  const vars: Array<[string, string]> = [];
+  const varFiles: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '-var') {
+      const kv = args[++i]!;
+      vars.push([kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]);
+    } else if (args[i] === '-var-file') varFiles.push(args[++i]!);
+  }
+  return { vars, varFiles };
+}
+
+function normalize(text: string, mode: Case['content']): string {
+  if (mode === 'uuid')
+    return text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'UUID');
+  if (mode === 'digits') return text.replace(/[0-9]/g, '0');
+  return text;
+}
+
+describe('interpolated values equal what packer build produces', () => {
+  for (const c of cases.filter((x) => x.content)) {
+    it(c.file, async () => {
+      const work = mkdtempSync(join(tmpdir(), 'kiln-template-diff-'));
+      try {
+        cpSync(CORPUS, work, { recursive: true });
+        const env = { ...c.env, CHECKPOINT_DISABLE: '1' };
+        const p = await run('packer', ['build', ...(c.args ?? []), c.file], {
+          cwd: work,
+          env,
+          reject: false,
+        });
+        expect(p.exitCode, `${p.stdout}\n${p.stderr}`).toBe(0);
+        const packerContent = readFileSync(join(work, 'out/file.txt'), 'utf8');
+        const { vars, varFiles } = splitArgs(c.args ?? []);
+        const k = await run(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            KILN_CONTENT,
+            c.file,
+            JSON.stringify(vars),
+            JSON.stringify(varFiles),
+          ],
+          { cwd: work, env, reject: false },
+        );
+        expect(k.exitCode, k.stderr).toBe(0);
+        expect(normalize(k.stdout, c.content)).toBe(normalize(packerContent, c.content));
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
     });
   }
 });
