@@ -1,0 +1,152 @@
+/**
+ * Shared by the QEMU integration tests: a kiln home holding the `debian-12` base (made
+ * once with `kiln base`, then reused: set KILN_TEST_HOME to keep it across runs), the
+ * compiled CLI, and "nothing left" checks (no QEMU process, no temp dir, no stray image).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Catalog } from '../src/catalog/index.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const KILN = join(ROOT, 'bin/kiln.js');
+export const HOME = process.env.KILN_TEST_HOME ?? join(tmpdir(), 'kiln-test-home');
+
+/** Makes (or finds) the debian-12 base in the test home; returns its id. */
+export function ensureBase(): string {
+  const r = spawnSync(process.execPath, [KILN, 'base', 'debian-12'], {
+    env: { ...process.env, KILN_HOME: HOME },
+    encoding: 'utf8',
+    timeout: 900_000,
+  });
+  if (r.status !== 0) throw new Error(`kiln base failed (${r.status}): ${r.stderr}`);
+  return r.stdout.trim().split('\n').at(-1)!;
+}
+
+/** A running `kiln …` with its output collected and a way to wait for a line. */
+export interface KilnProcess {
+  child: ChildProcess;
+  output(): string;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** This process's own TMPDIR (key dirs, QMP sockets): empty again when nothing is left. */
+  tmp: string;
+}
+
+/** Starts the compiled CLI with KILN_HOME set to the test home. */
+export function startKiln(args: string[], cwd = ROOT): KilnProcess {
+  const tmp = mkdtempSync(join(tmpdir(), 'kiln-qt-'));
+  const child = spawn(process.execPath, [KILN, ...args], {
+    cwd,
+    env: { ...process.env, KILN_HOME: HOME, TMPDIR: tmp },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const waiters: Array<() => void> = [];
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const w of [...waiters]) w();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    tmp,
+    output: () => out,
+    exit,
+    waitFor(pattern, timeoutMs = 300_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = out.match(pattern);
+          if (m) {
+            waiters.splice(waiters.indexOf(check), 1);
+            clearTimeout(t);
+            resolve(m);
+          }
+        };
+        const t = setTimeout(
+          () => reject(new Error(`timed out waiting for ${pattern}; output:\n${out}`)),
+          timeoutMs,
+        );
+        waiters.push(check);
+        void exit.then(() => {
+          if (!out.match(pattern)) {
+            clearTimeout(t);
+            reject(new Error(`kiln exited before ${pattern}; output:\n${out}`));
+          }
+        });
+        check();
+      });
+    },
+  };
+}
+
+/** What a build may leave behind, to compare before and after. */
+export interface Snapshot {
+  imageIds: string[];
+  workDirs: string[];
+  qemuPids: number[];
+  runs: number;
+}
+
+/** QEMU processes whose command line mentions the test home (the builds' disks live there). */
+export function qemuPidsOfHome(): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.startsWith('qemu-system') && cmd.includes(HOME)) pids.push(Number(d));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+export function snapshot(): Snapshot {
+  const catalog = Catalog.open(HOME);
+  try {
+    const imagesDir = catalog.imagesDir;
+    return {
+      imageIds: catalog
+        .listImages()
+        .map((i) => i.id)
+        .sort(),
+      workDirs: existsSync(imagesDir)
+        ? readdirSync(imagesDir).filter((n) => n.startsWith('.tmp-'))
+        : [],
+      qemuPids: qemuPidsOfHome(),
+      runs: catalog.orphanedRuns().length,
+    };
+  } finally {
+    catalog.close();
+  }
+}
+
+/** The id in a machine-readable `artifact,0,id,…` line. */
+export function artifactId(machineReadable: string): string | undefined {
+  return /,artifact,0,id,(img-[0-9a-f]+)/.exec(machineReadable)?.[1];
+}
+
+/** Reads files from an image's ext4 file system without booting or mounting it (debugfs on a flattened copy). */
+export function readImageFiles(disk: string, paths: string[]): Record<string, string | undefined> {
+  const raw = join(tmpdir(), `kiln-test-${process.pid}-${Date.now()}.raw`);
+  try {
+    const c = spawnSync('qemu-img', ['convert', '-O', 'raw', disk, raw], { encoding: 'utf8' });
+    if (c.status !== 0) throw new Error(`qemu-img convert failed: ${c.stderr}`);
+    const out: Record<string, string | undefined> = {};
+    for (const p of paths) {
+      const r = spawnSync('debugfs', ['-R', `cat ${p}`, raw], { encoding: 'utf8' });
+      out[p] = /File not found/.test(r.stderr) ? undefined : r.stdout;
+    }
+    return out;
+  } finally {
+    spawnSync('rm', ['-f', raw]);
+  }
+}
