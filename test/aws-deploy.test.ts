@@ -175,6 +175,14 @@ describe('kiln deploy aws', () => {
     expect(proxy.count('ModifyLaunchTemplate')).toBe(0);
   });
 
+  it('row 25: --launch-template-version $Latest is rejected at validation, before any AWS call', async () => {
+    proxy.clear();
+    const r = await deploy(amis[0]!, '--launch-template-version', '$Latest');
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/\$Latest moves on its own, and a rollback needs the numbered version/);
+    expect(proxy.calls).toHaveLength(0);
+  });
+
   it('--rollback returns to the previous release', async () => {
     expect((await deploy(amis[0]!)).exitCode).toBe(0);
     expect((await deploy(amis[1]!)).exitCode).toBe(0);

@@ -22,6 +22,7 @@ interface DeployAwsOpts {
   checkpoints?: string;
   checkpointDelay?: string;
   rollback?: boolean;
+  launchTemplateVersion?: string;
   pollInterval: string;
   machineReadable?: boolean;
 }
@@ -40,6 +41,7 @@ export function registerDeploy(program: Command): void {
     .option('--checkpoints <list>', 'checkpoint percentages, e.g. 50,100')
     .option('--checkpoint-delay <seconds>', 'wait at each checkpoint')
     .option('--rollback', 'return the group to the release before the current one')
+    .option('--launch-template-version <n>', 'base the new version on this one (a number or $Default; never $Latest)')
     .addOption(new Option('--poll-interval <duration>', 'how often to check the refresh').default('15s').hideHelp())
     .action(async (image: string | undefined, opts: DeployAwsOpts, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ machineReadable?: boolean }>();
@@ -87,7 +89,11 @@ export function registerDeploy(program: Command): void {
         };
         const result = opts.rollback
           ? await rollbackDeploy(common)
-          : await deployAmi({ ...common, imageId: target!.imageId });
+          : await deployAmi({
+              ...common,
+              imageId: target!.imageId,
+              ...(opts.launchTemplateVersion ? { sourceVersion: opts.launchTemplateVersion } : {}),
+            });
         process.stdout.write(
           globals.machineReadable
             ? ''
