@@ -97,7 +97,8 @@ export async function loadTemplate(path: string, opts: LoadOptions): Promise<Loa
   const names = new Set(prepared.builds.map((b) => b.name));
   for (const n of [...(opts.only ?? []), ...(opts.except ?? [])]) {
     // Packer 1.6.6 silently ignores a name that matches no build (no globs): say so.
-    if (!names.has(n) && !(opts.except ?? []).includes(n)) warnings.push(`-only names "${n}", which matches no build`);
+    if (!names.has(n) && !(opts.except ?? []).includes(n))
+      warnings.push(`-only names "${n}", which matches no build`);
   }
   return {
     ...base,
