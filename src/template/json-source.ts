@@ -162,8 +162,8 @@ function syntaxError(src: JsonSource, offset: number, message: string): UserErro
     lines.push(`${String(loc.line - 1).padStart(width)} | ${src.lineText(loc.line - 1)}`);
   lines.push(`${String(loc.line).padStart(width)} | ${src.lineText(loc.line)}`);
   lines.push(`${' '.repeat(width)} | ${' '.repeat(loc.column - 1)}^`);
-  return new UserError('TemplateSyntax', message, {
-    where: formatLoc(loc),
+  // The location leads the message itself (`file:line:column: what`), as compilers print it.
+  return new UserError('TemplateSyntax', `${formatLoc(loc)}: ${message}`, {
     details: lines,
     hint: 'Templates are strict JSON: no comments, no trailing commas, keys in double quotes.',
   });

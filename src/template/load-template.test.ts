@@ -100,10 +100,10 @@ describe('loadTemplate', () => {
   it('reports malformed JSON with file:line:column and a caret', async () => {
     const p = write('{\n  "builders": [\n    {"type": "null",, "communicator": "none"}\n  ]\n}\n');
     const err = await errorOf(load(p));
-    expect(err.where).toBe(`${p}:3:21`);
+    expect(err.message).toBe(`${p}:3:21: invalid JSON: expected a property name in double quotes`);
     expect(err.details.at(-1)).toBe(`  | ${' '.repeat(20)}^`);
     const trailing = await errorOf(load(write('{"builders": [{"type": "null"},]}')));
-    expect(trailing.where).toMatch(/:1:32$/);
+    expect(trailing.message).toMatch(/:1:32: invalid JSON/);
     expect(
       (await errorOf(load(write('{"builders": [{"type": "null", "type": "file"}]}')))).message,
     ).toMatch(/duplicate key "type"/);

@@ -3,11 +3,7 @@
  * builder, provisioners and post-processors, interpolated and validated. Everything here
  * is decided before any side effect; a template that would fail later fails here.
  */
-import type {
-  BuilderPlugin,
-  PostProcessorPlugin,
-  ProvisionerPlugin,
-} from '../core/plugin.js';
+import type { BuilderPlugin, PostProcessorPlugin, ProvisionerPlugin } from '../core/plugin.js';
 
 export interface SourceLoc {
   file: string;
