@@ -6,11 +6,13 @@
  * exit code. One AbortSignal reaches every build; a second one stops cleanups.
  */
 import { randomBytes } from 'node:crypto';
+import { Catalog } from '../catalog/index.js';
 import type { LoadedTemplate, PreparedBuild, PreparedPostProcessor } from '../template/types.js';
 import { BuildTracker } from './build-tracker.js';
 import { humanDuration } from './duration.js';
 import { CancelledError, KilnError } from './errors.js';
 import { BuildUi, type Ui } from './events.js';
+import { CATALOG_BUILDERS, computeInputHash, imageFilesExist, NotCacheable } from './input-hash.js';
 import { defaultKilnHome } from './paths.js';
 import type { Artifact, BuildContext, PostProcessContext } from './plugin.js';
 import { createProvisionHook, errorText } from './provision-hook.js';
@@ -32,6 +34,8 @@ export interface RunBuildsOptions {
   tracker?: BuildTracker;
   /** Monotonic milliseconds (tests pin it). */
   clock?: () => number;
+  /** `--no-cache`: build even when an image with the same input hash is in the catalog. */
+  noCache?: boolean;
 }
 
 export interface BuildOutcome {
@@ -41,6 +45,10 @@ export interface BuildOutcome {
   error?: unknown;
   cancelled?: boolean;
   durationMs: number;
+  /** The input hash (`sha256:…`) when the builder's images are cached in the catalog. */
+  inputHash?: string;
+  /** Set when the build was skipped: the catalog image reused because its inputs are unchanged. */
+  reusedImageId?: string;
 }
 
 export interface RunBuildsResult {
@@ -193,11 +201,19 @@ async function runOne(
   };
   const took = (): string => humanDuration(opts.clock() - start);
   let outcome: BuildOutcome;
+  let reused: Artifact | undefined;
   try {
-    const artifacts = await buildAndPostProcess(build, ctx, opts.tracker);
+    reused = lookUpCache(build, template, ctx, opts.noCache === true);
+    const artifacts = await buildAndPostProcess(build, ctx, opts.tracker, reused);
     if (opts.signal.aborted) throw new CancelledError();
     root.emit({ type: 'ui', level: 'say', text: `Build '${name}' finished after ${took()}.` });
-    outcome = { name, artifacts, durationMs: opts.clock() - start };
+    outcome = {
+      name,
+      artifacts,
+      durationMs: opts.clock() - start,
+      ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
+      ...(reused ? { reusedImageId: String(reused.state?.image ?? reused.id) } : {}),
+    };
   } catch (err) {
     if (opts.signal.aborted) {
       root.emit({ type: 'ui', level: 'say', text: `Build '${name}' cancelled after ${took()}.` });
@@ -215,15 +231,59 @@ async function runOne(
   return outcome;
 }
 
+/**
+ * For a builder whose images the catalog keeps: computes the build's input hash (into
+ * `ctx.inputHash`, which the builder records with its image) and, unless `noCache`, returns
+ * the artifact of a ready image with that hash whose files exist — the build is then skipped.
+ * A problem computing the hash never fails the build: it only builds without the cache.
+ */
+function lookUpCache(
+  build: PreparedBuild,
+  template: LoadedTemplate,
+  ctx: BuildContext,
+  noCache: boolean,
+): Artifact | undefined {
+  if (!CATALOG_BUILDERS.has(build.type)) return undefined;
+  let catalog: Catalog | undefined;
+  try {
+    catalog = Catalog.open(ctx.kilnHome);
+    const { hash } = computeInputHash(build, { template, catalog });
+    ctx.inputHash = hash;
+    if (noCache) return undefined;
+    const image = catalog.findByInputHash(hash);
+    if (!image || !imageFilesExist(image)) return undefined;
+    const config = build.builder.resolve(ctx.generated);
+    const artifact = build.builder.plugin.artifactFor?.(image, config, ctx);
+    if (!artifact) return undefined;
+    ctx.ui.say(`Reusing ${image.id} (inputs unchanged: sha256 ${hash.slice(7, 19)})`);
+    // A reused image is shared with the run that made it: no post-processor may delete it.
+    const { destroy: _kept, ...rest } = artifact;
+    return rest;
+  } catch (err) {
+    ctx.ui.message(
+      err instanceof NotCacheable
+        ? `Not looking for a reusable image: ${err.message}`
+        : `Not looking for a reusable image: cannot hash the inputs: ${errorText(err)}`,
+    );
+    return undefined;
+  } finally {
+    catalog?.close();
+  }
+}
+
 async function buildAndPostProcess(
   build: PreparedBuild,
   ctx: BuildContext,
   tracker: BuildTracker,
+  reused?: Artifact,
 ): Promise<Artifact[]> {
-  tracker.phase(build.name, `builder ${build.type}`);
-  const hook = createProvisionHook(build, ctx, tracker);
-  const builderConfig = build.builder.resolve(ctx.generated);
-  const builderArtifact = await build.builder.plugin.run(builderConfig, ctx, hook);
+  let builderArtifact = reused;
+  if (!builderArtifact) {
+    tracker.phase(build.name, `builder ${build.type}`);
+    const hook = createProvisionHook(build, ctx, tracker);
+    const builderConfig = build.builder.resolve(ctx.generated);
+    builderArtifact = await build.builder.plugin.run(builderConfig, ctx, hook);
+  }
   if (!builderArtifact) return [];
   if (ctx.signal.aborted) throw new CancelledError('build cancelled; post-processors skipped');
 

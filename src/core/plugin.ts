@@ -5,6 +5,7 @@
  * file:line:column by `template/`.
  */
 import type { z } from 'zod';
+import type { ImageRecord } from '../catalog/types.js';
 import type { Communicator } from '../communicator/communicator.js';
 import type { BuildUi, Ui } from './events.js';
 import type { Secrets } from './secrets.js';
@@ -39,6 +40,12 @@ export interface BuildContext extends PrepareContext {
   runId: string;
   /** Interpolates a late-bound field (e.g. `execute_command` with `.Path`, `.Vars`). */
   interpolate(text: string, data?: Record<string, unknown>): string;
+  /**
+   * sha256 of every input of this build (`core/input-hash.ts`), when the runner computed one:
+   * a builder that registers a catalog image records it (`NewImage.inputHash`), so a later
+   * build with the same inputs can reuse the image.
+   */
+  inputHash?: string;
   /** Values shared across the build's plugins (Packer's "generated data": Host, Port, SSHPrivateKey, SourceImage...). */
   generated: Record<string, unknown>;
   /** Aborted by a second interrupt: pass to runSteps so cleanup gives up at once. */
@@ -77,6 +84,21 @@ export interface BuilderPlugin<C = unknown> {
   prepare?(config: C, ctx: PrepareContext): Promise<PrepareResult>;
   /** Runs the build; calls `hook.run(comm)` when the machine is reachable. */
   run(config: C, ctx: BuildContext, hook: ProvisionHook): Promise<Artifact | undefined>;
+  /**
+   * The artifact of a catalog image this builder registered earlier, exactly as `run` would
+   * have returned it: used when a build is skipped because its inputs are unchanged. A
+   * builder without it is never skipped. Returns undefined when the image cannot be reused
+   * as this config's artifact (e.g. an `output_directory` must be written).
+   */
+  artifactFor?(image: ImageRecord, config: C, ctx: BuildContext): Artifact | undefined;
+}
+
+/** The local files and directories a provisioner uploads or runs: their content is an input of the image. */
+export interface PluginInputs {
+  /** Paths of files (a directory given here is hashed whole too). */
+  files: string[];
+  /** Paths of directories, hashed whole (every file's path, mode and content). */
+  dirs: string[];
 }
 
 export interface ProvisionContext extends BuildContext {
@@ -91,6 +113,11 @@ export interface ProvisionerPlugin<C = unknown> {
   readonly lateKeys?: readonly string[];
   prepare?(config: C, ctx: PrepareContext): Promise<PrepareResult>;
   provision(config: C, ctx: ProvisionContext): Promise<void>;
+  /**
+   * Local files and directories this config uploads or runs (relative paths resolve against
+   * the cwd, as the plugin itself resolves them). Missing ones are hashed as missing.
+   */
+  inputs?(config: C): PluginInputs;
 }
 
 export interface PostProcessContext extends BuildContext {

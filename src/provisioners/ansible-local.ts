@@ -20,6 +20,7 @@ import type {
 import { moveSecretExtraVars } from './ansible-extra-vars.js';
 import { AnsibleOutputWatcher } from './ansible-output.js';
 import { requireComm } from './remote.js';
+import { ansibleLocalInputs } from './inputs.js';
 
 export const ansibleLocalSchema = z
   .strictObject({
@@ -76,6 +77,7 @@ const DEFAULT_COMMAND = 'ANSIBLE_FORCE_COLOR=1 PYTHONUNBUFFERED=1 ansible-playbo
 export const ansibleLocalProvisioner: ProvisionerPlugin<AnsibleLocalConfig> = {
   type: 'ansible-local',
   schema: ansibleLocalSchema,
+  inputs: ansibleLocalInputs,
 
   async prepare(config: AnsibleLocalConfig, _ctx: PrepareContext): Promise<PrepareResult> {
     const errors: PrepareResult['errors'] = [];

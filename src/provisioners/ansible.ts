@@ -28,6 +28,7 @@ import type {
 import { moveSecretExtraVars } from './ansible-extra-vars.js';
 import { AnsibleOutputWatcher } from './ansible-output.js';
 import { requireComm, splitKeyValue } from './remote.js';
+import { ansibleInputs } from './inputs.js';
 
 export const ansibleSchema = z.strictObject({
   /** The playbook to run (required). */
@@ -144,6 +145,7 @@ export function inventoryText(opts: {
 export const ansibleProvisioner: ProvisionerPlugin<AnsibleConfig> = {
   type: 'ansible',
   schema: ansibleSchema,
+  inputs: ansibleInputs,
 
   async prepare(config: AnsibleConfig, _ctx: PrepareContext): Promise<PrepareResult> {
     const errors: PrepareResult['errors'] = [];

@@ -16,6 +16,7 @@ import type {
   ProvisionerPlugin,
 } from '../core/plugin.js';
 import { requireComm } from './remote.js';
+import { fileInputs } from './inputs.js';
 
 export const fileSchema = z
   .strictObject({
@@ -65,6 +66,7 @@ function allSources(c: FileConfig): string[] {
 export const fileProvisioner: ProvisionerPlugin<FileConfig> = {
   type: 'file',
   schema: fileSchema,
+  inputs: fileInputs,
 
   async prepare(config: FileConfig, _ctx: PrepareContext): Promise<PrepareResult> {
     const errors: PrepareResult['errors'] = [];

@@ -19,6 +19,7 @@ import type {
   ProvisionContext,
   ProvisionerPlugin,
 } from '../core/plugin.js';
+import { shellLocalInputs } from './inputs.js';
 
 const SUPPORTED_OS = ['darwin', 'freebsd', 'linux', 'openbsd', 'solaris', 'windows'];
 
@@ -180,6 +181,7 @@ function cleanOutputLine(line: string): string {
 export const shellLocal: ProvisionerPlugin<ShellLocalConfig> = {
   type: 'shell-local',
   schema: shellLocalSchema,
+  inputs: shellLocalInputs,
   lateKeys: ['execute_command'],
 
   async prepare(config: ShellLocalConfig, _ctx: PrepareContext): Promise<PrepareResult> {

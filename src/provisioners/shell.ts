@@ -27,6 +27,7 @@ import type {
 import { parseGoDurationMs } from '../template/duration.js';
 import { randomSuffix, requireComm, splitKeyValue } from './remote.js';
 import { invalidExitCodeMessage } from './shell-local.js';
+import { shellInputs } from './inputs.js';
 
 export const shellSchema = z
   .strictObject({
@@ -158,6 +159,7 @@ function durationMs(text: string | undefined, fallback: number): number {
 export const shellProvisioner: ProvisionerPlugin<ShellConfig> = {
   type: 'shell',
   schema: shellSchema,
+  inputs: shellInputs,
   lateKeys: ['execute_command'],
 
   async prepare(config: ShellConfig, _ctx: PrepareContext): Promise<PrepareResult> {

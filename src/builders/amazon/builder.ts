@@ -113,4 +113,10 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
     };
     return artifact;
   },
+
+  artifactFor(image) {
+    const regions = (image.metadata as { regions?: Record<string, string> }).regions;
+    if (!regions || Object.keys(regions).length === 0) return undefined;
+    return amiArtifact(regions, { image: image.id, snapshots: image.metadata.snapshots ?? {} });
+  },
 };

@@ -5,7 +5,7 @@
  * parent is the source. The source is never written.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Catalog } from '../../catalog/index.js';
 import { CancelledError, UserError } from '../../core/errors.js';
 import { haveCommand } from '../../core/exec.js';
@@ -18,7 +18,7 @@ import type {
   ProvisionHook,
 } from '../../core/plugin.js';
 import { runSteps, type Step } from '../../core/steps.js';
-import { QEMU_BUILDER_ID } from './artifact.js';
+import { QEMU_BUILDER_ID, qemuArtifact } from './artifact.js';
 import { type QemuConfig, qemuConfigSchema } from './config.js';
 import { QEMU_IMG, QEMU_INSTALL_HINT } from './driver.js';
 import { pickDiskFile, resolveSourceImage } from './source.js';
@@ -164,5 +164,19 @@ export const qemuBuilder: BuilderPlugin<QemuConfig> = {
     } finally {
       catalog.close();
     }
+  },
+
+  artifactFor(image, config, ctx) {
+    // The output directory is a copy the build writes: a reuse would not write it.
+    if (config.output_directory || !image.files[0]) return undefined;
+    ctx.generated.ID = image.id;
+    ctx.generated.ImageId = image.id;
+    return qemuArtifact({
+      imageId: image.id,
+      ...(image.parentId ? { parentId: image.parentId } : {}),
+      directory: dirname(image.files[0]),
+      files: [...image.files],
+      kilnHome: ctx.kilnHome,
+    });
   },
 };

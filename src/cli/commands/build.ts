@@ -28,6 +28,7 @@ interface BuildFlags extends TemplateFlags {
   parallelBuilds?: string;
   timestampUi?: boolean;
   color?: string | boolean;
+  cache?: boolean;
 }
 
 const HELP_AFTER = `
@@ -86,6 +87,7 @@ export function registerBuild(program: Command): void {
       'builds run at once; 0 means no limit, 1 one after another',
       '0',
     )
+    .option('--no-cache', 'build even when an image with the same inputs is in the catalog')
     .option('--timestamp-ui', 'prefix each build line with an RFC 3339 timestamp')
     .option('--color [bool]', 'colour output on a terminal (-color=false turns it off)');
   addTemplateFlags(cmd);
@@ -190,6 +192,7 @@ export function registerBuild(program: Command): void {
         parallelBuilds,
         onError: opts.onError,
         force: opts.force === true,
+        noCache: opts.cache === false,
         signal: first.signal,
         cleanupSignal: second.signal,
         kilnHome,

@@ -21,6 +21,7 @@ export const registerCatalog: Step<AmazonState> = {
         builder: 'amazon-ebs',
         format: 'ami',
         files: [],
+        ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
         ...(parent && catalog.getImage(parent) ? { parentId: parent } : {}),
         metadata: {
           region: config.region,

@@ -58,6 +58,7 @@ export const registerImage: Step<QemuState> = {
       parentId: src.image?.id,
       files,
       format: c.format,
+      ...(state.ctx.inputHash ? { inputHash: state.ctx.inputHash } : {}),
       metadata: {
         ...parentMeta,
         kernel,

@@ -1,0 +1,161 @@
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Catalog } from '../catalog/index.js';
+import { registry } from '../plugins.js';
+import { loadTemplate } from '../template/index.js';
+import { canonicalJson, computeInputHash, hashPath } from './input-hash.js';
+
+let dir: string;
+let home: string;
+let catalog: Catalog;
+
+function registerBase(name: string): string {
+  const d = mkdtempSync(join(dir, 'img-'));
+  const disk = join(d, 'disk.qcow2');
+  writeFileSync(disk, `disk of ${d}`);
+  return catalog.registerImage({ name, builder: 'base', files: [disk], format: 'qcow2' }).id;
+}
+
+const template = (extra: Record<string, unknown> = {}) => ({
+  variables: { port: '8080', password: 'hunter2', stamp: '{{timestamp}}' },
+  'sensitive-variables': ['password'],
+  builders: [
+    {
+      type: 'qemu',
+      source_image: 'base-a',
+      vm_name: 'web-{{user `port`}}-{{timestamp}}-{{user `stamp`}}',
+      accelerator: 'tcg',
+      ssh_username: 'root',
+      ...extra,
+    },
+  ],
+  provisioners: [
+    { type: 'file', source: '{{template_dir}}/app.deb', destination: '/tmp/app.deb' },
+    { type: 'shell', script: '{{template_dir}}/setup.sh' },
+    { type: 'ansible', playbook_file: '{{template_dir}}/site.yml', user: 'root' },
+  ],
+});
+
+async function hashOf(
+  tpl: unknown,
+  opts: { vars?: Array<[string, string]>; time?: Date; tplDir?: string } = {},
+) {
+  const tdir = opts.tplDir ?? dir;
+  const path = join(tdir, 'template.json');
+  writeFileSync(path, JSON.stringify(tpl, null, 2));
+  const loaded = await loadTemplate(path, {
+    registry,
+    kilnHome: home,
+    vars: opts.vars ?? [],
+    initTime: opts.time ?? new Date(),
+  }).catch((err) => {
+    throw new Error(`${err.message}: ${(err.details ?? []).join('; ')}`);
+  });
+  return computeInputHash(loaded.builds[0]!, { template: loaded, catalog });
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'kiln-hash-'));
+  home = join(dir, 'home');
+  catalog = Catalog.open(home);
+  registerBase('base-a');
+  writeFileSync(join(dir, 'app.deb'), 'deb v1');
+  writeFileSync(join(dir, 'setup.sh'), '#!/bin/sh\necho hi\n');
+  writeFileSync(join(dir, 'site.yml'), '- hosts: all\n');
+});
+afterEach(() => catalog.close());
+
+describe('computeInputHash', () => {
+  it('is the same for the same inputs at another time (timestamp in names and variable defaults)', async () => {
+    const a = await hashOf(template(), { time: new Date('2020-01-01T00:00:00Z') });
+    const b = await hashOf(template(), { time: new Date('2024-06-01T12:34:56Z') });
+    expect(a.hash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(b.hash).toBe(a.hash);
+  });
+
+  it('ignores {{uuid}} in a name', async () => {
+    const a = await hashOf(template({ vm_name: 'web-{{uuid}}' }));
+    const b = await hashOf(template({ vm_name: 'web-{{uuid}}' }));
+    expect(b.hash).toBe(a.hash);
+  });
+
+  it('changes when an uploaded file, a script or a playbook changes', async () => {
+    const before = (await hashOf(template())).hash;
+    writeFileSync(join(dir, 'app.deb'), 'deb v2');
+    const deb = (await hashOf(template())).hash;
+    expect(deb).not.toBe(before);
+    writeFileSync(join(dir, 'setup.sh'), '#!/bin/sh\necho hello\n');
+    const script = (await hashOf(template())).hash;
+    expect(script).not.toBe(deb);
+    writeFileSync(join(dir, 'site.yml'), '- hosts: all\n  gather_facts: false\n');
+    expect((await hashOf(template())).hash).not.toBe(script);
+  });
+
+  it('changes when a role beside the playbook changes, not when an unrelated file does', async () => {
+    mkdirSync(join(dir, 'roles', 'web', 'tasks'), { recursive: true });
+    writeFileSync(join(dir, 'roles', 'web', 'tasks', 'main.yml'), '- debug: msg=a\n');
+    const before = (await hashOf(template())).hash;
+    writeFileSync(join(dir, 'README.md'), 'notes');
+    expect((await hashOf(template())).hash).toBe(before);
+    writeFileSync(join(dir, 'roles', 'web', 'tasks', 'main.yml'), '- debug: msg=b\n');
+    expect((await hashOf(template())).hash).not.toBe(before);
+  });
+
+  it('changes when a variable changes, and a -var given over a timestamp default counts', async () => {
+    const a = await hashOf(template());
+    const b = await hashOf(template(), { vars: [['port', '80']] });
+    expect(b.hash).not.toBe(a.hash);
+    const c = await hashOf(template(), { vars: [['stamp', 'v1']] });
+    const d = await hashOf(template(), { vars: [['stamp', 'v2']] });
+    expect(d.hash).not.toBe(c.hash);
+  });
+
+  it('hashes a sensitive value without keeping it', async () => {
+    const a = await hashOf(template());
+    const b = await hashOf(template(), { vars: [['password', 'correct horse']] });
+    expect(b.hash).not.toBe(a.hash);
+    expect(JSON.stringify(b)).not.toContain('correct horse');
+  });
+
+  it('changes when the source image is rebuilt under the same name', async () => {
+    const a = await hashOf(template());
+    registerBase('base-a');
+    const b = await hashOf(template());
+    expect(b.hash).not.toBe(a.hash);
+    expect(b.source?.id).not.toBe(a.source?.id);
+  });
+
+  it('changes with a builder setting, not with where the template lives', async () => {
+    const a = await hashOf(template());
+    expect((await hashOf(template({ memory: 2048 }))).hash).not.toBe(a.hash);
+    const other = mkdtempSync(join(tmpdir(), 'kiln-hash-moved-'));
+    for (const f of ['app.deb', 'setup.sh', 'site.yml'])
+      writeFileSync(join(other, f), readFileSync(join(dir, f)));
+    expect((await hashOf(template(), { tplDir: other })).hash).toBe(a.hash);
+  });
+});
+
+describe('canonicalJson and hashPath', () => {
+  it('sorts keys at every level', () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[2,{"y":2,"z":1}]},"b":1}',
+    );
+  });
+
+  it('tells a missing path, a file and a directory apart, and sees a mode change', () => {
+    const f = join(dir, 'x.sh');
+    expect(hashPath(f)).toBe(hashPath(join(dir, 'nothing')));
+    writeFileSync(f, 'echo');
+    const plain = hashPath(f);
+    expect(plain).not.toBe(hashPath(join(dir, 'nothing')));
+    chmodSync(f, 0o755);
+    expect(hashPath(f)).not.toBe(plain);
+    const d = join(dir, 'd');
+    mkdirSync(d);
+    const empty = hashPath(d);
+    writeFileSync(join(d, 'a'), '1');
+    expect(hashPath(d)).not.toBe(empty);
+  });
+});
