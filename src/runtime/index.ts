@@ -1,0 +1,17 @@
+/**
+ * Running local instances of catalogued images (`kiln run/ps/stop/logs`) and rolling
+ * them (`kiln deploy local`). The library never prints: progress goes through a BuildUi.
+ */
+export { type PortSpec, type StartInstanceOptions, startInstance } from './start-instance.js';
+export {
+  type InstanceStatus,
+  instanceStatus,
+  instancesDir,
+  type LocalInstanceMeta,
+  listInstanceStatuses,
+  metaOf,
+  resolveInstance,
+  whyNotRunning,
+} from './status.js';
+export { type StopInstanceOptions, stopInstance } from './stop-instance.js';
+export { type HttpAnswer, type WaitHttpOptions, waitHttp } from './wait-http.js';

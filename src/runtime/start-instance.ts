@@ -1,0 +1,302 @@
+/**
+ * Boots an instance of a catalogued image: a fresh qcow2 overlay on the image (the image
+ * file is never written), QEMU detached so it outlives kiln, ports forwarded on
+ * 127.0.0.1 only, and a catalog row. Until the row exists the run journal lists the
+ * process and the directory, so a kiln killed mid-boot leaves work for `kiln gc`, not
+ * an orphaned VM.
+ */
+import { once } from 'node:events';
+import { mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chooseAccelerator } from '../builders/qemu/accel.js';
+import { createOverlay, freePort, lastLines, QEMU_BINARY } from '../builders/qemu/driver.js';
+import { buildQemuArgs, type PortForward } from '../builders/qemu/qemu-args.js';
+import { QmpClient } from '../builders/qemu/qmp.js';
+import { newId } from '../catalog/ids.js';
+import type { Catalog, InstanceRecord } from '../catalog/index.js';
+import { processIdentity } from '../catalog/process-info.js';
+import { CancelledError, KilnError, SystemError, UserError } from '../core/errors.js';
+import type { BuildUi } from '../core/events.js';
+import { describeQemuExit, knownExit, qemuGone, spawnDetached, waitGone } from './qemu-process.js';
+import { instancesDir, type LocalInstanceMeta } from './status.js';
+
+/** A port forward: `host` 0 picks a free loopback port. */
+export interface PortSpec {
+  host: number;
+  guest: number;
+}
+
+export interface StartInstanceOptions {
+  catalog: Catalog;
+  /** An image reference: id, unique prefix, tag or name. */
+  image: string;
+  ports?: PortSpec[];
+  name?: string;
+  group?: string;
+  /** Default 1024. */
+  memoryMb?: number;
+  /** Default 1 (under TCG a second vCPU did not boot faster here, and the host has two cores). */
+  cpus?: number;
+  signal?: AbortSignal;
+  ui?: BuildUi;
+  /** Extra metadata for the row (e.g. a deploy group's port plan). */
+  metadata?: Record<string, unknown>;
+  qemuBinary?: string;
+}
+
+/** Unix socket paths must fit in sun_path (108 bytes with the terminator). */
+const MAX_SOCKET_PATH = 100;
+
+/**
+ * Starts the instance and records it as `running`. Everything is validated before any
+ * side effect; if QEMU dies while starting, throws with its exit status and the
+ * console's last lines and leaves nothing (no process, directory, row or journal entry).
+ */
+export async function startInstance(opts: StartInstanceOptions): Promise<InstanceRecord> {
+  const { catalog, ui } = opts;
+  const image = catalog.resolveImage(opts.image);
+  if (image.status === 'missing') {
+    throw new UserError(
+      'ImageFileMissing',
+      `image ${image.id} (${image.name}) has lost its disk file`,
+      {
+        hint: 'rebuild it, or remove it with `kiln images rm`',
+      },
+    );
+  }
+  const disk = image.files[0];
+  if (!disk) throw new UserError('ImageHasNoDisk', `image ${image.id} has no disk file to boot`);
+  const memoryMb = opts.memoryMb ?? 1024;
+  const cpus = opts.cpus ?? 1;
+  if (!Number.isInteger(memoryMb) || memoryMb < 64)
+    throw new UserError(
+      'InvalidOption',
+      `memory ${memoryMb} MB is too small or not a whole number`,
+      {
+        hint: 'give at least 64 (MB)',
+      },
+    );
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64)
+    throw new UserError('InvalidOption', `cpus ${cpus} must be a whole number from 1 to 64`);
+  const ports = opts.ports ?? [];
+  checkPorts(ports);
+  if (opts.name !== undefined) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(opts.name))
+      throw new UserError('InvalidName', `"${opts.name}" is not a valid instance name`, {
+        hint: 'use letters, digits, `_`, `.` or `-` (up to 63), starting with a letter or digit',
+      });
+    const taken = catalog.listInstances().find((i) => i.name === opts.name);
+    if (taken)
+      throw new UserError(
+        'NameInUse',
+        `an instance named "${opts.name}" exists already (${taken.id})`,
+        {
+          hint: `stop it first (kiln stop ${taken.id}) or choose another --name`,
+        },
+      );
+  }
+  for (const p of ports) {
+    if (p.host !== 0 && !(await portFree(p.host))) {
+      throw new UserError('PortInUse', `port ${p.host} on 127.0.0.1 is already in use`, {
+        where: `-p ${p.host}:${p.guest}`,
+        hint: 'choose another host port, or 0 to pick a free one',
+      });
+    }
+  }
+  if (opts.signal?.aborted) throw new CancelledError('instance not started: cancelled');
+  const md = image.metadata as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const accel = await chooseAccelerator('auto', opts.qemuBinary);
+
+  const id = newId('i');
+  const dir = join(instancesDir(catalog), id);
+  let qmpSocket = join(dir, 'qmp.sock');
+  // A long kiln home cannot hold a socket path: fall back to a short one in the temp dir.
+  if (qmpSocket.length > MAX_SOCKET_PATH) qmpSocket = join(tmpdir(), `kiln-${id}.qmp`);
+  const meta: LocalInstanceMeta = {
+    dir,
+    overlay: join(dir, 'disk.qcow2'),
+    serialLog: join(dir, 'console.log'),
+    qmpSocket,
+    pidFile: join(dir, 'qemu.pid'),
+    qemuLog: join(dir, 'qemu.log'),
+    memoryMb,
+    cpus,
+    accel: accel.accel,
+  };
+  const runId = `run-${id}`;
+  catalog.beginRun(runId, process.pid, `kiln run ${image.id} (${id})`);
+  let pid: number | undefined;
+  let recorded = false;
+  try {
+    catalog.recordResource({ runId, kind: 'dir', ref: dir });
+    if (qmpSocket !== join(dir, 'qmp.sock'))
+      catalog.recordResource({ runId, kind: 'file', ref: qmpSocket });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ui?.say(`Starting ${id} from ${image.id} (${image.name})`);
+    await createOverlay(disk, image.format ?? 'qcow2', meta.overlay, undefined, opts.signal);
+
+    let forwards: PortForward[] = [];
+    for (let attempt = 1; ; attempt++) {
+      forwards = [];
+      for (const p of ports)
+        forwards.push({ hostPort: p.host === 0 ? await freePort() : p.host, guestPort: p.guest });
+      const args = buildQemuArgs({
+        name: `kiln-${id}`,
+        accel: accel.accel,
+        memoryMb,
+        cpus,
+        disk: { file: meta.overlay, format: 'qcow2', interface: 'virtio' },
+        kernel: str(md.kernel),
+        initrd: str(md.initrd),
+        cmdline: str(md.cmdline),
+        netDevice: 'virtio-net-pci',
+        forwards,
+        qmpSocket,
+        serialLog: meta.serialLog,
+        // -no-reboot: a guest reboot ends QEMU, which is how `stopInstance`'s Ctrl-Alt-Del ends it.
+        qemuArgs: [['-pidfile', meta.pidFile], ['-no-reboot']],
+      });
+      pid = await spawnDetached(opts.qemuBinary ?? QEMU_BINARY, args, meta.qemuLog);
+      catalog.recordResource({ runId, kind: 'process', ref: String(pid) });
+      const started = await waitForQmp(pid, meta, opts.signal);
+      if (started === 'ok') break;
+      // Picked ports can be taken between the probe and QEMU's bind: try again with others.
+      const log = await lastLines(meta.qemuLog, 10);
+      catalog.forgetResource(runId, String(pid));
+      pid = undefined;
+      if (
+        attempt < 3 &&
+        ports.some((p) => p.host === 0) &&
+        log.some((l) => /host ?forward/i.test(l))
+      )
+        continue;
+      const exit = knownExit(Number(started.pid));
+      const consoleLines = await lastLines(meta.serialLog, 15);
+      throw new SystemError(
+        'QemuStartFailed',
+        `QEMU for ${id} exited while starting (${exit ? describeQemuExit(exit) : 'gone'})`,
+        {
+          details: [
+            ...log.map((l) => `qemu: ${l}`),
+            ...(consoleLines.length > 0
+              ? ['last console lines:', ...consoleLines]
+              : ['the console printed nothing']),
+          ],
+          hint: log.some((l) => /host ?forward/i.test(l))
+            ? 'a host port is in use: choose another -p'
+            : undefined,
+        },
+      );
+    }
+    const identity = processIdentity(pid);
+    if (identity.startTime) meta.startTime = identity.startTime;
+    if (identity.bootId) meta.bootId = identity.bootId;
+    const record = catalog.addInstance({
+      id,
+      imageId: image.id,
+      ...(opts.name !== undefined ? { name: opts.name } : {}),
+      ...(opts.group !== undefined ? { group: opts.group } : {}),
+      backend: 'local',
+      pid,
+      ports: forwards.map((f) => ({ host: f.hostPort, guest: f.guestPort })),
+      files: [meta.overlay, meta.serialLog, meta.qemuLog, meta.pidFile, qmpSocket, dir],
+      metadata: { ...(opts.metadata ?? {}), ...meta },
+    });
+    recorded = true;
+    ui?.message(
+      `QEMU pid ${pid}; ${forwards.map((f) => `127.0.0.1:${f.hostPort} → ${f.guestPort}`).join(', ') || 'no ports forwarded'}`,
+    );
+    return record;
+  } catch (err) {
+    if (!recorded) {
+      if (pid !== undefined) await killNow(pid, meta);
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(qmpSocket, { force: true });
+    }
+    if (opts.signal?.aborted && !(err instanceof CancelledError))
+      throw new CancelledError('kiln run cancelled');
+    if (err instanceof KilnError) throw err;
+    throw new SystemError(
+      'InstanceStartFailed',
+      `could not start an instance of ${image.id}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  } finally {
+    catalog.endRun(runId);
+  }
+}
+
+/** Connects to QMP (proving QEMU initialised: ports bound, disk opened), then lets go of it. */
+async function waitForQmp(
+  pid: number,
+  meta: LocalInstanceMeta,
+  signal: AbortSignal | undefined,
+): Promise<'ok' | { pid: number }> {
+  try {
+    const qmp = await QmpClient.connect(meta.qmpSocket, {
+      timeoutMs: 30_000,
+      ...(signal ? { signal } : {}),
+      isAlive: () => qemuGone(pid, {}, meta.dir) === undefined,
+    });
+    qmp.close();
+    return 'ok';
+  } catch (err) {
+    if (err instanceof CancelledError) throw err;
+    // Give QEMU a moment to finish dying so that its reason is in its log.
+    await waitGone(() => knownExit(pid) !== undefined, 1000, 50);
+    if (qemuGone(pid, {}, meta.dir) === undefined) {
+      await killNow(pid, meta);
+      throw new SystemError('QemuStartFailed', 'QEMU did not answer on its QMP socket', {
+        hint: 'is the machine overloaded?',
+        cause: err,
+      });
+    }
+    return { pid };
+  }
+}
+
+async function killNow(pid: number, meta: LocalInstanceMeta): Promise<void> {
+  if (qemuGone(pid, {}, meta.dir) !== undefined) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+  await waitGone(() => qemuGone(pid, {}, meta.dir) !== undefined, 5000);
+}
+
+function checkPorts(ports: PortSpec[]): void {
+  const hosts = new Set<number>();
+  for (const p of ports) {
+    if (!Number.isInteger(p.guest) || p.guest < 1 || p.guest > 65535)
+      throw new UserError('InvalidPort', `guest port ${p.guest} is out of range`, {
+        hint: 'a port is 1–65535',
+      });
+    if (!Number.isInteger(p.host) || p.host < 0 || p.host > 65535)
+      throw new UserError('InvalidPort', `host port ${p.host} is out of range`, {
+        hint: 'a port is 1–65535 (0 picks a free one)',
+      });
+    if (p.host !== 0 && hosts.has(p.host))
+      throw new UserError('InvalidPort', `host port ${p.host} is forwarded twice`, {
+        hint: 'each host port forwards to one guest port',
+      });
+    hosts.add(p.host);
+  }
+}
+
+/** True when 127.0.0.1:port can be bound right now. */
+async function portFree(port: number): Promise<boolean> {
+  const srv = createServer();
+  try {
+    srv.listen(port, '127.0.0.1');
+    await once(srv, 'listening');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await new Promise((r) => srv.close(r));
+  }
+}

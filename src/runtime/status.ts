@@ -1,0 +1,123 @@
+/**
+ * Where an instance's files are, and whether it still runs. The catalog row says what
+ * kiln started; the process table says what is true now: an instance whose QEMU is gone
+ * (or whose pid was reused by another program) is `exited`, and the row is updated so
+ * that, for example, its image can be removed.
+ */
+import { join } from 'node:path';
+import type { Catalog, InstanceRecord } from '../catalog/index.js';
+import { UserError } from '../core/errors.js';
+import { qemuGone } from './qemu-process.js';
+
+/** What the runtime keeps in an instance row's `metadata`. */
+export interface LocalInstanceMeta {
+  dir: string;
+  overlay: string;
+  serialLog: string;
+  qmpSocket: string;
+  pidFile: string;
+  qemuLog: string;
+  /** /proc start time and boot id of QEMU, so a reused pid is never taken for it. */
+  startTime?: string;
+  bootId?: string;
+  memoryMb: number;
+  cpus: number;
+  accel: string;
+  /** Why it exited, once reconciliation found it gone. */
+  exitReason?: string;
+  /** For members of a `kiln deploy local` group: how the group forwards ports. */
+  deploy?: { basePort: number; guestPort: number; healthPath: string };
+}
+
+/** An instance with what is true of it now. */
+export interface InstanceStatus {
+  instance: InstanceRecord;
+  /** `running`, `exited`, or the row's own state for other backends. */
+  state: string;
+  /** Why it is not running, when it is not. */
+  reason?: string;
+}
+
+/** `<kiln home>/instances`: one directory per local instance. */
+export function instancesDir(catalog: Catalog): string {
+  return join(catalog.home, 'instances');
+}
+
+/** The runtime's metadata of a local instance. */
+export function metaOf(instance: InstanceRecord): LocalInstanceMeta {
+  return instance.metadata as unknown as LocalInstanceMeta;
+}
+
+/** Why a local instance's QEMU is not running, or undefined while it is (reads /proc; no side effect). */
+export function whyNotRunning(instance: InstanceRecord): string | undefined {
+  const m = metaOf(instance);
+  return qemuGone(
+    instance.pid,
+    {
+      ...(m.startTime ? { startTime: m.startTime } : {}),
+      ...(m.bootId ? { bootId: m.bootId } : {}),
+    },
+    m.dir ?? instance.id,
+  );
+}
+
+/** The instance's state now; a `running` row whose QEMU is gone is recorded as `exited`. */
+export function instanceStatus(catalog: Catalog, id: string): InstanceStatus {
+  const instance = catalog.getInstance(id);
+  if (!instance) throw notFound(id);
+  return reconcileOne(catalog, instance);
+}
+
+/** Every instance (only the running ones unless `all`), reconciled with the process table. */
+export function listInstanceStatuses(
+  catalog: Catalog,
+  opts: { all?: boolean; group?: string } = {},
+): InstanceStatus[] {
+  return catalog
+    .listInstances()
+    .filter((i) => i.backend === 'local' && (opts.group === undefined || i.group === opts.group))
+    .map((i) => reconcileOne(catalog, i))
+    .filter((s) => opts.all || s.state === 'running');
+}
+
+/** Finds an instance by id, unique id prefix, or name; a UserError otherwise. */
+export function resolveInstance(catalog: Catalog, ref: string): InstanceRecord {
+  const all = catalog.listInstances();
+  const exact = all.find((i) => i.id === ref);
+  if (exact) return exact;
+  const named = all.filter((i) => i.name === ref);
+  if (named.length === 1) return named[0]!;
+  const bare = ref.startsWith('i-') ? ref : `i-${ref}`;
+  const prefixed = ref.length >= 3 ? all.filter((i) => i.id.startsWith(bare)) : [];
+  if (prefixed.length === 1) return prefixed[0]!;
+  if (prefixed.length > 1 || named.length > 1) {
+    throw new UserError('AmbiguousInstance', `"${ref}" matches several instances`, {
+      details: [...named, ...prefixed].map((i) => i.id),
+      hint: 'use the full id',
+    });
+  }
+  throw notFound(ref);
+}
+
+function reconcileOne(catalog: Catalog, instance: InstanceRecord): InstanceStatus {
+  if (instance.backend !== 'local') return { instance, state: instance.state };
+  if (instance.state !== 'running') {
+    const reason = metaOf(instance).exitReason;
+    return { instance, state: instance.state, ...(reason ? { reason } : {}) };
+  }
+  const reason = whyNotRunning(instance);
+  if (reason === undefined) return { instance, state: 'running' };
+  const metadata = { ...instance.metadata, exitReason: reason };
+  try {
+    catalog.updateInstance(instance.id, { state: 'exited', metadata });
+  } catch {
+    // Stopped and removed meanwhile by another kiln: nothing to record.
+  }
+  return { instance: { ...instance, state: 'exited', metadata }, state: 'exited', reason };
+}
+
+function notFound(ref: string): UserError {
+  return new UserError('InstanceNotFound', `no instance matches "${ref}"`, {
+    hint: 'run `kiln ps -a` to see the instances',
+  });
+}
