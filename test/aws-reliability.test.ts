@@ -212,3 +212,90 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
     expect(after.images).toEqual([]);
   });
 });
+
+describe('amazon-ebs with SSH and interrupts', () => {
+  it('provisions over SSH with the temporary key (ssh_host pointed at a local sshd), then removes the key', async () => {
+    const { startSshd, sshdAvailable } = await import('./helpers/sshd.js');
+    expect(sshdAvailable(), 'the SSH test needs root and openssh-server').toBe(true);
+    const { writeFile } = await import('node:fs/promises');
+    const sshd = await startSshd();
+    try {
+      // AWS would put the imported key on the instance; here it goes to the local sshd.
+      proxy.onRequest = async (action, params) => {
+        if (action !== 'ImportKeyPair') return;
+        const key = Buffer.from(params.get('PublicKeyMaterial') ?? '', 'base64').toString('utf8');
+        await writeFile(sshd.authorizedKeysFile, `${key}\n`, { mode: 0o600 });
+      };
+      let said = '';
+      let keyFile = '';
+      const r = await runAmazonEbs(
+        config({
+          communicator: 'ssh',
+          ssh_username: sshd.user,
+          ssh_host: sshd.host,
+          ssh_port: sshd.port,
+          ssh_timeout: '60s',
+          temporary_security_group_source_cidrs: ['127.0.0.1/32'],
+        }),
+        {
+          kilnHome: home,
+          provision: async (comm) => {
+            const lines: string[] = [];
+            const res = await comm!.exec({ command: 'echo provisioned-as-$(id -un)', onStdout: (l) => lines.push(l) });
+            said = `${res.exitCode}:${lines.join('|')}`;
+          },
+        },
+      );
+      expect(r.error, r.text()).toBeUndefined();
+      expect(r.text()).toMatch(/Connected to SSH!/);
+      expect(said).toBe('0:provisioned-as-root');
+      keyFile = String(r.generated.SSHPrivateKeyFile ?? '');
+      said = r.text();
+      // The ingress rule opened SSH to the given source only.
+      const auth = proxy.calls.find((c) => c.action === 'AuthorizeSecurityGroupIngress')!;
+      expect(auth.params.get('IpPermissions.1.IpRanges.1.CidrIp')).toBe('127.0.0.1/32');
+      expect(auth.params.get('IpPermissions.1.FromPort')).toBe(String(sshd.port));
+      // The key was imported as ed25519, never created by AWS, and the private key is gone.
+      expect(proxy.count('CreateKeyPair')).toBe(0);
+      const { existsSync } = await import('node:fs');
+      expect(keyFile).not.toBe('');
+      expect(existsSync(keyFile)).toBe(false);
+      expect(said).not.toMatch(/BEGIN OPENSSH PRIVATE KEY/);
+      expect(sshd.log()).toMatch(/Accepted publickey for root .* ED25519/);
+    } finally {
+      await sshd.stop();
+    }
+  });
+
+  it('an interrupt during provisioning removes everything of the run', async () => {
+    const stop = new AbortController();
+    const before = await ownedImagesAndSnapshots();
+    const r = await runAmazonEbs(config(), {
+      kilnHome: home,
+      signal: stop.signal,
+      provision: async () => {
+        stop.abort();
+        throw new Error('interrupted');
+      },
+    });
+    expect(r.error).toBeDefined();
+    expect(proxy.count('CreateImage')).toBe(0);
+    expectNothingTemporary(await resourcesOfRun(r.runId, ['us-east-1']));
+    expect(await ownedImagesAndSnapshots()).toEqual(before);
+  });
+
+  it('an interrupt while the AMI is being made removes the AMI and its snapshot too', async () => {
+    const stop = new AbortController();
+    const before = await ownedImagesAndSnapshots();
+    proxy.onRequest = (action) => {
+      if (action === 'CopyImage') stop.abort();
+    };
+    const r = await runAmazonEbs(config({ ami_regions: ['us-west-2'] }), { kilnHome: home, signal: stop.signal });
+    expect(r.error).toBeDefined();
+    expect(proxy.count('CreateImage', 'forwarded')).toBe(1);
+    const left = await resourcesOfRun(r.runId, REGIONS);
+    expectNothingTemporary(left);
+    expect(left.images).toEqual([]);
+    expect([...(await ownedImagesAndSnapshots())].filter((x) => !before.has(x))).toEqual([]);
+  });
+});

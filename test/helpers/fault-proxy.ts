@@ -67,6 +67,8 @@ export interface FaultProxy {
   refreshScenarios: RefreshScenario[];
   /** Every refresh started, by group. */
   refreshes: Refresh[];
+  /** Told of every request before it is answered (test instrumentation, e.g. to learn an imported public key). */
+  onRequest?: (action: string, params: URLSearchParams) => void | Promise<void>;
   /** Make StartInstanceRefresh answer InstanceRefreshInProgress for this group (a refresh someone else started). */
   refreshInProgress: Set<string>;
   close(): Promise<void>;
@@ -95,6 +97,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       refreshes.length = 0;
       proxy.refreshScenarios.length = 0;
       proxy.refreshInProgress.clear();
+      delete proxy.onRequest;
     },
     count(action, outcome) {
       return calls.filter((c) => c.action === action && (outcome === undefined || c.outcome === outcome)).length;
@@ -110,6 +113,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const action = params.get('Action') ?? '?';
     const isAsg = params.get('Version') === '2011-01-01';
     const record = (outcome: string, status: number) => calls.push({ action, params, outcome, status });
+    await proxy.onRequest?.(action, params);
 
     const rule = rules.find(
       (r) =>
@@ -221,15 +225,15 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
-  return {
-    ...proxy,
+  // The same object the server reads, so a test's `onRequest` or scenario changes take effect.
+  return Object.assign(proxy, {
     url: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
-  } as FaultProxy;
+  }) as FaultProxy;
 }
 
 function wrap(action: string, inner: string): string {

@@ -159,7 +159,12 @@ export interface AmazonRun {
  */
 export async function runAmazonEbs(
   raw: Record<string, unknown>,
-  opts: { kilnHome: string; signal?: AbortSignal; provision?: () => Promise<void>; runId?: string },
+  opts: {
+    kilnHome: string;
+    signal?: AbortSignal;
+    provision?: (comm: import('../../src/communicator/communicator.js').Communicator | undefined) => Promise<void>;
+    runId?: string;
+  },
 ): Promise<AmazonRun> {
   const { amazonEbs } = await import('../../src/builders/amazon/builder.js');
   const { BuildUi, MemoryUi } = await import('../../src/core/events.js');
@@ -205,7 +210,7 @@ export async function runAmazonEbs(
         interpolate: (t) => t,
         generated,
       },
-      { run: async () => opts.provision?.() },
+      { run: async (comm) => opts.provision?.(comm) },
     );
   } catch (err) {
     result.error = err;

@@ -84,3 +84,17 @@ export async function removeImage(
   }
   return { snapshots };
 }
+
+/**
+ * This account's images called `name` in a region. After pre-validate found the name free
+ * (or force_deregister freed it), every image of that name is this run's — also one whose
+ * CreateImage/CopyImage answer never arrived and that carries no tag yet (moto drops
+ * CopyImage's TagSpecifications).
+ */
+export async function imagesNamed(ec2: EC2Client, name: string, signal?: AbortSignal): Promise<Image[]> {
+  const res = await ec2.send(
+    new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [name] }] }),
+    { abortSignal: signal },
+  );
+  return res.Images ?? [];
+}

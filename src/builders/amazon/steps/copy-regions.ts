@@ -7,7 +7,7 @@ import { CopyImageCommand, CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { explainAwsError, leftoverError } from '../aws-errors.js';
-import { IMAGE_NOT_FOUND, removeImage, snapshotsOf, waitForImage } from '../ami-tools.js';
+import { IMAGE_NOT_FOUND, imagesNamed, removeImage, snapshotsOf, waitForImage } from '../ami-tools.js';
 import { targetRegions } from '../config.js';
 import { retryOn, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
@@ -42,11 +42,21 @@ export const copyRegions: Step<AmazonState> = {
   async cleanup(state, { signal, ui, failed }) {
     if (!failed) return;
     const failures: string[] = [];
-    for (const made of state.made.filter((m) => m.by === 'copy-regions')) {
+    const mine = state.made.filter((m) => m.by === 'copy-regions');
+    // A copy whose answer was lost (an interrupt while CopyImage was in flight) is known by name only.
+    for (const region of targetRegions(state.config).filter((r) => r !== state.config.region)) {
+      try {
+        for (const image of await imagesNamed(state.ec2(region), state.config.ami_name, signal))
+          if (image.ImageId && !mine.some((m) => m.id === image.ImageId))
+            mine.push({ region, id: image.ImageId, snapshots: snapshotsOf(image), by: 'copy-regions' });
+      } catch (err) {
+        failures.push(`could not look for AMI copies in ${region}: ${(err as Error).message}`);
+      }
+    }
+    for (const made of mine) {
       ui.say(`Deregistering the AMI copy ${made.region}:${made.id}`);
       try {
         await removeImage(state.ec2(made.region), made.id, made.snapshots, signal);
-        state.made.splice(state.made.indexOf(made), 1);
       } catch (err) {
         failures.push(leftoverError('AMI', `${made.region}:${made.id}`, err).message);
       }

@@ -8,7 +8,7 @@ import { CreateImageCommand } from '@aws-sdk/client-ec2';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { explainAwsError, leftoverError } from '../aws-errors.js';
-import { imagesOfRun, removeImage, snapshotsOf, waitForImage } from '../ami-tools.js';
+import { imagesNamed, imagesOfRun, removeImage, snapshotsOf, waitForImage } from '../ami-tools.js';
 import { retryOn, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
@@ -52,12 +52,12 @@ export const createAmi: Step<AmazonState> = {
     const region = state.config.region;
     const ec2 = state.ec2(region);
     const mine = state.made.filter((m) => m.by === 'create-ami');
-    if (mine.length === 0) {
-      // CreateImage may have worked without kiln hearing the answer: look by the run's tag.
-      for (const image of await imagesOfRun(ec2, state.ctx.runId, signal))
-        if (image.ImageId && image.Name === state.config.ami_name)
-          mine.push({ region, id: image.ImageId, snapshots: snapshotsOf(image), by: 'create-ami' });
-    }
+    // CreateImage may have worked without kiln hearing the answer: look by the run's tag and
+    // by the name (free before this run, see pre-validate). An encrypted copy made here by
+    // copy-regions has the same name; removing it twice is harmless.
+    for (const image of [...(await imagesOfRun(ec2, state.ctx.runId, signal)), ...(await imagesNamed(ec2, state.config.ami_name, signal))])
+      if (image.ImageId && image.Name === state.config.ami_name && !mine.some((m) => m.id === image.ImageId))
+        mine.push({ region, id: image.ImageId, snapshots: snapshotsOf(image), by: 'create-ami' });
     const failures: string[] = [];
     for (const made of mine) {
       ui.say(`Deregistering the AMI and deleting associated snapshots because of cancellation, or error... (${made.id})`);
