@@ -14,11 +14,14 @@ import { chooseAccelerator } from '../accel.js';
 import { describeExit, startVm } from '../driver.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 
-/** The credentials that make the guest accept the build's key (kiln's unit for any user; systemd's own for root). */
+/**
+ * The credentials that make the guest accept the build's key. For root, systemd's own
+ * tmpfiles rule (`ssh.authorized_keys.root`) writes it, with no extra unit on the boot's
+ * critical path; for any other user, kiln's first-boot unit in its base image does.
+ */
 export function sshCredentials(user: string, publicKey: string): Record<string, string> {
-  const creds: Record<string, string> = { [CREDENTIAL_KEY]: publicKey, [CREDENTIAL_USER]: user };
-  if (user === 'root') creds['ssh.authorized_keys.root'] = publicKey;
-  return creds;
+  if (user === 'root') return { 'ssh.authorized_keys.root': publicKey };
+  return { [CREDENTIAL_KEY]: publicKey, [CREDENTIAL_USER]: user };
 }
 
 export const runVm: Step<QemuState> = {
