@@ -152,4 +152,46 @@ describe('amazon-ebs against moto', () => {
     ec2.destroy();
     expect(named.Images?.map((i) => i.ImageId)).toEqual([third.artifact!.id.split(':')[1]]);
   });
+
+  it('source_ami_filter picks the newest match of the owners; encrypt_boot replaces the AMI with an encrypted copy', async () => {
+    const first = await runAmazonEbs(base({ ami_name: 'base-2024-01' }), { kilnHome: home });
+    expect(first.error, first.text()).toBeUndefined();
+    // CreationDate has whole seconds: make the two images' dates differ.
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = await runAmazonEbs(base({ ami_name: 'base-2024-02' }), { kilnHome: home });
+    expect(second.error, second.text()).toBeUndefined();
+    const newest = second.artifact!.id.split(':')[1]!;
+    proxy.clear();
+    const r = await runAmazonEbs(
+      base({
+        source_ami: undefined,
+        source_ami_filter: { filters: { name: 'base-2024-*' }, owners: ['self'], most_recent: true },
+        ami_name: 'encrypted-release',
+        encrypt_boot: true,
+      }),
+      { kilnHome: home },
+    );
+    expect(r.error, r.text()).toBeUndefined();
+    expect(r.generated.SourceAMI).toBe(newest);
+    const made = proxy.calls.filter((c) => c.action === 'CreateImage').length;
+    expect(made).toBe(1);
+    const copy = proxy.calls.find((c) => c.action === 'CopyImage')!;
+    expect(copy.params.get('Encrypted')).toBe('true');
+    const plain = copy.params.get('SourceImageId');
+    const final = r.artifact!.id.split(':')[1]!;
+    expect(final).not.toBe(plain);
+    const ec2 = new EC2Client({ region: 'us-east-1' });
+    const named = await ec2.send(
+      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: ['encrypted-release'] }] }),
+    );
+    ec2.destroy();
+    // Only the encrypted copy is left; the unencrypted original was deregistered.
+    expect(named.Images?.map((i) => i.ImageId)).toEqual([final]);
+    const catalog = Catalog.open(home);
+    try {
+      expect(catalog.getImage(final)?.parentId).toBe(newest);
+    } finally {
+      catalog.close();
+    }
+  });
 });

@@ -22,6 +22,7 @@ export const registerCatalog: Step<AmazonState> = {
         format: 'ami',
         files: [],
         ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
+        ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
         ...(parent && catalog.getImage(parent) ? { parentId: parent } : {}),
         metadata: {
           region: config.region,
@@ -29,6 +30,7 @@ export const registerCatalog: Step<AmazonState> = {
           snapshots: { ...state.snapshots },
           sourceAmi: parent,
           runId: ctx.runId,
+          build: ctx.buildName,
           ...(state.accountId ? { accountId: state.accountId } : {}),
         },
       });
