@@ -183,6 +183,26 @@ describe('kiln deploy aws', () => {
     expect(proxy.calls).toHaveLength(0);
   });
 
+  it('an interrupt during the refresh cancels it and restores the default version', async () => {
+    proxy.refreshScenarios.push({ outcome: 'Successful', polls: 100_000 });
+    const stop = new AbortController();
+    proxy.onRequest = (action) => {
+      // Once kiln is waiting on the refresh, interrupt it (run() sends SIGTERM).
+      if (action === 'DescribeInstanceRefreshes' && proxy.refreshes.length > 0) stop.abort();
+    };
+    const before = await template();
+    // run() reports the cancellation it caused once kiln has exited; what matters is AWS's state.
+    await run(
+      'node',
+      [KILN, 'deploy', 'aws', '--asg', 'hello-web-asg', amis[0]!, '--region', 'us-east-1', '--poll-interval', '100ms'],
+      { env: { ...awsEnv(proxy.url), KILN_HOME: home }, reject: false, signal: stop.signal, killGraceMs: 20_000 },
+    ).catch(() => undefined);
+    expect(proxy.count('CancelInstanceRefresh', 'refresh')).toBe(1);
+    expect(proxy.refreshes[0]!.status).toBe('Cancelled');
+    expect((await template()).defaultVersion).toBe(before.defaultVersion);
+    expect(listDeployments(home, { group: 'hello-web-asg' })[0]).toMatchObject({ status: 'cancelled', imageId: amis[0] });
+  });
+
   it('--rollback returns to the previous release', async () => {
     expect((await deploy(amis[0]!)).exitCode).toBe(0);
     expect((await deploy(amis[1]!)).exitCode).toBe(0);
