@@ -2,6 +2,15 @@
  * Running local instances of catalogued images (`kiln run/ps/stop/logs`) and rolling
  * them (`kiln deploy local`). The library never prints: progress goes through a BuildUi.
  */
+
+export { type DeployLocalOptions, type DeployLocalResult, deployLocal } from './deploy-local.js';
+export {
+  type Member,
+  type RollingDriver,
+  RolloutError,
+  type RolloutResult,
+  rollOut,
+} from './rolling.js';
 export { type PortSpec, type StartInstanceOptions, startInstance } from './start-instance.js';
 export {
   type InstanceStatus,
