@@ -13,6 +13,7 @@ import { defaultKilnHome } from '../../core/paths.js';
 import { Secrets } from '../../core/secrets.js';
 import { deployAmi, rollbackDeploy } from '../../deploy/aws/deploy.js';
 import { createUi } from '../../ui/index.js';
+import { registerDeployLocal } from './deploy-local.js';
 
 interface DeployAwsOpts {
   asg?: string;
@@ -104,6 +105,7 @@ export function registerDeploy(program: Command): void {
         process.off('SIGTERM', onSignal);
       }
     });
+  registerDeployLocal(deploy);
 }
 
 /** `ami-…`, `region:ami-…[,…]` (Packer's artifact id) or a catalog reference → the AMI and its region. */

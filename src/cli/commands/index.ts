@@ -7,9 +7,10 @@ import { registerValidate } from './validate.js';
 import { registerInspect } from './inspect.js';
 import { registerBuild } from './build.js';
 import { registerBase } from './base.js';
+import { registerRun } from './run.js';
 import { registerDeploy } from './deploy.js';
 import { registerGcAws } from './gc-aws.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerVersion, registerImages, registerGc, registerValidate, registerInspect, registerBuild, registerBase, registerDeploy, registerGcAws];
+export const commands: Register[] = [registerVersion, registerImages, registerGc, registerValidate, registerInspect, registerBuild, registerBase, registerRun, registerDeploy, registerGcAws];
