@@ -10,7 +10,8 @@ import { registerBase } from './base.js';
 import { registerRun } from './run.js';
 import { registerDeploy } from './deploy.js';
 import { registerGcAws } from './gc-aws.js';
+import { registerPipeline } from './pipeline.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerVersion, registerImages, registerGc, registerValidate, registerInspect, registerBuild, registerBase, registerRun, registerDeploy, registerGcAws];
+export const commands: Register[] = [registerVersion, registerImages, registerGc, registerValidate, registerInspect, registerBuild, registerBase, registerRun, registerDeploy, registerGcAws, registerPipeline];

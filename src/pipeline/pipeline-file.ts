@@ -1,0 +1,223 @@
+/**
+ * `kiln.pipeline.json`: the six steps of a CI workflow in one strict JSON file, declared
+ * once with zod and checked with the template layer's reader, so every problem is reported
+ * together as `file:line:column: path: message`, before anything runs.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { UserError } from '../core/errors.js';
+import { parseGoDurationMs } from '../template/duration.js';
+import { type JsonPath, parseJsonSource } from '../template/json-source.js';
+import { problemsError, type TemplateProblem } from '../template/raw-template.js';
+import { checkSchema } from '../template/schema-check.js';
+
+/** The default pipeline file name, looked for in the current directory. */
+export const PIPELINE_FILE = 'kiln.pipeline.json';
+
+const commands = z.union([z.string(), z.array(z.string())]);
+const vars = z.record(z.string(), z.string());
+const duration = z.string().refine(
+  (s) => {
+    try {
+      parseGoDurationMs(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: (i) => `invalid duration "${String(i.input)}" (examples: 90s, 5m)` },
+);
+
+const templateStep = {
+  /** Packer JSON template, relative to the pipeline file. */
+  template: z.string(),
+  /** `-var` values. */
+  vars: vars.optional(),
+  /** `-var-file`s, relative to the pipeline file. */
+  var_files: z.array(z.string()).optional(),
+};
+
+export const pipelineSchema = z.strictObject({
+  /** Commands run with `sh -c` in the pipeline file's directory, in order. */
+  unit_tests: commands.optional(),
+  integration_tests: commands.optional(),
+  /** The package step: its command and the file it must produce. */
+  package: z.strictObject({ command: commands, artifact: z.string() }).optional(),
+  /** The build image's template. */
+  build: z.strictObject(templateStep),
+  /** The release template, and the variable that receives the build image's id. */
+  release: z.strictObject({ ...templateStep, image_var: z.string().default('source_image') }),
+  /** One release per environment: its var-file(s) and variables. */
+  environments: z.record(
+    z.string(),
+    z.strictObject({
+      var_file: z.string().optional(),
+      var_files: z.array(z.string()).optional(),
+      vars: vars.optional(),
+    }),
+  ),
+  /**
+   * Boots each release image and checks it over HTTP. `port` (the guest port) and
+   * `expect_body` may use `{{user \`name\`}}` with the environment's variables.
+   */
+  smoke_test: z
+    .strictObject({
+      port: z.union([z.number().int().min(1).max(65535), z.string()]),
+      path: z.string().default('/'),
+      expect_status: z.number().int().min(100).max(599).default(200),
+      expect_body: z.string().optional(),
+      timeout: duration.default('5m'),
+    })
+    .optional(),
+  /** Where the chosen environment's release goes (default: the first environment). */
+  deploy: z
+    .strictObject({
+      environment: z.string().optional(),
+      local: z
+        .strictObject({
+          group: z.string(),
+          count: z.number().int().min(1).default(1),
+          /** The first host port of the group. */
+          port: z.number().int().min(1).max(65535),
+          health_path: z.string().default('/healthz'),
+        })
+        .optional(),
+      aws: z.strictObject({ asg: z.string(), region: z.string() }).optional(),
+    })
+    .optional(),
+});
+
+export type PipelineConfig = z.infer<typeof pipelineSchema>;
+
+export interface Environment {
+  name: string;
+  /** Absolute var-file paths. */
+  varFiles: string[];
+  vars: Record<string, string>;
+}
+
+/** A checked pipeline: paths resolved against its directory. */
+export interface Pipeline {
+  file: string;
+  dir: string;
+  config: PipelineConfig;
+  /** In file order. */
+  environments: Environment[];
+  /** The environment `deploy` targets (the first by default), when there is a deploy step. */
+  deployEnvironment?: string;
+}
+
+const ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Reads and checks a pipeline file; throws one UserError listing every problem with its place. */
+export function loadPipeline(path: string): Pipeline {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(
+      'PipelineUnreadable',
+      `cannot read pipeline file ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+      {
+        hint: `write a ${PIPELINE_FILE} (see examples/hello-web/${PIPELINE_FILE}) or pass its path`,
+      },
+    );
+  }
+  const src = parseJsonSource(path, text, 'pipeline JSON');
+  const value = src.value();
+  const fail = (problems: TemplateProblem[]) =>
+    problemsError(
+      src,
+      problems,
+      `pipeline ${path} has ${problems.length} error${problems.length === 1 ? '' : 's'}`,
+    );
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw fail([{ path: [], message: 'a pipeline file must be a JSON object' }]);
+  const checked = checkSchema(pipelineSchema, value as Record<string, unknown>);
+  if (!checked.ok)
+    throw fail(
+      checked.problems.map((pr) =>
+        pr.message === 'Invalid input' && pr.path.join('.') === 'smoke_test.port'
+          ? { ...pr, message: 'expected a port number, or a string such as "{{user `http_port`}}"' }
+          : pr,
+      ),
+    );
+  const config = checked.config as PipelineConfig;
+  const dir = dirname(file);
+
+  const problems: TemplateProblem[] = [];
+  const mustExist = (rel: string, at: JsonPath, what: string) => {
+    if (!existsSync(resolve(dir, rel)))
+      problems.push({ path: at, message: `${what} ${resolve(dir, rel)} does not exist` });
+  };
+  mustExist(config.build.template, ['build', 'template'], 'template');
+  mustExist(config.release.template, ['release', 'template'], 'template');
+  for (const [i, f] of (config.build.var_files ?? []).entries())
+    mustExist(f, ['build', 'var_files', i], 'var-file');
+  for (const [i, f] of (config.release.var_files ?? []).entries())
+    mustExist(f, ['release', 'var_files', i], 'var-file');
+
+  const names = Object.keys(config.environments);
+  if (names.length === 0)
+    problems.push({ path: ['environments'], message: 'at least one environment is required' });
+  const environments: Environment[] = [];
+  for (const name of names) {
+    const env = config.environments[name]!;
+    if (!ENV_NAME.test(name))
+      problems.push({
+        path: ['environments', name],
+        atKey: true,
+        message: `environment name "${name}" must be letters, digits, '.', '_' or '-'`,
+      });
+    const files = [...(env.var_file ? [env.var_file] : []), ...(env.var_files ?? [])];
+    if (env.var_file) mustExist(env.var_file, ['environments', name, 'var_file'], 'var-file');
+    for (const [i, f] of (env.var_files ?? []).entries())
+      mustExist(f, ['environments', name, 'var_files', i], 'var-file');
+    environments.push({ name, varFiles: files.map((f) => resolve(dir, f)), vars: env.vars ?? {} });
+  }
+
+  let deployEnvironment: string | undefined;
+  if (config.deploy) {
+    const d = config.deploy;
+    if ((d.local ? 1 : 0) + (d.aws ? 1 : 0) !== 1)
+      problems.push({
+        path: ['deploy'],
+        message:
+          'give exactly one deploy target: "local" ({group, count, port}) or "aws" ({asg, region})',
+      });
+    deployEnvironment = d.environment ?? names[0];
+    if (d.environment !== undefined && !names.includes(d.environment))
+      problems.push({
+        path: ['deploy', 'environment'],
+        message: `unknown environment "${d.environment}"; environments: ${names.join(', ')}`,
+      });
+  }
+  if (problems.length > 0) throw fail(problems);
+  return {
+    file,
+    dir,
+    config,
+    environments,
+    ...(deployEnvironment ? { deployEnvironment } : {}),
+  };
+}
+
+/** The pipeline's environments selected by `--env a,b` (all when empty); a UserError naming unknown ones. */
+export function selectEnvironments(p: Pipeline, names: readonly string[]): Environment[] {
+  if (names.length === 0) return p.environments;
+  const known = new Set(p.environments.map((e) => e.name));
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length > 0)
+    throw new UserError(
+      'UnknownEnvironment',
+      `unknown environment${unknown.length === 1 ? '' : 's'}: ${unknown.join(', ')}`,
+      {
+        where: p.file,
+        hint: `the pipeline's environments are: ${[...known].join(', ')}`,
+      },
+    );
+  return p.environments.filter((e) => names.includes(e.name));
+}
