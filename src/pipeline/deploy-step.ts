@@ -3,8 +3,9 @@
  * a local group (the runtime's rolling replacement with health checks) or an AWS Auto
  * Scaling group (launch template version + instance refresh, rolled back on failure).
  */
-import type { BuildUi } from '../core/events.js';
+
 import { SystemError } from '../core/errors.js';
+import type { BuildUi } from '../core/events.js';
 import { deployAmi } from '../deploy/aws/deploy.js';
 import * as runtime from '../runtime/index.js';
 import type { PipelineConfig } from './pipeline-file.js';

@@ -12,13 +12,12 @@ import { resolve } from 'node:path';
 import { Catalog } from '../catalog/index.js';
 import { runBuilds } from '../core/build.js';
 import { CancelledError, KilnError, UserError } from '../core/errors.js';
-import { run } from '../core/exec.js';
 import type { Ui } from '../core/events.js';
-import { render } from '../template/index.js';
-import { loadTemplate } from '../template/index.js';
+import { run } from '../core/exec.js';
+import { loadTemplate, render } from '../template/index.js';
 import type { LoadedTemplate, Registry } from '../template/types.js';
-import type { Environment, Pipeline } from './pipeline-file.js';
 import { deployRelease } from './deploy-step.js';
+import type { Environment, Pipeline } from './pipeline-file.js';
 import { smokeTest } from './smoke-test.js';
 import { StepUi } from './step-ui.js';
 

@@ -8,8 +8,8 @@ import type { Command } from 'commander';
 import { CancelledError, UserError } from '../../core/errors.js';
 import { defaultKilnHome } from '../../core/paths.js';
 import { Secrets } from '../../core/secrets.js';
-import { defaultParallelism, type PipelineRow, runPipeline } from '../../pipeline/run-pipeline.js';
 import { loadPipeline, PIPELINE_FILE, selectEnvironments } from '../../pipeline/pipeline-file.js';
+import { defaultParallelism, type PipelineRow, runPipeline } from '../../pipeline/run-pipeline.js';
 import { registry } from '../../plugins.js';
 import { HumanUi, shouldColor } from '../../ui/index.js';
 
