@@ -10,7 +10,14 @@ import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from '@aws
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
 import { type FaultProxy, startFaultProxy } from './helpers/fault-proxy.js';
-import { type TestMoto, awsEnv, motoLinuxAmi, resourcesOfRun, runAmazonEbs, startMoto } from './helpers/moto.js';
+import {
+  awsEnv,
+  motoLinuxAmi,
+  resourcesOfRun,
+  runAmazonEbs,
+  startMoto,
+  type TestMoto,
+} from './helpers/moto.js';
 
 let moto: TestMoto;
 let proxy: FaultProxy;
@@ -64,21 +71,34 @@ describe('amazon-ebs against moto', () => {
     const a = r.artifact!;
     expect(a.builderId).toBe('mitchellh.amazonebs');
     expect(a.id).toMatch(/^us-east-1:ami-[0-9a-f]+,us-west-2:ami-[0-9a-f]+$/);
-    expect(a.string).toMatch(/^AMIs were created:\nus-east-1: ami-[0-9a-f]+\nus-west-2: ami-[0-9a-f]+\n$/);
+    expect(a.string).toMatch(
+      /^AMIs were created:\nus-east-1: ami-[0-9a-f]+\nus-west-2: ami-[0-9a-f]+\n$/,
+    );
     expect(a.files).toEqual([]);
     expect(r.generated.SourceAMI).toBe(sourceAmi);
 
     const east = a.id.split(',')[0]!.split(':')[1]!;
     const west = a.id.split(',')[1]!.split(':')[1]!;
-    for (const [region, id] of [['us-east-1', east], ['us-west-2', west]] as const) {
+    for (const [region, id] of [
+      ['us-east-1', east],
+      ['us-west-2', west],
+    ] as const) {
       const ec2 = new EC2Client({ region });
       const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [id] }))).Images![0]!;
       const tags = Object.fromEntries((image.Tags ?? []).map((t) => [t.Key, t.Value]));
-      expect(tags).toMatchObject({ Name: 'hello-web', Stage: 'build', 'kiln:run-id': r.runId, 'kiln:artifact': 'true' });
+      expect(tags).toMatchObject({
+        Name: 'hello-web',
+        Stage: 'build',
+        'kiln:run-id': r.runId,
+        'kiln:artifact': 'true',
+      });
       expect(tags['kiln:created']).toMatch(/^\d{4}-\d\d-\d\dT/);
-      const snapIds = (image.BlockDeviceMappings ?? []).flatMap((b) => (b.Ebs?.SnapshotId ? [b.Ebs.SnapshotId] : []));
+      const snapIds = (image.BlockDeviceMappings ?? []).flatMap((b) =>
+        b.Ebs?.SnapshotId ? [b.Ebs.SnapshotId] : [],
+      );
       expect(snapIds.length).toBeGreaterThan(0);
-      const snaps = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: snapIds }))).Snapshots!;
+      const snaps = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: snapIds })))
+        .Snapshots!;
       for (const s of snaps) {
         const st = Object.fromEntries((s.Tags ?? []).map((t) => [t.Key, t.Value]));
         expect(st).toMatchObject({ Backup: 'no', 'kiln:run-id': r.runId });
@@ -92,7 +112,9 @@ describe('amazon-ebs against moto', () => {
     expect(launches).toHaveLength(1);
     const p = launches[0]!.params;
     expect(p.get('ClientToken')).toMatch(/^run-/);
-    const tagKeys = [...p].filter(([k]) => /^TagSpecification\.1\.Tag\.\d+\.Key$/.test(k)).map(([, v]) => v);
+    const tagKeys = [...p]
+      .filter(([k]) => /^TagSpecification\.1\.Tag\.\d+\.Key$/.test(k))
+      .map(([, v]) => v);
     expect(tagKeys).toEqual(expect.arrayContaining(['kiln:run-id', 'kiln:created', 'Purpose']));
     // The key pair was imported (AWS never made the private key).
     expect(proxy.count('ImportKeyPair')).toBe(1);
@@ -109,8 +131,16 @@ describe('amazon-ebs against moto', () => {
     const catalog = Catalog.open(home);
     try {
       const rec = catalog.getImage(east)!;
-      expect(rec).toMatchObject({ builder: 'amazon-ebs', format: 'ami', files: [], parentId: null });
-      expect(rec.metadata).toMatchObject({ region: 'us-east-1', regions: { 'us-east-1': east, 'us-west-2': west } });
+      expect(rec).toMatchObject({
+        builder: 'amazon-ebs',
+        format: 'ami',
+        files: [],
+        parentId: null,
+      });
+      expect(rec.metadata).toMatchObject({
+        region: 'us-east-1',
+        regions: { 'us-east-1': east, 'us-west-2': west },
+      });
     } finally {
       catalog.close();
     }
@@ -120,9 +150,12 @@ describe('amazon-ebs against moto', () => {
     const build = await runAmazonEbs(base({ ami_name: 'hello-web-build-1' }), { kilnHome: home });
     expect(build.error, build.text()).toBeUndefined();
     const buildAmi = build.artifact!.id.split(':')[1]!;
-    const release = await runAmazonEbs(base({ ami_name: 'hello-web-release-1', source_ami: buildAmi }), {
-      kilnHome: home,
-    });
+    const release = await runAmazonEbs(
+      base({ ami_name: 'hello-web-release-1', source_ami: buildAmi }),
+      {
+        kilnHome: home,
+      },
+    );
     expect(release.error, release.text()).toBeUndefined();
     const releaseAmi = release.artifact!.id.split(':')[1]!;
     const catalog = Catalog.open(home);
@@ -141,13 +174,19 @@ describe('amazon-ebs against moto', () => {
     expect(String((second.error as Error)?.message)).toMatch(/same-name.*used by an existing AMI/);
     expect(proxy.count('RunInstances')).toBe(0);
     expect(proxy.count('ImportKeyPair')).toBe(0);
-    const third = await runAmazonEbs(base({ ami_name: 'same-name', force_deregister: true, force_delete_snapshot: true }), {
-      kilnHome: home,
-    });
+    const third = await runAmazonEbs(
+      base({ ami_name: 'same-name', force_deregister: true, force_delete_snapshot: true }),
+      {
+        kilnHome: home,
+      },
+    );
     expect(third.error, third.text()).toBeUndefined();
     const ec2 = new EC2Client({ region: 'us-east-1' });
     const named = await ec2.send(
-      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: ['same-name'] }] }),
+      new DescribeImagesCommand({
+        Owners: ['self'],
+        Filters: [{ Name: 'name', Values: ['same-name'] }],
+      }),
     );
     ec2.destroy();
     expect(named.Images?.map((i) => i.ImageId)).toEqual([third.artifact!.id.split(':')[1]]);
@@ -165,7 +204,11 @@ describe('amazon-ebs against moto', () => {
     const r = await runAmazonEbs(
       base({
         source_ami: undefined,
-        source_ami_filter: { filters: { name: 'base-2024-*' }, owners: ['self'], most_recent: true },
+        source_ami_filter: {
+          filters: { name: 'base-2024-*' },
+          owners: ['self'],
+          most_recent: true,
+        },
         ami_name: 'encrypted-release',
         encrypt_boot: true,
       }),
@@ -182,7 +225,10 @@ describe('amazon-ebs against moto', () => {
     expect(final).not.toBe(plain);
     const ec2 = new EC2Client({ region: 'us-east-1' });
     const named = await ec2.send(
-      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: ['encrypted-release'] }] }),
+      new DescribeImagesCommand({
+        Owners: ['self'],
+        Filters: [{ Name: 'name', Values: ['encrypted-release'] }],
+      }),
     );
     ec2.destroy();
     // Only the encrypted copy is left; the unencrypted original was deregistered.

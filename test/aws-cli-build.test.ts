@@ -12,7 +12,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
 import { run } from '../src/core/exec.js';
 import { type FaultProxy, startFaultProxy } from './helpers/fault-proxy.js';
-import { type TestMoto, awsEnv, motoLinuxAmi, resourcesOfRun, startMoto } from './helpers/moto.js';
+import { awsEnv, motoLinuxAmi, resourcesOfRun, startMoto, type TestMoto } from './helpers/moto.js';
 
 const KILN = join(import.meta.dirname, '..', 'bin', 'kiln.js');
 const SECRET = 'moto-secret-"$x\'y';
@@ -65,26 +65,40 @@ async function kilnBuild(file: string, vars: string[] = []) {
   const env: Record<string, string> = { ...awsEnv(proxy.url), KILN_HOME: join(dir, 'home') };
   env.AWS_ACCESS_KEY_ID = '';
   env.AWS_SECRET_ACCESS_KEY = '';
-  return run('node', [KILN, 'build', '-machine-readable', ...vars, file], { env, cwd: dir, reject: false });
+  return run('node', [KILN, 'build', '-machine-readable', ...vars, file], {
+    env,
+    cwd: dir,
+    reject: false,
+  });
 }
 
 describe('kiln build with amazon-ebs (CLI, moto)', () => {
   it('build then release: artifact lines as Packer prints them, manifest, lineage, no secret, nothing left', async () => {
     const base = await motoLinuxAmi();
-    await writeFile(join(dir, 'build.json'), JSON.stringify(template('hello-web-build', base, { ami_regions: ['us-west-2'] })));
+    await writeFile(
+      join(dir, 'build.json'),
+      JSON.stringify(template('hello-web-build', base, { ami_regions: ['us-west-2'] })),
+    );
     const b = await kilnBuild('build.json');
     expect(b.exitCode, b.stderr + b.stdout).toBe(0);
     const idLine = b.stdout.split('\n').find((l) => /^\d+,amazon-ebs,artifact,0,id,/.test(l))!;
-    expect(idLine).toMatch(/,artifact,0,id,us-east-1:ami-[0-9a-f]{17}%!\(PACKER_COMMA\)us-west-2:ami-[0-9a-f]{17}$/);
+    expect(idLine).toMatch(
+      /,artifact,0,id,us-east-1:ami-[0-9a-f]{17}%!\(PACKER_COMMA\)us-west-2:ami-[0-9a-f]{17}$/,
+    );
     expect(b.stdout).toMatch(/^\d+,amazon-ebs,artifact,0,builder-id,mitchellh\.amazonebs$/m);
     expect(b.stdout).toMatch(/^\d+,amazon-ebs,artifact,0,files-count,0$/m);
     expect(b.stdout).toMatch(/provisioning hello-web-build/);
     const buildAmi = /us-east-1:(ami-[0-9a-f]+)/.exec(idLine)![1]!;
     const manifest = JSON.parse(await readFile(join(dir, 'hello-web-build-manifest.json'), 'utf8'));
-    expect(manifest.builds[0].artifact_id).toMatch(new RegExp(`^us-east-1:${buildAmi},us-west-2:ami-`));
+    expect(manifest.builds[0].artifact_id).toMatch(
+      new RegExp(`^us-east-1:${buildAmi},us-west-2:ami-`),
+    );
     expect(manifest.builds[0].builder_type).toBe('amazon-ebs');
 
-    await writeFile(join(dir, 'release.json'), JSON.stringify(template('hello-web-release', 'unset')));
+    await writeFile(
+      join(dir, 'release.json'),
+      JSON.stringify(template('hello-web-release', 'unset')),
+    );
     const r = await kilnBuild('release.json', ['-var', `source_ami=${buildAmi}`]);
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
     const releaseAmi = /,artifact,0,id,us-east-1:(ami-[0-9a-f]+)$/m.exec(r.stdout)![1]!;
@@ -105,7 +119,9 @@ describe('kiln build with amazon-ebs (CLI, moto)', () => {
       proxy.calls
         .filter((c) => c.action === 'RunInstances')
         .map((c) => {
-          const [key] = [...c.params].find(([k, v]) => /^TagSpecification\.1\.Tag\.\d+\.Key$/.test(k) && v === 'kiln:run-id')!;
+          const [key] = [...c.params].find(
+            ([k, v]) => /^TagSpecification\.1\.Tag\.\d+\.Key$/.test(k) && v === 'kiln:run-id',
+          )!;
           return c.params.get(key.replace(/Key$/, 'Value'))!;
         }),
     );

@@ -11,8 +11,8 @@ import { AutoScalingClient, CreateAutoScalingGroupCommand } from '@aws-sdk/clien
 import {
   CreateImageCommand,
   CreateLaunchTemplateCommand,
-  DescribeLaunchTemplateVersionsCommand,
   DescribeLaunchTemplatesCommand,
+  DescribeLaunchTemplateVersionsCommand,
   EC2Client,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -20,7 +20,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listDeployments } from '../src/catalog/deployments.js';
 import { run } from '../src/core/exec.js';
 import { type FaultProxy, startFaultProxy } from './helpers/fault-proxy.js';
-import { type TestMoto, awsEnv, motoLinuxAmi, startMoto } from './helpers/moto.js';
+import { awsEnv, motoLinuxAmi, startMoto, type TestMoto } from './helpers/moto.js';
 
 const KILN = join(import.meta.dirname, '..', 'bin', 'kiln.js');
 let moto: TestMoto;
@@ -48,12 +48,24 @@ beforeEach(async () => {
   // Three "releases" to deploy, made the way AWS makes AMIs.
   amis = [];
   for (const n of [1, 2, 3]) {
-    const inst = await ec2.send(new RunInstancesCommand({ ImageId: base, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro' }));
-    const img = await ec2.send(new CreateImageCommand({ InstanceId: inst.Instances![0]!.InstanceId!, Name: `release-${n}` }));
+    const inst = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: base,
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: 't3.micro',
+      }),
+    );
+    const img = await ec2.send(
+      new CreateImageCommand({ InstanceId: inst.Instances![0]!.InstanceId!, Name: `release-${n}` }),
+    );
     amis.push(img.ImageId!);
   }
   const lt = await ec2.send(
-    new CreateLaunchTemplateCommand({ LaunchTemplateName: 'hello-web', LaunchTemplateData: { ImageId: base, InstanceType: 't3.micro' } }),
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: 'hello-web',
+      LaunchTemplateData: { ImageId: base, InstanceType: 't3.micro' },
+    }),
   );
   ltId = lt.LaunchTemplate!.LaunchTemplateId!;
   await group('hello-web-asg', '$Default');
@@ -79,10 +91,16 @@ async function group(name: string, version: string): Promise<void> {
 }
 
 function kiln(args: string[]) {
-  return run('node', [KILN, ...args], { env: { ...awsEnv(proxy.url), KILN_HOME: home }, reject: false });
+  return run('node', [KILN, ...args], {
+    env: { ...awsEnv(proxy.url), KILN_HOME: home },
+    reject: false,
+  });
 }
 
-async function template(): Promise<{ defaultVersion: number; versions: Array<{ n: number; ami?: string }> }> {
+async function template(): Promise<{
+  defaultVersion: number;
+  versions: Array<{ n: number; ami?: string }>;
+}> {
   const lt = await ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [ltId] }));
   const v = await ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: ltId }));
   return {
@@ -94,11 +112,30 @@ async function template(): Promise<{ defaultVersion: number; versions: Array<{ n
 }
 
 const deploy = (ami: string, ...extra: string[]) =>
-  kiln(['deploy', 'aws', '--asg', 'hello-web-asg', ami, '--region', 'us-east-1', '--poll-interval', '100ms', ...extra]);
+  kiln([
+    'deploy',
+    'aws',
+    '--asg',
+    'hello-web-asg',
+    ami,
+    '--region',
+    'us-east-1',
+    '--poll-interval',
+    '100ms',
+    ...extra,
+  ]);
 
 describe('kiln deploy aws', () => {
   it('deploys: a new numbered default version with the AMI, an instance refresh with the preferences, recorded', async () => {
-    const r = await deploy(amis[0]!, '--min-healthy', '75', '--warmup', '30', '--checkpoints', '50,100');
+    const r = await deploy(
+      amis[0]!,
+      '--min-healthy',
+      '75',
+      '--warmup',
+      '30',
+      '--checkpoints',
+      '50,100',
+    );
     expect(r.exitCode, r.stderr).toBe(0);
     const t = await template();
     expect(t.defaultVersion).toBe(2);
@@ -113,12 +150,21 @@ describe('kiln deploy aws', () => {
     expect(r.stderr).toMatch(/instance refresh .*: InProgress 50%/);
     expect(r.stderr).toMatch(/Successful 100%/);
     const history = listDeployments(home, { group: 'hello-web-asg' });
-    expect(history[0]).toMatchObject({ imageId: amis[0], status: 'succeeded', version: 2, previousVersion: 1, kind: 'deploy' });
+    expect(history[0]).toMatchObject({
+      imageId: amis[0],
+      status: 'succeeded',
+      version: 2,
+      previousVersion: 1,
+      kind: 'deploy',
+    });
   });
 
   it('row 24: a refresh that fails reports the reason, rolls back, and restores the default version', async () => {
     expect((await deploy(amis[0]!)).exitCode).toBe(0);
-    proxy.refreshScenarios.push({ outcome: 'Failed', reason: 'Instance i-0abc failed ELB health checks' }, { outcome: 'Successful' });
+    proxy.refreshScenarios.push(
+      { outcome: 'Failed', reason: 'Instance i-0abc failed ELB health checks' },
+      { outcome: 'Successful' },
+    );
     const r = await deploy(amis[1]!);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/Instance i-0abc failed ELB health checks/);
@@ -129,7 +175,11 @@ describe('kiln deploy aws', () => {
     // The rollback itself: a second refresh after the failed one, with the old version as default.
     expect(proxy.refreshes.map((x) => x.status)).toEqual(['Successful', 'Failed', 'Successful']);
     const history = listDeployments(home, { group: 'hello-web-asg' });
-    expect(history[0]).toMatchObject({ imageId: amis[1], status: 'failed', reason: 'Instance i-0abc failed ELB health checks' });
+    expect(history[0]).toMatchObject({
+      imageId: amis[1],
+      status: 'failed',
+      reason: 'Instance i-0abc failed ELB health checks',
+    });
   });
 
   it('row 25: a refresh already running is a clear error and leaks no launch template version', async () => {
@@ -148,7 +198,12 @@ describe('kiln deploy aws', () => {
     expect(after.defaultVersion).toBe(before.defaultVersion);
     if (del.status === 200) expect(after).toEqual(before);
     // moto 5.2.1 has no DeleteLaunchTemplateVersions (HTTP 500): kiln then names the version it could not delete.
-    else expect(r.stderr).toMatch(new RegExp(`could not delete launch template ${ltId} version ${before.versions.length + 1}`));
+    else
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `could not delete launch template ${ltId} version ${before.versions.length + 1}`,
+        ),
+      );
   });
 
   it('row 25: a refresh seen running before the deploy starts: refused before anything is created', async () => {
@@ -167,7 +222,15 @@ describe('kiln deploy aws', () => {
 
   it('row 25: a group on $Latest is refused before any change (rollback needs a numbered version)', async () => {
     await group('latest-asg', '$Latest');
-    const r = await kiln(['deploy', 'aws', '--asg', 'latest-asg', amis[0]!, '--region', 'us-east-1']);
+    const r = await kiln([
+      'deploy',
+      'aws',
+      '--asg',
+      'latest-asg',
+      amis[0]!,
+      '--region',
+      'us-east-1',
+    ]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/launch template version \$Latest/);
     expect(r.stderr).toMatch(/\$Default/);
@@ -179,7 +242,9 @@ describe('kiln deploy aws', () => {
     proxy.clear();
     const r = await deploy(amis[0]!, '--launch-template-version', '$Latest');
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/\$Latest moves on its own, and a rollback needs the numbered version/);
+    expect(r.stderr).toMatch(
+      /\$Latest moves on its own, and a rollback needs the numbered version/,
+    );
     expect(proxy.calls).toHaveLength(0);
   });
 
@@ -194,20 +259,49 @@ describe('kiln deploy aws', () => {
     // run() reports the cancellation it caused once kiln has exited; what matters is AWS's state.
     await run(
       'node',
-      [KILN, 'deploy', 'aws', '--asg', 'hello-web-asg', amis[0]!, '--region', 'us-east-1', '--poll-interval', '100ms'],
-      { env: { ...awsEnv(proxy.url), KILN_HOME: home }, reject: false, signal: stop.signal, killGraceMs: 20_000 },
+      [
+        KILN,
+        'deploy',
+        'aws',
+        '--asg',
+        'hello-web-asg',
+        amis[0]!,
+        '--region',
+        'us-east-1',
+        '--poll-interval',
+        '100ms',
+      ],
+      {
+        env: { ...awsEnv(proxy.url), KILN_HOME: home },
+        reject: false,
+        signal: stop.signal,
+        killGraceMs: 20_000,
+      },
     ).catch(() => undefined);
     expect(proxy.count('CancelInstanceRefresh', 'refresh')).toBe(1);
     expect(proxy.refreshes[0]!.status).toBe('Cancelled');
     expect((await template()).defaultVersion).toBe(before.defaultVersion);
-    expect(listDeployments(home, { group: 'hello-web-asg' })[0]).toMatchObject({ status: 'cancelled', imageId: amis[0] });
+    expect(listDeployments(home, { group: 'hello-web-asg' })[0]).toMatchObject({
+      status: 'cancelled',
+      imageId: amis[0],
+    });
   });
 
   it('--rollback returns to the previous release', async () => {
     expect((await deploy(amis[0]!)).exitCode).toBe(0);
     expect((await deploy(amis[1]!)).exitCode).toBe(0);
     expect((await template()).defaultVersion).toBe(3);
-    const r = await kiln(['deploy', 'aws', '--rollback', '--asg', 'hello-web-asg', '--region', 'us-east-1', '--poll-interval', '100ms']);
+    const r = await kiln([
+      'deploy',
+      'aws',
+      '--rollback',
+      '--asg',
+      'hello-web-asg',
+      '--region',
+      'us-east-1',
+      '--poll-interval',
+      '100ms',
+    ]);
     expect(r.exitCode, r.stderr).toBe(0);
     const t = await template();
     expect(t.defaultVersion).toBe(2);
@@ -221,7 +315,17 @@ describe('kiln deploy aws', () => {
     await rm(join(home, 'catalog.db'), { force: true });
     await rm(join(home, 'catalog.db-wal'), { force: true });
     await rm(join(home, 'catalog.db-shm'), { force: true });
-    const again = await kiln(['deploy', 'aws', '--rollback', '--asg', 'hello-web-asg', '--region', 'us-east-1', '--poll-interval', '100ms']);
+    const again = await kiln([
+      'deploy',
+      'aws',
+      '--rollback',
+      '--asg',
+      'hello-web-asg',
+      '--region',
+      'us-east-1',
+      '--poll-interval',
+      '100ms',
+    ]);
     expect(again.exitCode, again.stderr).toBe(0);
     expect((await template()).defaultVersion).toBe(2);
   });

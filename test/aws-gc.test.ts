@@ -26,7 +26,7 @@ import ssh2 from 'ssh2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../src/core/exec.js';
 import { type FaultProxy, startFaultProxy } from './helpers/fault-proxy.js';
-import { type TestMoto, awsEnv, motoLinuxAmi, startMoto } from './helpers/moto.js';
+import { awsEnv, motoLinuxAmi, startMoto, type TestMoto } from './helpers/moto.js';
 
 const KILN = join(import.meta.dirname, '..', 'bin', 'kiln.js');
 let moto: TestMoto;
@@ -50,24 +50,48 @@ beforeEach(async () => {
 });
 
 function kiln(args: string[]) {
-  return run('node', [KILN, ...args], { env: { ...awsEnv(proxy.url), KILN_HOME: home }, reject: false });
+  return run('node', [KILN, ...args], {
+    env: { ...awsEnv(proxy.url), KILN_HOME: home },
+    reject: false,
+  });
 }
 
 const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
 
 /** One of each kind kiln makes, tagged as a run `runId` created at `created` (or untagged when `tags` is false). */
 async function makeSet(ec2: EC2Client, ami: string, label: string, tags: Tag[] | undefined) {
-  const spec = (ResourceType: string) => (tags ? [{ ResourceType, Tags: tags }] : undefined) as never;
+  const spec = (ResourceType: string) =>
+    (tags ? [{ ResourceType, Tags: tags }] : undefined) as never;
   const pub = ssh2.utils.generateKeyPairSync('ed25519').public;
-  await ec2.send(new ImportKeyPairCommand({ KeyName: `kiln_${label}`, PublicKeyMaterial: Buffer.from(pub), TagSpecifications: spec('key-pair') }));
+  await ec2.send(
+    new ImportKeyPairCommand({
+      KeyName: `kiln_${label}`,
+      PublicKeyMaterial: Buffer.from(pub),
+      TagSpecifications: spec('key-pair'),
+    }),
+  );
   const sg = await ec2.send(
-    new CreateSecurityGroupCommand({ GroupName: `kiln_${label}`, Description: 'x', TagSpecifications: spec('security-group') }),
+    new CreateSecurityGroupCommand({
+      GroupName: `kiln_${label}`,
+      Description: 'x',
+      TagSpecifications: spec('security-group'),
+    }),
   );
   const inst = await ec2.send(
-    new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', TagSpecifications: spec('instance') }),
+    new RunInstancesCommand({
+      ImageId: ami,
+      MinCount: 1,
+      MaxCount: 1,
+      InstanceType: 't3.micro',
+      TagSpecifications: spec('instance'),
+    }),
   );
   const image = await ec2.send(
-    new CreateImageCommand({ InstanceId: inst.Instances![0]!.InstanceId!, Name: `ami_${label}`, TagSpecifications: spec('image') }),
+    new CreateImageCommand({
+      InstanceId: inst.Instances![0]!.InstanceId!,
+      Name: `ami_${label}`,
+      TagSpecifications: spec('image'),
+    }),
   );
   const vol = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 }));
   const snap = await ec2.send(new CreateSnapshotCommand({ VolumeId: vol.VolumeId! }));
@@ -82,13 +106,20 @@ async function makeSet(ec2: EC2Client, ami: string, label: string, tags: Tag[] |
 }
 
 async function existing(ec2: EC2Client) {
-  const instances = (await ec2.send(new DescribeInstancesCommand({}))).Reservations!.flatMap((r) => r.Instances ?? [])
+  const instances = (await ec2.send(new DescribeInstancesCommand({})))
+    .Reservations!.flatMap((r) => r.Instances ?? [])
     .filter((i) => i.State?.Name !== 'terminated')
     .map((i) => i.InstanceId!);
   const keys = (await ec2.send(new DescribeKeyPairsCommand({}))).KeyPairs!.map((k) => k.KeyName!);
-  const groups = (await ec2.send(new DescribeSecurityGroupsCommand({}))).SecurityGroups!.map((g) => g.GroupId!);
-  const images = (await ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images!.map((i) => i.ImageId!);
-  const snaps = (await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }))).Snapshots!.map((s) => s.SnapshotId!);
+  const groups = (await ec2.send(new DescribeSecurityGroupsCommand({}))).SecurityGroups!.map(
+    (g) => g.GroupId!,
+  );
+  const images = (await ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images!.map(
+    (i) => i.ImageId!,
+  );
+  const snaps = (
+    await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }))
+  ).Snapshots!.map((s) => s.SnapshotId!);
   return new Set([...instances, ...keys, ...groups, ...images, ...snaps]);
 }
 
@@ -108,7 +139,15 @@ describe('kiln gc aws', () => {
     const kept = await makeSet(ec2, ami, 'artifact', artifactTags);
     const before = await existing(ec2);
 
-    const dry = await kiln(['gc', 'aws', '--older-than', '2h', '--dry-run', '--region', 'us-east-1']);
+    const dry = await kiln([
+      'gc',
+      'aws',
+      '--older-than',
+      '2h',
+      '--dry-run',
+      '--region',
+      'us-east-1',
+    ]);
     expect(dry.exitCode, dry.stderr).toBe(0);
     const listed = dry.stdout.split('\n').filter((l) => l.startsWith('would remove'));
     const oldIds = Object.values(old);
@@ -122,7 +161,8 @@ describe('kiln gc aws', () => {
     // The image's own snapshot (from CreateImage) went with it.
     const gone = [...before].filter((x) => !after.has(x));
     expect(gone.filter((x) => x.startsWith('snap-')).length).toBeGreaterThanOrEqual(2);
-    for (const set of [recent, lookalike]) for (const id of Object.values(set)) expect(after.has(id), id).toBe(true);
+    for (const set of [recent, lookalike])
+      for (const id of Object.values(set)) expect(after.has(id), id).toBe(true);
     expect(after.has(kept.image)).toBe(true);
     // Only kiln-tagged things older than 2 h disappeared (the old set and its image's snapshot).
     expect(gone.filter((x) => !oldIds.includes(x)).every((x) => x.startsWith('snap-'))).toBe(true);

@@ -15,7 +15,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KilnError } from '../src/core/errors.js';
 import { findAwsLeftovers, removeAwsLeftovers } from '../src/deploy/aws/gc.js';
 import { type FaultProxy, startFaultProxy } from './helpers/fault-proxy.js';
-import { type TestMoto, awsEnv, motoLinuxAmi, resourcesOfRun, runAmazonEbs, startMoto } from './helpers/moto.js';
+import {
+  awsEnv,
+  motoLinuxAmi,
+  resourcesOfRun,
+  runAmazonEbs,
+  startMoto,
+  type TestMoto,
+} from './helpers/moto.js';
 
 let moto: TestMoto;
 let proxy: FaultProxy;
@@ -70,7 +77,8 @@ async function ownedImagesAndSnapshots(): Promise<Set<string>> {
     const ec2 = new EC2Client({ region });
     for (const i of (await ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images ?? [])
       out.add(`${region}:${i.ImageId}`);
-    for (const s of (await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }))).Snapshots ?? [])
+    for (const s of (await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] })))
+      .Snapshots ?? [])
       out.add(`${region}:${s.SnapshotId}`);
     ec2.destroy();
   }
@@ -85,14 +93,24 @@ function expectNothingTemporary(left: Awaited<ReturnType<typeof resourcesOfRun>>
 
 describe('AWS reliability (fault proxy in front of moto)', () => {
   it('row 17: throttled RunInstances and DescribeImages succeed with growing back-off and exactly one instance', async () => {
-    const runThrottle = proxy.inject({ action: 'RunInstances', error: 'RequestLimitExceeded', times: 5 });
-    const imgThrottle = proxy.inject({ action: 'DescribeImages', error: 'RequestLimitExceeded', times: 5 });
+    const runThrottle = proxy.inject({
+      action: 'RunInstances',
+      error: 'RequestLimitExceeded',
+      times: 5,
+    });
+    const imgThrottle = proxy.inject({
+      action: 'DescribeImages',
+      error: 'RequestLimitExceeded',
+      times: 5,
+    });
     const r = await runAmazonEbs(config(), { kilnHome: home });
     expect(r.error, r.text()).toBeUndefined();
     expect(runThrottle.hits).toBe(5);
     expect(imgThrottle.hits).toBe(5);
     expect(proxy.count('RunInstances', 'forwarded')).toBe(1);
-    const delays = [...r.text().matchAll(/RunInstances: RequestLimitExceeded.*retrying in (\d+) ms/g)].map((m) => Number(m[1]));
+    const delays = [
+      ...r.text().matchAll(/RunInstances: RequestLimitExceeded.*retrying in (\d+) ms/g),
+    ].map((m) => Number(m[1]));
     expect(delays).toHaveLength(5);
     for (let i = 1; i < delays.length; i++) expect(delays[i]!).toBeGreaterThan(delays[i - 1]!);
     const instances = await instancesOfRun(r.runId);
@@ -129,11 +147,30 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
   });
 
   it('row 19: InvalidInstanceID.NotFound / InvalidAMIID.NotFound for the first three calls: succeeds with tags applied', async () => {
-    const inst = proxy.inject({ action: 'DescribeInstances', error: 'InvalidInstanceID.NotFound', times: 3 });
-    const stop = proxy.inject({ action: 'StopInstances', error: 'InvalidInstanceID.NotFound', times: 3 });
-    const ami = proxy.inject({ action: 'DescribeImages', error: 'InvalidAMIID.NotFound', times: 3, after: 'CreateImage' });
-    const tags = proxy.inject({ action: 'CreateTags', error: 'InvalidSnapshot.NotFound', times: 3 });
-    const r = await runAmazonEbs(config({ tags: { Name: 'ec' }, snapshot_tags: { Snap: 'yes' } }), { kilnHome: home });
+    const inst = proxy.inject({
+      action: 'DescribeInstances',
+      error: 'InvalidInstanceID.NotFound',
+      times: 3,
+    });
+    const stop = proxy.inject({
+      action: 'StopInstances',
+      error: 'InvalidInstanceID.NotFound',
+      times: 3,
+    });
+    const ami = proxy.inject({
+      action: 'DescribeImages',
+      error: 'InvalidAMIID.NotFound',
+      times: 3,
+      after: 'CreateImage',
+    });
+    const tags = proxy.inject({
+      action: 'CreateTags',
+      error: 'InvalidSnapshot.NotFound',
+      times: 3,
+    });
+    const r = await runAmazonEbs(config({ tags: { Name: 'ec' }, snapshot_tags: { Snap: 'yes' } }), {
+      kilnHome: home,
+    });
     expect(r.error, r.text()).toBeUndefined();
     expect([inst.hits, stop.hits, ami.hits, tags.hits]).toEqual([3, 3, 3, 3]);
     const amiId = r.artifact!.id.split(':')[1]!;
@@ -141,15 +178,28 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
     const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [amiId] }))).Images![0]!;
     expect(image.Tags).toEqual(expect.arrayContaining([{ Key: 'Name', Value: 'ec' }]));
     const snap = image.BlockDeviceMappings![0]!.Ebs!.SnapshotId!;
-    const s = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snap] }))).Snapshots![0]!;
+    const s = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snap] })))
+      .Snapshots![0]!;
     ec2.destroy();
-    expect(s.Tags).toEqual(expect.arrayContaining([{ Key: 'Snap', Value: 'yes' }, { Key: 'kiln:run-id', Value: r.runId }]));
+    expect(s.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'Snap', Value: 'yes' },
+        { Key: 'kiln:run-id', Value: r.runId },
+      ]),
+    );
   });
 
   it('row 20: a failure after CreateImage deregisters the AMIs (copies too), deletes their snapshots, key pair and group', async () => {
     const before = await ownedImagesAndSnapshots();
-    const fail = proxy.inject({ action: 'ModifyImageAttribute', error: 'InvalidParameterValue', times: 1 });
-    const r = await runAmazonEbs(config({ ami_regions: ['us-west-2'], ami_users: ['111122223333'] }), { kilnHome: home });
+    const fail = proxy.inject({
+      action: 'ModifyImageAttribute',
+      error: 'InvalidParameterValue',
+      times: 1,
+    });
+    const r = await runAmazonEbs(
+      config({ ami_regions: ['us-west-2'], ami_users: ['111122223333'] }),
+      { kilnHome: home },
+    );
     expect(fail.hits).toBe(1);
     expect(String((r.error as Error)?.message)).toMatch(/InvalidParameterValue/);
     expect(proxy.count('CreateImage', 'forwarded')).toBe(1);
@@ -167,7 +217,11 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
   });
 
   it('row 21: a security group still in use (DependencyViolation ×3) is deleted after retries', async () => {
-    const dv = proxy.inject({ action: 'DeleteSecurityGroup', error: 'DependencyViolation', times: 3 });
+    const dv = proxy.inject({
+      action: 'DeleteSecurityGroup',
+      error: 'DependencyViolation',
+      times: 3,
+    });
     const r = await runAmazonEbs(config(), { kilnHome: home });
     expect(r.error, r.text()).toBeUndefined();
     expect(dv.hits).toBe(3);
@@ -177,18 +231,31 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
   });
 
   it('row 21: when the group stays in use, cleanup gives up and prints its exact ID', async () => {
-    proxy.inject({ action: 'DeleteSecurityGroup', error: 'DependencyViolation', times: Number.POSITIVE_INFINITY });
+    proxy.inject({
+      action: 'DeleteSecurityGroup',
+      error: 'DependencyViolation',
+      times: Number.POSITIVE_INFINITY,
+    });
     const r = await runAmazonEbs(config(), { kilnHome: home });
     const left = await resourcesOfRun(r.runId, ['us-east-1']);
     expect(left.securityGroups).toHaveLength(1);
     const sg = left.securityGroups[0]!;
-    expect(r.text()).toMatch(new RegExp(`error: cleanup of security-group failed: .*could not delete security group ${sg}: DependencyViolation`));
+    expect(r.text()).toMatch(
+      new RegExp(
+        `error: cleanup of security-group failed: .*could not delete security group ${sg}: DependencyViolation`,
+      ),
+    );
     expect(left.instances).toEqual([]);
     expect(left.keyPairs).toEqual([]);
   });
 
   it('row 22: ExpiredToken mid-build: no retry storm, a clear message, and what is left listed with IDs', async () => {
-    const expired = proxy.inject({ action: '*', error: 'ExpiredToken', times: Number.POSITIVE_INFINITY, after: 'CreateImage' });
+    const expired = proxy.inject({
+      action: '*',
+      error: 'ExpiredToken',
+      times: Number.POSITIVE_INFINITY,
+      after: 'CreateImage',
+    });
     const r = await runAmazonEbs(config(), { kilnHome: home });
     expect(r.error).toBeInstanceOf(KilnError);
     expect((r.error as KilnError).code).toBe('AwsCredentials');
@@ -198,12 +265,21 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
     proxy.clear();
     const left = await resourcesOfRun(r.runId, ['us-east-1']);
     const text = r.text();
-    for (const id of [...left.instances, ...left.keyPairs, ...left.securityGroups, ...left.images.map((i) => i.split(':')[1]!)])
+    for (const id of [
+      ...left.instances,
+      ...left.keyPairs,
+      ...left.securityGroups,
+      ...left.images.map((i) => i.split(':')[1]!),
+    ])
       expect(text).toContain(id);
     expect(left.instances).toHaveLength(1);
     expect(left.images).toHaveLength(1);
     // Once the credentials work again, gc removes exactly what the run left.
-    const found = await findAwsLeftovers({ regions: ['us-east-1'], olderThanMs: 0, now: new Date(Date.now() + 1000) });
+    const found = await findAwsLeftovers({
+      regions: ['us-east-1'],
+      olderThanMs: 0,
+      now: new Date(Date.now() + 1000),
+    });
     expect(new Set(found.map((f) => f.runId))).toEqual(new Set([r.runId]));
     const actions = await removeAwsLeftovers(found, {});
     expect(actions.filter((a) => a.outcome === 'failed')).toEqual([]);
@@ -241,7 +317,10 @@ describe('amazon-ebs with SSH and interrupts', () => {
           kilnHome: home,
           provision: async (comm) => {
             const lines: string[] = [];
-            const res = await comm!.exec({ command: 'echo provisioned-as-$(id -un)', onStdout: (l) => lines.push(l) });
+            const res = await comm!.exec({
+              command: 'echo provisioned-as-$(id -un)',
+              onStdout: (l) => lines.push(l),
+            });
             said = `${res.exitCode}:${lines.join('|')}`;
           },
         },
@@ -290,7 +369,10 @@ describe('amazon-ebs with SSH and interrupts', () => {
     proxy.onRequest = (action) => {
       if (action === 'CopyImage') stop.abort();
     };
-    const r = await runAmazonEbs(config({ ami_regions: ['us-west-2'] }), { kilnHome: home, signal: stop.signal });
+    const r = await runAmazonEbs(config({ ami_regions: ['us-west-2'] }), {
+      kilnHome: home,
+      signal: stop.signal,
+    });
     expect(r.error).toBeDefined();
     expect(proxy.count('CreateImage', 'forwarded')).toBe(1);
     const left = await resourcesOfRun(r.runId, REGIONS);

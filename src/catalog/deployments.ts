@@ -71,27 +71,29 @@ export function recordDeployment(home: string, d: NewDeployment): DeploymentReco
   const db = open(home);
   try {
     const createdAt = new Date().toISOString();
-    const id = writeTx(db, () =>
-      db
-        .prepare(
-          `INSERT INTO deploy_history (backend, group_name, region, image_id, kind, status, launch_template_id,
+    const id = writeTx(
+      db,
+      () =>
+        db
+          .prepare(
+            `INSERT INTO deploy_history (backend, group_name, region, image_id, kind, status, launch_template_id,
              version, previous_version, refresh_id, reason, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          d.backend,
-          d.group,
-          d.region ?? null,
-          d.imageId,
-          d.kind,
-          d.status,
-          d.launchTemplateId ?? null,
-          d.version ?? null,
-          d.previousVersion ?? null,
-          d.refreshId ?? null,
-          d.reason ?? null,
-          createdAt,
-        ).lastInsertRowid,
+          )
+          .run(
+            d.backend,
+            d.group,
+            d.region ?? null,
+            d.imageId,
+            d.kind,
+            d.status,
+            d.launchTemplateId ?? null,
+            d.version ?? null,
+            d.previousVersion ?? null,
+            d.refreshId ?? null,
+            d.reason ?? null,
+            createdAt,
+          ).lastInsertRowid,
     );
     return { ...d, id: Number(id), createdAt };
   } finally {
@@ -100,16 +102,22 @@ export function recordDeployment(home: string, d: NewDeployment): DeploymentReco
 }
 
 /** The deploys of one group (newest first), or of every group. */
-export function listDeployments(home: string, filter: { backend?: string; group?: string } = {}): DeploymentRecord[] {
+export function listDeployments(
+  home: string,
+  filter: { backend?: string; group?: string } = {},
+): DeploymentRecord[] {
   const db = open(home);
   try {
     const rows = db
       .prepare(
         `SELECT * FROM deploy_history WHERE (? IS NULL OR backend = ?) AND (? IS NULL OR group_name = ?) ORDER BY id DESC`,
       )
-      .all(filter.backend ?? null, filter.backend ?? null, filter.group ?? null, filter.group ?? null) as Array<
-      Record<string, unknown>
-    >;
+      .all(
+        filter.backend ?? null,
+        filter.backend ?? null,
+        filter.group ?? null,
+        filter.group ?? null,
+      ) as Array<Record<string, unknown>>;
     return rows.map((r) => ({
       id: Number(r.id),
       backend: String(r.backend),

@@ -7,7 +7,13 @@
  * and every call is recorded for the tests to assert on.
  */
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 
 export interface FaultRule {
   /** An action name (`RunInstances`), or `*` for every action. */
@@ -100,7 +106,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       delete proxy.onRequest;
     },
     count(action, outcome) {
-      return calls.filter((c) => c.action === action && (outcome === undefined || c.outcome === outcome)).length;
+      return calls.filter(
+        (c) => c.action === action && (outcome === undefined || c.outcome === outcome),
+      ).length;
     },
     refreshScenarios: [],
     refreshes,
@@ -112,7 +120,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const params = new URLSearchParams(body.toString('utf8'));
     const action = params.get('Action') ?? '?';
     const isAsg = params.get('Version') === '2011-01-01';
-    const record = (outcome: string, status: number) => calls.push({ action, params, outcome, status });
+    const record = (outcome: string, status: number) =>
+      calls.push({ action, params, outcome, status });
     await proxy.onRequest?.(action, params);
 
     const rule = rules.find(
@@ -155,13 +164,20 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
   });
 
-  function refreshAction(action: string, params: URLSearchParams): { status: number; code?: string; xml?: string } {
+  function refreshAction(
+    action: string,
+    params: URLSearchParams,
+  ): { status: number; code?: string; xml?: string } {
     const group = params.get('AutoScalingGroupName') ?? '';
-    const active = refreshes.find((r) => r.group === group && ['Pending', 'InProgress', 'Cancelling'].includes(r.status));
+    const active = refreshes.find(
+      (r) => r.group === group && ['Pending', 'InProgress', 'Cancelling'].includes(r.status),
+    );
     if (action === 'StartInstanceRefresh') {
-      if (active || proxy.refreshInProgress.has(group)) return { status: 400, code: 'InstanceRefreshInProgress' };
+      if (active || proxy.refreshInProgress.has(group))
+        return { status: 400, code: 'InstanceRefreshInProgress' };
       const preferences: Record<string, string> = {};
-      for (const [k, v] of params) if (k.startsWith('Preferences.')) preferences[k.slice('Preferences.'.length)] = v;
+      for (const [k, v] of params)
+        if (k.startsWith('Preferences.')) preferences[k.slice('Preferences.'.length)] = v;
       const r: Refresh = {
         id: randomUUID(),
         group,
@@ -176,8 +192,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return { status: 200, xml: wrap(action, `<InstanceRefreshId>${r.id}</InstanceRefreshId>`) };
     }
     if (action === 'DescribeInstanceRefreshes') {
-      const ids = [...params].filter(([k]) => k.startsWith('InstanceRefreshIds.')).map(([, v]) => v);
-      const list = refreshes.filter((r) => r.group === group && (ids.length === 0 || ids.includes(r.id)));
+      const ids = [...params]
+        .filter(([k]) => k.startsWith('InstanceRefreshIds.'))
+        .map(([, v]) => v);
+      const list = refreshes.filter(
+        (r) => r.group === group && (ids.length === 0 || ids.includes(r.id)),
+      );
       for (const r of list) advance(r);
       const members = list
         .slice()
@@ -190,19 +210,28 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
             `<StartTime>${r.startTime}</StartTime>${r.endTime ? `<EndTime>${r.endTime}</EndTime>` : ''}</member>`,
         )
         .join('');
-      return { status: 200, xml: wrap(action, `<InstanceRefreshes>${members}</InstanceRefreshes>`) };
+      return {
+        status: 200,
+        xml: wrap(action, `<InstanceRefreshes>${members}</InstanceRefreshes>`),
+      };
     }
     if (action === 'CancelInstanceRefresh') {
       if (!active) return { status: 400, code: 'ActiveInstanceRefreshNotFound' };
       active.status = 'Cancelled';
       active.endTime = new Date().toISOString();
-      return { status: 200, xml: wrap(action, `<InstanceRefreshId>${active.id}</InstanceRefreshId>`) };
+      return {
+        status: 200,
+        xml: wrap(action, `<InstanceRefreshId>${active.id}</InstanceRefreshId>`),
+      };
     }
     if (action === 'RollbackInstanceRefresh') {
       if (!active) return { status: 400, code: 'ActiveInstanceRefreshNotFound' };
       active.status = 'RollbackSuccessful';
       active.endTime = new Date().toISOString();
-      return { status: 200, xml: wrap(action, `<InstanceRefreshId>${active.id}</InstanceRefreshId>`) };
+      return {
+        status: 200,
+        xml: wrap(action, `<InstanceRefreshId>${active.id}</InstanceRefreshId>`),
+      };
     }
     return { status: 400, code: 'InvalidAction' };
   }
@@ -214,7 +243,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (r.polls >= needed) {
       r.status = r.scenario.outcome;
       r.percentage = r.scenario.outcome === 'Successful' ? 100 : 50;
-      if (r.scenario.outcome === 'Failed') r.reason = r.scenario.reason ?? 'instances failed health checks';
+      if (r.scenario.outcome === 'Failed')
+        r.reason = r.scenario.reason ?? 'instances failed health checks';
       r.endTime = new Date().toISOString();
     } else {
       r.status = 'InProgress';
@@ -273,14 +303,24 @@ function forward(
   target: string,
   req: IncomingMessage,
   body: Buffer,
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+): Promise<{
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}> {
   const url = new URL(req.url ?? '/', target);
   return new Promise((resolve, reject) => {
     const headers = { ...req.headers, host: url.host, 'content-length': String(body.length) };
     const up = request(url, { method: req.method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 502,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+        }),
+      );
       res.on('error', reject);
     });
     up.on('error', reject);

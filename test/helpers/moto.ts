@@ -7,7 +7,8 @@ import { CancelledError } from '../../src/core/errors.js';
 import { haveCommand, run } from '../../src/core/exec.js';
 import { freePort } from './sshd.js';
 
-export const MOTO_INSTALL_HINT = "moto_server is required for the AWS tests: pip install 'moto[server]' (moto 5.x)";
+export const MOTO_INSTALL_HINT =
+  "moto_server is required for the AWS tests: pip install 'moto[server]' (moto 5.x)";
 
 export interface TestMoto {
   url: string;
@@ -111,7 +112,13 @@ export interface RunResources {
  */
 export async function resourcesOfRun(runId: string, regions: string[]): Promise<RunResources> {
   const ec2mod = await import('@aws-sdk/client-ec2');
-  const out: RunResources = { instances: [], keyPairs: [], securityGroups: [], images: [], snapshots: [] };
+  const out: RunResources = {
+    instances: [],
+    keyPairs: [],
+    securityGroups: [],
+    images: [],
+    snapshots: [],
+  };
   const has = (tags: Array<{ Key?: string; Value?: string }> | undefined) =>
     (tags ?? []).some((t) => t.Key === 'kiln:run-id' && t.Value === runId);
   for (const region of regions) {
@@ -121,11 +128,14 @@ export async function resourcesOfRun(runId: string, regions: string[]): Promise<
       if (has(i.Tags) && i.State?.Name !== 'terminated') out.instances.push(i.InstanceId!);
     for (const k of (await ec2.send(new ec2mod.DescribeKeyPairsCommand({}))).KeyPairs ?? [])
       if (has(k.Tags)) out.keyPairs.push(k.KeyName!);
-    for (const g of (await ec2.send(new ec2mod.DescribeSecurityGroupsCommand({}))).SecurityGroups ?? [])
+    for (const g of (await ec2.send(new ec2mod.DescribeSecurityGroupsCommand({}))).SecurityGroups ??
+      [])
       if (has(g.Tags)) out.securityGroups.push(g.GroupId!);
-    for (const i of (await ec2.send(new ec2mod.DescribeImagesCommand({ Owners: ['self'] }))).Images ?? [])
+    for (const i of (await ec2.send(new ec2mod.DescribeImagesCommand({ Owners: ['self'] })))
+      .Images ?? [])
       if (has(i.Tags)) out.images.push(`${region}:${i.ImageId}`);
-    for (const s of (await ec2.send(new ec2mod.DescribeSnapshotsCommand({ OwnerIds: ['self'] }))).Snapshots ?? [])
+    for (const s of (await ec2.send(new ec2mod.DescribeSnapshotsCommand({ OwnerIds: ['self'] })))
+      .Snapshots ?? [])
       if (has(s.Tags)) out.snapshots.push(`${region}:${s.SnapshotId}`);
     ec2.destroy();
   }
@@ -138,7 +148,9 @@ export async function motoLinuxAmi(region = 'us-east-1'): Promise<string> {
   const ec2 = new ec2mod.EC2Client({ region });
   const res = await ec2.send(new ec2mod.DescribeImagesCommand({ Owners: ['amazon'] }));
   ec2.destroy();
-  const img = (res.Images ?? []).find((i) => i.Platform !== 'windows' && /amzn|ubuntu|debian/i.test(i.Name ?? ''));
+  const img = (res.Images ?? []).find(
+    (i) => i.Platform !== 'windows' && /amzn|ubuntu|debian/i.test(i.Name ?? ''),
+  );
   if (!img?.ImageId) throw new Error('moto lists no Linux AMI');
   return img.ImageId;
 }
@@ -162,7 +174,9 @@ export async function runAmazonEbs(
   opts: {
     kilnHome: string;
     signal?: AbortSignal;
-    provision?: (comm: import('../../src/communicator/communicator.js').Communicator | undefined) => Promise<void>;
+    provision?: (
+      comm: import('../../src/communicator/communicator.js').Communicator | undefined,
+    ) => Promise<void>;
     runId?: string;
   },
 ): Promise<AmazonRun> {
@@ -192,7 +206,8 @@ export async function runAmazonEbs(
       templateDir: process.cwd(),
       kilnHome: opts.kilnHome,
     });
-    if (prep.errors.length > 0) throw new Error(prep.errors.map((e) => `${e.key}: ${e.message}`).join('; '));
+    if (prep.errors.length > 0)
+      throw new Error(prep.errors.map((e) => `${e.key}: ${e.message}`).join('; '));
     result.artifact = await amazonEbs.run(
       config,
       {

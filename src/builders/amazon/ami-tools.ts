@@ -11,10 +11,19 @@ import { awsCode } from './aws-errors.js';
 import { type Polling, RUN_TAG, retryOn, sleep } from './driver.js';
 
 /** Eventual-consistency codes for a just-made image or snapshot. */
-export const IMAGE_NOT_FOUND = ['InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable', 'InvalidSnapshot.NotFound'];
+export const IMAGE_NOT_FOUND = [
+  'InvalidAMIID.NotFound',
+  'InvalidAMIID.Unavailable',
+  'InvalidSnapshot.NotFound',
+];
 
 /** Waits until the image is `available` and returns it; throws naming the reason when it fails. */
-export async function waitForImage(ec2: EC2Client, imageId: string, polling: Polling, signal: AbortSignal): Promise<Image> {
+export async function waitForImage(
+  ec2: EC2Client,
+  imageId: string,
+  polling: Polling,
+  signal: AbortSignal,
+): Promise<Image> {
   for (let i = 0; i < polling.maxAttempts; i++) {
     const res = await retryOn(
       () => ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }), { abortSignal: signal }),
@@ -23,26 +32,43 @@ export async function waitForImage(ec2: EC2Client, imageId: string, polling: Pol
     const image = res.Images?.[0];
     if (image?.State === 'available') return image;
     if (image?.State === 'failed' || image?.State === 'error' || image?.State === 'invalid')
-      throw new SystemError('AmiFailed', `AMI ${imageId} went to state ${image.State}: ${image.StateReason?.Message ?? 'no reason given'}`, {
-        where: imageId,
-      });
+      throw new SystemError(
+        'AmiFailed',
+        `AMI ${imageId} went to state ${image.State}: ${image.StateReason?.Message ?? 'no reason given'}`,
+        {
+          where: imageId,
+        },
+      );
     await sleep(polling.delayMs, signal);
   }
-  throw new SystemError('AmiTimeout', `AMI ${imageId} did not become available after ${polling.maxAttempts} checks`, {
-    where: imageId,
-    hint: 'raise aws_polling.max_attempts or aws_polling.delay_seconds',
-  });
+  throw new SystemError(
+    'AmiTimeout',
+    `AMI ${imageId} did not become available after ${polling.maxAttempts} checks`,
+    {
+      where: imageId,
+      hint: 'raise aws_polling.max_attempts or aws_polling.delay_seconds',
+    },
+  );
 }
 
 /** The snapshot IDs behind an image's block devices. */
 export function snapshotsOf(image: Image | undefined): string[] {
-  return (image?.BlockDeviceMappings ?? []).flatMap((b) => (b.Ebs?.SnapshotId ? [b.Ebs.SnapshotId] : []));
+  return (image?.BlockDeviceMappings ?? []).flatMap((b) =>
+    b.Ebs?.SnapshotId ? [b.Ebs.SnapshotId] : [],
+  );
 }
 
 /** This run's images in a region (by kiln's run tag), e.g. one whose CreateImage answer was lost. */
-export async function imagesOfRun(ec2: EC2Client, runId: string, signal?: AbortSignal): Promise<Image[]> {
+export async function imagesOfRun(
+  ec2: EC2Client,
+  runId: string,
+  signal?: AbortSignal,
+): Promise<Image[]> {
   const res = await ec2.send(
-    new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: `tag:${RUN_TAG}`, Values: [runId] }] }),
+    new DescribeImagesCommand({
+      Owners: ['self'],
+      Filters: [{ Name: `tag:${RUN_TAG}`, Values: [runId] }],
+    }),
     { abortSignal: signal },
   );
   return res.Images ?? [];
@@ -60,7 +86,9 @@ export async function removeImage(
 ): Promise<{ snapshots: string[] }> {
   let snapshots = [...knownSnapshots];
   try {
-    const res = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }), { abortSignal: signal });
+    const res = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }), {
+      abortSignal: signal,
+    });
     snapshots = [...new Set([...snapshots, ...snapshotsOf(res.Images?.[0])])];
   } catch (err) {
     if (!/NotFound|Malformed/.test(awsCode(err) ?? '')) throw err;
@@ -73,11 +101,14 @@ export async function removeImage(
   for (const snap of snapshots) {
     try {
       // A snapshot stays "in use" for a moment after its image is deregistered.
-      await retryOn(() => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snap }), { abortSignal: signal }), {
-        codes: ['InvalidSnapshot.InUse'],
-        attempts: 8,
-        ...(signal ? { signal } : {}),
-      });
+      await retryOn(
+        () => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snap }), { abortSignal: signal }),
+        {
+          codes: ['InvalidSnapshot.InUse'],
+          attempts: 8,
+          ...(signal ? { signal } : {}),
+        },
+      );
     } catch (err) {
       if (!/NotFound/.test(awsCode(err) ?? '')) throw err;
     }
@@ -91,7 +122,11 @@ export async function removeImage(
  * CreateImage/CopyImage answer never arrived and that carries no tag yet (moto drops
  * CopyImage's TagSpecifications).
  */
-export async function imagesNamed(ec2: EC2Client, name: string, signal?: AbortSignal): Promise<Image[]> {
+export async function imagesNamed(
+  ec2: EC2Client,
+  name: string,
+  signal?: AbortSignal,
+): Promise<Image[]> {
   const res = await ec2.send(
     new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [name] }] }),
     { abortSignal: signal },

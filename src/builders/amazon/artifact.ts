@@ -4,7 +4,10 @@ import type { Artifact } from '../../core/plugin.js';
 export const AMAZON_EBS_BUILDER_ID = 'mitchellh.amazonebs';
 
 /** Builds the artifact for AMIs by region (Packer's `Artifact.Id()` and `String()`). */
-export function amiArtifact(amis: Record<string, string>, state: Record<string, unknown> = {}): Artifact {
+export function amiArtifact(
+  amis: Record<string, string>,
+  state: Record<string, unknown> = {},
+): Artifact {
   const parts = Object.entries(amis)
     .map(([region, id]) => `${region}:${id}`)
     .sort();

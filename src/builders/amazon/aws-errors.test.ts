@@ -5,7 +5,10 @@ import { retryOn } from './driver.js';
 
 /** The shape the SDK v3 gives service errors. */
 function sdkError(name: string, status = 400): Error {
-  return Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status } });
+  return Object.assign(new Error(`${name} happened`), {
+    name,
+    $metadata: { httpStatusCode: status },
+  });
 }
 
 describe('AWS error reading', () => {
@@ -13,7 +16,9 @@ describe('AWS error reading', () => {
     expect(awsCode(sdkError('InvalidInstanceID.NotFound'))).toBe('InvalidInstanceID.NotFound');
     expect(isCredentialError(sdkError('ExpiredToken'))).toBe(true);
     expect(isTransient(sdkError('RequestLimitExceeded', 503))).toBe(true);
-    expect(isTransient(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(isTransient(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(
+      true,
+    );
     expect(isTransient(sdkError('InvalidParameterValue'))).toBe(false);
   });
 
@@ -35,7 +40,7 @@ describe('retryOn', () => {
         if (++n <= 3) throw sdkError('InvalidAMIID.NotFound');
         return 'ok';
       },
-      { codes: ['InvalidAMIID.NotFound'], delayMs: 1, onRetry: (_e, a, d) => seen.push(d) },
+      { codes: ['InvalidAMIID.NotFound'], delayMs: 1, onRetry: (_e, _a, d) => seen.push(d) },
     );
     expect(v).toBe('ok');
     expect(n).toBe(4);
@@ -44,13 +49,20 @@ describe('retryOn', () => {
 
   it('never retries other codes or credential errors, and gives up after the attempts', async () => {
     let n = 0;
-    await expect(retryOn(async () => Promise.reject(sdkError('ExpiredToken', n++)), { codes: ['ExpiredToken'], delayMs: 1 })).rejects.toThrow(
-      /ExpiredToken/,
-    );
+    await expect(
+      retryOn(async () => Promise.reject(sdkError('ExpiredToken', n++)), {
+        codes: ['ExpiredToken'],
+        delayMs: 1,
+      }),
+    ).rejects.toThrow(/ExpiredToken/);
     expect(n).toBe(1);
     n = 0;
     await expect(
-      retryOn(async () => Promise.reject(sdkError('DependencyViolation', n++)), { codes: ['DependencyViolation'], attempts: 3, delayMs: 1 }),
+      retryOn(async () => Promise.reject(sdkError('DependencyViolation', n++)), {
+        codes: ['DependencyViolation'],
+        attempts: 3,
+        delayMs: 1,
+      }),
     ).rejects.toThrow(/DependencyViolation/);
     expect(n).toBe(3);
   });

@@ -37,13 +37,22 @@ export function isCredentialError(err: unknown): boolean {
 /** True when the error is a network failure or throttling (the request may or may not have reached AWS). */
 export function isTransient(err: unknown): boolean {
   const code = awsCode(err);
-  if (code && /Throttl|RequestLimitExceeded|TooManyRequests|ServiceUnavailable|InternalError|Unavailable/.test(code))
+  if (
+    code &&
+    /Throttl|RequestLimitExceeded|TooManyRequests|ServiceUnavailable|InternalError|Unavailable/.test(
+      code,
+    )
+  )
     return true;
   if (err instanceof Error) {
     const m = `${err.name} ${err.message} ${(err as { code?: string }).code ?? ''}`;
-    if (/ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|TimeoutError|NetworkingError/i.test(m)) return true;
+    if (
+      /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|TimeoutError|NetworkingError/i.test(m)
+    )
+      return true;
   }
-  const status = (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  const status = (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
   return status !== undefined && status >= 500;
 }
 
@@ -57,19 +66,27 @@ export function describeAwsError(err: unknown): string {
 /** Wraps a credential error as a UserError naming the operation; other errors pass through unchanged. */
 export function explainAwsError(err: unknown, operation: string): unknown {
   if (isCredentialError(err)) {
-    return new UserError('AwsCredentials', `AWS rejected the credentials during ${operation}: ${describeAwsError(err)}`, {
-      hint: 'refresh the credentials (aws sso login, new session token) or set access_key/secret_key/token/profile; kiln does not retry this',
-      cause: err,
-    });
+    return new UserError(
+      'AwsCredentials',
+      `AWS rejected the credentials during ${operation}: ${describeAwsError(err)}`,
+      {
+        hint: 'refresh the credentials (aws sso login, new session token) or set access_key/secret_key/token/profile; kiln does not retry this',
+        cause: err,
+      },
+    );
   }
   return err;
 }
 
 /** A cleanup that could not remove something: names the kind and exact ID so a person (or `kiln gc aws`) can. */
 export function leftoverError(kind: string, id: string, err: unknown): SystemError {
-  return new SystemError('AwsLeftover', `could not delete ${kind} ${id}: ${describeAwsError(err)}`, {
-    where: id,
-    hint: 'run `kiln gc aws` once the cause is fixed, or delete it by hand',
-    cause: err,
-  });
+  return new SystemError(
+    'AwsLeftover',
+    `could not delete ${kind} ${id}: ${describeAwsError(err)}`,
+    {
+      where: id,
+      hint: 'run `kiln gc aws` once the cause is fixed, or delete it by hand',
+      cause: err,
+    },
+  );
 }

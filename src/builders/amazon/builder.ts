@@ -68,7 +68,10 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
       polling: polling(config),
       ec2(region = config.region) {
         let c = clients.get(region);
-        if (!c) clients.set(region, (c = ec2Client(config, region)));
+        if (!c) {
+          c = ec2Client(config, region);
+          clients.set(region, c);
+        }
         return c;
       },
       ec2NoRetry: ec2Client(config, config.region, 1),
@@ -94,7 +97,10 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
       state.ec2NoRetry.destroy();
     }
     const amis = { ...state.amis };
-    const artifact = amiArtifact(amis, { image: state.catalogId, snapshots: { ...state.snapshots } });
+    const artifact = amiArtifact(amis, {
+      image: state.catalogId,
+      snapshots: { ...state.snapshots },
+    });
     artifact.destroy = async () => {
       for (const [region, id] of Object.entries(amis)) {
         const ec2 = ec2Client(config, region);
@@ -106,7 +112,8 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
       }
       const catalog = Catalog.open(ctx.kilnHome);
       try {
-        if (state.catalogId && catalog.getImage(state.catalogId)) catalog.removeImage(state.catalogId);
+        if (state.catalogId && catalog.getImage(state.catalogId))
+          catalog.removeImage(state.catalogId);
       } finally {
         catalog.close();
       }

@@ -3,7 +3,13 @@ import { amiArtifact } from './artifact.js';
 import { amazonEbsSchema, checkConfig, targetRegions } from './config.js';
 import { parseDuration } from './duration.js';
 
-const minimal = { region: 'us-east-1', source_ami: 'ami-12345678', instance_type: 't3.micro', ssh_username: 'admin', ami_name: 'hello-web 1' };
+const minimal = {
+  region: 'us-east-1',
+  source_ami: 'ami-12345678',
+  instance_type: 't3.micro',
+  ssh_username: 'admin',
+  ami_name: 'hello-web 1',
+};
 
 describe('amazon-ebs config', () => {
   it('accepts the seed template fields with Packer spelling', () => {
@@ -11,14 +17,25 @@ describe('amazon-ebs config', () => {
       ...minimal,
       type: 'amazon-ebs',
       source_ami: undefined,
-      source_ami_filter: { filters: { name: 'debian-12-*', 'virtualization-type': 'hvm' }, owners: ['136693071363'], most_recent: true },
+      source_ami_filter: {
+        filters: { name: 'debian-12-*', 'virtualization-type': 'hvm' },
+        owners: ['136693071363'],
+        most_recent: true,
+      },
       tags: { Name: 'x' },
       run_tags: { a: 'b' },
       snapshot_tags: { c: 'd' },
       ami_regions: ['eu-west-1'],
       ami_users: ['111122223333'],
       ami_groups: ['all'],
-      launch_block_device_mappings: [{ device_name: '/dev/xvda', volume_size: 8, volume_type: 'gp3', delete_on_termination: true }],
+      launch_block_device_mappings: [
+        {
+          device_name: '/dev/xvda',
+          volume_size: 8,
+          volume_type: 'gp3',
+          delete_on_termination: true,
+        },
+      ],
       subnet_id: 'subnet-1',
       vpc_id: 'vpc-1',
       associate_public_ip_address: true,
@@ -69,25 +86,34 @@ describe('amazon-ebs config', () => {
   });
 
   it('needs no ssh_username with communicator none; filters need owners', () => {
-    expect(checkConfig(amazonEbsSchema.parse({ ...minimal, ssh_username: undefined, communicator: 'none' }))).toEqual([]);
-    const f = amazonEbsSchema.parse({ ...minimal, source_ami: undefined, source_ami_filter: { filters: { name: 'x' } } });
+    expect(
+      checkConfig(
+        amazonEbsSchema.parse({ ...minimal, ssh_username: undefined, communicator: 'none' }),
+      ),
+    ).toEqual([]);
+    const f = amazonEbsSchema.parse({
+      ...minimal,
+      source_ami: undefined,
+      source_ami_filter: { filters: { name: 'x' } },
+    });
     expect(checkConfig(f).map((e) => e.key)).toEqual(['source_ami_filter.owners']);
   });
 
   it('lists the build region first and once', () => {
-    expect(targetRegions(amazonEbsSchema.parse({ ...minimal, ami_regions: ['eu-west-1', 'us-east-1'] }))).toEqual([
-      'us-east-1',
-      'eu-west-1',
-    ]);
+    expect(
+      targetRegions(amazonEbsSchema.parse({ ...minimal, ami_regions: ['eu-west-1', 'us-east-1'] })),
+    ).toEqual(['us-east-1', 'eu-west-1']);
   });
 });
 
 describe('amazon-ebs artifact', () => {
-  it('is Packer\'s: regions sorted and comma-joined in the id, one line per region in the string', () => {
+  it("is Packer's: regions sorted and comma-joined in the id, one line per region in the string", () => {
     const a = amiArtifact({ 'us-west-2': 'ami-2', 'eu-west-1': 'ami-3', 'us-east-1': 'ami-1' });
     expect(a.builderId).toBe('mitchellh.amazonebs');
     expect(a.id).toBe('eu-west-1:ami-3,us-east-1:ami-1,us-west-2:ami-2');
-    expect(a.string).toBe('AMIs were created:\neu-west-1: ami-3\nus-east-1: ami-1\nus-west-2: ami-2\n');
+    expect(a.string).toBe(
+      'AMIs were created:\neu-west-1: ami-3\nus-east-1: ami-1\nus-west-2: ami-2\n',
+    );
     expect(a.files).toEqual([]);
   });
 });

@@ -99,13 +99,20 @@ const AMI_NAME = /^[a-zA-Z0-9().\-/_ '@[\]]{3,128}$/;
 export function checkConfig(c: AmazonEbsConfig): Array<{ key?: string; message: string }> {
   const errors: Array<{ key?: string; message: string }> = [];
   if (!c.source_ami && !c.source_ami_filter)
-    errors.push({ key: 'source_ami', message: 'a source_ami or source_ami_filter must be specified' });
+    errors.push({
+      key: 'source_ami',
+      message: 'a source_ami or source_ami_filter must be specified',
+    });
   if (c.source_ami && c.source_ami_filter)
-    errors.push({ key: 'source_ami_filter', message: 'give source_ami or source_ami_filter, not both' });
+    errors.push({
+      key: 'source_ami_filter',
+      message: 'give source_ami or source_ami_filter, not both',
+    });
   if (c.source_ami_filter && !(c.source_ami_filter.owners?.length ?? 0))
     errors.push({
       key: 'source_ami_filter.owners',
-      message: 'owners must name at least one account, alias or "self" (an ownerless filter can pick anyone\'s image)',
+      message:
+        'owners must name at least one account, alias or "self" (an ownerless filter can pick anyone\'s image)',
     });
   if (!AMI_NAME.test(c.ami_name))
     errors.push({
@@ -123,12 +130,18 @@ export function checkConfig(c: AmazonEbsConfig): Array<{ key?: string; message: 
     errors.push({ key: 'kms_key_id', message: 'needs encrypt_boot: true' });
   for (const [i, cidr] of (c.temporary_security_group_source_cidrs ?? []).entries())
     if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr) && !/^[0-9a-fA-F:]+\/\d{1,3}$/.test(cidr))
-      errors.push({ key: `temporary_security_group_source_cidrs[${i}]`, message: `"${cidr}" is not a CIDR block` });
+      errors.push({
+        key: `temporary_security_group_source_cidrs[${i}]`,
+        message: `"${cidr}" is not a CIDR block`,
+      });
   for (const [i, r] of (c.ami_regions ?? []).entries())
     if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(r))
       errors.push({ key: `ami_regions[${i}]`, message: `"${r}" is not an AWS region name` });
   if (c.security_group_id && c.security_group_ids)
-    errors.push({ key: 'security_group_id', message: 'give security_group_id or security_group_ids, not both' });
+    errors.push({
+      key: 'security_group_id',
+      message: 'give security_group_id or security_group_ids, not both',
+    });
   return errors;
 }
 

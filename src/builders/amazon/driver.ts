@@ -56,7 +56,11 @@ function clientConfig(access: AwsAccess, region: string, maxAttempts: number) {
 }
 
 /** An EC2 client for `region` with raised retries. `maxAttempts: 1` gives a client whose caller retries itself. */
-export function ec2Client(access: AwsAccess, region: string, maxAttempts = EC2_MAX_ATTEMPTS): EC2Client {
+export function ec2Client(
+  access: AwsAccess,
+  region: string,
+  maxAttempts = EC2_MAX_ATTEMPTS,
+): EC2Client {
   return new EC2Client(clientConfig(access, region, maxAttempts));
 }
 
@@ -112,7 +116,8 @@ export async function retryOn<T>(fn: () => Promise<T>, opts: RetryOptions): Prom
       return await fn();
     } catch (err) {
       const code = awsCode(err);
-      if (attempt >= attempts || isCredentialError(err) || !code || !opts.codes.includes(code)) throw err;
+      if (attempt >= attempts || isCredentialError(err) || !code || !opts.codes.includes(code))
+        throw err;
       opts.onRetry?.(err, attempt, delay);
       await sleep(delay, opts.signal);
       delay = Math.min(delay * 2, opts.maxDelayMs ?? 8000);

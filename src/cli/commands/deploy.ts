@@ -30,11 +30,18 @@ interface DeployAwsOpts {
 
 /** Registers `kiln deploy` with its `aws` subcommand. */
 export function registerDeploy(program: Command): void {
-  const deploy = program.command('deploy').description('put an image into service (AWS Auto Scaling groups)');
+  const deploy = program
+    .command('deploy')
+    .description('put an image into service (AWS Auto Scaling groups)');
   deploy
     .command('aws')
-    .description('deploy an AMI to an Auto Scaling group: new launch template version + instance refresh, rollback on failure')
-    .argument('[image]', 'ami-…, a Packer artifact id (us-east-1:ami-…), or a catalog image reference')
+    .description(
+      'deploy an AMI to an Auto Scaling group: new launch template version + instance refresh, rollback on failure',
+    )
+    .argument(
+      '[image]',
+      'ami-…, a Packer artifact id (us-east-1:ami-…), or a catalog image reference',
+    )
     .requiredOption('--asg <name>', 'the Auto Scaling group')
     .option('--region <region>', 'AWS region (default: the image’s region, then AWS_REGION)')
     .option('--min-healthy <percent>', 'minimum healthy percentage during the refresh', '90')
@@ -42,27 +49,47 @@ export function registerDeploy(program: Command): void {
     .option('--checkpoints <list>', 'checkpoint percentages, e.g. 50,100')
     .option('--checkpoint-delay <seconds>', 'wait at each checkpoint')
     .option('--rollback', 'return the group to the release before the current one')
-    .option('--launch-template-version <n>', 'base the new version on this one (a number or $Default; never $Latest)')
-    .addOption(new Option('--poll-interval <duration>', 'how often to check the refresh').default('15s').hideHelp())
+    .option(
+      '--launch-template-version <n>',
+      'base the new version on this one (a number or $Default; never $Latest)',
+    )
+    .addOption(
+      new Option('--poll-interval <duration>', 'how often to check the refresh')
+        .default('15s')
+        .hideHelp(),
+    )
     .action(async (image: string | undefined, opts: DeployAwsOpts, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ machineReadable?: boolean }>();
       const kilnHome = defaultKilnHome();
       const int = (flag: string, v: string | undefined): number | undefined => {
         if (v === undefined) return undefined;
-        if (!/^\d+$/.test(v)) throw new UserError('InvalidOption', `${flag}: "${v}" is not a whole number`);
+        if (!/^\d+$/.test(v))
+          throw new UserError('InvalidOption', `${flag}: "${v}" is not a whole number`);
         return Number(v);
       };
       const checkpoints = opts.checkpoints?.split(',').map((p) => int('--checkpoints', p.trim())!);
       const pollMs = parseDuration(opts.pollInterval);
-      if (pollMs === undefined) throw new UserError('InvalidOption', `--poll-interval: "${opts.pollInterval}" is not a duration`);
+      if (pollMs === undefined)
+        throw new UserError(
+          'InvalidOption',
+          `--poll-interval: "${opts.pollInterval}" is not a duration`,
+        );
       if (opts.rollback && image)
-        throw new UserError('InvalidOption', '--rollback takes no IMAGE: it returns to the release before the current one');
+        throw new UserError(
+          'InvalidOption',
+          '--rollback takes no IMAGE: it returns to the release before the current one',
+        );
       if (!opts.rollback && !image)
-        throw new UserError('InvalidOption', 'IMAGE is required', { hint: 'kiln deploy aws --asg NAME ami-…' });
+        throw new UserError('InvalidOption', 'IMAGE is required', {
+          hint: 'kiln deploy aws --asg NAME ami-…',
+        });
       const target = image ? resolveImage(image, opts.region, kilnHome) : undefined;
-      const region = opts.region ?? target?.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+      const region =
+        opts.region ?? target?.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
       if (!region)
-        throw new UserError('NoRegion', 'no AWS region given', { hint: 'pass --region or set AWS_REGION' });
+        throw new UserError('NoRegion', 'no AWS region given', {
+          hint: 'pass --region or set AWS_REGION',
+        });
 
       const secrets = new Secrets();
       const ui = createUi({
@@ -86,7 +113,9 @@ export function registerDeploy(program: Command): void {
           minHealthy: int('--min-healthy', opts.minHealthy)!,
           warmupSeconds: int('--warmup', opts.warmup)!,
           ...(checkpoints ? { checkpoints } : {}),
-          ...(opts.checkpointDelay ? { checkpointDelaySeconds: int('--checkpoint-delay', opts.checkpointDelay)! } : {}),
+          ...(opts.checkpointDelay
+            ? { checkpointDelaySeconds: int('--checkpoint-delay', opts.checkpointDelay)! }
+            : {}),
         };
         const result = opts.rollback
           ? await rollbackDeploy(common)
@@ -109,7 +138,11 @@ export function registerDeploy(program: Command): void {
 }
 
 /** `ami-…`, `region:ami-…[,…]` (Packer's artifact id) or a catalog reference → the AMI and its region. */
-function resolveImage(ref: string, region: string | undefined, kilnHome: string): { imageId: string; region?: string } {
+function resolveImage(
+  ref: string,
+  region: string | undefined,
+  kilnHome: string,
+): { imageId: string; region?: string } {
   if (/^ami-[0-9a-f]+$/.test(ref)) return { imageId: ref };
   if (/^[a-z0-9-]+:ami-[0-9a-f]+(,[a-z0-9-]+:ami-[0-9a-f]+)*$/.test(ref)) {
     const pairs = ref.split(',').map((p) => p.split(':') as [string, string]);
@@ -124,9 +157,13 @@ function resolveImage(ref: string, region: string | undefined, kilnHome: string)
   try {
     const image = catalog.resolveImage(ref);
     if (image.format !== 'ami')
-      throw new UserError('NotAnAmi', `${ref} is ${image.id}, a local ${image.format ?? ''} image, not an AMI`, {
-        hint: 'deploy an image built with amazon-ebs',
-      });
+      throw new UserError(
+        'NotAnAmi',
+        `${ref} is ${image.id}, a local ${image.format ?? ''} image, not an AMI`,
+        {
+          hint: 'deploy an image built with amazon-ebs',
+        },
+      );
     const meta = image.metadata as { region?: string; regions?: Record<string, string> };
     if (region && meta.regions?.[region]) return { imageId: meta.regions[region], region };
     if (region && meta.region !== region)

@@ -19,14 +19,23 @@ import {
   CreateLaunchTemplateVersionCommand,
   DeleteLaunchTemplateVersionsCommand,
   DescribeImagesCommand,
-  DescribeLaunchTemplateVersionsCommand,
   DescribeLaunchTemplatesCommand,
+  DescribeLaunchTemplateVersionsCommand,
   type EC2Client,
   ModifyLaunchTemplateCommand,
 } from '@aws-sdk/client-ec2';
 import { awsCode, describeAwsError, explainAwsError } from '../../builders/amazon/aws-errors.js';
-import { type AwsAccess, autoScalingClient, ec2Client, sleep } from '../../builders/amazon/driver.js';
-import { type NewDeployment, listDeployments, recordDeployment } from '../../catalog/deployments.js';
+import {
+  type AwsAccess,
+  autoScalingClient,
+  ec2Client,
+  sleep,
+} from '../../builders/amazon/driver.js';
+import {
+  listDeployments,
+  type NewDeployment,
+  recordDeployment,
+} from '../../catalog/deployments.js';
 import { CancelledError, SystemError, UserError } from '../../core/errors.js';
 import type { BuildUi } from '../../core/events.js';
 
@@ -75,25 +84,36 @@ export function validateDeployOptions(o: Partial<DeployOptions>): void {
   if (!o.asg) errors.push('--asg: the Auto Scaling group name is required');
   if (o.imageId !== undefined && !/^ami-([0-9a-f]{8}|[0-9a-f]{17})$/.test(o.imageId))
     errors.push(`IMAGE: "${o.imageId}" is not an AMI id (ami-…)`);
-  if (o.minHealthy !== undefined && (!Number.isInteger(o.minHealthy) || o.minHealthy < 0 || o.minHealthy > 100))
+  if (
+    o.minHealthy !== undefined &&
+    (!Number.isInteger(o.minHealthy) || o.minHealthy < 0 || o.minHealthy > 100)
+  )
     errors.push(`--min-healthy: ${o.minHealthy} is not a percentage from 0 to 100`);
   if (o.warmupSeconds !== undefined && (!Number.isInteger(o.warmupSeconds) || o.warmupSeconds < 0))
     errors.push(`--warmup: ${o.warmupSeconds} is not a whole number of seconds`);
   if (o.checkpoints) {
     const c = o.checkpoints;
-    if (c.some((p) => !Number.isInteger(p) || p < 1 || p > 100) || c.some((p, i) => i > 0 && p <= c[i - 1]!))
+    if (
+      c.some((p) => !Number.isInteger(p) || p < 1 || p > 100) ||
+      c.some((p, i) => i > 0 && p <= c[i - 1]!)
+    )
       errors.push(`--checkpoints: ${c.join(',')} must be ascending percentages from 1 to 100`);
-    else if (c.at(-1) !== 100) errors.push(`--checkpoints: ${c.join(',')} must end with 100 (AWS requires it)`);
+    else if (c.at(-1) !== 100)
+      errors.push(`--checkpoints: ${c.join(',')} must end with 100 (AWS requires it)`);
   }
   if (o.sourceVersion !== undefined && !/^\d+$|^\$Default$/.test(o.sourceVersion))
     errors.push(
       `launch template version "${o.sourceVersion}": only a number or $Default — $Latest moves on its own, and a rollback needs the numbered version it replaced`,
     );
   if (errors.length > 0)
-    throw new UserError('InvalidDeploy', errors.length === 1 ? errors[0]! : 'invalid deploy options', {
-      ...(errors.length > 1 ? { details: errors } : {}),
-      hint: 'kiln deploy aws --asg NAME ami-… [--min-healthy 90] [--warmup 60] [--checkpoints 50,100]',
-    });
+    throw new UserError(
+      'InvalidDeploy',
+      errors.length === 1 ? errors[0]! : 'invalid deploy options',
+      {
+        ...(errors.length > 1 ? { details: errors } : {}),
+        hint: 'kiln deploy aws --asg NAME ami-… [--min-healthy 90] [--warmup 60] [--checkpoints 50,100]',
+      },
+    );
 }
 
 /** Deploys an AMI to the group; resolves when the refresh succeeded, throws (after rolling back) when it did not. */
@@ -111,11 +131,16 @@ export async function deployAmi(o: DeployOptions): Promise<DeployResult> {
         throw explainAwsError(err, 'DescribeImages');
       });
     if (image.Images?.[0]?.State !== 'available')
-      throw new UserError('AmiNotAvailable', `${o.imageId} is not an available AMI in ${o.region}`, {
-        hint: 'check the region (--region) and that the build finished',
-      });
+      throw new UserError(
+        'AmiNotAvailable',
+        `${o.imageId} is not an available AMI in ${o.region}`,
+        {
+          hint: 'check the region (--region) and that the build finished',
+        },
+      );
     const previous = await defaultVersion(ec2, lt.id, o.signal);
-    const source = o.sourceVersion && o.sourceVersion !== '$Default' ? Number(o.sourceVersion) : previous;
+    const source =
+      o.sourceVersion && o.sourceVersion !== '$Default' ? Number(o.sourceVersion) : previous;
 
     ui.say(`Creating launch template ${lt.id} version with ${o.imageId} (from version ${source})`);
     const created = await ec2
@@ -143,12 +168,21 @@ export async function deployAmi(o: DeployOptions): Promise<DeployResult> {
       // Few attempts: this is the undo of a failure the user is waiting to hear about.
       const undo = ec2Client(o.access ?? {}, o.region, 3);
       await undo
-        .send(new DeleteLaunchTemplateVersionsCommand({ LaunchTemplateId: lt.id, Versions: [String(version)] }))
+        .send(
+          new DeleteLaunchTemplateVersionsCommand({
+            LaunchTemplateId: lt.id,
+            Versions: [String(version)],
+          }),
+        )
         .then((res) => {
           const bad = res.UnsuccessfullyDeletedLaunchTemplateVersions?.[0];
           if (bad) throw new Error(`${bad.ResponseError?.Code}: ${bad.ResponseError?.Message}`);
         })
-        .catch((e) => ui.error(`could not delete launch template ${lt.id} version ${version}: ${describeAwsError(e)}`))
+        .catch((e) =>
+          ui.error(
+            `could not delete launch template ${lt.id} version ${version}: ${describeAwsError(e)}`,
+          ),
+        )
         .finally(() => undo.destroy());
       throw err;
     }
@@ -169,8 +203,12 @@ export async function deployAmi(o: DeployOptions): Promise<DeployResult> {
       final = await waitRefresh(asg, o, refreshId);
     } catch (err) {
       if (err instanceof CancelledError) {
-        ui.error(`Cancelled: stopping instance refresh ${refreshId} and restoring launch template version ${previous}`);
-        await asg.send(new CancelInstanceRefreshCommand({ AutoScalingGroupName: o.asg })).catch(() => {});
+        ui.error(
+          `Cancelled: stopping instance refresh ${refreshId} and restoring launch template version ${previous}`,
+        );
+        await asg
+          .send(new CancelInstanceRefreshCommand({ AutoScalingGroupName: o.asg }))
+          .catch(() => {});
         await setDefault(ec2, lt.id, previous).catch(() => {});
         recordDeployment(o.kilnHome, { ...record, status: 'cancelled', reason: 'interrupted' });
       }
@@ -192,11 +230,16 @@ export async function deployAmi(o: DeployOptions): Promise<DeployResult> {
       const back = await startRefresh(asg, { ...o, signal: undefined }, o);
       const done = await waitRefresh(asg, { ...o, signal: undefined }, back);
       rolledBack = done.Status === 'Successful';
-      if (!rolledBack) rollbackNote = `; the rollback refresh ${back} ended ${done.Status}: ${done.StatusReason ?? ''}`;
+      if (!rolledBack)
+        rollbackNote = `; the rollback refresh ${back} ended ${done.Status}: ${done.StatusReason ?? ''}`;
     } catch (err) {
       rollbackNote = `; the rollback refresh could not run: ${describeAwsError(err)}`;
     }
-    recordDeployment(o.kilnHome, { ...record, status: rolledBack ? 'failed' : 'rollback-failed', reason });
+    recordDeployment(o.kilnHome, {
+      ...record,
+      status: rolledBack ? 'failed' : 'rollback-failed',
+      reason,
+    });
     throw new SystemError(
       'DeployFailed',
       `deploy of ${o.imageId} to ${o.asg} failed: instance refresh ${final.Status}: ${reason}${rolledBack ? `; rolled back to launch template version ${previous}` : rollbackNote}`,
@@ -222,11 +265,16 @@ export async function rollbackDeploy(o: DeployTarget & RefreshPreferences): Prom
     const current = await defaultVersion(ec2, lt.id, o.signal);
     const target = await previousRelease(ec2, o, lt.id, current);
     const versions = await ec2.send(
-      new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: lt.id, Versions: [String(target)] }),
+      new DescribeLaunchTemplateVersionsCommand({
+        LaunchTemplateId: lt.id,
+        Versions: [String(target)],
+      }),
       { abortSignal: o.signal },
     );
     const imageId = versions.LaunchTemplateVersions?.[0]?.LaunchTemplateData?.ImageId ?? 'unknown';
-    o.ui.say(`Rolling back ${o.asg}: launch template ${lt.id} default version ${current} → ${target} (${imageId})`);
+    o.ui.say(
+      `Rolling back ${o.asg}: launch template ${lt.id} default version ${current} → ${target} (${imageId})`,
+    );
     await setDefault(ec2, lt.id, target, o.signal);
     let refreshId: string;
     try {
@@ -251,10 +299,14 @@ export async function rollbackDeploy(o: DeployTarget & RefreshPreferences): Prom
     };
     recordDeployment(o.kilnHome, record);
     if (done.Status !== 'Successful')
-      throw new SystemError('RollbackFailed', `rollback refresh ${refreshId} ended ${done.Status}: ${done.StatusReason ?? 'no reason given'}`, {
-        where: `${o.region}/${o.asg}`,
-        hint: `the launch template default is version ${target}; check the group's instances`,
-      });
+      throw new SystemError(
+        'RollbackFailed',
+        `rollback refresh ${refreshId} ended ${done.Status}: ${done.StatusReason ?? 'no reason given'}`,
+        {
+          where: `${o.region}/${o.asg}`,
+          hint: `the launch template default is version ${target}; check the group's instances`,
+        },
+      );
     o.ui.say(`Rolled back ${o.asg} to launch template version ${target}`);
     return { refreshId, launchTemplateId: lt.id, version: target, previousVersion: current };
   } finally {
@@ -276,12 +328,19 @@ function clients(o: DeployTarget): { ec2: EC2Client; asg: AutoScalingClient; clo
 }
 
 /** The group's launch template; refuses groups a deploy cannot roll back (launch configurations, `$Latest`, pinned versions). */
-async function groupLaunchTemplate(asg: AutoScalingClient, ec2: EC2Client, o: DeployTarget): Promise<{ id: string }> {
+async function groupLaunchTemplate(
+  asg: AutoScalingClient,
+  ec2: EC2Client,
+  o: DeployTarget,
+): Promise<{ id: string }> {
   let group: AutoScalingGroup | undefined;
   try {
-    const res = await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [o.asg] }), {
-      abortSignal: o.signal,
-    });
+    const res = await asg.send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [o.asg] }),
+      {
+        abortSignal: o.signal,
+      },
+    );
     group = res.AutoScalingGroups?.[0];
   } catch (err) {
     throw explainAwsError(err, 'DescribeAutoScalingGroups');
@@ -290,11 +349,16 @@ async function groupLaunchTemplate(asg: AutoScalingClient, ec2: EC2Client, o: De
     throw new UserError('AsgNotFound', `no Auto Scaling group named "${o.asg}" in ${o.region}`, {
       hint: 'check --asg and --region',
     });
-  const spec = group.LaunchTemplate ?? group.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification;
+  const spec =
+    group.LaunchTemplate ?? group.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification;
   if (!spec)
-    throw new UserError('AsgWithoutLaunchTemplate', `group "${o.asg}" uses a launch configuration, not a launch template`, {
-      hint: 'move the group to a launch template (kiln deploys by launch template version)',
-    });
+    throw new UserError(
+      'AsgWithoutLaunchTemplate',
+      `group "${o.asg}" uses a launch configuration, not a launch template`,
+      {
+        hint: 'move the group to a launch template (kiln deploys by launch template version)',
+      },
+    );
   const version = spec.Version ?? '$Default';
   if (version !== '$Default')
     throw new UserError(
@@ -303,24 +367,33 @@ async function groupLaunchTemplate(asg: AutoScalingClient, ec2: EC2Client, o: De
       {
         hint:
           version === '$Latest'
-            ? '$Latest cannot be rolled back to a numbered version: set the group to Version=$Default (aws autoscaling update-auto-scaling-group --launch-template LaunchTemplateId=…,Version=\'$Default\')'
+            ? "$Latest cannot be rolled back to a numbered version: set the group to Version=$Default (aws autoscaling update-auto-scaling-group --launch-template LaunchTemplateId=…,Version='$Default')"
             : "set the group's launch template version to $Default",
       },
     );
   if (spec.LaunchTemplateId) return { id: spec.LaunchTemplateId };
   const res = await ec2
-    .send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [spec.LaunchTemplateName!] }), { abortSignal: o.signal })
+    .send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [spec.LaunchTemplateName!] }), {
+      abortSignal: o.signal,
+    })
     .catch((err) => {
       throw explainAwsError(err, 'DescribeLaunchTemplates');
     });
   const id = res.LaunchTemplates?.[0]?.LaunchTemplateId;
-  if (!id) throw new SystemError('LaunchTemplateNotFound', `launch template ${spec.LaunchTemplateName} not found`, { where: o.asg });
+  if (!id)
+    throw new SystemError(
+      'LaunchTemplateNotFound',
+      `launch template ${spec.LaunchTemplateName} not found`,
+      { where: o.asg },
+    );
   return { id };
 }
 
 async function refuseActiveRefresh(asg: AutoScalingClient, o: DeployTarget): Promise<void> {
   const res = await asg
-    .send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: o.asg }), { abortSignal: o.signal })
+    .send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: o.asg }), {
+      abortSignal: o.signal,
+    })
     .catch((err) => {
       throw explainAwsError(err, 'DescribeInstanceRefreshes');
     });
@@ -329,10 +402,14 @@ async function refuseActiveRefresh(asg: AutoScalingClient, o: DeployTarget): Pro
 }
 
 function refreshInProgress(o: DeployTarget, id?: string): UserError {
-  return new UserError('InstanceRefreshInProgress', `an instance refresh${id ? ` (${id})` : ''} is already running in group "${o.asg}"`, {
-    where: `${o.region}/${o.asg}`,
-    hint: 'wait for it to finish, or cancel it (aws autoscaling cancel-instance-refresh), then deploy again',
-  });
+  return new UserError(
+    'InstanceRefreshInProgress',
+    `an instance refresh${id ? ` (${id})` : ''} is already running in group "${o.asg}"`,
+    {
+      where: `${o.region}/${o.asg}`,
+      hint: 'wait for it to finish, or cancel it (aws autoscaling cancel-instance-refresh), then deploy again',
+    },
+  );
 }
 
 async function defaultVersion(ec2: EC2Client, id: string, signal?: AbortSignal): Promise<number> {
@@ -342,11 +419,19 @@ async function defaultVersion(ec2: EC2Client, id: string, signal?: AbortSignal):
       throw explainAwsError(err, 'DescribeLaunchTemplates');
     });
   const v = res.LaunchTemplates?.[0]?.DefaultVersionNumber;
-  if (v === undefined) throw new SystemError('LaunchTemplateNotFound', `launch template ${id} not found`, { where: id });
+  if (v === undefined)
+    throw new SystemError('LaunchTemplateNotFound', `launch template ${id} not found`, {
+      where: id,
+    });
   return v;
 }
 
-async function setDefault(ec2: EC2Client, id: string, version: number, signal?: AbortSignal): Promise<void> {
+async function setDefault(
+  ec2: EC2Client,
+  id: string,
+  version: number,
+  signal?: AbortSignal,
+): Promise<void> {
   await ec2
     .send(
       new ModifyLaunchTemplateCommand({ LaunchTemplateId: id, DefaultVersion: String(version) }),
@@ -357,7 +442,11 @@ async function setDefault(ec2: EC2Client, id: string, version: number, signal?: 
     });
 }
 
-async function startRefresh(asg: AutoScalingClient, o: DeployTarget, p: RefreshPreferences): Promise<string> {
+async function startRefresh(
+  asg: AutoScalingClient,
+  o: DeployTarget,
+  p: RefreshPreferences,
+): Promise<string> {
   try {
     const res = await asg.send(
       new StartInstanceRefreshCommand({
@@ -368,7 +457,9 @@ async function startRefresh(asg: AutoScalingClient, o: DeployTarget, p: RefreshP
           InstanceWarmup: p.warmupSeconds,
           SkipMatching: true,
           ...(p.checkpoints?.length ? { CheckpointPercentages: p.checkpoints } : {}),
-          ...(p.checkpointDelaySeconds !== undefined ? { CheckpointDelay: p.checkpointDelaySeconds } : {}),
+          ...(p.checkpointDelaySeconds !== undefined
+            ? { CheckpointDelay: p.checkpointDelaySeconds }
+            : {}),
         },
       }),
       { abortSignal: o.signal },
@@ -381,22 +472,38 @@ async function startRefresh(asg: AutoScalingClient, o: DeployTarget, p: RefreshP
   }
 }
 
-async function waitRefresh(asg: AutoScalingClient, o: DeployTarget, id: string): Promise<InstanceRefresh> {
+async function waitRefresh(
+  asg: AutoScalingClient,
+  o: DeployTarget,
+  id: string,
+): Promise<InstanceRefresh> {
   let last = '';
   for (;;) {
     const res = await asg
-      .send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: o.asg, InstanceRefreshIds: [id] }), {
-        abortSignal: o.signal,
-      })
+      .send(
+        new DescribeInstanceRefreshesCommand({
+          AutoScalingGroupName: o.asg,
+          InstanceRefreshIds: [id],
+        }),
+        {
+          abortSignal: o.signal,
+        },
+      )
       .catch((err) => {
         if (o.signal?.aborted) throw new CancelledError();
         throw explainAwsError(err, 'DescribeInstanceRefreshes');
       });
     const r = res.InstanceRefreshes?.[0];
-    if (!r) throw new SystemError('RefreshVanished', `instance refresh ${id} is no longer listed`, { where: o.asg });
+    if (!r)
+      throw new SystemError('RefreshVanished', `instance refresh ${id} is no longer listed`, {
+        where: o.asg,
+      });
     const pct = r.PercentageComplete ?? 0;
     const line = `${r.Status} ${pct}%${r.InstancesToUpdate !== undefined ? `, ${r.InstancesToUpdate} to update` : ''}`;
-    if (line !== last) o.ui.message(`instance refresh ${id}: ${line}${r.StatusReason ? ` (${r.StatusReason})` : ''}`);
+    if (line !== last)
+      o.ui.message(
+        `instance refresh ${id}: ${line}${r.StatusReason ? ` (${r.StatusReason})` : ''}`,
+      );
     last = line;
     o.ui.progress(`instance refresh ${o.asg}`, pct, 100, !ACTIVE.includes(r.Status ?? ''));
     if (!ACTIVE.includes(r.Status ?? '')) return r;
@@ -404,19 +511,37 @@ async function waitRefresh(asg: AutoScalingClient, o: DeployTarget, id: string):
   }
 }
 
-async function previousRelease(ec2: EC2Client, o: DeployTarget, ltId: string, current: number): Promise<number> {
+async function previousRelease(
+  ec2: EC2Client,
+  o: DeployTarget,
+  ltId: string,
+  current: number,
+): Promise<number> {
   const recorded = listDeployments(o.kilnHome, { backend: 'aws', group: o.asg }).find(
-    (d) => d.status === 'succeeded' && d.launchTemplateId === ltId && d.version === current && d.previousVersion !== undefined,
+    (d) =>
+      d.status === 'succeeded' &&
+      d.launchTemplateId === ltId &&
+      d.version === current &&
+      d.previousVersion !== undefined,
   );
   if (recorded?.previousVersion !== undefined) return recorded.previousVersion;
   // Another machine may have deployed: the version kiln made names what it replaced.
   const res = await ec2.send(
-    new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: ltId, Versions: [String(current)] }),
+    new DescribeLaunchTemplateVersionsCommand({
+      LaunchTemplateId: ltId,
+      Versions: [String(current)],
+    }),
     { abortSignal: o.signal },
   );
-  const m = /^kiln deploy \S+ \(previous default (\d+)\)$/.exec(res.LaunchTemplateVersions?.[0]?.VersionDescription ?? '');
+  const m = /^kiln deploy \S+ \(previous default (\d+)\)$/.exec(
+    res.LaunchTemplateVersions?.[0]?.VersionDescription ?? '',
+  );
   if (m) return Number(m[1]);
-  throw new UserError('NothingToRollBack', `launch template ${ltId} version ${current} (the default of "${o.asg}") was not made by kiln deploy`, {
-    hint: 'roll back by deploying the earlier AMI: kiln deploy aws --asg NAME ami-…',
-  });
+  throw new UserError(
+    'NothingToRollBack',
+    `launch template ${ltId} version ${current} (the default of "${o.asg}") was not made by kiln deploy`,
+    {
+      hint: 'roll back by deploying the earlier AMI: kiln deploy aws --asg NAME ami-…',
+    },
+  );
 }

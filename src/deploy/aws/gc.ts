@@ -19,7 +19,15 @@ import {
 } from '@aws-sdk/client-ec2';
 import { removeImage, snapshotsOf } from '../../builders/amazon/ami-tools.js';
 import { awsCode, describeAwsError, explainAwsError } from '../../builders/amazon/aws-errors.js';
-import { ARTIFACT_TAG, type AwsAccess, CREATED_TAG, RUN_TAG, ec2Client, retryOn, sleep } from '../../builders/amazon/driver.js';
+import {
+  ARTIFACT_TAG,
+  type AwsAccess,
+  CREATED_TAG,
+  ec2Client,
+  RUN_TAG,
+  retryOn,
+  sleep,
+} from '../../builders/amazon/driver.js';
 
 export type LeftoverKind = 'instance' | 'image' | 'snapshot' | 'key-pair' | 'security-group';
 
@@ -59,24 +67,44 @@ export async function findAwsLeftovers(opts: GcAwsOptions): Promise<AwsLeftover[
     const ec2 = ec2Client(opts.access ?? {}, region);
     const abortSignal = opts.signal;
     try {
-      const add = (kind: LeftoverKind, id: string | undefined, tags: Tag[] | undefined, extra: Partial<AwsLeftover> = {}) => {
+      const add = (
+        kind: LeftoverKind,
+        id: string | undefined,
+        tags: Tag[] | undefined,
+        extra: Partial<AwsLeftover> = {},
+      ) => {
         const own = ownership(tags);
         if (!id || !own || own.artifact) return;
         const t = Date.parse(own.created);
         if (Number.isNaN(t) || t > cutoff) return;
         out.push({ region, kind, id, runId: own.runId, created: own.created, ...extra });
       };
-      const inst = await ec2.send(new DescribeInstancesCommand({ Filters: runFilter }), { abortSignal });
+      const inst = await ec2.send(new DescribeInstancesCommand({ Filters: runFilter }), {
+        abortSignal,
+      });
       for (const i of (inst.Reservations ?? []).flatMap((r) => r.Instances ?? []))
-        if (i.State?.Name !== 'terminated' && i.State?.Name !== 'shutting-down') add('instance', i.InstanceId, i.Tags);
-      const images = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: runFilter }), { abortSignal });
-      for (const i of images.Images ?? []) add('image', i.ImageId, i.Tags, { snapshots: snapshotsOf(i) });
-      const snaps = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: runFilter }), { abortSignal });
+        if (i.State?.Name !== 'terminated' && i.State?.Name !== 'shutting-down')
+          add('instance', i.InstanceId, i.Tags);
+      const images = await ec2.send(
+        new DescribeImagesCommand({ Owners: ['self'], Filters: runFilter }),
+        { abortSignal },
+      );
+      for (const i of images.Images ?? [])
+        add('image', i.ImageId, i.Tags, { snapshots: snapshotsOf(i) });
+      const snaps = await ec2.send(
+        new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: runFilter }),
+        { abortSignal },
+      );
       const ofImages = new Set(out.flatMap((l) => l.snapshots ?? []));
-      for (const s of snaps.Snapshots ?? []) if (!ofImages.has(s.SnapshotId ?? '')) add('snapshot', s.SnapshotId, s.Tags);
-      const keys = await ec2.send(new DescribeKeyPairsCommand({ Filters: runFilter }), { abortSignal });
+      for (const s of snaps.Snapshots ?? [])
+        if (!ofImages.has(s.SnapshotId ?? '')) add('snapshot', s.SnapshotId, s.Tags);
+      const keys = await ec2.send(new DescribeKeyPairsCommand({ Filters: runFilter }), {
+        abortSignal,
+      });
       for (const k of keys.KeyPairs ?? []) add('key-pair', k.KeyName, k.Tags);
-      const groups = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: runFilter }), { abortSignal });
+      const groups = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: runFilter }), {
+        abortSignal,
+      });
       for (const g of groups.SecurityGroups ?? []) add('security-group', g.GroupId, g.Tags);
     } catch (err) {
       throw explainAwsError(err, `listing kiln's resources in ${region}`);
@@ -91,13 +119,21 @@ export async function findAwsLeftovers(opts: GcAwsOptions): Promise<AwsLeftover[
 /** Removes the leftovers (or, with dryRun, only reports them); one action per leftover, failures included. */
 export async function removeAwsLeftovers(
   leftovers: AwsLeftover[],
-  opts: { access?: AwsAccess; dryRun?: boolean; signal?: AbortSignal; onAction?: (a: GcAwsAction) => void },
+  opts: {
+    access?: AwsAccess;
+    dryRun?: boolean;
+    signal?: AbortSignal;
+    onAction?: (a: GcAwsAction) => void;
+  },
 ): Promise<GcAwsAction[]> {
   const actions: GcAwsAction[] = [];
   const clients = new Map<string, EC2Client>();
   const client = (region: string) => {
     let c = clients.get(region);
-    if (!c) clients.set(region, (c = ec2Client(opts.access ?? {}, region)));
+    if (!c) {
+      c = ec2Client(opts.access ?? {}, region);
+      clients.set(region, c);
+    }
     return c;
   };
   const report = (a: GcAwsAction) => {
@@ -131,11 +167,14 @@ export async function removeAwsLeftovers(
           case 'security-group':
             if (terminated.length > 0) await waitTerminated(client, terminated, opts.signal);
             terminated.length = 0;
-            await retryOn(() => ec2.send(new DeleteSecurityGroupCommand({ GroupId: l.id }), { abortSignal }), {
-              codes: ['DependencyViolation'],
-              attempts: 10,
-              ...(opts.signal ? { signal: opts.signal } : {}),
-            });
+            await retryOn(
+              () => ec2.send(new DeleteSecurityGroupCommand({ GroupId: l.id }), { abortSignal }),
+              {
+                codes: ['DependencyViolation'],
+                attempts: 10,
+                ...(opts.signal ? { signal: opts.signal } : {}),
+              },
+            );
             break;
         }
         report({ leftover: l, outcome: 'removed' });
@@ -150,7 +189,9 @@ export async function removeAwsLeftovers(
   return actions;
 }
 
-function ownership(tags: Tag[] | undefined): { runId: string; created: string; artifact: boolean } | undefined {
+function ownership(
+  tags: Tag[] | undefined,
+): { runId: string; created: string; artifact: boolean } | undefined {
   const get = (k: string) => tags?.find((t) => t.Key === k)?.Value;
   const runId = get(RUN_TAG);
   if (!runId) return undefined;
@@ -165,7 +206,9 @@ async function waitTerminated(
   for (let i = 0; i < 60; i++) {
     let pending = 0;
     for (const { region, id } of list) {
-      const res = await client(region).send(new DescribeInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal });
+      const res = await client(region).send(new DescribeInstancesCommand({ InstanceIds: [id] }), {
+        abortSignal: signal,
+      });
       if (res.Reservations?.[0]?.Instances?.[0]?.State?.Name !== 'terminated') pending++;
     }
     if (pending === 0) return;

@@ -6,8 +6,14 @@
 import { CopyImageCommand, CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
+import {
+  IMAGE_NOT_FOUND,
+  imagesNamed,
+  removeImage,
+  snapshotsOf,
+  waitForImage,
+} from '../ami-tools.js';
 import { explainAwsError, leftoverError } from '../aws-errors.js';
-import { IMAGE_NOT_FOUND, imagesNamed, removeImage, snapshotsOf, waitForImage } from '../ami-tools.js';
 import { targetRegions } from '../config.js';
 import { retryOn, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
@@ -31,7 +37,15 @@ export const copyRegions: Step<AmazonState> = {
         if (region === home) continue;
         ui.say(`Copying AMI (${state.amis[home]}) to other regions...`);
         ui.message(`Copying to: ${region}`);
-        const c = await copy(state, home, region, state.amis[home]!, !!config.encrypt_boot, `${ctx.runId}-${region}`, signal);
+        const c = await copy(
+          state,
+          home,
+          region,
+          state.amis[home]!,
+          !!config.encrypt_boot,
+          `${ctx.runId}-${region}`,
+          signal,
+        );
         state.amis[region] = c.id;
         state.snapshots[region] = c.snapshots;
       }
@@ -48,7 +62,12 @@ export const copyRegions: Step<AmazonState> = {
       try {
         for (const image of await imagesNamed(state.ec2(region), state.config.ami_name, signal))
           if (image.ImageId && !mine.some((m) => m.id === image.ImageId))
-            mine.push({ region, id: image.ImageId, snapshots: snapshotsOf(image), by: 'copy-regions' });
+            mine.push({
+              region,
+              id: image.ImageId,
+              snapshots: snapshotsOf(image),
+              by: 'copy-regions',
+            });
       } catch (err) {
         failures.push(`could not look for AMI copies in ${region}: ${(err as Error).message}`);
       }
@@ -61,7 +80,10 @@ export const copyRegions: Step<AmazonState> = {
         failures.push(leftoverError('AMI', `${made.region}:${made.id}`, err).message);
       }
     }
-    if (failures.length > 0) throw new SystemError('AwsLeftover', failures.join('; '), { hint: 'run `kiln gc aws` once the cause is fixed' });
+    if (failures.length > 0)
+      throw new SystemError('AwsLeftover', failures.join('; '), {
+        hint: 'run `kiln gc aws` once the cause is fixed',
+      });
   },
 };
 
@@ -87,7 +109,9 @@ async function copy(
           ...(config.ami_description ? { Description: config.ami_description } : {}),
           ClientToken: tokenSeed.slice(0, 64),
           TagSpecifications: [{ ResourceType: 'image', Tags: tags }],
-          ...(encrypted ? { Encrypted: true, ...(config.kms_key_id ? { KmsKeyId: config.kms_key_id } : {}) } : {}),
+          ...(encrypted
+            ? { Encrypted: true, ...(config.kms_key_id ? { KmsKeyId: config.kms_key_id } : {}) }
+            : {}),
         }),
         { abortSignal: signal },
       ),
@@ -98,10 +122,13 @@ async function copy(
   const made = { region: to, id, snapshots: [] as string[], by: 'copy-regions' };
   state.made.push(made);
   // Also tagged afterwards: moto accepts TagSpecifications on CopyImage but drops them.
-  await retryOn(() => ec2.send(new CreateTagsCommand({ Resources: [id], Tags: tags }), { abortSignal: signal }), {
-    codes: IMAGE_NOT_FOUND,
-    signal,
-  });
+  await retryOn(
+    () => ec2.send(new CreateTagsCommand({ Resources: [id], Tags: tags }), { abortSignal: signal }),
+    {
+      codes: IMAGE_NOT_FOUND,
+      signal,
+    },
+  );
   const image = await waitForImage(ec2, id, state.polling, signal);
   made.snapshots = snapshotsOf(image);
   return { id, snapshots: made.snapshots };

@@ -7,8 +7,8 @@
 import { CreateImageCommand } from '@aws-sdk/client-ec2';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { explainAwsError, leftoverError } from '../aws-errors.js';
 import { imagesNamed, imagesOfRun, removeImage, snapshotsOf, waitForImage } from '../ami-tools.js';
+import { explainAwsError, leftoverError } from '../aws-errors.js';
 import { retryOn, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
@@ -28,7 +28,9 @@ export const createAmi: Step<AmazonState> = {
               Name: config.ami_name,
               ...(config.ami_description ? { Description: config.ami_description } : {}),
               // Snapshots are tagged once they exist (tag-snapshots): moto rejects snapshot tags here.
-              TagSpecifications: [{ ResourceType: 'image', Tags: toTags(config.tags, state.ownTags) }],
+              TagSpecifications: [
+                { ResourceType: 'image', Tags: toTags(config.tags, state.ownTags) },
+              ],
             }),
             { abortSignal: signal },
           ),
@@ -36,7 +38,12 @@ export const createAmi: Step<AmazonState> = {
       );
       imageId = res.ImageId!;
       state.amis[config.region] = imageId;
-      const made = { region: config.region, id: imageId, snapshots: [] as string[], by: 'create-ami' };
+      const made = {
+        region: config.region,
+        id: imageId,
+        snapshots: [] as string[],
+        by: 'create-ami',
+      };
       state.made.push(made);
       ui.message(`AMI: ${imageId}`);
       ui.say('Waiting for AMI to become ready...');
@@ -55,18 +62,30 @@ export const createAmi: Step<AmazonState> = {
     // CreateImage may have worked without kiln hearing the answer: look by the run's tag and
     // by the name (free before this run, see pre-validate). An encrypted copy made here by
     // copy-regions has the same name; removing it twice is harmless.
-    for (const image of [...(await imagesOfRun(ec2, state.ctx.runId, signal)), ...(await imagesNamed(ec2, state.config.ami_name, signal))])
-      if (image.ImageId && image.Name === state.config.ami_name && !mine.some((m) => m.id === image.ImageId))
+    for (const image of [
+      ...(await imagesOfRun(ec2, state.ctx.runId, signal)),
+      ...(await imagesNamed(ec2, state.config.ami_name, signal)),
+    ])
+      if (
+        image.ImageId &&
+        image.Name === state.config.ami_name &&
+        !mine.some((m) => m.id === image.ImageId)
+      )
         mine.push({ region, id: image.ImageId, snapshots: snapshotsOf(image), by: 'create-ami' });
     const failures: string[] = [];
     for (const made of mine) {
-      ui.say(`Deregistering the AMI and deleting associated snapshots because of cancellation, or error... (${made.id})`);
+      ui.say(
+        `Deregistering the AMI and deleting associated snapshots because of cancellation, or error... (${made.id})`,
+      );
       try {
         await removeImage(ec2, made.id, made.snapshots, signal);
       } catch (err) {
         failures.push(leftoverError('AMI', `${region}:${made.id}`, err).message);
       }
     }
-    if (failures.length > 0) throw new SystemError('AwsLeftover', failures.join('; '), { hint: 'run `kiln gc aws` once the cause is fixed' });
+    if (failures.length > 0)
+      throw new SystemError('AwsLeftover', failures.join('; '), {
+        hint: 'run `kiln gc aws` once the cause is fixed',
+      });
   },
 };

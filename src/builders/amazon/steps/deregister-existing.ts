@@ -1,8 +1,8 @@
 /** force_deregister: removes AMIs of the same name in every target region (and, with force_delete_snapshot, their snapshots). */
-import { DescribeImagesCommand, DeregisterImageCommand } from '@aws-sdk/client-ec2';
+import { DeregisterImageCommand, DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import type { Step } from '../../../core/steps.js';
-import { explainAwsError } from '../aws-errors.js';
 import { removeImage } from '../ami-tools.js';
+import { explainAwsError } from '../aws-errors.js';
 import { targetRegions } from '../config.js';
 import type { AmazonState } from '../state.js';
 
@@ -15,7 +15,10 @@ export const deregisterExisting: Step<AmazonState> = {
       for (const region of targetRegions(config)) {
         const ec2 = state.ec2(region);
         const res = await ec2.send(
-          new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [config.ami_name] }] }),
+          new DescribeImagesCommand({
+            Owners: ['self'],
+            Filters: [{ Name: 'name', Values: [config.ami_name] }],
+          }),
           { abortSignal: signal },
         );
         for (const image of res.Images ?? []) {
@@ -24,7 +27,9 @@ export const deregisterExisting: Step<AmazonState> = {
             const { snapshots } = await removeImage(ec2, image.ImageId!, [], signal);
             for (const s of snapshots) ui.say(`Deleted snapshot: ${s}`);
           } else {
-            await ec2.send(new DeregisterImageCommand({ ImageId: image.ImageId }), { abortSignal: signal });
+            await ec2.send(new DeregisterImageCommand({ ImageId: image.ImageId }), {
+              abortSignal: signal,
+            });
           }
         }
       }

@@ -27,7 +27,9 @@ export const keyPair: Step<AmazonState> = {
     });
     ctx.secrets.add(pair.private);
     const file = join(state.keyDir, `id_${type}`);
-    await writeFile(file, pair.private.endsWith('\n') ? pair.private : `${pair.private}\n`, { mode: 0o600 });
+    await writeFile(file, pair.private.endsWith('\n') ? pair.private : `${pair.private}\n`, {
+      mode: 0o600,
+    });
     state.privateKeyFile = file;
     ui.say(`Creating temporary keypair: ${name}`);
     state.keyName = name;
@@ -49,7 +51,9 @@ export const keyPair: Step<AmazonState> = {
     if (state.keyName) {
       ui.say('Deleting temporary keypair...');
       try {
-        await state.ec2().send(new DeleteKeyPairCommand({ KeyName: state.keyName }), { abortSignal: signal });
+        await state
+          .ec2()
+          .send(new DeleteKeyPairCommand({ KeyName: state.keyName }), { abortSignal: signal });
       } catch (err) {
         if (!/NotFound/.test(awsCode(err) ?? ''))
           throw leftoverError('key pair', state.keyName, err);

@@ -13,15 +13,13 @@ export const markArtifact: Step<AmazonState> = {
   async run(state, { signal }) {
     try {
       for (const [region, id] of Object.entries(state.amis)) {
-        await state
-          .ec2(region)
-          .send(
-            new CreateTagsCommand({
-              Resources: [id, ...(state.snapshots[region] ?? [])],
-              Tags: [{ Key: ARTIFACT_TAG, Value: 'true' }],
-            }),
-            { abortSignal: signal },
-          );
+        await state.ec2(region).send(
+          new CreateTagsCommand({
+            Resources: [id, ...(state.snapshots[region] ?? [])],
+            Tags: [{ Key: ARTIFACT_TAG, Value: 'true' }],
+          }),
+          { abortSignal: signal },
+        );
       }
     } catch (err) {
       throw explainAwsError(err, 'CreateTags');

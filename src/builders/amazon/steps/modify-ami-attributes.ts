@@ -1,8 +1,8 @@
 /** ami_users / ami_groups: launch permissions on the AMI in every region (and volume permission on its snapshots for ami_users). */
 import { ModifyImageAttributeCommand, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
 import type { Step } from '../../../core/steps.js';
-import { explainAwsError } from '../aws-errors.js';
 import { IMAGE_NOT_FOUND } from '../ami-tools.js';
+import { explainAwsError } from '../aws-errors.js';
 import { retryOn } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
@@ -13,14 +13,20 @@ export const modifyAmiAttributes: Step<AmazonState> = {
     const users = config.ami_users ?? [];
     const groups = config.ami_groups ?? [];
     if (users.length === 0 && groups.length === 0) return;
-    const add = [...users.map((UserId) => ({ UserId })), ...groups.map((Group) => ({ Group: Group as 'all' }))];
+    const add = [
+      ...users.map((UserId) => ({ UserId })),
+      ...groups.map((Group) => ({ Group: Group as 'all' })),
+    ];
     try {
       for (const [region, id] of Object.entries(state.amis)) {
         ui.say(`Modifying attributes on AMI (${id})...`);
         const ec2 = state.ec2(region);
         await retryOn(
           () =>
-            ec2.send(new ModifyImageAttributeCommand({ ImageId: id, LaunchPermission: { Add: add } }), { abortSignal: signal }),
+            ec2.send(
+              new ModifyImageAttributeCommand({ ImageId: id, LaunchPermission: { Add: add } }),
+              { abortSignal: signal },
+            ),
           { codes: IMAGE_NOT_FOUND, signal },
         );
         if (users.length === 0) continue;

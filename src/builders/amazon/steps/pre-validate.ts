@@ -2,7 +2,7 @@
  * Before anything is created: who we are (and that the credentials work at all), and that
  * no AMI in any target region already has the name, unless force_deregister will remove it.
  */
-import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
@@ -17,7 +17,9 @@ export const preValidate: Step<AmazonState> = {
     const { config } = state;
     ui.say('Prevalidating any provided VPC information');
     try {
-      const id = await stsClient(config, config.region).send(new GetCallerIdentityCommand({}), { abortSignal: signal });
+      const id = await stsClient(config, config.region).send(new GetCallerIdentityCommand({}), {
+        abortSignal: signal,
+      });
       state.accountId = id.Account;
     } catch (err) {
       throw explainAwsError(err, 'GetCallerIdentity');
@@ -25,23 +27,28 @@ export const preValidate: Step<AmazonState> = {
     ui.say(`Prevalidating AMI Name: ${config.ami_name}`);
     if (config.force_deregister) return;
     for (const region of targetRegions(config)) {
-      let found;
+      let found: Image | undefined;
       try {
-        const res = await state
-          .ec2(region)
-          .send(
-            new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [config.ami_name] }] }),
-            { abortSignal: signal },
-          );
+        const res = await state.ec2(region).send(
+          new DescribeImagesCommand({
+            Owners: ['self'],
+            Filters: [{ Name: 'name', Values: [config.ami_name] }],
+          }),
+          { abortSignal: signal },
+        );
         found = res.Images?.[0];
       } catch (err) {
         throw explainAwsError(err, 'DescribeImages');
       }
       if (found)
-        throw new UserError('AmiNameTaken', `AMI Name: '${config.ami_name}' is used by an existing AMI: ${found.ImageId} (${region})`, {
-          where: 'ami_name',
-          hint: 'choose another ami_name (e.g. add {{timestamp}}) or set force_deregister: true',
-        });
+        throw new UserError(
+          'AmiNameTaken',
+          `AMI Name: '${config.ami_name}' is used by an existing AMI: ${found.ImageId} (${region})`,
+          {
+            where: 'ami_name',
+            hint: 'choose another ami_name (e.g. add {{timestamp}}) or set force_deregister: true',
+          },
+        );
     }
   },
 };

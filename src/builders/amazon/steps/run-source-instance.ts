@@ -17,7 +17,14 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import type { Step } from '../../../core/steps.js';
-import { awsCode, describeAwsError, explainAwsError, isCredentialError, isTransient, leftoverError } from '../aws-errors.js';
+import {
+  awsCode,
+  describeAwsError,
+  explainAwsError,
+  isCredentialError,
+  isTransient,
+  leftoverError,
+} from '../aws-errors.js';
 import type { AmazonEbsConfig } from '../config.js';
 import { RUN_TAG, sleep, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
@@ -31,7 +38,10 @@ export const runSourceInstance: Step<AmazonState> = {
   async run(state, { signal, ui }) {
     const { config, ctx } = state;
     const token = `${ctx.runId}-${randomBytes(4).toString('hex')}`.slice(0, 64);
-    const tags = toTags({ Name: 'kiln builder', ...(config.run_tags ?? {}) }, [...state.ownTags, { Key: TOKEN_TAG, Value: token }]);
+    const tags = toTags({ Name: 'kiln builder', ...(config.run_tags ?? {}) }, [
+      ...state.ownTags,
+      { Key: TOKEN_TAG, Value: token },
+    ]);
     const input: RunInstancesCommandInput = {
       ImageId: state.sourceImage!.ImageId,
       InstanceType: config.instance_type as RunInstancesCommandInput['InstanceType'],
@@ -64,7 +74,9 @@ export const runSourceInstance: Step<AmazonState> = {
     let delay = 500;
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await state.ec2NoRetry.send(new RunInstancesCommand(input), { abortSignal: signal });
+        const res = await state.ec2NoRetry.send(new RunInstancesCommand(input), {
+          abortSignal: signal,
+        });
         state.instanceId = res.Instances?.[0]?.InstanceId;
         break;
       } catch (err) {
@@ -73,14 +85,21 @@ export const runSourceInstance: Step<AmazonState> = {
         // If kiln cannot tell whether the launch happened, it stops rather than risk a second
         // instance (moto, unlike AWS, does not deduplicate ClientToken); cleanup finds it by tag.
         const found = await findByToken(state.ec2(), token, signal).catch((lookupErr) => {
-          throw explainAwsError(lookupErr, 'DescribeInstances (looking for a launch whose answer was lost)');
+          throw explainAwsError(
+            lookupErr,
+            'DescribeInstances (looking for a launch whose answer was lost)',
+          );
         });
         if (found?.InstanceId) {
-          ui.message(`RunInstances answer lost (${describeAwsError(err)}); found the instance by its token: ${found.InstanceId}`);
+          ui.message(
+            `RunInstances answer lost (${describeAwsError(err)}); found the instance by its token: ${found.InstanceId}`,
+          );
           state.instanceId = found.InstanceId;
           break;
         }
-        ui.message(`RunInstances: ${describeAwsError(err)}; retrying in ${delay} ms (attempt ${attempt})`);
+        ui.message(
+          `RunInstances: ${describeAwsError(err)}; retrying in ${delay} ms (attempt ${attempt})`,
+        );
         await sleep(delay, signal);
         delay = Math.min(delay * 2, 20_000);
       }
@@ -102,7 +121,9 @@ export const runSourceInstance: Step<AmazonState> = {
         }),
         { abortSignal: signal },
       );
-      ids = (res.Reservations ?? []).flatMap((r) => r.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : []));
+      ids = (res.Reservations ?? [])
+        .flatMap((r) => r.Instances ?? [])
+        .flatMap((i) => (i.InstanceId ? [i.InstanceId] : []));
     }
     if (ids.length === 0) return;
     ui.say('Terminating the source AWS instance...');
@@ -113,24 +134,41 @@ export const runSourceInstance: Step<AmazonState> = {
       throw leftoverError('instance', ids.join(', '), err);
     }
     await waitTerminated(ec2, ids, state.polling.delayMs, signal).catch((err) => {
-      ui.error(`instance ${ids.join(', ')} was told to terminate but kiln stopped waiting: ${describeAwsError(err)}`);
+      ui.error(
+        `instance ${ids.join(', ')} was told to terminate but kiln stopped waiting: ${describeAwsError(err)}`,
+      );
     });
   },
 };
 
 /** The instance launched with `token`, if AWS lists it. */
-export async function findByToken(ec2: EC2Client, token: string, signal: AbortSignal): Promise<Instance | undefined> {
+export async function findByToken(
+  ec2: EC2Client,
+  token: string,
+  signal: AbortSignal,
+): Promise<Instance | undefined> {
   const res = await ec2.send(
     new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TOKEN_TAG}`, Values: [token] }] }),
     { abortSignal: signal },
   );
-  return (res.Reservations ?? []).flatMap((r) => r.Instances ?? []).find((i) => i.State?.Name !== 'terminated');
+  return (res.Reservations ?? [])
+    .flatMap((r) => r.Instances ?? [])
+    .find((i) => i.State?.Name !== 'terminated');
 }
 
-async function waitTerminated(ec2: EC2Client, ids: string[], delayMs: number, signal: AbortSignal): Promise<void> {
+async function waitTerminated(
+  ec2: EC2Client,
+  ids: string[],
+  delayMs: number,
+  signal: AbortSignal,
+): Promise<void> {
   for (let i = 0; i < 150; i++) {
-    const res = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }), { abortSignal: signal });
-    const states = (res.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((x) => x.State?.Name);
+    const res = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }), {
+      abortSignal: signal,
+    });
+    const states = (res.Reservations ?? [])
+      .flatMap((r) => r.Instances ?? [])
+      .map((x) => x.State?.Name);
     if (states.every((s) => s === 'terminated')) return;
     await sleep(delayMs, signal);
   }

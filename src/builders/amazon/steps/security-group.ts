@@ -23,19 +23,24 @@ export const securityGroup: Step<AmazonState> = {
   name: 'security-group',
   async run(state, { signal, ui }) {
     const { config, ctx } = state;
-    const given = config.security_group_ids ?? (config.security_group_id ? [config.security_group_id] : []);
+    const given =
+      config.security_group_ids ?? (config.security_group_id ? [config.security_group_id] : []);
     if (given.length > 0) {
       state.securityGroupIds = given;
       return;
     }
     const ssh = (config.communicator ?? 'ssh') === 'ssh';
     // Decide the source before creating anything, so a lookup failure leaves nothing behind.
-    const cidrs = ssh ? (config.temporary_security_group_source_cidrs ?? [await callerCidr(signal)]) : [];
+    const cidrs = ssh
+      ? (config.temporary_security_group_source_cidrs ?? [await callerCidr(signal)])
+      : [];
     const ec2 = state.ec2();
     let vpcId = config.vpc_id;
     try {
       if (!vpcId && config.subnet_id) {
-        const res = await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [config.subnet_id] }), { abortSignal: signal });
+        const res = await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [config.subnet_id] }), {
+          abortSignal: signal,
+        });
         vpcId = res.Subnets?.[0]?.VpcId;
       }
       const name = `kiln_${ctx.runId}_${randomBytes(3).toString('hex')}`;
@@ -52,7 +57,9 @@ export const securityGroup: Step<AmazonState> = {
       state.createdGroupId = res.GroupId;
       state.securityGroupIds = [res.GroupId!];
       if (cidrs.length > 0) {
-        ui.say(`Authorizing access to port ${config.ssh_port ?? 22} from ${cidrs.join(', ')} in the temporary security group...`);
+        ui.say(
+          `Authorizing access to port ${config.ssh_port ?? 22} from ${cidrs.join(', ')} in the temporary security group...`,
+        );
         await retryOn(
           () =>
             ec2.send(
@@ -64,7 +71,9 @@ export const securityGroup: Step<AmazonState> = {
                     FromPort: config.ssh_port ?? 22,
                     ToPort: config.ssh_port ?? 22,
                     IpRanges: cidrs.filter((c) => !c.includes(':')).map((CidrIp) => ({ CidrIp })),
-                    Ipv6Ranges: cidrs.filter((c) => c.includes(':')).map((CidrIpv6) => ({ CidrIpv6 })),
+                    Ipv6Ranges: cidrs
+                      .filter((c) => c.includes(':'))
+                      .map((CidrIpv6) => ({ CidrIpv6 })),
                   },
                 ],
               }),
@@ -82,15 +91,22 @@ export const securityGroup: Step<AmazonState> = {
     if (!id) return;
     ui.say('Deleting temporary security group...');
     try {
-      await retryOn(() => state.ec2().send(new DeleteSecurityGroupCommand({ GroupId: id }), { abortSignal: signal }), {
-        codes: ['DependencyViolation'],
-        // The instance's network interface lets go of the group a while after termination.
-        attempts: Math.min(10, state.polling.maxAttempts),
-        delayMs: 500,
-        maxDelayMs: 15_000,
-        signal,
-        onRetry: (_err, attempt) => ui.message(`security group ${id} still in use (attempt ${attempt}); retrying`),
-      });
+      await retryOn(
+        () =>
+          state
+            .ec2()
+            .send(new DeleteSecurityGroupCommand({ GroupId: id }), { abortSignal: signal }),
+        {
+          codes: ['DependencyViolation'],
+          // The instance's network interface lets go of the group a while after termination.
+          attempts: Math.min(10, state.polling.maxAttempts),
+          delayMs: 500,
+          maxDelayMs: 15_000,
+          signal,
+          onRetry: (_err, attempt) =>
+            ui.message(`security group ${id} still in use (attempt ${attempt}); retrying`),
+        },
+      );
     } catch (err) {
       if (awsCode(err) === 'InvalidGroup.NotFound') return;
       throw leftoverError('security group', id, err);
@@ -100,15 +116,22 @@ export const securityGroup: Step<AmazonState> = {
 
 async function callerCidr(signal: AbortSignal): Promise<string> {
   try {
-    const res = await fetch(CHECKIP_URL, { signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]) });
+    const res = await fetch(CHECKIP_URL, {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]),
+    });
     const ip = (await res.text()).trim();
-    if (!res.ok || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new Error(`unexpected answer "${ip.slice(0, 40)}"`);
+    if (!res.ok || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip))
+      throw new Error(`unexpected answer "${ip.slice(0, 40)}"`);
     return `${ip}/32`;
   } catch (err) {
     if (signal.aborted) throw err;
-    throw new UserError('CallerAddressUnknown', `could not learn this machine's public address from ${CHECKIP_URL}: ${(err as Error).message}`, {
-      where: 'temporary_security_group_source_cidrs',
-      hint: 'set temporary_security_group_source_cidrs to the address(es) kiln connects from, e.g. ["203.0.113.7/32"]',
-    });
+    throw new UserError(
+      'CallerAddressUnknown',
+      `could not learn this machine's public address from ${CHECKIP_URL}: ${(err as Error).message}`,
+      {
+        where: 'temporary_security_group_source_cidrs',
+        hint: 'set temporary_security_group_source_cidrs to the address(es) kiln connects from, e.g. ["203.0.113.7/32"]',
+      },
+    );
   }
 }

@@ -16,7 +16,10 @@ export const sourceAmi: Step<AmazonState> = {
       if (config.source_ami) {
         // A release build's source is often an AMI made minutes ago: AWS may not list it yet.
         const res = await retryOn(
-          () => ec2.send(new DescribeImagesCommand({ ImageIds: [config.source_ami!] }), { abortSignal: signal }),
+          () =>
+            ec2.send(new DescribeImagesCommand({ ImageIds: [config.source_ami!] }), {
+              abortSignal: signal,
+            }),
           { codes: ['InvalidAMIID.NotFound'], attempts: 6, signal },
         ).catch((err) => {
           if (/^InvalidAMIID/.test(awsCode(err) ?? '')) return { Images: [] };
@@ -34,10 +37,14 @@ export const sourceAmi: Step<AmazonState> = {
         );
         images = res.Images ?? [];
         if (images.length > 1 && !f.most_recent)
-          throw new UserError('SourceAmiAmbiguous', `source_ami_filter matched ${images.length} images`, {
-            where: 'source_ami_filter',
-            hint: 'make the filters more specific, or set most_recent: true',
-          });
+          throw new UserError(
+            'SourceAmiAmbiguous',
+            `source_ami_filter matched ${images.length} images`,
+            {
+              where: 'source_ami_filter',
+              hint: 'make the filters more specific, or set most_recent: true',
+            },
+          );
         images.sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''));
       }
     } catch (err) {
@@ -50,7 +57,10 @@ export const sourceAmi: Step<AmazonState> = {
         config.source_ami
           ? `source AMI ${config.source_ami} was not found in ${config.region}`
           : `source_ami_filter matched no image in ${config.region}`,
-        { where: config.source_ami ? 'source_ami' : 'source_ami_filter', hint: 'check the id/filters and the region' },
+        {
+          where: config.source_ami ? 'source_ami' : 'source_ami_filter',
+          hint: 'check the id/filters and the region',
+        },
       );
     state.sourceImage = image;
     ui.message(`Found Image ID: ${image.ImageId}`);

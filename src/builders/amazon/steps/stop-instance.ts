@@ -13,16 +13,24 @@ export const stopInstance: Step<AmazonState> = {
     const ec2 = state.ec2();
     ui.say('Stopping the source instance...');
     try {
-      await retryOn(() => ec2.send(new StopInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal }), {
-        codes: ['InvalidInstanceID.NotFound'],
-        signal,
-      });
+      await retryOn(
+        () => ec2.send(new StopInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal }),
+        {
+          codes: ['InvalidInstanceID.NotFound'],
+          signal,
+        },
+      );
       ui.say('Waiting for the instance to stop...');
       for (let i = 0; i < state.polling.maxAttempts; i++) {
-        const res = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal });
+        const res = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }), {
+          abortSignal: signal,
+        });
         const name = res.Reservations?.[0]?.Instances?.[0]?.State?.Name;
         if (name === 'stopped') return;
-        if (name === 'terminated') throw new SystemError('InstanceDied', `instance ${id} terminated while stopping`, { where: id });
+        if (name === 'terminated')
+          throw new SystemError('InstanceDied', `instance ${id} terminated while stopping`, {
+            where: id,
+          });
         await sleep(state.polling.delayMs, signal);
       }
     } catch (err) {

@@ -4,8 +4,8 @@
  */
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import type { Step } from '../../../core/steps.js';
-import { explainAwsError } from '../aws-errors.js';
 import { IMAGE_NOT_FOUND } from '../ami-tools.js';
+import { explainAwsError } from '../aws-errors.js';
 import { retryOn, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
@@ -18,7 +18,10 @@ export const tagSnapshots: Step<AmazonState> = {
         if (snaps.length === 0) continue;
         ui.say(`Adding tags to snapshots in ${region}: ${snaps.join(', ')}`);
         await retryOn(
-          () => state.ec2(region).send(new CreateTagsCommand({ Resources: snaps, Tags: tags }), { abortSignal: signal }),
+          () =>
+            state.ec2(region).send(new CreateTagsCommand({ Resources: snaps, Tags: tags }), {
+              abortSignal: signal,
+            }),
           { codes: IMAGE_NOT_FOUND, signal },
         );
       }

@@ -3,7 +3,7 @@
  * by `ssh_interface`, else the public IP when there is one). A just-launched instance may
  * be unknown to DescribeInstances for a while: that is waited out, not reported.
  */
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, type DescribeInstancesCommandOutput } from '@aws-sdk/client-ec2';
 import { SystemError, UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { explainAwsError } from '../aws-errors.js';
@@ -17,10 +17,13 @@ export const waitInstance: Step<AmazonState> = {
     const id = state.instanceId!;
     ui.say(`Waiting for instance (${id}) to become ready...`);
     for (let i = 0; ; i++) {
-      let res;
+      let res: DescribeInstancesCommandOutput;
       try {
         res = await retryOn(
-          () => state.ec2().send(new DescribeInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal }),
+          () =>
+            state
+              .ec2()
+              .send(new DescribeInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal }),
           { codes: ['InvalidInstanceID.NotFound'], signal },
         );
       } catch (err) {
@@ -33,11 +36,19 @@ export const waitInstance: Step<AmazonState> = {
         break;
       }
       if (name === 'terminated' || name === 'shutting-down' || name === 'stopped')
-        throw new SystemError('InstanceDied', `instance ${id} went to ${name} while starting: ${inst?.StateReason?.Message ?? 'no reason given'}`, {
-          where: id,
-        });
+        throw new SystemError(
+          'InstanceDied',
+          `instance ${id} went to ${name} while starting: ${inst?.StateReason?.Message ?? 'no reason given'}`,
+          {
+            where: id,
+          },
+        );
       if (i >= state.polling.maxAttempts)
-        throw new SystemError('InstanceTimeout', `instance ${id} was still ${name} after ${i} checks`, { where: id });
+        throw new SystemError(
+          'InstanceTimeout',
+          `instance ${id} was still ${name} after ${i} checks`,
+          { where: id },
+        );
       await sleep(state.polling.delayMs, signal);
     }
     const inst = state.instance;
@@ -49,12 +60,18 @@ export const waitInstance: Step<AmazonState> = {
     };
     const host =
       config.ssh_host ??
-      (config.ssh_interface ? byInterface[config.ssh_interface] : (inst.PublicIpAddress ?? inst.PrivateIpAddress));
+      (config.ssh_interface
+        ? byInterface[config.ssh_interface]
+        : (inst.PublicIpAddress ?? inst.PrivateIpAddress));
     if (!host && (config.communicator ?? 'ssh') === 'ssh')
-      throw new UserError('NoSshAddress', `instance ${inst.InstanceId} has no ${config.ssh_interface ?? 'IP'} address to connect to`, {
-        where: 'ssh_interface',
-        hint: 'set associate_public_ip_address: true, or ssh_interface: "private_ip" when kiln runs inside the VPC',
-      });
+      throw new UserError(
+        'NoSshAddress',
+        `instance ${inst.InstanceId} has no ${config.ssh_interface ?? 'IP'} address to connect to`,
+        {
+          where: 'ssh_interface',
+          hint: 'set associate_public_ip_address: true, or ssh_interface: "private_ip" when kiln runs inside the VPC',
+        },
+      );
     state.host = host;
     if (host) ui.message(`Public/Private address: ${host}`);
     Object.assign(ctx.generated, {
