@@ -48,6 +48,8 @@ export interface QemuState {
   /** Set by the shutdown step: QEMU's exit is expected from here on. */
   stopping?: boolean;
   comm?: Communicator;
+  /** Whether the guest handles the ACPI power button (learnt by clean-guest). */
+  guestAcpi?: boolean;
   /** Set once the disk is the catalog's (cleanup must then keep it). */
   registered?: boolean;
   artifact?: Artifact;

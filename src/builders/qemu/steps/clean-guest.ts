@@ -8,34 +8,45 @@ import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import type { QemuState } from '../state.js';
 
-/** The shell script (run as root) that cleans the guest. `keyBody` is the key's base64 field. */
+/**
+ * The shell script (run as root) that cleans the guest. `keyBody` is the key's base64
+ * field. Written with shell builtins where it can: under TCG each process costs time.
+ * It ends by syncing and saying whether anything handles the ACPI power button.
+ */
 export function cleanGuestScript(user: string, keyBody: string): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   return `set -u
 user=${q(user)}
 key=${q(keyBody)}
-home=$(getent passwd "$user" | cut -d: -f6)
-for h in /root "$home"; do
-  [ -n "$h" ] || continue
+home=/root
+[ "$user" = root ] || home=$(getent passwd "$user" | cut -d: -f6)
+doomed=''
+dirs=''
+for h in /root $home; do
   f="$h/.ssh/authorized_keys"
   if [ -f "$f" ]; then
-    grep -vF "$key" "$f" > "$f.kiln-tmp" || true
-    if [ -s "$f.kiln-tmp" ]; then cat "$f.kiln-tmp" > "$f"; else rm -f "$f"; fi
-    rm -f "$f.kiln-tmp"
+    kept=''
+    while IFS= read -r line || [ -n "$line" ]; do
+      case "$line" in *"$key"*) ;; *) kept="$kept$line
+" ;; esac
+    done < "$f"
+    if [ -n "$kept" ]; then printf '%s' "$kept" > "$f"; else doomed="$doomed $f"; fi
   fi
-  rmdir "$h/.ssh" 2>/dev/null || true
-  rm -rf "$h/.ansible" "$h/.bash_history" "$h/.python_history" "$h/.lesshst" "$h/.wget-hsts" "$h/.viminfo"
+  dirs="$dirs $h/.ssh"
+  doomed="$doomed $h/.ansible $h/.bash_history $h/.python_history $h/.lesshst $h/.wget-hsts $h/.viminfo"
 done
 if [ -f /run/kiln-created-user ]; then
-  created=$(cat /run/kiln-created-user)
-  rm -f "/etc/sudoers.d/kiln-$created"
+  read -r created < /run/kiln-created-user
+  doomed="$doomed /etc/sudoers.d/kiln-$created"
   userdel -f -r "$created" >/dev/null 2>&1 || true
 fi
 # Each machine makes its own host key at boot (kiln's base image has the unit for it).
-if [ -f /etc/systemd/system/kiln-ssh-host-keys.service ]; then rm -f /etc/ssh/ssh_host_*; fi
-if [ -f /etc/machine-id ]; then : > /etc/machine-id; fi
-rm -f /var/lib/systemd/random-seed
+[ -f /etc/systemd/system/kiln-ssh-host-keys.service ] && doomed="$doomed /etc/ssh/ssh_host_*"
+[ -f /etc/machine-id ] && : > /etc/machine-id
+rm -rf $doomed /var/lib/systemd/random-seed
+rmdir $dirs 2>/dev/null
 sync
+if [ -d /run/systemd/seats ] || [ -S /run/acpid.socket ]; then echo kiln-acpi; else echo kiln-noacpi; fi
 echo kiln-clean-guest-ok
 `;
 }
@@ -56,7 +67,7 @@ export const cleanGuest: Step<QemuState> = {
       onStdout: (l) => out.push(l),
       onStderr: (l) => out.push(l),
     });
-    if (r.exitCode !== 0 || !out.includes('kiln-clean-guest-ok')) {
+    if (!out.includes('kiln-clean-guest-ok')) {
       throw new SystemError(
         'CleanGuestFailed',
         `could not clean the guest (exit status ${r.exitCode})`,

@@ -46,8 +46,8 @@ export const shutdown: Step<QemuState> = {
         );
       }
     } else {
-      let acpi = comm === undefined;
-      if (comm) {
+      let acpi = state.guestAcpi ?? comm === undefined;
+      if (comm && state.guestAcpi === undefined) {
         const out: string[] = [];
         const r = await comm.exec({ command: PROBE, signal, onStdout: (l) => out.push(l) });
         if (r.exitCode !== 0)

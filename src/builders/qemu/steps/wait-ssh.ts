@@ -19,33 +19,41 @@ export const waitSsh: Step<QemuState> = {
     ui.say('Waiting for SSH to become available...');
     const timeoutMs = parseGoDurationMs(c.ssh_wait_timeout ?? c.ssh_timeout);
     const deadline = Date.now() + timeoutMs;
-    // Short banner timeouts first: QEMU's user-mode network accepts the host side before
-    // the guest is up, and one long attempt then stalls behind slirp's SYN back-off. Longer
-    // ones later: on a loaded host, sshd's re-exec per connection can take more than 1 s,
-    // and a 1 s probe would then never see the banner.
-    const phases = [
-      { probeMs: 1000, forMs: 20_000 },
-      { probeMs: 2500, forMs: 20_000 },
-      { probeMs: 5000, forMs: Number.POSITIVE_INFINITY },
-    ];
-    for (const [i, phase] of phases.entries()) {
+    // Short banner timeouts while the guest boots: QEMU's user-mode network accepts the
+    // host side before the guest is up, and one long attempt then stalls behind slirp's
+    // SYN back-off. Once the guest's network answers (a refused connection closes at once)
+    // or after 20 s, long ones: on a loaded host sshd's re-exec per connection can take
+    // more than a second, and short probes would keep cutting it off.
+    let escalate = false;
+    for (const probeMs of [1000, 5000]) {
+      const long = probeMs > 1000;
       const left = deadline - Date.now();
-      const last = i === phases.length - 1 || left <= phase.forMs;
+      const switchTo = new AbortController();
       try {
         state.comm = await waitForSsh({
           host: '127.0.0.1',
           port,
           user: c.ssh_username!,
           privateKeyFile: state.privateKeyFile!,
-          timeoutMs: last ? Math.max(left, 1) : phase.forMs,
-          probeTimeoutMs: phase.probeMs,
-          signal: AbortSignal.any([signal, state.vmDied.signal]),
+          timeoutMs: long || left <= 20_000 ? Math.max(left, 1) : 20_000,
+          probeTimeoutMs: probeMs,
+          signal: AbortSignal.any([signal, state.vmDied.signal, switchTo.signal]),
           isAlive: () => state.vmError?.message,
-          onStatus: (what) => ui.message(`ssh: ${what}`),
+          onStatus: (what) => {
+            ui.message(`ssh: ${what}`);
+            if (!long && /closed before the SSH banner|refused/i.test(what)) {
+              escalate = true;
+              switchTo.abort();
+            }
+          },
         });
         break;
       } catch (err) {
-        if (last || !(err instanceof SystemError) || err.code !== 'SshTimeout') throw err;
+        const switching =
+          escalate && switchTo.signal.aborted && !signal.aborted && !state.vmDied.signal.aborted;
+        const timedOut =
+          err instanceof SystemError && err.code === 'SshTimeout' && !long && left > 20_000;
+        if (long || !(switching || timedOut)) throw err;
       }
     }
     ui.say('Connected to SSH!');
