@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { Catalog, type ImageNode, type ImageRecord, imageForest } from '../../catalog/index.js';
 import { UserError } from '../../core/errors.js';
+import { pruneImages } from '../../pipeline/prune.js';
 
 /** Registers `kiln images` and its subcommands. */
 export function registerImages(program: Command): void {
@@ -148,6 +149,34 @@ export function registerImages(program: Command): void {
         }
         if (opts.json) return out(`${JSON.stringify(forest.map(treeJson), null, 2)}\n`);
         out(renderTree(forest));
+      }),
+    );
+
+  images
+    .command('prune')
+    .description(
+      'remove old images: keep the N newest of each lineage (image name); never one with children, running instances or a current deployment',
+    )
+    .requiredOption('--keep <n>', 'images to keep per lineage')
+    .option('--dry-run', 'print what would be removed, remove nothing')
+    .action((opts: { keep: string; dryRun?: boolean }) =>
+      withCatalog((catalog) => {
+        if (!/^\d+$/.test(opts.keep))
+          throw new UserError('BadFlag', `invalid value "${opts.keep}" for --keep`, {
+            hint: 'give a whole number of images to keep per lineage, e.g. --keep 3',
+          });
+        const report = pruneImages(catalog, {
+          keep: Number(opts.keep),
+          dryRun: opts.dryRun === true,
+        });
+        const verb = opts.dryRun ? 'would remove' : 'removed';
+        for (const r of report.removed) out(`${verb} ${r.id} (${r.name})\n`);
+        for (const r of report.protected) out(`kept ${r.id} (${r.name}): ${r.reason}\n`);
+        for (const r of report.failed)
+          process.stderr.write(`not removed ${r.id} (${r.name}): ${r.reason}\n`);
+        if (report.removed.length === 0)
+          process.stderr.write(`nothing to ${opts.dryRun ? 'remove' : 'prune'}\n`);
+        if (report.failed.length > 0) process.exitCode = 1;
       }),
     );
 }
