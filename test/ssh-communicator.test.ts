@@ -30,7 +30,7 @@ let work: string;
 beforeAll(async () => {
   key = await createKeyDir(undefined, 'run-test');
   sshd = await startSshd({ authorizedKeys: [key.publicKey] });
-  work = await mkdtemp(join(tmpdir(), 'kiln-ssh-test-'));
+  work = await mkdtemp(join(tmpdir(), 'kiln-commtest-'));
   comm = await waitForSsh({
     host: sshd.host,
     port: sshd.port,
@@ -82,6 +82,26 @@ describe('connect', () => {
       'echo via-openssh',
     ]);
     expect(r.stdout).toBe('via-openssh');
+  });
+
+  it('never writes known_hosts beside a key outside a kiln key dir, and removes its own on close', async () => {
+    const userSsh = join(work, 'user-dot-ssh');
+    await mkdir(userSsh);
+    const userKey = join(userSsh, 'id_ed25519');
+    await writeFile(userKey, await readFile(key.privateKeyFile), { mode: 0o600 });
+    const c = await waitForSsh({
+      host: sshd.host,
+      port: sshd.port,
+      user: 'root',
+      privateKeyFile: userKey,
+      timeoutMs: 20_000,
+    });
+    const kh = c.connection.knownHostsFile!;
+    expect(kh.startsWith(userSsh)).toBe(false);
+    expect(await readFile(kh, 'utf8')).toContain(sshd.hostPublicKey);
+    await c.close();
+    expect(await readdir(userSsh)).toEqual(['id_ed25519']);
+    await expect(stat(kh)).rejects.toThrow();
   });
 
   it('keeps one SSH connection for many commands', async () => {

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { CancelledError, SystemError, throwIfAborted } from '../core/errors.js';
 
+/** Temp dirs kiln makes for SSH material start with this (gc can find them). */
+export const KEY_DIR_PREFIX = 'kiln-ssh-';
+
 export interface KeyDir {
   /** The 0700 directory holding the key (and later the known_hosts file). */
   dir: string;
@@ -24,7 +27,7 @@ export interface KeyDir {
 export async function createKeyDir(signal?: AbortSignal, runId?: string): Promise<KeyDir> {
   throwIfAborted(signal);
   const label = `kiln-${(runId ?? randomBytes(6).toString('hex')).replace(/^kiln-/, '')}`;
-  const dir = await mkdtemp(join(tmpdir(), 'kiln-ssh-'));
+  const dir = await mkdtemp(join(tmpdir(), KEY_DIR_PREFIX));
   const dispose = async (): Promise<void> => {
     await rm(dir, { recursive: true, force: true });
   };

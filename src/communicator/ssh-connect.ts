@@ -148,8 +148,9 @@ export async function connectWithRetry(opts: ConnectOptions): Promise<Connected>
           );
         }
       }
-      // Back off a little longer after a rejection: the key may be installed moments later.
-      await sleep(authFailures > 0 ? Math.max(retryDelay, 1000) : retryDelay, stop.signal);
+      // Back off longer after a rejection: the key may be installed moments after sshd
+      // starts, so the rejections must span a few seconds before they count as final.
+      await sleep(authFailures > 0 ? Math.max(retryDelay, 1500) : retryDelay, stop.signal);
     }
   } finally {
     if (poll) clearInterval(poll);
@@ -163,7 +164,8 @@ async function attempt(
   deadline: number,
   stop: AbortSignal,
 ): Promise<Connected> {
-  const probeMs = opts.probeTimeoutMs ?? 1000;
+  // Never let one probe run far past the overall deadline.
+  const probeMs = Math.min(opts.probeTimeoutMs ?? 1000, Math.max(200, deadline - Date.now()));
   const { sock, head, banner } = await probeBanner(opts.host, opts.port, probeMs, stop);
   return handshake(opts, sock, head, banner, privateKey, deadline, stop);
 }
@@ -296,8 +298,10 @@ function handshake(
       username: opts.user,
       privateKey,
       readyTimeout: Math.max(1000, Math.min(opts.handshakeTimeoutMs ?? 30_000, remaining)),
-      keepaliveInterval: 5000,
-      keepaliveCountMax: 4,
+      // A dead peer (a reboot that did not close TCP) is noticed within a minute; a guest
+      // stalled by a busy TCG host is not mistaken for one.
+      keepaliveInterval: 10_000,
+      keepaliveCountMax: 6,
       // ed25519 first, so the known_hosts file holds the key type OpenSSH prefers too.
       algorithms: {
         serverHostKey: [

@@ -3,7 +3,10 @@
  * authenticate with the build's key, record its host key for tools that connect on
  * their own, and hand back one multiplexed connection for the build.
  */
-import { dirname, join } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { KEY_DIR_PREFIX } from './keys.js';
 import { writeKnownHosts } from './known-hosts.js';
 import { SshCommunicator } from './ssh-communicator.js';
 import { type ConnectOptions, connectWithRetry } from './ssh-connect.js';
@@ -24,11 +27,23 @@ export interface WaitForSshOptions extends ConnectOptions {
  */
 export async function waitForSsh(opts: WaitForSshOptions): Promise<SshCommunicator> {
   const first = await connectWithRetry(opts);
-  const knownHostsFile = opts.knownHostsFile ?? join(dirname(opts.privateKeyFile), 'known_hosts');
+  // Beside the key only when the key lives in a build's own key dir: a user's key in
+  // ~/.ssh must never get its known_hosts replaced. Otherwise in a temp dir close() removes.
+  let ownedDir: string | undefined;
+  let knownHostsFile = opts.knownHostsFile;
   try {
+    if (!knownHostsFile) {
+      const keyDir = dirname(opts.privateKeyFile);
+      if (basename(keyDir).startsWith(KEY_DIR_PREFIX)) knownHostsFile = join(keyDir, 'known_hosts');
+      else {
+        ownedDir = await mkdtemp(join(tmpdir(), KEY_DIR_PREFIX));
+        knownHostsFile = join(ownedDir, 'known_hosts');
+      }
+    }
     await writeKnownHosts(knownHostsFile, opts.host, opts.port, first.hostKey);
   } catch (err) {
     first.client.end();
+    if (ownedDir) await rm(ownedDir, { recursive: true, force: true });
     throw err;
   }
   return new SshCommunicator(
@@ -41,6 +56,6 @@ export async function waitForSsh(opts: WaitForSshOptions): Promise<SshCommunicat
       privateKeyFile: opts.privateKeyFile,
       knownHostsFile,
     },
-    opts,
+    { ...opts, ownedDir },
   );
 }

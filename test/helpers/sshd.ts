@@ -116,6 +116,11 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
     hostPublicKey,
     log: () => log,
     async stop() {
+      // Session processes keep sshd's stderr pipe open; end them first (by their parent,
+      // the listener we started), or the listener's exit is never seen as complete.
+      const pid = (await readFile(join(dir, 'sshd.pid'), 'utf8').catch(() => '')).trim();
+      if (/^\d+$/.test(pid))
+        await run('pkill', ['-TERM', '-P', pid], { reject: false }).catch(() => undefined);
       stopper.abort();
       await proc.catch(() => {});
       await rm(dir, { recursive: true, force: true });
