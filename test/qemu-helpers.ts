@@ -94,14 +94,14 @@ export interface Snapshot {
   runs: number;
 }
 
-/** QEMU processes whose command line mentions the test home (the builds' disks live there). */
+/** QEMU processes of builds: their disks are work dirs `<home>/images/.tmp-<id>/` (instances of `kiln run` live elsewhere). */
 export function qemuPidsOfHome(): number[] {
   const pids: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      if (cmd.startsWith('qemu-system') && cmd.includes(HOME)) pids.push(Number(d));
+      if (cmd.startsWith('qemu-system') && cmd.includes(join(HOME, 'images', '.tmp-'))) pids.push(Number(d));
     } catch {
       // Gone meanwhile.
     }
