@@ -104,6 +104,20 @@ describe('connect', () => {
     await expect(stat(kh)).rejects.toThrow();
   });
 
+  it('rejects an unusable private key as a user error before connecting', async () => {
+    const bad = join(work, 'not-a-key');
+    await writeFile(bad, 'hello\n', { mode: 0o600 });
+    const err = await waitForSsh({
+      host: sshd.host,
+      port: sshd.port,
+      user: 'root',
+      privateKeyFile: bad,
+      timeoutMs: 5000,
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.code).toBe('SshKeyInvalid');
+  });
+
   it('keeps one SSH connection for many commands', async () => {
     const before = (sshd.log().match(/Accepted publickey/g) ?? []).length;
     for (let i = 0; i < 5; i++) await comm.exec({ command: 'true' });

@@ -76,6 +76,16 @@ export async function connectWithRetry(opts: ConnectOptions): Promise<Connected>
       },
     );
   });
+  const parsed = ssh2.utils.parseKey(privateKey);
+  if (parsed instanceof Error) {
+    throw new UserError(
+      'SshKeyInvalid',
+      `cannot use SSH private key ${opts.privateKeyFile}: ${parsed.message}`,
+      {
+        hint: 'give an unencrypted OpenSSH or PEM private key',
+      },
+    );
+  }
   const started = Date.now();
   const deadline = started + opts.timeoutMs;
   const retryDelay = opts.retryDelayMs ?? 250;
