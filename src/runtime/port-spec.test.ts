@@ -11,7 +11,16 @@ describe('parsePortSpec', () => {
   });
 
   it('refuses other addresses, out-of-range ports and garbage with a UserError', () => {
-    for (const bad of ['0.0.0.0:80:80', '70000:80', '80:0', 'abc', '8080:', ':80', '1:2:3:4', '-1:80']) {
+    for (const bad of [
+      '0.0.0.0:80:80',
+      '70000:80',
+      '80:0',
+      'abc',
+      '8080:',
+      ':80',
+      '1:2:3:4',
+      '-1:80',
+    ]) {
       expect(() => parsePortSpec(bad), bad).toThrow(UserError);
     }
     expect(() => parsePortSpec('8080:70000')).toThrow(/guest port "70000"/);

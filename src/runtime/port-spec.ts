@@ -23,9 +23,13 @@ export function parsePortSpec(text: string, flag = '-p'): PortSpec {
   }
   const num = (s: string | undefined, what: string, min: number): number => {
     if (s === undefined || !/^\d{1,5}$/.test(s) || Number(s) < min || Number(s) > 65535)
-      throw new UserError('InvalidPort', `${flag} ${text}: ${what} port "${s ?? ''}" is not a port number`, {
-        hint: `write HOST:GUEST with ports from ${min} to 65535 (e.g. ${flag} 8080:8080), or GUEST alone for a free host port`,
-      });
+      throw new UserError(
+        'InvalidPort',
+        `${flag} ${text}: ${what} port "${s ?? ''}" is not a port number`,
+        {
+          hint: `write HOST:GUEST with ports from ${min} to 65535 (e.g. ${flag} 8080:8080), or GUEST alone for a free host port`,
+        },
+      );
     return Number(s);
   };
   return { host: num(host, 'host', 0), guest: num(guest, 'guest', 1) };

@@ -7,11 +7,9 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { lastLines } from '../../builders/qemu/driver.js';
 import { Catalog } from '../../catalog/index.js';
-import { CancelledError, KilnError, SystemError, UserError } from '../../core/errors.js';
+import { CancelledError, type KilnError, SystemError, UserError } from '../../core/errors.js';
 import { BuildUi, type Ui } from '../../core/events.js';
 import { Secrets } from '../../core/secrets.js';
-import { parseGoDurationMs } from '../../template/duration.js';
-import { createUi } from '../../ui/index.js';
 import {
   type InstanceStatus,
   instanceStatus,
@@ -24,6 +22,8 @@ import {
   whyNotRunning,
 } from '../../runtime/index.js';
 import { parsePortSpec } from '../../runtime/port-spec.js';
+import { parseGoDurationMs } from '../../template/duration.js';
+import { createUi } from '../../ui/index.js';
 
 interface RunOpts {
   publish: string[];
@@ -191,16 +191,18 @@ export function registerRun(program: Command): void {
         throw new UserError('InvalidOption', '--all takes no instance ids');
       const catalog = Catalog.open();
       try {
-        const targets = opts.all
-          ? listInstanceStatuses(catalog, { all: true }).map((s) => s.instance)
-          : ids.map((ref) => resolveInstance(catalog, ref));
+        const refs = opts.all
+          ? listInstanceStatuses(catalog, { all: true }).map((s) => s.instance.id)
+          : ids;
         const failed: string[] = [];
-        for (const inst of targets) {
+        // One unknown or stubborn instance does not keep the others running.
+        for (const ref of refs) {
           try {
+            const inst = resolveInstance(catalog, ref);
             await stopInstance(catalog, inst.id, { timeoutMs });
             process.stdout.write(`${inst.id}\n`);
           } catch (err) {
-            failed.push(`${inst.id}: ${err instanceof Error ? err.message : String(err)}`);
+            failed.push(`${ref}: ${err instanceof Error ? err.message : String(err)}`);
           }
         }
         if (failed.length > 0)
