@@ -19,8 +19,8 @@ import type {
 } from '../core/plugin.js';
 import { moveSecretExtraVars } from './ansible-extra-vars.js';
 import { AnsibleOutputWatcher } from './ansible-output.js';
-import { requireComm } from './remote.js';
 import { ansibleLocalInputs } from './inputs.js';
+import { requireComm } from './remote.js';
 
 export const ansibleLocalSchema = z
   .strictObject({

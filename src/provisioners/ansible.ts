@@ -27,8 +27,8 @@ import type {
 } from '../core/plugin.js';
 import { moveSecretExtraVars } from './ansible-extra-vars.js';
 import { AnsibleOutputWatcher } from './ansible-output.js';
-import { requireComm, splitKeyValue } from './remote.js';
 import { ansibleInputs } from './inputs.js';
+import { requireComm, splitKeyValue } from './remote.js';
 
 export const ansibleSchema = z.strictObject({
   /** The playbook to run (required). */

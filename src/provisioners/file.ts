@@ -15,8 +15,8 @@ import type {
   ProvisionContext,
   ProvisionerPlugin,
 } from '../core/plugin.js';
-import { requireComm } from './remote.js';
 import { fileInputs } from './inputs.js';
+import { requireComm } from './remote.js';
 
 export const fileSchema = z
   .strictObject({

@@ -25,9 +25,9 @@ import type {
   ProvisionerPlugin,
 } from '../core/plugin.js';
 import { parseGoDurationMs } from '../template/duration.js';
+import { shellInputs } from './inputs.js';
 import { randomSuffix, requireComm, splitKeyValue } from './remote.js';
 import { invalidExitCodeMessage } from './shell-local.js';
-import { shellInputs } from './inputs.js';
 
 export const shellSchema = z
   .strictObject({
