@@ -4,36 +4,27 @@
  * Scaling group (launch template version + instance refresh, rolled back on failure).
  */
 
-import { SystemError } from '../core/errors.js';
+import { Catalog } from '../catalog/index.js';
 import type { BuildUi } from '../core/events.js';
 import { deployAmi } from '../deploy/aws/deploy.js';
-import * as runtime from '../runtime/index.js';
+import { deployLocal, listInstanceStatuses } from '../runtime/index.js';
+import { parseGoDurationMs } from '../template/duration.js';
 import type { PipelineConfig } from './pipeline-file.js';
 
 export interface DeployReleaseOptions {
   deploy: NonNullable<PipelineConfig['deploy']>;
   imageId: string;
-  /** The release's variables (for a future port lookup; unused by the targets today). */
-  variables: Record<string, string>;
+  /** The port the service listens on in the guest (local deploys forward to it). */
+  guestPort: number;
+  /** Roll the group even when it already runs this image (`--no-cache`). */
+  force?: boolean;
   kilnHome: string;
   ui: BuildUi;
   signal?: AbortSignal;
 }
 
-/** What the runtime's local rolling deploy takes (`kiln deploy local` as a library call). */
-type DeployLocal = (o: {
-  kilnHome: string;
-  image: string;
-  group: string;
-  count: number;
-  port: number;
-  healthPath: string;
-  ui: BuildUi;
-  signal?: AbortSignal;
-}) => Promise<unknown>;
-
 /** Deploys the image; resolves once the target serves it, throws why not (the old release keeps serving). */
-export async function deployRelease(o: DeployReleaseOptions): Promise<void> {
+export async function deployRelease(o: DeployReleaseOptions): Promise<{ alreadyServing: boolean }> {
   const { deploy } = o;
   if (deploy.aws) {
     await deployAmi({
@@ -46,23 +37,38 @@ export async function deployRelease(o: DeployReleaseOptions): Promise<void> {
       minHealthy: 90,
       warmupSeconds: 60,
     });
-    return;
+    return { alreadyServing: false };
   }
   const local = deploy.local!;
-  const deployLocal = (runtime as unknown as { deployLocal?: DeployLocal }).deployLocal;
-  if (typeof deployLocal !== 'function') {
-    throw new SystemError('DeployUnavailable', 'local deploy is not available in this kiln build', {
-      hint: 'the runtime does not export deployLocal yet; deploy with `kiln deploy local` by hand',
+  const catalog = Catalog.open(o.kilnHome);
+  try {
+    // A rerun with nothing changed must not roll a group that already serves this release.
+    const members = listInstanceStatuses(catalog, { group: local.group });
+    const serving = members.filter(
+      (m) => m.state === 'running' && m.instance.imageId === o.imageId,
+    );
+    if (!o.force && members.length === local.count && serving.length === local.count) {
+      o.ui.say(
+        `${local.group} already runs ${o.imageId} on ${local.count} member(s): nothing to deploy`,
+      );
+      return { alreadyServing: true };
+    }
+    const result = await deployLocal({
+      catalog,
+      image: o.imageId,
+      group: local.group,
+      count: local.count,
+      port: { basePort: local.port, guestPort: o.guestPort },
+      healthPath: local.health_path,
+      timeoutMs: parseGoDurationMs(local.timeout),
+      ui: o.ui,
+      ...(o.signal ? { signal: o.signal } : {}),
     });
+    o.ui.say(
+      `${local.group} serves ${o.imageId} on ${result.started.map((m) => `127.0.0.1:${m.port}`).join(', ')}`,
+    );
+    return { alreadyServing: false };
+  } finally {
+    catalog.close();
   }
-  await deployLocal({
-    kilnHome: o.kilnHome,
-    image: o.imageId,
-    group: local.group,
-    count: local.count,
-    port: local.port,
-    healthPath: local.health_path,
-    ui: o.ui,
-    ...(o.signal ? { signal: o.signal } : {}),
-  });
 }

@@ -81,6 +81,10 @@ export const pipelineSchema = z.strictObject({
           /** The first host port of the group. */
           port: z.number().int().min(1).max(65535),
           health_path: z.string().default('/healthz'),
+          /** The service's port in the guest; default the smoke test's port (both may use `{{user \`x\`}}`). */
+          guest_port: z.union([z.number().int().min(1).max(65535), z.string()]).optional(),
+          /** How long each new member has to pass its health check. */
+          timeout: duration.default('3m'),
         })
         .optional(),
       aws: z.strictObject({ asg: z.string(), region: z.string() }).optional(),
@@ -189,6 +193,12 @@ export function loadPipeline(path: string): Pipeline {
           'give exactly one deploy target: "local" ({group, count, port}) or "aws" ({asg, region})',
       });
     deployEnvironment = d.environment ?? names[0];
+    if (d.local && d.local.guest_port === undefined && !config.smoke_test)
+      problems.push({
+        path: ['deploy', 'local'],
+        message:
+          'guest_port is required without a smoke_test (the port the service listens on in the guest)',
+      });
     if (d.environment !== undefined && !names.includes(d.environment))
       problems.push({
         path: ['deploy', 'environment'],

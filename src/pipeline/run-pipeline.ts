@@ -232,14 +232,12 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineRes
         step('smoke_test', r.env.name, async () => {
           const ui = new StepUi(opts.ui, `smoke_test ${r.env.name}`);
           const ctx = { userVariables: r.variables, initTime: new Date() };
-          const portText = render(String(smoke.port), ctx);
-          const port = Number(portText);
-          if (!Number.isInteger(port) || port < 1 || port > 65535)
-            throw new UserError(
-              'InvalidSmokeTest',
-              `smoke_test.port is "${portText}" for environment ${r.env.name}: not a port`,
-              { where: p.file },
-            );
+          const port = portOf(
+            smoke.port,
+            r.variables,
+            `smoke_test.port for environment ${r.env.name}`,
+            p.file,
+          );
           try {
             const outcome = await smokeTest({
               kilnHome: opts.kilnHome,
@@ -298,15 +296,31 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineRes
       } else {
         await step('deploy', target.env.name, async () => {
           const ui = new StepUi(opts.ui, `deploy ${target.env.name}`);
-          await deployRelease({
+          const guestPort = c.deploy!.local
+            ? portOf(
+                c.deploy!.local.guest_port ?? c.smoke_test!.port,
+                target.variables,
+                `deploy.local.guest_port for environment ${target.env.name}`,
+                p.file,
+              )
+            : 0;
+          const done = await deployRelease({
+            force: opts.noCache === true,
             deploy: c.deploy!,
             imageId: target.image,
-            variables: target.variables,
+            guestPort,
             kilnHome: opts.kilnHome,
             ui: ui.build,
             signal,
           });
-          return { row: { outcome: 'deployed', image: target.image }, value: undefined };
+          return {
+            row: {
+              outcome: 'deployed',
+              image: target.image,
+              ...(done.alreadyServing ? { message: 'already serving' } : {}),
+            },
+            value: undefined,
+          };
         });
       }
     }
@@ -356,6 +370,23 @@ async function buildOne(
     outcome.reusedImageId ?? (artifact?.state?.image as string | undefined) ?? artifact?.id;
   if (!id) throw new KilnError('BuildFailed', 'the build made no image');
   return { id, reused: outcome.reusedImageId !== undefined };
+}
+
+/** A port setting rendered with an environment's variables (`{{user \`http_port\`}}`); a UserError when it is not a port. */
+function portOf(
+  value: number | string,
+  variables: Record<string, string>,
+  what: string,
+  file: string,
+): number {
+  const text = render(String(value), { userVariables: variables, initTime: new Date() });
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port < 1 || port > 65535)
+    throw new UserError('InvalidPort', `${what} is "${text}": not a port number`, {
+      where: file,
+      hint: 'give a number, or {{user `name`}} naming a variable of the release that holds the port',
+    });
+  return port;
 }
 
 /** Maps with at most `limit` calls running; the first rejection is rethrown after all settle. */
