@@ -11,25 +11,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
 import {
   artifactId,
-  ensureBase,
   HOME,
   type KilnProcess,
   readImageFiles,
   type Snapshot,
   snapshot,
   startKiln,
+  usePrivateHome,
 } from './qemu-helpers.js';
 
 let base: string;
 let dir: string;
 
 beforeAll(() => {
-  base = ensureBase();
+  base = usePrivateHome();
   dir = mkdtempSync(join(tmpdir(), 'kiln-qemu-test-'));
 });
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
+  rmSync(HOME, { recursive: true, force: true });
 });
 
 function template(
@@ -85,7 +86,7 @@ describe('qemu builder', () => {
         inline: ['echo built-by-kiln > /etc/kiln-test-file', 'echo ~/.bash_history > /dev/null'],
       },
     ]);
-    const k = startKiln(['build', '-machine-readable', parentTpl]);
+    const k = startKiln(['build', '--no-cache', '-machine-readable', parentTpl]);
     const { code } = await k.exit;
     expect(code, k.output()).toBe(0);
     const id = artifactId(k.output());
@@ -130,7 +131,7 @@ describe('qemu builder', () => {
         },
       ],
     );
-    const c = startKiln(['build', '-machine-readable', childTpl]);
+    const c = startKiln(['build', '--no-cache', '-machine-readable', childTpl]);
     const child = await c.exit;
     expect(child.code, c.output()).toBe(0);
     expect(c.output()).toMatch(/child-ok/);
@@ -174,7 +175,7 @@ describe('qemu builder', () => {
     async (phase, marker, builder, provisioners) => {
       const before = snapshot();
       const tpl = template(`int-${phase.replace(/\W+/g, '-')}`, builder, provisioners);
-      const k = startKiln(['build', tpl]);
+      const k = startKiln(['build', '--no-cache', tpl]);
       await k.waitFor(marker);
       k.child.kill('SIGINT');
       const bound = setTimeout(() => k.child.kill('SIGKILL'), 60_000);
@@ -189,7 +190,7 @@ describe('qemu builder', () => {
   it('fails at once naming the exit status and the console when QEMU dies (not after ssh_timeout)', async () => {
     const before = snapshot();
     const tpl = template('qemu-dies', { ssh_timeout: '20m' });
-    const k = startKiln(['build', tpl]);
+    const k = startKiln(['build', '--no-cache', tpl]);
     const m = await k.waitFor(/QEMU pid (\d+)/);
     await k.waitFor(/Waiting for SSH/);
     process.kill(Number(m[1]), 'SIGKILL');

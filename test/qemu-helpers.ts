@@ -12,12 +12,51 @@ import { Catalog } from '../src/catalog/index.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const KILN = join(ROOT, 'bin/kiln.js');
-export const HOME = process.env.KILN_TEST_HOME ?? join(tmpdir(), 'kiln-test-home');
+/** Where the debian-12 base is made once and kept (shared with other suites). */
+export const SHARED_HOME = process.env.KILN_TEST_HOME ?? join(tmpdir(), 'kiln-test-home');
+/** The kiln home the tests of this process use (see usePrivateHome). */
+export let HOME = SHARED_HOME;
+
+/**
+ * Switches this process's tests to a fresh kiln home holding a copy of the shared
+ * debian-12 base (imported with its kernel, initrd and command line), so that other
+ * suites using the shared home cannot disturb "nothing left" checks.
+ */
+export function usePrivateHome(): string {
+  ensureBase();
+  const catalog = Catalog.open(SHARED_HOME);
+  const base = catalog.resolveImage('debian-12');
+  catalog.close();
+  const md = base.metadata as Record<string, string>;
+  HOME = mkdtempSync(join(tmpdir(), 'kiln-test-private-'));
+  const r = spawnSync(
+    process.execPath,
+    [
+      KILN,
+      'images',
+      'import',
+      base.files[0]!,
+      '--kernel',
+      md.kernel!,
+      '--initrd',
+      md.initrd!,
+      '--cmdline',
+      md.cmdline!,
+      '--name',
+      'debian-12',
+      '--tag',
+      'debian-12',
+    ],
+    { env: { ...process.env, KILN_HOME: HOME }, encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`kiln images import failed: ${r.stderr}`);
+  return r.stdout.trim().split('\n').at(-1)!;
+}
 
 /** Makes (or finds) the debian-12 base in the test home; returns its id. */
 export function ensureBase(): string {
   const r = spawnSync(process.execPath, [KILN, 'base', 'debian-12'], {
-    env: { ...process.env, KILN_HOME: HOME },
+    env: { ...process.env, KILN_HOME: SHARED_HOME },
     encoding: 'utf8',
     timeout: 900_000,
   });
@@ -88,6 +127,7 @@ export function startKiln(args: string[], cwd = ROOT): KilnProcess {
 
 /** What a build may leave behind, to compare before and after. */
 export interface Snapshot {
+  /** Images made by these tests (named `kiln-test-…`). */
   imageIds: string[];
   workDirs: string[];
   qemuPids: number[];
@@ -101,7 +141,8 @@ export function qemuPidsOfHome(): number[] {
     if (!/^\d+$/.test(d)) continue;
     try {
       const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      if (cmd.startsWith('qemu-system') && cmd.includes(join(HOME, 'images', '.tmp-'))) pids.push(Number(d));
+      if (cmd.startsWith('qemu-system') && cmd.includes(join(HOME, 'images', '.tmp-')))
+        pids.push(Number(d));
     } catch {
       // Gone meanwhile.
     }
@@ -116,6 +157,7 @@ export function snapshot(): Snapshot {
     return {
       imageIds: catalog
         .listImages()
+        .filter((i) => i.name.startsWith('kiln-test-'))
         .map((i) => i.id)
         .sort(),
       workDirs: existsSync(imagesDir)
