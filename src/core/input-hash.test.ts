@@ -2,10 +2,15 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { Catalog } from '../catalog/index.js';
 import { registry } from '../plugins.js';
 import { loadTemplate } from '../template/index.js';
+import { runBuilds } from './build.js';
+import { MemoryUi } from './events.js';
 import { canonicalJson, computeInputHash, hashPath } from './input-hash.js';
+import type { BuildContext } from './plugin.js';
+import { Secrets } from './secrets.js';
 
 let dir: string;
 let home: string;
@@ -157,5 +162,76 @@ describe('canonicalJson and hashPath', () => {
     const empty = hashPath(d);
     writeFileSync(join(d, 'a'), '1');
     expect(hashPath(d)).not.toBe(empty);
+  });
+});
+
+describe('runBuilds with the cache', () => {
+  // A stand-in for a catalog builder: registers an image with the runner's input hash.
+  let runs = 0;
+  const stubRegistry = {
+    ...registry,
+    builders: {
+      qemu: {
+        type: 'qemu',
+        builderId: 'stub.qemu',
+        schema: z.strictObject({ size: z.number().optional() }),
+        async run(_c: unknown, ctx: BuildContext) {
+          runs++;
+          const d = mkdtempSync(join(dir, 'img-'));
+          writeFileSync(join(d, 'disk'), 'x');
+          const c = Catalog.open(ctx.kilnHome);
+          try {
+            const image = c.registerImage({
+              name: 'web',
+              builder: 'qemu',
+              files: [join(d, 'disk')],
+              ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
+            });
+            return { builderId: 'stub.qemu', id: image.id, string: 'made', files: image.files };
+          } finally {
+            c.close();
+          }
+        },
+        artifactFor(image: { id: string; files: string[] }) {
+          return { builderId: 'stub.qemu', id: image.id, string: 'made', files: image.files };
+        },
+      },
+    },
+  };
+
+  async function build(noCache = false) {
+    const path = join(dir, 'stub.json');
+    writeFileSync(path, JSON.stringify({ builders: [{ type: 'qemu', name: 'web', size: 1 }] }));
+    const loaded = await loadTemplate(path, { registry: stubRegistry, kilnHome: home });
+    const ui = new MemoryUi(new Secrets());
+    const result = await runBuilds(loaded, { ui, kilnHome: home, noCache });
+    const artifacts = ui.events.filter((e) => e.type === 'artifact');
+    const says = ui.events.flatMap((e) => (e.type === 'ui' && e.build ? [e.text] : []));
+    return { outcome: result.builds[0]!, artifacts, says };
+  }
+
+  it('reuses a ready image with the same inputs, with the same artifact lines; --no-cache and a failed image rebuild', async () => {
+    runs = 0;
+    const a = await build();
+    expect(runs).toBe(1);
+    expect(a.outcome.reusedImageId).toBeUndefined();
+    const b = await build();
+    expect(runs).toBe(1);
+    expect(b.outcome.reusedImageId).toBe(a.outcome.artifacts![0]!.id);
+    expect(b.artifacts).toEqual(a.artifacts);
+    expect(b.says[0]).toMatch(
+      /^Reusing img-[0-9a-f]{17} \(inputs unchanged: sha256 [0-9a-f]{12}\)$/,
+    );
+    const c = await build(true);
+    expect(runs).toBe(2);
+    expect(c.outcome.reusedImageId).toBeUndefined();
+    // Both images carry the hash; a failed one is never reused, the other ready one is.
+    catalog.setStatus(c.outcome.artifacts![0]!.id, 'failed');
+    const d = await build();
+    expect(d.outcome.reusedImageId).toBe(a.outcome.artifacts![0]!.id);
+    catalog.setStatus(a.outcome.artifacts![0]!.id, 'failed');
+    const e = await build();
+    expect(runs).toBe(3);
+    expect(e.outcome.reusedImageId).toBeUndefined();
   });
 });
