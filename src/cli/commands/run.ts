@@ -248,7 +248,14 @@ export function registerRun(program: Command): void {
           }
           await new Promise<void>((r) => {
             const t = setTimeout(r, 250);
-            signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+            signal.addEventListener(
+              'abort',
+              () => {
+                clearTimeout(t);
+                r();
+              },
+              { once: true },
+            );
           });
         }
       }, true);
