@@ -85,9 +85,12 @@ describe('kiln run / ps / logs / stop', () => {
     expect(logs.stdout).toBe(readFileSync(row.console, 'utf8'));
     expect(kiln(['logs', id, '-n', '3']).status).toBe(0);
 
+    // `logs -f` follows the console until the instance stops.
+    const follow = kilnAsync(['logs', '-f', id]);
     const stop = kiln(['stop', id]);
     expect(stop.status, stop.stderr).toBe(0);
     expect(stop.stdout.trim()).toBe(id);
+    expect((await follow.exit).code).toBe(0);
     expect(leftoversOf([id])).toEqual([]);
     expect(await httpGet(port, '/')).toBeUndefined();
     expect(ps(true).some((p) => p.id === id)).toBe(false);
