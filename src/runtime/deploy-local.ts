@@ -13,7 +13,12 @@ import type { Catalog, InstanceRecord } from '../catalog/index.js';
 import { isSameProcessAlive, processIdentity } from '../catalog/process-info.js';
 import { CancelledError, KilnError, SystemError, UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
-import { type Member, type RollingDriver, RolloutError, rollOut } from './rolling.js';
+import {
+  isFailedRollout,
+  type Member,
+  type RollingDriver,
+  rollOutWithRollback,
+} from './rolling.js';
 import { startInstance } from './start-instance.js';
 import { instancesDir, listInstanceStatuses, metaOf, whyNotRunning } from './status.js';
 import { stopInstance } from './stop-instance.js';
@@ -181,7 +186,14 @@ export async function deployLocal(opts: DeployLocalOptions): Promise<DeployLocal
     };
 
     try {
-      const r = await rollOut(image.id, old, opts.count, slots, driver);
+      const r = await rollOutWithRollback(
+        image.id,
+        old,
+        opts.count,
+        slots,
+        driver,
+        opts.rollback === false || opts.signal?.aborted ? undefined : previousImage,
+      );
       stopped.push(...r.stopped.map((m) => m.id));
       const dep = recordDeployment(catalog.home, {
         backend: 'local',
@@ -201,8 +213,9 @@ export async function deployLocal(opts: DeployLocalOptions): Promise<DeployLocal
         deploymentId: dep.id,
         elapsedMs: Date.now() - t0,
       };
-    } catch (err) {
-      if (!(err instanceof RolloutError)) throw err;
+    } catch (failure) {
+      if (!isFailedRollout(failure)) throw failure;
+      const { error: err, untouched, rollback } = failure;
       const cause = err.reason;
       const cancelled = cause instanceof CancelledError || opts.signal?.aborted === true;
       const reason = cause instanceof Error ? cause.message : String(cause);
@@ -215,42 +228,25 @@ export async function deployLocal(opts: DeployLocalOptions): Promise<DeployLocal
         reason,
       });
       if (cancelled) throw new CancelledError(`deploy of ${image.id} to ${group} cancelled`);
-      const still = old.filter((m) => !err.stopped.some((s) => s.id === m.id));
       let rollbackNote = '';
-      if (err.started.length > 0 && previousImage && opts.rollback !== false) {
-        ui?.say(`Rolling ${err.started.length} member(s) back to ${previousImage}`);
-        try {
-          await rollOut(previousImage, err.started, err.started.length, slots, driver);
-          recordDeployment(catalog.home, {
-            backend: 'local',
-            group,
-            imageId: previousImage,
-            kind: 'rollback',
-            status: 'succeeded',
-            reason,
-          });
-          rollbackNote = `; ${err.started.length} replaced member(s) rolled back to ${previousImage}`;
-        } catch (rb) {
-          const why =
-            rb instanceof RolloutError
-              ? String((rb.reason as Error)?.message ?? rb.reason)
-              : String(rb);
-          recordDeployment(catalog.home, {
-            backend: 'local',
-            group,
-            imageId: previousImage,
-            kind: 'rollback',
-            status: 'failed',
-            reason: why,
-          });
-          rollbackNote = `; the rollback to ${previousImage} failed too: ${why}`;
-        }
+      if (rollback) {
+        recordDeployment(catalog.home, {
+          backend: 'local',
+          group,
+          imageId: rollback.imageId,
+          kind: 'rollback',
+          status: rollback.ok ? 'succeeded' : 'failed',
+          reason: rollback.ok ? reason : (rollback.reason ?? reason),
+        });
+        rollbackNote = rollback.ok
+          ? `; ${rollback.members.length} replaced member(s) rolled back to ${rollback.imageId}`
+          : `; the rollback to ${rollback.imageId} failed too: ${rollback.reason}`;
       }
       const details = cause instanceof KilnError ? [cause.message, ...cause.details] : [reason];
       throw new SystemError(
         'DeployFailed',
-        `deploy of ${image.id} to group ${group} failed${err.failed ? `: ${err.failed.id} on port ${err.failed.port} was not healthy` : ''}; ${still.length} old member(s) keep serving${rollbackNote}`,
-        { details, hint: `fix the image and deploy again; \`kiln ps\` shows the group` },
+        `deploy of ${image.id} to group ${group} failed${err.failed ? `: ${err.failed.id} on port ${err.failed.port} was not healthy` : ''}; ${untouched.length} old member(s) keep serving${rollbackNote}`,
+        { details, hint: 'fix the image and deploy again; `kiln ps` shows the group' },
       );
     }
   } finally {

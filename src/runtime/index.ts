@@ -5,11 +5,14 @@
 
 export { type DeployLocalOptions, type DeployLocalResult, deployLocal } from './deploy-local.js';
 export {
+  type FailedRollout,
+  isFailedRollout,
   type Member,
   type RollingDriver,
   RolloutError,
   type RolloutResult,
   rollOut,
+  rollOutWithRollback,
 } from './rolling.js';
 export { type PortSpec, type StartInstanceOptions, startInstance } from './start-instance.js';
 export {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { type Member, type RollingDriver, RolloutError, rollOut } from './rolling.js';
+import {
+  type FailedRollout,
+  type Member,
+  type RollingDriver,
+  RolloutError,
+  rollOut,
+  rollOutWithRollback,
+} from './rolling.js';
 
 /** Records the order of operations and fails the health check of chosen starts. */
 function fakeDriver(failOn: (n: number, imageId: string) => boolean = () => false) {
@@ -97,5 +104,62 @@ describe('rollOut', () => {
       'stop old3 (replaced)',
     ]);
     expect(r2.stopped.map((m) => m.id)).toEqual(['old1', 'old2', 'old3']);
+  });
+
+  it('rolls members already replaced back to the previous image, on ports the untouched members do not hold', async () => {
+    const { driver, log, live } = fakeDriver((n, image) => n === 2 && image === 'img-b');
+    for (const m of oldMembers()) live.set(m.id, m);
+    const failure = (await rollOutWithRollback(
+      'img-b',
+      oldMembers(),
+      2,
+      [8080, 8081, 8082],
+      driver,
+      'img-a',
+    ).catch((e) => e)) as FailedRollout;
+    expect(failure.error.failed?.id).toBe('new2');
+    expect(failure.untouched.map((m) => m.id)).toEqual(['old2']);
+    expect(failure.rollback).toMatchObject({ imageId: 'img-a', ok: true });
+    expect(log).toEqual([
+      'start new1@8082',
+      'healthy new1',
+      'stop old1 (replaced)',
+      'start new2@8080',
+      'unhealthy new2',
+      'stop new2 (failed)',
+      // old2 holds 8081: the rollback member takes 8080, then new1 goes.
+      'start new3@8080',
+      'healthy new3',
+      'stop new1 (replaced)',
+    ]);
+    expect([...live.values()].map((m) => `${m.id}:${m.imageId}`).sort()).toEqual([
+      'new3:img-a',
+      'old2:img-a',
+    ]);
+  });
+
+  it('does not roll back when nothing was replaced yet, or when told not to', async () => {
+    const first = fakeDriver((n) => n === 1);
+    const f1 = (await rollOutWithRollback(
+      'img-b',
+      oldMembers(),
+      2,
+      [8080, 8081, 8082],
+      first.driver,
+      'img-a',
+    ).catch((e) => e)) as FailedRollout;
+    expect(f1.rollback).toBeUndefined();
+    expect(f1.untouched).toHaveLength(2);
+    const off = fakeDriver((n) => n === 2);
+    const f2 = (await rollOutWithRollback(
+      'img-b',
+      oldMembers(),
+      2,
+      [8080, 8081, 8082],
+      off.driver,
+      undefined,
+    ).catch((e) => e)) as FailedRollout;
+    expect(f2.rollback).toBeUndefined();
+    expect(f2.error).toBeInstanceOf(RolloutError);
   });
 });

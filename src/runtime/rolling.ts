@@ -117,3 +117,51 @@ function freeSlot(ports: readonly number[], members: readonly Member[]): number 
   const held = new Set(members.map((m) => m.port));
   return ports.find((p) => !held.has(p));
 }
+
+/** How a rollout with rollback ended when it failed. */
+export interface FailedRollout {
+  error: RolloutError;
+  /** Old members that were never stopped (they keep serving). */
+  untouched: Member[];
+  /** Set when members already replaced were put back on `previousImage`. */
+  rollback?: { imageId: string; ok: boolean; reason?: string; members: Member[] };
+}
+
+/**
+ * `rollOut`, and when it fails after some members were replaced, the same rollout back to
+ * `previousImage` for those members (on ports the untouched old members do not hold).
+ * Resolves with the result, or rejects with nothing but a FailedRollout.
+ */
+export async function rollOutWithRollback(
+  imageId: string,
+  old: readonly Member[],
+  count: number,
+  ports: readonly number[],
+  driver: RollingDriver,
+  previousImage: string | undefined,
+): Promise<RolloutResult> {
+  try {
+    return await rollOut(imageId, old, count, ports, driver);
+  } catch (err) {
+    if (!(err instanceof RolloutError)) throw err;
+    const untouched = old.filter((m) => !err.stopped.some((s) => s.id === m.id));
+    const failure: FailedRollout = { error: err, untouched };
+    if (err.started.length > 0 && previousImage !== undefined) {
+      driver.note?.(`rolling ${err.started.length} replaced member(s) back to ${previousImage}`);
+      const free = ports.filter((p) => !untouched.some((m) => m.port === p));
+      try {
+        const back = await rollOut(previousImage, err.started, err.started.length, free, driver);
+        failure.rollback = { imageId: previousImage, ok: true, members: back.started };
+      } catch (rb) {
+        const reason = rb instanceof RolloutError ? rb.message : String(rb);
+        failure.rollback = { imageId: previousImage, ok: false, reason, members: [] };
+      }
+    }
+    throw failure;
+  }
+}
+
+/** True for what `rollOutWithRollback` rejects with. */
+export function isFailedRollout(x: unknown): x is FailedRollout {
+  return typeof x === 'object' && x !== null && (x as FailedRollout).error instanceof RolloutError;
+}
