@@ -10,7 +10,7 @@
  *   as the provisioner declares them (`ProvisionerPlugin.inputs`);
  * - the user variables (a sensitive value only as its own sha256: never stored anywhere);
  * - the resolved source image: its id, disk sha256 and own input hash (a rebuilt parent
- *   changes every child's hash).
+ *   changes every child's hash); for a disk file (`iso_url`), its size and mtime.
  *
  * What stays out, because it changes on every run without changing the image:
  * - `{{timestamp}}`, `{{uuid}}`, `{{isotime}}`, `{{strftime}}`: a string whose template text
@@ -151,6 +151,17 @@ export function computeInputHash(build: PreparedBuild, opts: InputHashOptions): 
       `source image ${source.id}`,
       canonicalJson({ id: source.id, sha256: source.sha256, inputHash: source.inputHash }),
     );
+  }
+
+  // A disk file as the source (`iso_url`): hashing gigabytes on every build would cost more
+  // than it saves, so its size and modification time stand for its content.
+  const config = build.builder.config as Record<string, unknown>;
+  const isos = [config.iso_url, ...(Array.isArray(config.iso_urls) ? config.iso_urls : [])];
+  for (const url of isos) {
+    if (typeof url !== 'string' || /^(?!file:)[a-z][a-z0-9+.-]*:\/\//i.test(url)) continue;
+    const path = resolve(cwd, url.replace(/^file:\/\//, ''));
+    const st = statSync(path, { throwIfNoEntry: false });
+    add(`source file ${path}`, st ? `${st.size} ${st.mtimeMs}` : 'missing');
   }
 
   const total = createHash('sha256');
