@@ -106,6 +106,14 @@ describe('startInstance', () => {
         /not a valid instance name/,
       ],
     ];
+    const ami = catalog.registerImage({
+      id: 'ami-0123456789abcdef0',
+      name: 'cloud',
+      builder: 'amazon-ebs',
+      files: [],
+      format: 'ami',
+    });
+    cases.push([{ catalog, image: ami.id, qemuBinary: qemu }, /is an AMI/]);
     for (const [opts, message] of cases) {
       const err = await thrown(startInstance(opts));
       expect(err, String(message)).toBeInstanceOf(UserError);

@@ -66,6 +66,15 @@ export async function startInstance(opts: StartInstanceOptions): Promise<Instanc
       },
     );
   }
+  if (image.format === 'ami' || image.id.startsWith('ami-')) {
+    throw new UserError(
+      'NotALocalImage',
+      `${image.id} is an AMI: kiln run boots local (QEMU) images`,
+      {
+        hint: 'deploy AMIs with `kiln deploy aws`',
+      },
+    );
+  }
   const disk = image.files[0];
   if (!disk) throw new UserError('ImageHasNoDisk', `image ${image.id} has no disk file to boot`);
   const memoryMb = opts.memoryMb ?? 1024;
