@@ -200,4 +200,20 @@ describe('qemu builder', () => {
     expect(k.output()).toMatch(/last console lines|the console printed nothing/);
     expectNothingLeft(before, k);
   });
+
+  it('kill -9 of kiln mid-build: kiln gc finds the orphaned QEMU and files in the journal', async () => {
+    const before = snapshot();
+    const tpl = template('kill-9', {});
+    const k = startKiln(['build', '--no-cache', tpl]);
+    await k.waitFor(/Waiting for SSH/);
+    k.child.kill('SIGKILL');
+    await k.exit;
+    expect(snapshot().qemuPids.length).toBe(1);
+    const gc = startKiln(['gc']);
+    const { code } = await gc.exit;
+    expect(code, gc.output()).toBe(0);
+    expect(gc.output()).toMatch(/killed process \d+ \(qemu-system-x86_64/);
+    // The key dir is in the killed process's TMPDIR; gc removed it from the journal.
+    expectNothingLeft(before, k, gc);
+  });
 });
