@@ -62,12 +62,18 @@ async function timed(label, file, args, opts = {}) {
 }
 
 function artifactId(stdout) {
-  const line = stdout.split('\n').filter((l) => l.includes(',artifact,0,id,')).pop();
+  const line = stdout
+    .split('\n')
+    .filter((l) => l.includes(',artifact,0,id,'))
+    .pop();
   return line?.split(',')[5];
 }
 
 function artifactFile(stdout) {
-  const line = stdout.split('\n').filter((l) => l.includes(',artifact,0,file,0,')).pop();
+  const line = stdout
+    .split('\n')
+    .filter((l) => l.includes(',artifact,0,file,0,'))
+    .pop();
   return line?.split(',').slice(6).join(',');
 }
 
@@ -88,14 +94,28 @@ function setup() {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {
       log(`installing the peer's tools (packer, ansible) with apt`);
-      execFileSync('sh', ['-c', 'apt-get install -y -q --no-install-recommends packer ansible qemu-system-x86 qemu-utils mmdebstrap time'], {
-        stdio: 'inherit',
-      });
+      execFileSync(
+        'sh',
+        [
+          '-c',
+          'apt-get install -y -q --no-install-recommends packer ansible qemu-system-x86 qemu-utils mmdebstrap time',
+        ],
+        {
+          stdio: 'inherit',
+        },
+      );
       break;
     }
   }
   log('packaging the sample (.deb)');
-  const deb = execFileSync(join(sample, 'package/build-deb.sh'), { cwd: root, env, encoding: 'utf8' }).trim().split('\n').pop();
+  const deb = execFileSync(join(sample, 'package/build-deb.sh'), {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n')
+    .pop();
   if (!existsSync(join(peerDir, 'base.qcow2'))) {
     // The peer gets the same package set as kiln's base, made the way the measured anchor made it.
     const tar = join(work, 'rootfs.tar');
@@ -104,7 +124,11 @@ function setup() {
       .match(/'([^']+)'/g)
       .map((s) => s.slice(1, -1));
     log(`mmdebstrap for the peer's base (${pkgs.join(',')})`);
-    execFileSync('mmdebstrap', ['--variant=minbase', `--include=${pkgs.join(',')}`, 'bookworm', tar], { stdio: 'inherit' });
+    execFileSync(
+      'mmdebstrap',
+      ['--variant=minbase', `--include=${pkgs.join(',')}`, 'bookworm', tar],
+      { stdio: 'inherit' },
+    );
     mkdirSync(peerDir, { recursive: true });
     execFileSync(join(here, 'peer/make-base.sh'), [tar, peerDir], { stdio: 'inherit' });
     rmSync(tar, { force: true });
@@ -121,8 +145,15 @@ const peer = {
     const out = join(peerDir, `out-build-${n}`);
     rmSync(out, { recursive: true, force: true });
     const r = await timed('packer build (build)', 'packer', [
-      'build', '-machine-readable', '-force',
-      '-var', `peer_dir=${peerDir}`, '-var', `deb=${deb}`, '-var', `output_dir=${out}`,
+      'build',
+      '-machine-readable',
+      '-force',
+      '-var',
+      `peer_dir=${peerDir}`,
+      '-var',
+      `deb=${deb}`,
+      '-var',
+      `output_dir=${out}`,
       join(here, 'peer/build.json'),
     ]);
     return { ...r, image: artifactFile(r.stdout) };
@@ -130,24 +161,62 @@ const peer = {
   async release(n, source, port = '8080', envName = 'dev') {
     const out = join(peerDir, `out-release-${n}-${envName}`);
     rmSync(out, { recursive: true, force: true });
-    const r = await timed('packer build (release)', 'packer', [
-      'build', '-machine-readable', '-force',
-      '-var', `peer_dir=${peerDir}`, '-var', `source_image=${source}`, '-var', `output_dir=${out}`,
-      '-var', `playbook=${join(sample, 'packer/release.yml')}`, '-var', `http_port=${port}`, '-var', `environment=${envName}`,
-      join(here, 'peer/release.json'),
-    ], { env: { ANSIBLE_LOCAL_TEMP: join(work, 'ansible-tmp') } });
+    const r = await timed(
+      'packer build (release)',
+      'packer',
+      [
+        'build',
+        '-machine-readable',
+        '-force',
+        '-var',
+        `peer_dir=${peerDir}`,
+        '-var',
+        `source_image=${source}`,
+        '-var',
+        `output_dir=${out}`,
+        '-var',
+        `playbook=${join(sample, 'packer/release.yml')}`,
+        '-var',
+        `http_port=${port}`,
+        '-var',
+        `environment=${envName}`,
+        join(here, 'peer/release.json'),
+      ],
+      { env: { ANSIBLE_LOCAL_TEMP: join(work, 'ansible-tmp') } },
+    );
     return { ...r, image: artifactFile(r.stdout) };
   },
   async boot(image) {
     const port = 18080 + Math.floor(Math.random() * 1000);
     const t0 = performance.now();
-    const q = spawn('qemu-system-x86_64', [
-      '-accel', 'tcg', '-m', '1024', '-smp', '2', '-nodefaults', '-display', 'none', '-snapshot',
-      '-kernel', join(peerDir, 'boot/vmlinuz'), '-initrd', join(peerDir, 'boot/initrd.img'),
-      '-append', 'root=/dev/vda rw console=ttyS0',
-      '-drive', `file=${image},if=virtio,format=qcow2`,
-      '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080`, '-device', 'virtio-net-pci,netdev=n0',
-    ], { stdio: 'ignore' });
+    const q = spawn(
+      'qemu-system-x86_64',
+      [
+        '-accel',
+        'tcg',
+        '-m',
+        '1024',
+        '-smp',
+        '2',
+        '-nodefaults',
+        '-display',
+        'none',
+        '-snapshot',
+        '-kernel',
+        join(peerDir, 'boot/vmlinuz'),
+        '-initrd',
+        join(peerDir, 'boot/initrd.img'),
+        '-append',
+        'root=/dev/vda rw console=ttyS0',
+        '-drive',
+        `file=${image},if=virtio,format=qcow2`,
+        '-netdev',
+        `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080`,
+        '-device',
+        'virtio-net-pci,netdev=n0',
+      ],
+      { stdio: 'ignore' },
+    );
     try {
       const body = await pollHttp(port, 300_000);
       return { ms: performance.now() - t0, body };
@@ -159,23 +228,52 @@ const peer = {
 
 const kiln = {
   async build(_n, _deb, { noCache = true } = {}) {
-    const r = await timed('kiln build (build)', 'node', [
-      kilnBin, 'build', '-machine-readable', ...(noCache ? ['--no-cache'] : []), join(sample, 'packer/packer-build.json'),
-    ], { measureMemory: true });
+    const r = await timed(
+      'kiln build (build)',
+      'node',
+      [
+        kilnBin,
+        'build',
+        '-machine-readable',
+        ...(noCache ? ['--no-cache'] : []),
+        join(sample, 'packer/packer-build.json'),
+      ],
+      { measureMemory: true },
+    );
     return { ...r, image: artifactId(r.stdout) };
   },
   async release(_n, source, port = '8080', envName = 'dev', { noCache = true } = {}) {
-    const r = await timed('kiln build (release)', 'node', [
-      kilnBin, 'build', '-machine-readable', ...(noCache ? ['--no-cache'] : []),
-      '-var', `source_image=${source}`, '-var', `http_port=${port}`, '-var', `environment=${envName}`,
-      join(sample, 'packer/packer-release.json'),
-    ], { measureMemory: true });
+    const r = await timed(
+      'kiln build (release)',
+      'node',
+      [
+        kilnBin,
+        'build',
+        '-machine-readable',
+        ...(noCache ? ['--no-cache'] : []),
+        '-var',
+        `source_image=${source}`,
+        '-var',
+        `http_port=${port}`,
+        '-var',
+        `environment=${envName}`,
+        join(sample, 'packer/packer-release.json'),
+      ],
+      { measureMemory: true },
+    );
     return { ...r, image: artifactId(r.stdout) };
   },
   async boot(image) {
     const port = 19080 + Math.floor(Math.random() * 1000);
     const t0 = performance.now();
-    const r = await timed('kiln run', 'node', [kilnBin, 'run', image, '-p', `${port}:8080`, '--quiet']);
+    const r = await timed('kiln run', 'node', [
+      kilnBin,
+      'run',
+      image,
+      '-p',
+      `${port}:8080`,
+      '--quiet',
+    ]);
     const id = r.stdout.trim().split('\n').pop();
     try {
       const body = await pollHttp(port, 300_000);
@@ -240,13 +338,18 @@ async function main() {
     record(1, 'kiln', kb.ms + kr.ms);
     kilnBuildId = kb.image;
     kilnReleaseId = kr.image;
-    log(`run ${n}: chain peer ${(pb.ms / 1000).toFixed(1)}+${(pr.ms / 1000).toFixed(1)} s, kiln ${(kb.ms / 1000).toFixed(1)}+${(kr.ms / 1000).toFixed(1)} s`);
+    log(
+      `run ${n}: chain peer ${(pb.ms / 1000).toFixed(1)}+${(pr.ms / 1000).toFixed(1)} s, kiln ${(kb.ms / 1000).toFixed(1)}+${(kr.ms / 1000).toFixed(1)} s`,
+    );
 
     if (cases.includes(2)) {
       log(`run ${n}: case 2`);
       const bp = await peer.boot(peerRelease);
       const bk = await kiln.boot(kilnReleaseId);
-      if (!bp.body.includes('Hello world on port 8080') || !bk.body.includes('Hello world on port 8080')) {
+      if (
+        !bp.body.includes('Hello world on port 8080') ||
+        !bk.body.includes('Hello world on port 8080')
+      ) {
         throw new Error(`unexpected answers: peer "${bp.body}", kiln "${bk.body}"`);
       }
       record(2, 'peer', bp.ms);

@@ -30,7 +30,10 @@ export interface NewImage {
   metadata?: Record<string, unknown>;
 }
 
-export interface ImageRecord extends Required<Omit<NewImage, 'parentId' | 'inputHash' | 'templatePath' | 'sha256' | 'format'>> {
+export interface ImageRecord
+  extends Required<
+    Omit<NewImage, 'parentId' | 'inputHash' | 'templatePath' | 'sha256' | 'format'>
+  > {
   id: string;
   parentId: string | null;
   inputHash: string | null;
@@ -101,7 +104,10 @@ export interface CatalogApi {
   addInstance(instance: NewInstance): InstanceRecord;
   getInstance(id: string): InstanceRecord | undefined;
   listInstances(): InstanceRecord[];
-  updateInstance(id: string, patch: Partial<Pick<InstanceRecord, 'state' | 'pid' | 'metadata'>>): void;
+  updateInstance(
+    id: string,
+    patch: Partial<Pick<InstanceRecord, 'state' | 'pid' | 'metadata'>>,
+  ): void;
   removeInstance(id: string): void;
 
   /** Journal: a run announces itself, then each resource *before* creating it. */
@@ -110,7 +116,12 @@ export interface CatalogApi {
   forgetResource(runId: string, ref: string): void;
   endRun(runId: string): void;
   /** Runs whose process is gone, with what they left. */
-  orphanedRuns(): Array<{ runId: string; pid: number; description: string; resources: RunResource[] }>;
+  orphanedRuns(): Array<{
+    runId: string;
+    pid: number;
+    description: string;
+    resources: RunResource[];
+  }>;
 
   close(): void;
 }

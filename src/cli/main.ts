@@ -4,7 +4,7 @@
  * caused, 130 for an interrupt) and never shows a stack trace unless KILN_DEBUG is set.
  */
 import { Command, CommanderError } from 'commander';
-import { CancelledError, KilnError, formatError } from '../core/errors.js';
+import { CancelledError, formatError, KilnError } from '../core/errors.js';
 import { normalizeArgv } from './argv.js';
 import { commands } from './commands/index.js';
 
@@ -17,7 +17,10 @@ export function createProgram(): Command {
         'Reads Packer JSON templates and speaks Packer’s -machine-readable output.',
     )
     .version(VERSION, '-v, --version', 'print the version')
-    .option('--machine-readable', 'Packer-compatible machine-readable output on stdout (any command)')
+    .option(
+      '--machine-readable',
+      'Packer-compatible machine-readable output on stdout (any command)',
+    )
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
     .exitOverride();
@@ -46,9 +49,12 @@ export function reportError(err: unknown): number {
     return 130;
   }
   process.stderr.write(`kiln: ${formatError(err)}\n`);
-  if (process.env.KILN_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  if (process.env.KILN_DEBUG && err instanceof Error && err.stack)
+    process.stderr.write(`${err.stack}\n`);
   if (!(err instanceof KilnError) && !process.env.KILN_DEBUG) {
-    process.stderr.write('This is a bug in kiln. Run again with KILN_DEBUG=1 for the stack trace.\n');
+    process.stderr.write(
+      'This is a bug in kiln. Run again with KILN_DEBUG=1 for the stack trace.\n',
+    );
   }
   return 1;
 }

@@ -9,7 +9,14 @@ export type UiEvent =
   /** `==> build: text` (say), `    build: text` (message), or an error line. No build: unprefixed. */
   | { type: 'ui'; level: 'say' | 'message' | 'error'; build?: string; text: string }
   /** A long wait or copy: shown as a progress bar on a TTY, never in machine-readable output. */
-  | { type: 'progress'; build?: string; label: string; current: number; total?: number; done?: boolean }
+  | {
+      type: 'progress';
+      build?: string;
+      label: string;
+      current: number;
+      total?: number;
+      done?: boolean;
+    }
   | { type: 'artifact-count'; build: string; count: number }
   | { type: 'artifact'; build: string; index: number; artifact: ArtifactView }
   | { type: 'error-count'; count: number }

@@ -38,7 +38,11 @@ export interface ExecResult {
  * Runs a program with cancellation (SIGTERM then SIGKILL), streamed lines and one rich
  * error naming the command, exit code and the tail of stderr. Never uses a shell.
  */
-export async function run(file: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export async function run(
+  file: string,
+  args: readonly string[],
+  opts: ExecOptions = {},
+): Promise<ExecResult> {
   if (opts.signal?.aborted) throw new CancelledError(`${file} not started: cancelled`);
   const child: ResultPromise = execa(file, args, {
     cwd: opts.cwd,
@@ -72,14 +76,20 @@ export async function run(file: string, args: readonly string[], opts: ExecOptio
     });
   }
   if (r.timedOut) {
-    throw new SystemError('CommandTimedOut', `${commandLine(file, args)} timed out after ${opts.timeoutMs} ms`, {
-      details: tail(stderr),
-    });
+    throw new SystemError(
+      'CommandTimedOut',
+      `${commandLine(file, args)} timed out after ${opts.timeoutMs} ms`,
+      {
+        details: tail(stderr),
+      },
+    );
   }
   const result: ExecResult = { exitCode: r.exitCode ?? -1, stdout, stderr, signal: r.signal };
   if (opts.reject !== false && (r.exitCode !== 0 || r.signal)) {
     const how = r.signal ? `was killed by ${r.signal}` : `exited with status ${r.exitCode}`;
-    throw new SystemError('CommandFailed', `${commandLine(file, args)} ${how}`, { details: tail(stderr) });
+    throw new SystemError('CommandFailed', `${commandLine(file, args)} ${how}`, {
+      details: tail(stderr),
+    });
   }
   return result;
 }
@@ -140,7 +150,10 @@ function commandLine(file: string, args: readonly string[]): string {
 
 /** The last lines of a program's stderr, for an error message. */
 export function tail(text: string, lines = 10): string[] {
-  return text.split('\n').filter((l) => l.trim() !== '').slice(-lines);
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-lines);
 }
 
 /** True when `file` can be found on PATH. */

@@ -4,8 +4,9 @@
  * too, and on success too — so a cleanup must cope with a half-done run. Cleanups run
  * under their own signal, so the Ctrl-C that stopped the run does not also stop them.
  */
-import { BuildUi } from './events.js';
+
 import { CancelledError, formatError, throwIfAborted } from './errors.js';
+import type { BuildUi } from './events.js';
 
 export interface StepContext {
   /** Aborted on SIGINT/SIGTERM or when the build must stop. */

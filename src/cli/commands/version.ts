@@ -10,7 +10,9 @@ export function registerVersion(program: Command): void {
       const version = program.version() ?? '0.0.0';
       if (opts.machineReadable) {
         const ts = Math.floor(Date.now() / 1000);
-        process.stdout.write(`${ts},,version,${version}\n${ts},,version-prelease,\n${ts},,version-commit,\n`);
+        process.stdout.write(
+          `${ts},,version,${version}\n${ts},,version-prelease,\n${ts},,version-commit,\n`,
+        );
       } else {
         process.stdout.write(`kiln v${version}\n`);
       }
