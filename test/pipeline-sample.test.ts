@@ -127,6 +127,22 @@ function get(port: number, path = '/'): Promise<string> {
   });
 }
 
+/** The host port of the group's running member: a rolling deploy moves it within the group's ports. */
+function groupPort(): number {
+  const catalog = Catalog.open(HOME);
+  try {
+    const running = listInstanceStatuses(catalog, { group: GROUP }).filter(
+      (m) => m.state === 'running',
+    );
+    expect(running).toHaveLength(1);
+    const port = running[0]!.instance.ports[0]!.host;
+    expect(port).toBeGreaterThanOrEqual(DEPLOY_PORT);
+    return port;
+  } finally {
+    catalog.close();
+  }
+}
+
 const timings: string[] = [];
 let first: Run;
 
@@ -182,7 +198,7 @@ describe('kiln pipeline on examples/hello-web', () => {
       outcome: 'deployed',
       image: row(first, 'release', 'dev').image,
     });
-    expect(await get(DEPLOY_PORT)).toBe('Hello world on port 8080\n');
+    expect(await get(groupPort())).toBe('Hello world on port 8080\n');
     // Releases are children of this run's build image, which is a child of the base.
     const catalog = Catalog.open(HOME);
     try {
@@ -260,7 +276,7 @@ describe('kiln pipeline on examples/hello-web', () => {
       image: row(run, 'release', 'dev').image,
     });
     expect(run.rows.find((r) => r.step === 'deploy')!.message).toBeUndefined();
-    expect(await get(DEPLOY_PORT)).toBe('Hello world on port 8080\n');
+    expect(await get(groupPort())).toBe('Hello world on port 8080\n');
   });
 
   it('a release whose service cannot start fails its smoke test, is marked failed and is not deployed', async () => {
@@ -298,6 +314,6 @@ describe('kiln pipeline on examples/hello-web', () => {
     } finally {
       catalog.close();
     }
-    expect(await get(DEPLOY_PORT)).toBe('Hello world on port 8080\n');
+    expect(await get(groupPort())).toBe('Hello world on port 8080\n');
   });
 });
