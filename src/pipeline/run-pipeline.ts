@@ -86,11 +86,14 @@ export function defaultParallelism(): number {
   return Math.max(1, Math.min(availableParallelism(), byMemory));
 }
 
+/** A step's failure, already reported in its row: what stops the pipeline. */
 class StepFailed extends Error {
   constructor(
     readonly step: StepName,
     readonly environment: string | undefined,
     message: string,
+    /** The image the step failed on, for its row. */
+    readonly image?: string,
   ) {
     super(message);
   }
@@ -138,9 +141,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineRes
         outcome: 'failed',
         durationMs: performance.now() - start,
         message,
-        ...(err instanceof StepFailed && (err as StepFailed & { image?: string }).image
-          ? { image: (err as StepFailed & { image?: string }).image }
-          : {}),
+        ...(err instanceof StepFailed && err.image ? { image: err.image } : {}),
       });
       throw new StepFailed(name, environment, message);
     }
@@ -271,13 +272,12 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineRes
             } finally {
               catalog.close();
             }
-            const e = new StepFailed(
+            throw new StepFailed(
               'smoke_test',
               r.env.name,
               `${r.image} failed its smoke test (marked failed in the catalog): ${errorMessage(err)}`,
-            ) as StepFailed & { image?: string };
-            e.image = r.image;
-            throw e;
+              r.image,
+            );
           }
         }),
       );
