@@ -11,7 +11,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { Catalog } from '../catalog/index.js';
 import { runBuilds } from '../core/build.js';
-import { CancelledError, KilnError, UserError } from '../core/errors.js';
+import { CancelledError, formatError, KilnError, UserError } from '../core/errors.js';
 import type { Ui } from '../core/events.js';
 import { run } from '../core/exec.js';
 import { loadTemplate, render } from '../template/index.js';
@@ -413,14 +413,8 @@ export async function mapLimit<T, R>(
   return results;
 }
 
+/** A failure as one block for the summary; a plain Error by its message (no "internal error"). */
 function errorMessage(err: unknown): string {
-  if (err instanceof KilnError) {
-    const e = err as KilnError & { where?: string; hint?: string; details?: string[] };
-    return [
-      e.where ? `${e.where}: ${e.message}` : e.message,
-      ...(e.details ?? []).map((d) => `  ${d}`),
-      ...(e.hint ? [`  hint: ${e.hint}`] : []),
-    ].join('\n');
-  }
+  if (err instanceof KilnError) return formatError(err);
   return err instanceof Error ? err.message : String(err);
 }
