@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { digestForRegistration } from '../catalog/digest.js';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import { CancelledError, SystemError, throwIfAborted, UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
@@ -160,8 +161,10 @@ export async function makeBase(opts: MakeBaseOptions): Promise<MakeBaseResult> {
 
     await rename(work, final);
     const files = [join(final, 'disk.qcow2'), join(final, 'vmlinuz'), join(final, 'initrd.img')];
+    const sha256 = await digestForRegistration(catalog.home, files[0]!, signal);
     const image = catalog.registerImage({
       id,
+      sha256,
       name: opts.name,
       builder: 'base',
       files,

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { convertImage, imageInfo } from '../builders/qemu/driver.js';
+import { digestForRegistration } from '../catalog/digest.js';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import { UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
@@ -70,8 +71,10 @@ export async function importImage(opts: ImportOptions): Promise<ImageRecord> {
     const files = [join(final, 'disk.qcow2')];
     if (opts.kernel) files.push(join(final, 'vmlinuz'));
     if (opts.initrd) files.push(join(final, 'initrd.img'));
+    const sha256 = await digestForRegistration(catalog.home, files[0]!, opts.signal);
     const image = catalog.registerImage({
       id,
+      sha256,
       name: opts.name ?? basename(disk).replace(/\.(qcow2|raw|img)$/i, ''),
       builder: 'import',
       files,

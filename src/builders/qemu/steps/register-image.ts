@@ -8,8 +8,10 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { digestForRegistration } from '../../../catalog/digest.js';
 import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
+import { crashPoint } from '../../../core/test-hooks.js';
 import { qemuArtifact } from '../artifact.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 
@@ -24,7 +26,7 @@ export function outputFileName(
 
 export const registerImage: Step<QemuState> = {
   name: 'register-image',
-  async run(state, { ui }) {
+  async run(state, { ui, signal }) {
     const c = state.config;
     const src = state.source!;
     const id = state.imageId!;
@@ -51,6 +53,9 @@ export const registerImage: Step<QemuState> = {
       }
     }
     const parentMeta = (src.image?.metadata ?? {}) as Record<string, unknown>;
+    // Recorded so that a later build can check the disk before using it as its source.
+    const sha256 = await digestForRegistration(state.ctx.kilnHome, disk, signal);
+    crashPoint('after-image-write');
     const image = state.catalog.registerImage({
       id,
       name: c.vm_name ?? state.ctx.buildName,
@@ -58,6 +63,7 @@ export const registerImage: Step<QemuState> = {
       parentId: src.image?.id,
       files,
       format: c.format,
+      sha256,
       ...(state.ctx.inputHash ? { inputHash: state.ctx.inputHash } : {}),
       metadata: {
         ...parentMeta,

@@ -1,4 +1,5 @@
 /** Finds the disk the build starts from (catalog image or disk file) and checks it. */
+import { verifyImageDigests } from '../../../catalog/digest.js';
 import type { Step } from '../../../core/steps.js';
 import { imageInfo } from '../driver.js';
 import { pickDiskFile, resolveSourceImage, sourceFromImage, verifyChecksum } from '../source.js';
@@ -10,6 +11,8 @@ export const resolveSource: Step<QemuState> = {
     const c = state.config;
     if (c.source_image) {
       const image = resolveSourceImage(state.catalog, c.source_image);
+      // The whole backing chain: a changed ancestor changes what the overlay reads.
+      await verifyImageDigests(state.ctx.kilnHome, state.catalog.lineage(image.id), signal);
       state.source = sourceFromImage(image);
       ui.say(`Using source image ${image.id} (${image.name})`);
     } else {
