@@ -53,6 +53,8 @@ export interface GcOptions {
   termGraceMs?: number;
   /** Called as each action completes (for progress output). */
   onAction?: (action: GcAction) => void;
+  /** Also remove stray entries under `imagesDir` (default true; false: only what dead runs journalled). */
+  strays?: boolean;
 }
 
 /** Kinds this module can clean; any other kind (AWS resources) is left for the tool that owns it. */
@@ -88,7 +90,7 @@ export async function collectGarbage(catalog: Catalog, opts: GcOptions = {}): Pr
     });
   }
 
-  for (const stray of catalog.strayPaths()) {
+  for (const stray of opts.strays === false ? [] : catalog.strayPaths()) {
     if (opts.dryRun) {
       act({ kind: 'stray', ref: stray, outcome: 'would-remove' });
       continue;

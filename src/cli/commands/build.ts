@@ -5,6 +5,8 @@
  * and lets the cleanups run; a second one exits at once (130), naming what it left.
  */
 import type { Command } from 'commander';
+import { collectGarbage } from '../../catalog/gc.js';
+import { Catalog } from '../../catalog/index.js';
 import { runBuilds } from '../../core/build.js';
 import { BuildTracker } from '../../core/build-tracker.js';
 import { CancelledError, formatError, UserError } from '../../core/errors.js';
@@ -67,6 +69,34 @@ function parseParallel(v: string | undefined): number {
     });
   }
   return Math.max(0, Number(v));
+}
+
+/**
+ * A kiln killed with SIGKILL (a CI runner's kill) left its QEMU, overlay and key dirs in
+ * the run journal: remove them before this run starts, as `kiln gc` would (strays under
+ * the images directory are left to `kiln gc`: an import in progress elsewhere has none in
+ * the journal). Costs one query when nothing is orphaned.
+ */
+async function removeWhatDeadRunsLeft(
+  kilnHome: string,
+  say: (text: string) => void,
+): Promise<void> {
+  const catalog = Catalog.open(kilnHome);
+  try {
+    if (catalog.orphanedRuns().length === 0) return;
+    const report = await collectGarbage(catalog, {
+      strays: false,
+      onAction: (a) =>
+        say(
+          `Cleaning up after a kiln run that died: ${a.outcome} ${a.kind} ${a.ref}${a.detail ? ` (${a.detail})` : ''}`,
+        ),
+    });
+    for (const run of report.runs)
+      if (!run.cleared)
+        say(`Warning: run ${run.runId} left something kiln could not remove: see \`kiln gc\``);
+  } finally {
+    catalog.close();
+  }
 }
 
 /** Registers `kiln build`. */
@@ -155,6 +185,7 @@ export function registerBuild(program: Command): void {
       timestampUi: opts.timestampUi === true,
     });
     for (const w of loaded.warnings) ui.emit({ type: 'ui', level: 'say', text: `Warning: ${w}` });
+    await removeWhatDeadRunsLeft(kilnHome, (text) => ui.emit({ type: 'ui', level: 'say', text }));
     if (ui instanceof HumanUi) ui.announceBuilds(loaded.builds.map((b) => b.name));
 
     const first = new AbortController();
