@@ -1,0 +1,303 @@
+/**
+ * Fault injection for the reliability tests: kiln homes that share the test base image
+ * without copying it (a catalog row pointing at the shared disk), the compiled CLI run
+ * with its own TMPDIR, and one "nothing left" snapshot used everywhere: QEMU processes of
+ * the home, work dirs and stray entries under its images dir, files in the run's TMPDIR,
+ * journal runs, and a dump of every catalog table.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Catalog } from '../../src/catalog/index.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+export const KILN = join(ROOT, 'bin/kiln.js');
+/** Where the debian-12 base is made once and kept (the same home the QEMU and runtime tests use). */
+export const SHARED_HOME = process.env.KILN_TEST_HOME ?? join(tmpdir(), 'kiln-test-home');
+
+/** Makes (or finds) the debian-12 base in the shared test home; returns its record's essentials. */
+export function sharedBase(): { id: string; files: string[]; metadata: Record<string, unknown> } {
+  const r = spawnSync(process.execPath, [KILN, 'base', 'debian-12'], {
+    env: { ...process.env, KILN_HOME: SHARED_HOME },
+    encoding: 'utf8',
+    timeout: 900_000,
+  });
+  if (r.status !== 0) throw new Error(`kiln base failed (${r.status}): ${r.stderr}`);
+  const catalog = Catalog.open(SHARED_HOME);
+  try {
+    const base = catalog.resolveImage('debian-12');
+    return { id: base.id, files: base.files, metadata: base.metadata as Record<string, unknown> };
+  } finally {
+    catalog.close();
+  }
+}
+
+/**
+ * A kiln home (made under `dir`, or a fresh temp dir) whose catalog has the shared debian-12
+ * base registered by reference: builds use it as a backing file, nothing is copied. Never
+ * remove that image from such a home (it would delete the shared disk).
+ */
+export function homeWithBase(dir?: string): { home: string; baseId: string } {
+  const base = sharedBase();
+  const home = dir ?? mkdtempSync(join(tmpdir(), 'kiln-rel-home-'));
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const catalog = Catalog.open(home);
+  try {
+    const found = catalog.listImages().find((i) => i.name === 'debian-12');
+    if (found) return { home, baseId: found.id };
+    const image = catalog.registerImage({
+      name: 'debian-12',
+      builder: 'base',
+      files: base.files,
+      format: 'qcow2',
+      tags: ['debian-12'],
+      metadata: base.metadata,
+    });
+    return { home, baseId: image.id };
+  } finally {
+    catalog.close();
+  }
+}
+
+/** A running `kiln …` with its output collected. */
+export interface KilnRun {
+  child: ChildProcess;
+  /** stdout and stderr interleaved. */
+  output(): string;
+  stdout(): string;
+  stderr(): string;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** This process's own TMPDIR (key dirs, QMP sockets). */
+  tmp: string;
+}
+
+/** Starts the compiled CLI with KILN_HOME=`home` and a TMPDIR of its own. */
+export function startKiln(
+  home: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): KilnRun {
+  const tmp = mkdtempSync(join(tmpdir(), 'kiln-rel-tmp-'));
+  const child = spawn(process.execPath, [KILN, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, KILN_HOME: home, TMPDIR: tmp, NO_COLOR: '1', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let stdout = '';
+  let stderr = '';
+  const waiters = new Set<() => void>();
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    stdout += d.toString();
+    for (const w of [...waiters]) w();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+    stderr += d.toString();
+    for (const w of [...waiters]) w();
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    tmp,
+    output: () => out,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exit,
+    waitFor(pattern, timeoutMs = 300_000) {
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${pattern}; output:\n${out}`));
+        }, timeoutMs);
+        const check = () => {
+          const m = out.match(pattern);
+          if (!m) return;
+          waiters.delete(check);
+          clearTimeout(t);
+          resolve(m);
+        };
+        waiters.add(check);
+        void exit.then(() => {
+          if (!waiters.has(check)) return;
+          waiters.delete(check);
+          clearTimeout(t);
+          reject(new Error(`kiln exited before ${pattern}; output:\n${out}`));
+        });
+        check();
+      });
+    },
+  };
+}
+
+/** Runs the compiled CLI to completion. */
+export async function kiln(
+  home: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; output: string; tmp: string }> {
+  const k = startKiln(home, args, opts);
+  const { code } = await k.exit;
+  return { code, stdout: k.stdout(), stderr: k.stderr(), output: k.output(), tmp: k.tmp };
+}
+
+/** QEMU processes whose command line names a file under `home` (builds and instances of that home). */
+export function qemuPidsOf(home: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.startsWith('qemu-system') && cmd.includes(`${home}/`)) pids.push(Number(d));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+/** Every table of the catalog, row by row (sorted), for "the catalog is unchanged" checks. */
+export function dumpCatalog(home: string): Record<string, unknown[]> {
+  const catalog = Catalog.open(home);
+  try {
+    const db = catalog.database;
+    const tables = db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+      .pluck()
+      .all() as string[];
+    const out: Record<string, unknown[]> = {};
+    for (const t of tables.sort()) {
+      out[t] = (db.prepare(`SELECT * FROM "${t}"`).all() as unknown[])
+        .map((r) => JSON.stringify(r))
+        .sort();
+    }
+    return out;
+  } finally {
+    catalog.close();
+  }
+}
+
+/** What a run may leave behind, to compare before and after. */
+export interface Leftovers {
+  qemuPids: number[];
+  /** `.tmp-*` work dirs under the images dir. */
+  workDirs: string[];
+  /** Entries under the images dir that nothing in the catalog refers to (half-written images). */
+  strays: string[];
+  /** Files left in the given run TMPDIRs (key dirs, QMP sockets, consoles). */
+  tmpFiles: string[];
+  /** Runs in the journal whose process is gone. */
+  orphanedRuns: string[];
+  /** Every catalog table except the journal (compared whole). */
+  catalog: Record<string, unknown[]>;
+}
+
+/** Takes the "nothing left" snapshot of `home` (and of the TMPDIRs of the runs given). */
+export function leftovers(home: string, tmps: readonly string[] = []): Leftovers {
+  const catalog = Catalog.open(home);
+  let strays: string[];
+  let orphanedRuns: string[];
+  try {
+    strays = catalog.strayPaths();
+    orphanedRuns = catalog.orphanedRuns().map((r) => r.runId);
+  } finally {
+    catalog.close();
+  }
+  const images = join(home, 'images');
+  const dump = dumpCatalog(home);
+  delete dump.runs;
+  delete dump.run_resources;
+  return {
+    qemuPids: qemuPidsOf(home),
+    workDirs: existsSync(images) ? readdirSync(images).filter((n) => n.startsWith('.tmp-')) : [],
+    strays,
+    tmpFiles: tmps.flatMap((t) =>
+      existsSync(t) ? readdirSync(t, { recursive: true }).map((f) => join(t, String(f))) : [],
+    ),
+    orphanedRuns,
+    catalog: dump,
+  };
+}
+
+/** The differences that mean something was left (empty when nothing was). */
+export function whatWasLeft(before: Leftovers, after: Leftovers): string[] {
+  const left: string[] = [];
+  for (const pid of after.qemuPids)
+    if (!before.qemuPids.includes(pid)) left.push(`QEMU pid ${pid}`);
+  for (const d of after.workDirs) if (!before.workDirs.includes(d)) left.push(`work dir ${d}`);
+  for (const s of after.strays) if (!before.strays.includes(s)) left.push(`stray ${s}`);
+  for (const f of after.tmpFiles) left.push(`temp file ${f}`);
+  for (const r of after.orphanedRuns)
+    if (!before.orphanedRuns.includes(r)) left.push(`journal run ${r}`);
+  if (JSON.stringify(after.catalog) !== JSON.stringify(before.catalog))
+    left.push(`catalog changed: ${diffTables(before.catalog, after.catalog)}`);
+  return left;
+}
+
+function diffTables(a: Record<string, unknown[]>, b: Record<string, unknown[]>): string {
+  const out: string[] = [];
+  for (const t of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const x = new Set((a[t] ?? []).map(String));
+    const y = new Set((b[t] ?? []).map(String));
+    for (const r of y) if (!x.has(r)) out.push(`+${t} ${r}`);
+    for (const r of x) if (!y.has(r)) out.push(`-${t} ${r}`);
+  }
+  return out.join('; ');
+}
+
+/** Free bytes on the file system holding `path`. */
+export function freeBytes(path: string): number {
+  const s = statfsSync(path);
+  return s.bavail * s.bsize;
+}
+
+/** Writes a qemu template using the debian-12 base (small VM, TCG) into `dir`; returns its path. */
+export function qemuTemplate(
+  dir: string,
+  name: string,
+  builder: Record<string, unknown> = {},
+  provisioners: unknown[] = [],
+  extra: Record<string, unknown> = {},
+): string {
+  const file = join(dir, `${name}.json`);
+  const tpl = {
+    ...extra,
+    builders: [
+      {
+        type: 'qemu',
+        source_image: 'debian-12',
+        ssh_username: 'root',
+        vm_name: `kiln-rel-${name}`,
+        memory: 1024,
+        cpus: 2,
+        ...builder,
+      },
+    ],
+    provisioners,
+  };
+  writeFileSync(file, JSON.stringify(tpl, null, 2));
+  return file;
+}
+
+/** Waits until `check` holds, polling; throws after `ms`. */
+export async function until(check: () => boolean, what: string, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
