@@ -167,10 +167,12 @@ function normalizedFile(r: RunResult, file: string): string {
 
 /** The artifact id a CI script would extract: `grep ',artifact,0,id,' | cut -d, -f6`. */
 function ciArtifactId(stdout: string): string {
-  return execFileSync('sh', ['-c', "grep ',artifact,0,id,' | cut -d, -f6"], {
+  const ids = execFileSync('sh', ['-c', "grep ',artifact,0,id,' | cut -d, -f6"], {
     input: stdout,
     encoding: 'utf8',
   });
+  // With several builds Packer prints their artifacts in Go map order (random): compare as a set.
+  return ids.split('\n').filter(Boolean).sort().join('\n');
 }
 
 const packerPresent = spawnSync('packer', ['version'], { encoding: 'utf8' }).status === 0;
