@@ -126,7 +126,12 @@ export async function runBuilds(
       text: "\n==> Some builds didn't complete successfully and had errors:",
     });
     for (const o of failed)
-      root.emit({ type: 'build-error', build: o.name, message: errorText(o.error) });
+      root.emit({
+        type: 'build-error',
+        build: o.name,
+        message: errorText(o.error),
+        ...(o.error instanceof KilnError && o.error.where ? { where: o.error.where } : {}),
+      });
   }
   const withArtifacts = done.filter(
     (o) => o.error === undefined && o.artifacts && o.artifacts.length > 0,

@@ -21,7 +21,8 @@ export type UiEvent =
   | { type: 'artifact'; build: string; index: number; artifact: ArtifactView }
   | { type: 'error-count'; count: number }
   /** The final error of one build, after `error-count`. */
-  | { type: 'build-error'; build: string; message: string }
+  /** `where`: the failing part (`provisioner 2 (shell)`), shown by the human and JSON outputs only (Packer's stream has no place for it). */
+  | { type: 'build-error'; build: string; message: string; where?: string }
   /** A free-form machine-readable record (`target,type,data…`), e.g. `version`. */
   | { type: 'record'; target: string; kind: string; data: string[] };
 

@@ -86,7 +86,12 @@ export class HumanUi implements Ui {
         this.line('out', `--> ${event.build}: ${event.artifact.string}`, undefined, false);
         return;
       case 'build-error':
-        this.line('err', `--> ${event.build}: ${event.message}`, undefined, false);
+        this.line(
+          'err',
+          `--> ${event.build}: ${event.where ? `${event.where}: ` : ''}${event.message}`,
+          undefined,
+          false,
+        );
         return;
       case 'artifact-count':
       case 'error-count':
