@@ -65,6 +65,24 @@ export const runVm: Step<QemuState> = {
     ui.message(
       `QEMU pid ${vm.pid}, QMP ${join(state.runDir, 'qmp.sock')}, console ${vm.serialLog}`,
     );
+    // A write the host cannot take (a full disk): QEMU pauses the guest (werror=enospc), so
+    // the build would wait on a frozen VM. Fail at once saying why, and stop QEMU.
+    vm.qmp.on('event', (e) => {
+      if (e.event !== 'BLOCK_IO_ERROR' || state.stopping || state.vmError) return;
+      const d = e.data ?? {};
+      state.vmError = new SystemError(
+        d.nospace === true ? 'HostDiskFull' : 'DiskWriteFailed',
+        d.nospace === true
+          ? `no space left on the host for the build's disk ${state.disk}`
+          : `QEMU could not write the build's disk ${state.disk}: ${String(d.reason ?? 'I/O error')}`,
+        {
+          hint: `free space where the disk lives (${state.catalog.imagesDir}), or set KILN_HOME elsewhere`,
+        },
+      );
+      state.stopping = true;
+      state.vmDied.abort(state.vmError);
+      void vm.kill();
+    });
     void vm.waitExit().then(async (exit) => {
       if (state.stopping) return;
       const lines = await vm.lastConsoleLines(15);
