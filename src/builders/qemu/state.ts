@@ -62,5 +62,11 @@ export function journal(state: QemuState, kind: string, ref: string): void {
 
 /** Forgets a journalled resource (removed, or handed over to the catalog). */
 export function unjournal(state: QemuState, ref: string): void {
-  if (state.journalRun) state.catalog.forgetResource(state.journalRun, ref);
+  if (!state.journalRun) return;
+  try {
+    state.catalog.forgetResource(state.journalRun, ref);
+  } catch {
+    // A journal write that fails (SQLITE_FULL on a full disk) must not stop the cleanup
+    // after it: the entry left only sends `kiln gc` to something already removed.
+  }
 }
