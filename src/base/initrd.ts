@@ -12,7 +12,7 @@ import { type CpioEntry, writeCpio } from './cpio.js';
 /** Modules the initrd loads, in order; their dependencies are added from modules.dep. */
 export const INITRD_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_rng'] as const;
 
-const KLIBC_TOOLS = ['sh', 'insmod', 'mount', 'run-init', 'sleep', 'poweroff', 'cat'];
+const KLIBC_TOOLS = ['sh', 'insmod', 'mount', 'run-init', 'sleep', 'poweroff', 'cat', 'ipconfig'];
 
 /** The /init script (klibc sh): load modules, wait for the root device, mount it, switch to systemd. */
 export function initScript(modules: readonly string[]): string {
@@ -30,11 +30,17 @@ for arg in $(cat /proc/cmdline); do
     rootfstype=*) fstype="\${arg#rootfstype=}" ;;
     ro) mode=ro ;;
     rw) mode=rw ;;
+    ip=*) ip="\${arg#ip=}" ;;
   esac
 done
 for m in ${modules.map((m) => `/lib/modules/${m}.ko`).join(' ')}; do
   insmod "$m" 2>/dev/null
 done
+# ip= (the kernel's syntax): the address is set here, before systemd, so that no network
+# daemon has to start on the boot's critical path (systemd-networkd skips itself then).
+if [ -n "\${ip:-}" ]; then
+  ipconfig -t 5 -d "$ip" >/dev/null || echo "kiln-initrd: ipconfig $ip failed"
+fi
 n=0
 while [ ! -b "$root" ]; do
   n=$((n + 1))
