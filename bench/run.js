@@ -10,8 +10,8 @@
 // Cases: 1 build+release chain, cold · 2 boot of the release image to the first HTTP answer ·
 // 3 the chain again, nothing changed · 4 one more environment's release · 5 three environments.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,6 +29,7 @@ const runsArg = argv.indexOf('--runs');
 const runs = quick ? 1 : runsArg >= 0 ? Number(argv[runsArg + 1]) : 3;
 const cases = quick ? [1, 2] : [1, 2, 3, 4, 5];
 
+const startLoad = loadavg().map((l) => l.toFixed(2)).join(', ');
 const env = { ...process.env, KILN_HOME: kilnHome, PACKER_CACHE_DIR: join(work, 'packer_cache') };
 delete env.PACKER_LOG;
 
@@ -87,7 +88,7 @@ function du(file) {
 
 // ---------------------------------------------------------------- set-up (not timed)
 
-function setup() {
+async function setup() {
   mkdirSync(work, { recursive: true });
   for (const tool of ['packer', 'ansible-playbook', 'qemu-system-x86_64', 'mmdebstrap']) {
     try {
@@ -119,10 +120,9 @@ function setup() {
   if (!existsSync(join(peerDir, 'base.qcow2'))) {
     // The peer gets the same package set as kiln's base, made the way the measured anchor made it.
     const tar = join(work, 'rootfs.tar');
-    const pkgs = readFileSync(join(root, 'src/base/debian.ts'), 'utf8')
-      .match(/BASE_PACKAGES = \[([\s\S]*?)\]/)[1]
-      .match(/'([^']+)'/g)
-      .map((s) => s.slice(1, -1));
+    // From the compiled module (npm run bench builds first): parsing the source would also
+    // pick up quotes inside its comments.
+    const { BASE_PACKAGES: pkgs } = await import(join(root, 'dist/base/debian.js'));
     log(`mmdebstrap for the peer's base (${pkgs.join(',')})`);
     execFileSync(
       'mmdebstrap',
@@ -134,7 +134,7 @@ function setup() {
     rmSync(tar, { force: true });
   }
   log('kiln base debian-12');
-  execFileSync('node', [kilnBin, 'base', 'debian-12'], { env, stdio: 'inherit' });
+  execFileSync('node', [kilnBin, 'base', 'debian-12'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   return deb;
 }
 
@@ -317,7 +317,7 @@ function peak(r) {
 }
 
 async function main() {
-  const deb = setup();
+  const deb = await setup();
   let peerBuild;
   let peerRelease;
   let kilnBuildId;
@@ -434,7 +434,8 @@ function report() {
     ...rows,
     '',
     `Disk (allocated): peer base ${mib(sizes.peerBase)}, build ${mib(sizes.peerBuild)}, release ${mib(sizes.peerRelease)}; kiln base ${mib(sizes.kilnBase)}, build ${mib(sizes.kilnBuild)}, release ${mib(sizes.kilnRelease)}.`,
-    `kiln peak memory (max RSS of one kiln process): ${kilnPeakKb ? `${(kilnPeakKb / 1024).toFixed(0)} MiB` : 'not measured (install GNU time)'}.`,
+    `kiln peak memory (GNU time's max RSS over a kiln build's process tree, i.e. the largest one: QEMU with its 1 GiB guest): ${kilnPeakKb ? `${(kilnPeakKb / 1024).toFixed(0)} MiB` : 'not measured (install GNU time)'}.`,
+    `Load average when the run ended: ${loadavg().map((l) => l.toFixed(2)).join(', ')} (other engineers' VMs share the 2 cores; at start: ${startLoad}).`,
     '',
   ].join('\n');
   process.stdout.write(`${text}\n`);
