@@ -13,6 +13,7 @@ import {
   cpSync,
   mkdirSync,
   mkdtempSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -151,8 +152,10 @@ beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'kiln-pipeline-sample-'));
   app = join(work, 'examples', 'hello-web');
   mkdirSync(app, { recursive: true });
-  for (const d of ['service', 'package', 'packer', 'environments', 'dist', 'package.json'])
+  // dist/ is not in git: the pipeline's package step makes it. Copy what a checkout has.
+  for (const d of ['service', 'package', 'packer', 'environments', 'package.json'])
     cpSync(join(ROOT, 'examples/hello-web', d), join(app, d), { recursive: true });
+  rmSync(join(app, 'service/dist'), { recursive: true, force: true });
   // build-deb.sh compiles with the repository's TypeScript (<repo>/node_modules).
   symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'));
   appendFileSync(
