@@ -296,7 +296,10 @@ async function removeRemote(
   path: string,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  const r = await comm.exec({ command: `rm -f '${path.replace(/'/g, `'\\''`)}'`, signal });
+  const q = `'${path.replace(/'/g, `'\\''`)}'`;
+  // Zeroed in place first: the copy held the environment values, and a plain rm leaves
+  // them in the freed blocks of the disk that becomes the image (seen with ext4).
+  const r = await comm.exec({ command: `shred -n 0 -z ${q} 2>/dev/null; rm -f ${q}`, signal });
   if (r.exitCode !== 0)
     throw new KilnError(
       'RemoteCleanupFailed',
