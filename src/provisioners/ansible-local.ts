@@ -231,9 +231,11 @@ export const ansibleLocalProvisioner: ProvisionerPlugin<AnsibleLocalConfig> = {
       // Secret extra-vars files live in the staging directory: remove them even when the
       // staging directory is kept.
       if (!signal.aborted) {
+        // Zeroed in place first: a plain rm leaves the values in the image's freed blocks.
+        const shred = `shred -n 0 -z ${q(staging)}/kiln-extra-vars-*.json 2>/dev/null; `;
         const cleanup = config.clean_staging_directory
-          ? `rm -rf ${q(staging)}`
-          : `rm -f ${q(staging)}/kiln-extra-vars-*.json`;
+          ? `${shred}rm -rf ${q(staging)}`
+          : `${shred}rm -f ${q(staging)}/kiln-extra-vars-*.json`;
         if (config.clean_staging_directory) ctx.ui.message('Removing staging directory...');
         await comm.exec({ command: cleanup }).catch(() => undefined);
       }
