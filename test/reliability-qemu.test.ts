@@ -162,6 +162,41 @@ describe('reliability with a real VM', () => {
     expectNothingLeft(before, k.tmp);
   });
 
+  it('row 9: a failing Ansible task names the task and host; nothing registered; inventory and key files gone', async () => {
+    const before = leftovers(home);
+    writeFileSync(
+      join(dir, 'failing.yml'),
+      [
+        '- hosts: all',
+        '  gather_facts: false',
+        '  tasks:',
+        '    - name: a task that works',
+        '      ansible.builtin.command: "true"',
+        '    - name: kiln-test this task fails',
+        '      ansible.builtin.command: "false"',
+        '',
+      ].join('\n'),
+    );
+    const tpl = qemuTemplate(dir, 'ansible-fails', {}, [
+      {
+        type: 'ansible',
+        playbook_file: join(dir, 'failing.yml'),
+        user: 'root',
+        use_proxy: false,
+        extra_arguments: ['-e', 'ansible_python_interpreter=/usr/bin/python3'],
+      },
+    ]);
+    const k = build('ansible-fails', [tpl]);
+    // Ansible's files are in this run's TMPDIR while it runs: the leftover check covers them.
+    const { code } = await k.exit;
+    expect(code, k.output()).toBe(1);
+    expect(k.stderr()).toMatch(
+      /--> qemu: provisioner 1 \(ansible\): .*Ansible task "kiln-test this task fails" failed on host "[^"]+"/,
+    );
+    expect(k.output()).not.toMatch(/Image registered/);
+    expectNothingLeft(before, k.tmp);
+  });
+
   it('row 12: a crash between writing the image and recording it: the next start reconciles, the catalog never points to a missing file', async () => {
     const before = leftovers(home);
     const tpl = qemuTemplate(dir, 'crash-at-register', {}, [
