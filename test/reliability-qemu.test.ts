@@ -1,10 +1,12 @@
 /**
- * RELIABILITY rows that need a real VM (QEMU under TCG, the shared debian-12 base used
- * by reference): a second SIGINT during cleanup (3), kill -9 of kiln and the next build's
- * start (4), QEMU killed during boot (5), no sshd answering (6), a provisioner exiting 3
- * (8), a crash between writing the image and recording it (12). Each ends with the same
- * nothing-left snapshot: no QEMU of the home, no work dir or stray, no file in the run's
- * TMPDIR, no journal run, every catalog table unchanged.
+ * RELIABILITY rows that need a real VM (QEMU under TCG, the shared debian-12 base used by
+ * reference): SIGINT during boot (1), a second SIGINT during cleanup (3), kill -9 of kiln
+ * and the next build's start (4), QEMU killed during boot (5), no sshd answering (6), a
+ * provisioner exiting 3 (8), a failing Ansible task (9), a crash between writing the image
+ * and recording it (12). Each ends with the same nothing-left snapshot: no QEMU of the
+ * home, no work dir or stray, no file in the run's TMPDIR, no journal run, every catalog
+ * table unchanged. Row 2 (SIGINT at the SSH wait, provisioning and shutdown) is in
+ * qemu-build.test.ts.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,6 +57,23 @@ function expectNothingLeft(before: Leftovers, ...tmps: string[]): void {
 }
 
 describe('reliability with a real VM', () => {
+  it('row 1: SIGINT while the VM boots (QMP socket up) exits non-zero within 30 s and leaves nothing', async () => {
+    const before = leftovers(home);
+    const tpl = qemuTemplate(dir, 'sigint-boot', {});
+    const k = build('sigint-boot', [tpl]);
+    const qmp = (await k.waitFor(/QEMU pid \d+, QMP (\S+),/))[1]!;
+    expect(existsSync(qmp)).toBe(true);
+    const sentAt = Date.now();
+    k.child.kill('SIGINT');
+    const bound = setTimeout(() => k.child.kill('SIGKILL'), 60_000);
+    const { code } = await k.exit;
+    clearTimeout(bound);
+    expect(Date.now() - sentAt).toBeLessThan(30_000);
+    expect(code, k.output()).not.toBe(0);
+    expect(k.output()).toContain('Cleanly cancelled builds after being interrupted.');
+    expectNothingLeft(before, k.tmp);
+  });
+
   it('row 3: a second SIGINT 200 ms into the cleanup exits 130 naming what it left; kiln gc then removes it', async () => {
     const before = leftovers(home);
     const tpl = qemuTemplate(dir, 'second-sigint', {}, [
