@@ -8,15 +8,21 @@ import { nullBuilder } from './builders/null/builder.js';
 import { qemuBuilder } from './builders/qemu/builder.js';
 import { checksum } from './postprocessors/checksum.js';
 import { manifest } from './postprocessors/manifest.js';
-import { shellLocal } from './provisioners/shell-local.js';
-import { fileProvisioner } from './provisioners/file.js';
-import { shellProvisioner } from './provisioners/shell.js';
 import { ansibleProvisioner } from './provisioners/ansible.js';
 import { ansibleLocalProvisioner } from './provisioners/ansible-local.js';
+import { fileProvisioner } from './provisioners/file.js';
+import { shellProvisioner } from './provisioners/shell.js';
+import { shellLocal } from './provisioners/shell-local.js';
 import type { Registry } from './template/types.js';
 
 export const registry = {
   builders: { 'amazon-ebs': amazonEbs, null: nullBuilder, file: fileBuilder, qemu: qemuBuilder },
-  provisioners: { 'shell-local': shellLocal, file: fileProvisioner, shell: shellProvisioner, ansible: ansibleProvisioner, 'ansible-local': ansibleLocalProvisioner },
+  provisioners: {
+    'shell-local': shellLocal,
+    file: fileProvisioner,
+    shell: shellProvisioner,
+    ansible: ansibleProvisioner,
+    'ansible-local': ansibleLocalProvisioner,
+  },
   postProcessors: { manifest, checksum },
 } satisfies Registry;

@@ -1,17 +1,29 @@
 /** Every subcommand, in the order `kiln --help` lists them. Each file registers one command (or group). */
 import type { Command } from 'commander';
-import { registerVersion } from './version.js';
-import { registerImages } from './images.js';
-import { registerGc } from './gc.js';
-import { registerValidate } from './validate.js';
-import { registerInspect } from './inspect.js';
-import { registerBuild } from './build.js';
 import { registerBase } from './base.js';
-import { registerRun } from './run.js';
+import { registerBuild } from './build.js';
 import { registerDeploy } from './deploy.js';
+import { registerGc } from './gc.js';
 import { registerGcAws } from './gc-aws.js';
+import { registerImages } from './images.js';
+import { registerInspect } from './inspect.js';
 import { registerPipeline } from './pipeline.js';
+import { registerRun } from './run.js';
+import { registerValidate } from './validate.js';
+import { registerVersion } from './version.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerVersion, registerImages, registerGc, registerValidate, registerInspect, registerBuild, registerBase, registerRun, registerDeploy, registerGcAws, registerPipeline];
+export const commands: Register[] = [
+  registerVersion,
+  registerImages,
+  registerGc,
+  registerValidate,
+  registerInspect,
+  registerBuild,
+  registerBase,
+  registerRun,
+  registerDeploy,
+  registerGcAws,
+  registerPipeline,
+];
