@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { customiseTree, MASKED_UNITS } from './debian-tree.js';
+import { BASE_CMDLINE, customiseTree, MASKED_UNITS } from './debian-tree.js';
 
 let dir: string | undefined;
 afterEach(async () => {
@@ -23,6 +23,14 @@ describe('customiseTree', () => {
     expect(await readFile(join(dir, 'etc/systemd/network/10-kiln-dhcp.network'), 'utf8')).toMatch(
       /Name=en\* eth\*/,
     );
+    // The initrd sets the address from ip=; networkd (DHCP) runs only without it.
+    expect(BASE_CMDLINE).toMatch(
+      /(^| )ip=10\.0\.2\.15::10\.0\.2\.2:255\.255\.255\.0::eth0:off( |$)/,
+    );
+    for (const unit of ['systemd-networkd.service', 'systemd-networkd.socket'])
+      expect(
+        await readFile(join(dir, `etc/systemd/system/${unit}.d/10-kiln.conf`), 'utf8'),
+      ).toContain('ConditionKernelCommandLine=!ip');
     for (const u of MASKED_UNITS)
       expect(await readlink(join(dir, 'etc/systemd/system', u))).toBe('/dev/null');
     expect(

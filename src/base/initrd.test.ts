@@ -42,4 +42,11 @@ describe('initScript', () => {
     expect(s).toContain('exec run-init /root /sbin/init');
     expect(s).toContain('poweroff -f');
   });
+
+  it('sets the network from ip= with ipconfig, before handing over, and only when ip= is given', () => {
+    const s = initScript(['virtio_net']);
+    expect(s).toContain('ip=*) ip="${arg#ip=}"');
+    expect(s).toMatch(/if \[ -n "\$\{ip:-\}" \]; then\n\s+ipconfig -t 5 -d "\$ip"/);
+    expect(s.indexOf('ipconfig')).toBeLessThan(s.indexOf('exec run-init'));
+  });
 });
