@@ -2,7 +2,7 @@
  * Every plugin kiln knows, by the name templates use. `satisfies` makes a duplicate or
  * misspelt entry a compile error.
  */
-import { amazonEbs } from './builders/amazon/builder.js';
+import { amazonEbs } from './builders/amazon/plugin.js';
 import { fileBuilder } from './builders/file/builder.js';
 import { nullBuilder } from './builders/null/builder.js';
 import { qemuBuilder } from './builders/qemu/builder.js';

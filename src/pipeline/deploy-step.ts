@@ -6,7 +6,6 @@
 
 import { Catalog } from '../catalog/index.js';
 import type { BuildUi } from '../core/events.js';
-import { deployAmi } from '../deploy/aws/deploy.js';
 import { deployLocal, listInstanceStatuses } from '../runtime/index.js';
 import { parseGoDurationMs } from '../template/duration.js';
 import type { PipelineConfig } from './pipeline-file.js';
@@ -27,6 +26,7 @@ export interface DeployReleaseOptions {
 export async function deployRelease(o: DeployReleaseOptions): Promise<{ alreadyServing: boolean }> {
   const { deploy } = o;
   if (deploy.aws) {
+    const { deployAmi } = await import('../deploy/aws/deploy.js');
     await deployAmi({
       region: deploy.aws.region,
       asg: deploy.aws.asg,

@@ -11,7 +11,6 @@ import { UserError } from '../../core/errors.js';
 import { BuildUi } from '../../core/events.js';
 import { defaultKilnHome } from '../../core/paths.js';
 import { Secrets } from '../../core/secrets.js';
-import { deployAmi, rollbackDeploy } from '../../deploy/aws/deploy.js';
 import { createUi } from '../../ui/index.js';
 import { registerDeployLocal } from './deploy-local.js';
 
@@ -118,8 +117,8 @@ export function registerDeploy(program: Command): void {
             : {}),
         };
         const result = opts.rollback
-          ? await rollbackDeploy(common)
-          : await deployAmi({
+          ? await (await import('../../deploy/aws/deploy.js')).rollbackDeploy(common)
+          : await (await import('../../deploy/aws/deploy.js')).deployAmi({
               ...common,
               imageId: target!.imageId,
               ...(opts.launchTemplateVersion ? { sourceVersion: opts.launchTemplateVersion } : {}),

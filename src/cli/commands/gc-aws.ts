@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../builders/amazon/duration.js';
 import { UserError } from '../../core/errors.js';
-import { findAwsLeftovers, type GcAwsAction, removeAwsLeftovers } from '../../deploy/aws/gc.js';
+import type { GcAwsAction } from '../../deploy/aws/gc.js';
 
 interface GcAwsOpts {
   olderThan: string;
@@ -48,6 +48,8 @@ export function addGcAwsCommand(gc: Command): void {
         throw new UserError('NoRegion', 'no AWS region given', {
           hint: 'pass --region or set AWS_REGION',
         });
+      // The AWS SDK loads only when this command runs.
+      const { findAwsLeftovers, removeAwsLeftovers } = await import('../../deploy/aws/gc.js');
       const leftovers = await findAwsLeftovers({ regions, olderThanMs });
       const actions = await removeAwsLeftovers(leftovers, {
         dryRun,

@@ -1,0 +1,29 @@
+/**
+ * The `amazon-ebs` entry of the registry. Validation needs only the schema; the AWS SDK
+ * (about 0.6 s to import) is loaded when a build actually runs, so that every other
+ * command — `kiln validate`, a qemu build, a reused image — starts fast.
+ */
+import type { BuilderPlugin } from '../../core/plugin.js';
+import { AMAZON_EBS_BUILDER_ID, amiArtifact } from './artifact.js';
+import { type AmazonEbsConfig, amazonEbsSchema, checkConfig } from './config.js';
+
+export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
+  type: 'amazon-ebs',
+  builderId: AMAZON_EBS_BUILDER_ID,
+  schema: amazonEbsSchema,
+
+  async prepare(config) {
+    return { warnings: [], errors: checkConfig(config) };
+  },
+
+  async run(config, ctx, hook) {
+    const { amazonEbs: builder } = await import('./builder.js');
+    return builder.run(config, ctx, hook);
+  },
+
+  artifactFor(image) {
+    const regions = (image.metadata as { regions?: Record<string, string> }).regions;
+    if (!regions || Object.keys(regions).length === 0) return undefined;
+    return amiArtifact(regions, { image: image.id, snapshots: image.metadata.snapshots ?? {} });
+  },
+};
