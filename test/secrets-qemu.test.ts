@@ -20,7 +20,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
 import {
@@ -275,6 +275,15 @@ describe('secrets', () => {
     const image = catalog.getImage(id)!;
     catalog.close();
     const disk = image.files[0]!;
+    // Files: the home, the images dir and the image's dir are 0700; the disk is read-only.
+    const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+    expect([home, join(home, 'images'), dirname(disk), disk].map(mode)).toEqual([
+      '700',
+      '700',
+      '700',
+      '444',
+    ]);
+    expect(dirname(disk)).toBe(join(home, 'images', id));
     const bytes = readFileSync(disk);
     // Positive control: what the provisioner wrote is in these bytes, so a leak would be too.
     expect(bytes.includes(Buffer.from(`kiln-canary-${tag}`))).toBe(true);
