@@ -7,35 +7,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
-import { type FaultProxy, startFaultProxy } from './helpers/fault-proxy.js';
-import {
-  awsEnv,
-  motoLinuxAmi,
-  resourcesOfRun,
-  runAmazonEbs,
-  startMoto,
-  type TestMoto,
-} from './helpers/moto.js';
+import { motoLinuxAmi, resourcesOfRun, runAmazonEbs, useMotoWithProxy } from './helpers/moto.js';
 
-let moto: TestMoto;
-let proxy: FaultProxy;
+const aws = useMotoWithProxy();
 let home: string;
 let sourceAmi: string;
 
-beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startFaultProxy(moto.url);
-  Object.assign(process.env, awsEnv(proxy.url));
-});
-afterAll(async () => {
-  await proxy?.close();
-  await moto?.stop();
-});
 beforeEach(async () => {
-  await moto.reset();
-  proxy.clear();
   home = await mkdtemp(join(tmpdir(), 'kiln-aws-home-'));
   sourceAmi = await motoLinuxAmi();
   return () => rm(home, { recursive: true, force: true });
@@ -106,9 +86,9 @@ describe('amazon-ebs against moto', () => {
       ec2.destroy();
     }
     // Launch permission for ami_users went through moto.
-    expect(proxy.count('ModifyImageAttribute', 'forwarded')).toBe(2);
+    expect(aws.proxy.count('ModifyImageAttribute', 'forwarded')).toBe(2);
     // The instance was launched once, with a ClientToken and kiln's tags from creation.
-    const launches = proxy.calls.filter((c) => c.action === 'RunInstances');
+    const launches = aws.proxy.calls.filter((c) => c.action === 'RunInstances');
     expect(launches).toHaveLength(1);
     const p = launches[0]!.params;
     expect(p.get('ClientToken')).toMatch(/^run-/);
@@ -117,9 +97,9 @@ describe('amazon-ebs against moto', () => {
       .map(([, v]) => v);
     expect(tagKeys).toEqual(expect.arrayContaining(['kiln:run-id', 'kiln:created', 'Purpose']));
     // The key pair was imported (AWS never made the private key).
-    expect(proxy.count('ImportKeyPair')).toBe(1);
-    expect(proxy.count('CreateKeyPair')).toBe(0);
-    const copy = proxy.calls.find((c) => c.action === 'CopyImage')!;
+    expect(aws.proxy.count('ImportKeyPair')).toBe(1);
+    expect(aws.proxy.count('CreateKeyPair')).toBe(0);
+    const copy = aws.proxy.calls.find((c) => c.action === 'CopyImage')!;
     expect(copy.params.get('ClientToken')).toBeTruthy();
 
     const left = await resourcesOfRun(r.runId, ['us-east-1', 'us-west-2']);
@@ -169,11 +149,11 @@ describe('amazon-ebs against moto', () => {
   it('refuses an AMI name that exists, before creating anything; force_deregister replaces it', async () => {
     const first = await runAmazonEbs(base({ ami_name: 'same-name' }), { kilnHome: home });
     expect(first.error, first.text()).toBeUndefined();
-    proxy.clear();
+    aws.proxy.clear();
     const second = await runAmazonEbs(base({ ami_name: 'same-name' }), { kilnHome: home });
     expect(String((second.error as Error)?.message)).toMatch(/same-name.*used by an existing AMI/);
-    expect(proxy.count('RunInstances')).toBe(0);
-    expect(proxy.count('ImportKeyPair')).toBe(0);
+    expect(aws.proxy.count('RunInstances')).toBe(0);
+    expect(aws.proxy.count('ImportKeyPair')).toBe(0);
     const third = await runAmazonEbs(
       base({ ami_name: 'same-name', force_deregister: true, force_delete_snapshot: true }),
       {
@@ -200,7 +180,7 @@ describe('amazon-ebs against moto', () => {
     const second = await runAmazonEbs(base({ ami_name: 'base-2024-02' }), { kilnHome: home });
     expect(second.error, second.text()).toBeUndefined();
     const newest = second.artifact!.id.split(':')[1]!;
-    proxy.clear();
+    aws.proxy.clear();
     const r = await runAmazonEbs(
       base({
         source_ami: undefined,
@@ -216,9 +196,9 @@ describe('amazon-ebs against moto', () => {
     );
     expect(r.error, r.text()).toBeUndefined();
     expect(r.generated.SourceAMI).toBe(newest);
-    const made = proxy.calls.filter((c) => c.action === 'CreateImage').length;
+    const made = aws.proxy.calls.filter((c) => c.action === 'CreateImage').length;
     expect(made).toBe(1);
-    const copy = proxy.calls.find((c) => c.action === 'CopyImage')!;
+    const copy = aws.proxy.calls.find((c) => c.action === 'CopyImage')!;
     expect(copy.params.get('Encrypted')).toBe('true');
     const plain = copy.params.get('SourceImageId');
     const final = r.artifact!.id.split(':')[1]!;

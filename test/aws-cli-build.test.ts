@@ -8,30 +8,17 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
 import { run } from '../src/core/exec.js';
-import { type FaultProxy, startFaultProxy } from './helpers/fault-proxy.js';
-import { awsEnv, motoLinuxAmi, resourcesOfRun, startMoto, type TestMoto } from './helpers/moto.js';
+import { awsEnv, motoLinuxAmi, resourcesOfRun, useMotoWithProxy } from './helpers/moto.js';
 
 const KILN = join(import.meta.dirname, '..', 'bin', 'kiln.js');
 const SECRET = 'moto-secret-"$x\'y';
-let moto: TestMoto;
-let proxy: FaultProxy;
+const aws = useMotoWithProxy();
 let dir: string;
 
-beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startFaultProxy(moto.url);
-  Object.assign(process.env, awsEnv(proxy.url));
-});
-afterAll(async () => {
-  await proxy?.close();
-  await moto?.stop();
-});
 beforeEach(async () => {
-  await moto.reset();
-  proxy.clear();
   dir = await mkdtemp(join(tmpdir(), 'kiln-aws-cli-'));
   return () => rm(dir, { recursive: true, force: true });
 });
@@ -62,7 +49,7 @@ function template(name: string, sourceAmi: string, extra: Record<string, unknown
 
 async function kilnBuild(file: string, vars: string[] = []) {
   // No credentials in the environment: the template's access_key/secret_key must be used.
-  const env: Record<string, string> = { ...awsEnv(proxy.url), KILN_HOME: join(dir, 'home') };
+  const env: Record<string, string> = { ...awsEnv(aws.proxy.url), KILN_HOME: join(dir, 'home') };
   env.AWS_ACCESS_KEY_ID = '';
   env.AWS_SECRET_ACCESS_KEY = '';
   return run('node', [KILN, 'build', '-machine-readable', ...vars, file], {
@@ -116,7 +103,7 @@ describe('kiln build with amazon-ebs (CLI, moto)', () => {
     }
     // Both runs: the AMIs stay, nothing temporary does.
     const runIds = new Set(
-      proxy.calls
+      aws.proxy.calls
         .filter((c) => c.action === 'RunInstances')
         .map((c) => {
           const [key] = [...c.params].find(
@@ -141,6 +128,6 @@ describe('kiln build with amazon-ebs (CLI, moto)', () => {
     const r = await kilnBuild('typo.json');
     expect(r.exitCode).toBe(1);
     expect(r.stdout + r.stderr).toMatch(/ami_nmae/);
-    expect(proxy.calls).toHaveLength(0);
+    expect(aws.proxy.calls).toHaveLength(0);
   });
 });

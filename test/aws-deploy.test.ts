@@ -16,32 +16,19 @@ import {
   EC2Client,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { listDeployments } from '../src/catalog/deployments.js';
 import { run } from '../src/core/exec.js';
-import { type FaultProxy, startFaultProxy } from './helpers/fault-proxy.js';
-import { awsEnv, motoLinuxAmi, startMoto, type TestMoto } from './helpers/moto.js';
+import { awsEnv, motoLinuxAmi, useMotoWithProxy } from './helpers/moto.js';
 
 const KILN = join(import.meta.dirname, '..', 'bin', 'kiln.js');
-let moto: TestMoto;
-let proxy: FaultProxy;
+const aws = useMotoWithProxy();
 let home: string;
 let ec2: EC2Client;
 let amis: string[];
 let ltId: string;
 
-beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startFaultProxy(moto.url);
-  Object.assign(process.env, awsEnv(proxy.url));
-});
-afterAll(async () => {
-  await proxy?.close();
-  await moto?.stop();
-});
 beforeEach(async () => {
-  await moto.reset();
-  proxy.clear();
   home = await mkdtemp(join(tmpdir(), 'kiln-aws-home-'));
   ec2 = new EC2Client({ region: 'us-east-1' });
   const base = await motoLinuxAmi();
@@ -92,7 +79,7 @@ async function group(name: string, version: string): Promise<void> {
 
 function kiln(args: string[]) {
   return run('node', [KILN, ...args], {
-    env: { ...awsEnv(proxy.url), KILN_HOME: home },
+    env: { ...awsEnv(aws.proxy.url), KILN_HOME: home },
     reject: false,
   });
 }
@@ -140,7 +127,7 @@ describe('kiln deploy aws', () => {
     const t = await template();
     expect(t.defaultVersion).toBe(2);
     expect(t.versions.at(-1)).toEqual({ n: 2, ami: amis[0] });
-    const start = proxy.refreshes[0]!;
+    const start = aws.proxy.refreshes[0]!;
     expect(start.preferences).toMatchObject({
       MinHealthyPercentage: '75',
       InstanceWarmup: '30',
@@ -161,7 +148,7 @@ describe('kiln deploy aws', () => {
 
   it('row 24: a refresh that fails reports the reason, rolls back, and restores the default version', async () => {
     expect((await deploy(amis[0]!)).exitCode).toBe(0);
-    proxy.refreshScenarios.push(
+    aws.proxy.refreshScenarios.push(
       { outcome: 'Failed', reason: 'Instance i-0abc failed ELB health checks' },
       { outcome: 'Successful' },
     );
@@ -173,7 +160,11 @@ describe('kiln deploy aws', () => {
     expect(t.defaultVersion).toBe(2);
     expect(t.versions.find((v) => v.n === t.defaultVersion)?.ami).toBe(amis[0]);
     // The rollback itself: a second refresh after the failed one, with the old version as default.
-    expect(proxy.refreshes.map((x) => x.status)).toEqual(['Successful', 'Failed', 'Successful']);
+    expect(aws.proxy.refreshes.map((x) => x.status)).toEqual([
+      'Successful',
+      'Failed',
+      'Successful',
+    ]);
     const history = listDeployments(home, { group: 'hello-web-asg' });
     expect(history[0]).toMatchObject({
       imageId: amis[1],
@@ -184,14 +175,14 @@ describe('kiln deploy aws', () => {
 
   it('row 25: a refresh already running is a clear error and leaks no launch template version', async () => {
     const before = await template();
-    proxy.refreshInProgress.add('hello-web-asg');
+    aws.proxy.refreshInProgress.add('hello-web-asg');
     const r = await deploy(amis[0]!);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/an instance refresh .*already running in group "hello-web-asg"/);
     expect(r.stderr).not.toMatch(/This is a bug/);
-    expect(proxy.count('CreateLaunchTemplateVersion', 'forwarded')).toBe(1);
+    expect(aws.proxy.count('CreateLaunchTemplateVersion', 'forwarded')).toBe(1);
     // The version kiln made is deleted again and the default never moved.
-    const del = proxy.calls.find((c) => c.action === 'DeleteLaunchTemplateVersions')!;
+    const del = aws.proxy.calls.find((c) => c.action === 'DeleteLaunchTemplateVersions')!;
     expect(del.params.get('LaunchTemplateId')).toBe(ltId);
     expect(del.params.get('LaunchTemplateVersion.1')).toBe(String(before.versions.length + 1));
     const after = await template();
@@ -207,7 +198,7 @@ describe('kiln deploy aws', () => {
   });
 
   it('row 25: a refresh seen running before the deploy starts: refused before anything is created', async () => {
-    proxy.refreshScenarios.push({ outcome: 'Successful', polls: 1000 });
+    aws.proxy.refreshScenarios.push({ outcome: 'Successful', polls: 1000 });
     const asg = new AutoScalingClient({ region: 'us-east-1' });
     const { StartInstanceRefreshCommand } = await import('@aws-sdk/client-auto-scaling');
     await asg.send(new StartInstanceRefreshCommand({ AutoScalingGroupName: 'hello-web-asg' }));
@@ -216,7 +207,7 @@ describe('kiln deploy aws', () => {
     const r = await deploy(amis[0]!);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/already running/);
-    expect(proxy.count('CreateLaunchTemplateVersion')).toBe(0);
+    expect(aws.proxy.count('CreateLaunchTemplateVersion')).toBe(0);
     expect(await template()).toEqual(before);
   });
 
@@ -234,26 +225,26 @@ describe('kiln deploy aws', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/launch template version \$Latest/);
     expect(r.stderr).toMatch(/\$Default/);
-    expect(proxy.count('CreateLaunchTemplateVersion')).toBe(0);
-    expect(proxy.count('ModifyLaunchTemplate')).toBe(0);
+    expect(aws.proxy.count('CreateLaunchTemplateVersion')).toBe(0);
+    expect(aws.proxy.count('ModifyLaunchTemplate')).toBe(0);
   });
 
   it('row 25: --launch-template-version $Latest is rejected at validation, before any AWS call', async () => {
-    proxy.clear();
+    aws.proxy.clear();
     const r = await deploy(amis[0]!, '--launch-template-version', '$Latest');
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(
       /\$Latest moves on its own, and a rollback needs the numbered version/,
     );
-    expect(proxy.calls).toHaveLength(0);
+    expect(aws.proxy.calls).toHaveLength(0);
   });
 
   it('an interrupt during the refresh cancels it and restores the default version', async () => {
-    proxy.refreshScenarios.push({ outcome: 'Successful', polls: 100_000 });
+    aws.proxy.refreshScenarios.push({ outcome: 'Successful', polls: 100_000 });
     const stop = new AbortController();
-    proxy.onRequest = (action) => {
+    aws.proxy.onRequest = (action) => {
       // Once kiln is waiting on the refresh, interrupt it (run() sends SIGTERM).
-      if (action === 'DescribeInstanceRefreshes' && proxy.refreshes.length > 0) stop.abort();
+      if (action === 'DescribeInstanceRefreshes' && aws.proxy.refreshes.length > 0) stop.abort();
     };
     const before = await template();
     // run() reports the cancellation it caused once kiln has exited; what matters is AWS's state.
@@ -272,14 +263,14 @@ describe('kiln deploy aws', () => {
         '100ms',
       ],
       {
-        env: { ...awsEnv(proxy.url), KILN_HOME: home },
+        env: { ...awsEnv(aws.proxy.url), KILN_HOME: home },
         reject: false,
         signal: stop.signal,
         killGraceMs: 20_000,
       },
     ).catch(() => undefined);
-    expect(proxy.count('CancelInstanceRefresh', 'refresh')).toBe(1);
-    expect(proxy.refreshes[0]!.status).toBe('Cancelled');
+    expect(aws.proxy.count('CancelInstanceRefresh', 'refresh')).toBe(1);
+    expect(aws.proxy.refreshes[0]!.status).toBe('Cancelled');
     expect((await template()).defaultVersion).toBe(before.defaultVersion);
     expect(listDeployments(home, { group: 'hello-web-asg' })[0]).toMatchObject({
       status: 'cancelled',
@@ -306,7 +297,7 @@ describe('kiln deploy aws', () => {
     const t = await template();
     expect(t.defaultVersion).toBe(2);
     expect(t.versions.find((v) => v.n === 2)?.ami).toBe(amis[0]);
-    expect(proxy.refreshes).toHaveLength(3);
+    expect(aws.proxy.refreshes).toHaveLength(3);
     // Without the local record (another machine deployed), the version's description says where to go.
     await rm(join(home, 'catalog.db'), { force: true });
     await rm(join(home, 'catalog.db-wal'), { force: true });

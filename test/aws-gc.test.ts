@@ -23,35 +23,22 @@ import {
   type Tag,
 } from '@aws-sdk/client-ec2';
 import ssh2 from 'ssh2';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../src/core/exec.js';
-import { type FaultProxy, startFaultProxy } from './helpers/fault-proxy.js';
-import { awsEnv, motoLinuxAmi, startMoto, type TestMoto } from './helpers/moto.js';
+import { awsEnv, motoLinuxAmi, useMotoWithProxy } from './helpers/moto.js';
 
 const KILN = join(import.meta.dirname, '..', 'bin', 'kiln.js');
-let moto: TestMoto;
-let proxy: FaultProxy;
+const aws = useMotoWithProxy();
 let home: string;
 
-beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startFaultProxy(moto.url);
-  Object.assign(process.env, awsEnv(proxy.url));
-});
-afterAll(async () => {
-  await proxy?.close();
-  await moto?.stop();
-});
 beforeEach(async () => {
-  await moto.reset();
-  proxy.clear();
   home = await mkdtemp(join(tmpdir(), 'kiln-aws-home-'));
   return () => rm(home, { recursive: true, force: true });
 });
 
 function kiln(args: string[]) {
   return run('node', [KILN, ...args], {
-    env: { ...awsEnv(proxy.url), KILN_HOME: home },
+    env: { ...awsEnv(aws.proxy.url), KILN_HOME: home },
     reject: false,
   });
 }
@@ -174,6 +161,6 @@ describe('kiln gc aws', () => {
     const r = await kiln(['gc', 'aws', '--older-than', 'soon', '--region', 'us-east-1']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/--older-than: "soon" is not a duration/);
-    expect(proxy.calls).toHaveLength(0);
+    expect(aws.proxy.calls).toHaveLength(0);
   });
 });

@@ -11,37 +11,17 @@ import {
   DescribeSnapshotsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { KilnError } from '../src/core/errors.js';
 import { findAwsLeftovers, removeAwsLeftovers } from '../src/deploy/aws/gc.js';
-import { type FaultProxy, startFaultProxy } from './helpers/fault-proxy.js';
-import {
-  awsEnv,
-  motoLinuxAmi,
-  resourcesOfRun,
-  runAmazonEbs,
-  startMoto,
-  type TestMoto,
-} from './helpers/moto.js';
+import { motoLinuxAmi, resourcesOfRun, runAmazonEbs, useMotoWithProxy } from './helpers/moto.js';
 
-let moto: TestMoto;
-let proxy: FaultProxy;
+const aws = useMotoWithProxy();
 let home: string;
 let sourceAmi: string;
 const REGIONS = ['us-east-1', 'us-west-2'];
 
-beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startFaultProxy(moto.url);
-  Object.assign(process.env, awsEnv(proxy.url));
-});
-afterAll(async () => {
-  await proxy?.close();
-  await moto?.stop();
-});
 beforeEach(async () => {
-  await moto.reset();
-  proxy.clear();
   home = await mkdtemp(join(tmpdir(), 'kiln-aws-home-'));
   sourceAmi = await motoLinuxAmi();
   return () => rm(home, { recursive: true, force: true });
@@ -93,12 +73,12 @@ function expectNothingTemporary(left: Awaited<ReturnType<typeof resourcesOfRun>>
 
 describe('AWS reliability (fault proxy in front of moto)', () => {
   it('row 17: throttled RunInstances and DescribeImages succeed with growing back-off and exactly one instance', async () => {
-    const runThrottle = proxy.inject({
+    const runThrottle = aws.proxy.inject({
       action: 'RunInstances',
       error: 'RequestLimitExceeded',
       times: 5,
     });
-    const imgThrottle = proxy.inject({
+    const imgThrottle = aws.proxy.inject({
       action: 'DescribeImages',
       error: 'RequestLimitExceeded',
       times: 5,
@@ -107,7 +87,7 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
     expect(r.error, r.text()).toBeUndefined();
     expect(runThrottle.hits).toBe(5);
     expect(imgThrottle.hits).toBe(5);
-    expect(proxy.count('RunInstances', 'forwarded')).toBe(1);
+    expect(aws.proxy.count('RunInstances', 'forwarded')).toBe(1);
     const delays = [
       ...r.text().matchAll(/RunInstances: RequestLimitExceeded.*retrying in (\d+) ms/g),
     ].map((m) => Number(m[1]));
@@ -120,12 +100,12 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
   });
 
   it('row 18: a RunInstances answer dropped after moto created the instance leads to no second instance, and it is terminated', async () => {
-    const drop = proxy.inject({ action: 'RunInstances', drop: true, times: 1 });
+    const drop = aws.proxy.inject({ action: 'RunInstances', drop: true, times: 1 });
     const r = await runAmazonEbs(config(), { kilnHome: home });
     expect(r.error, r.text()).toBeUndefined();
     expect(drop.hits).toBe(1);
     // moto ignores ClientToken, so a blind retry would have made a second instance.
-    expect(proxy.count('RunInstances')).toBe(1);
+    expect(aws.proxy.count('RunInstances')).toBe(1);
     expect(r.text()).toMatch(/found the instance by its token/);
     const instances = await instancesOfRun(r.runId);
     expect(instances).toHaveLength(1);
@@ -134,12 +114,12 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
   });
 
   it('row 18: a dropped RunInstances answer in a build that then fails still terminates the instance it never heard of', async () => {
-    proxy.inject({ action: 'RunInstances', drop: true, times: 1 });
+    aws.proxy.inject({ action: 'RunInstances', drop: true, times: 1 });
     // The lookup for the lost launch fails too: kiln must stop rather than launch again.
-    proxy.inject({ action: 'DescribeInstances', error: 'UnauthorizedOperation', times: 1 });
+    aws.proxy.inject({ action: 'DescribeInstances', error: 'UnauthorizedOperation', times: 1 });
     const r = await runAmazonEbs(config(), { kilnHome: home });
     expect(String((r.error as Error)?.message)).toMatch(/UnauthorizedOperation/);
-    expect(proxy.count('RunInstances')).toBe(1);
+    expect(aws.proxy.count('RunInstances')).toBe(1);
     const instances = await instancesOfRun(r.runId);
     expect(instances).toHaveLength(1);
     expect(instances[0]!.state).toBe('terminated');
@@ -147,23 +127,23 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
   });
 
   it('row 19: InvalidInstanceID.NotFound / InvalidAMIID.NotFound for the first three calls: succeeds with tags applied', async () => {
-    const inst = proxy.inject({
+    const inst = aws.proxy.inject({
       action: 'DescribeInstances',
       error: 'InvalidInstanceID.NotFound',
       times: 3,
     });
-    const stop = proxy.inject({
+    const stop = aws.proxy.inject({
       action: 'StopInstances',
       error: 'InvalidInstanceID.NotFound',
       times: 3,
     });
-    const ami = proxy.inject({
+    const ami = aws.proxy.inject({
       action: 'DescribeImages',
       error: 'InvalidAMIID.NotFound',
       times: 3,
       after: 'CreateImage',
     });
-    const tags = proxy.inject({
+    const tags = aws.proxy.inject({
       action: 'CreateTags',
       error: 'InvalidSnapshot.NotFound',
       times: 3,
@@ -191,7 +171,7 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
 
   it('row 20: a failure after CreateImage deregisters the AMIs (copies too), deletes their snapshots, key pair and group', async () => {
     const before = await ownedImagesAndSnapshots();
-    const fail = proxy.inject({
+    const fail = aws.proxy.inject({
       action: 'ModifyImageAttribute',
       error: 'InvalidParameterValue',
       times: 1,
@@ -202,22 +182,22 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
     );
     expect(fail.hits).toBe(1);
     expect(String((r.error as Error)?.message)).toMatch(/InvalidParameterValue/);
-    expect(proxy.count('CreateImage', 'forwarded')).toBe(1);
-    expect(proxy.count('CopyImage', 'forwarded')).toBe(1);
+    expect(aws.proxy.count('CreateImage', 'forwarded')).toBe(1);
+    expect(aws.proxy.count('CopyImage', 'forwarded')).toBe(1);
     const after = await ownedImagesAndSnapshots();
     expect([...after].filter((x) => !before.has(x))).toEqual([]);
-    expect(proxy.count('DeregisterImage', 'forwarded')).toBe(2);
-    expect(proxy.count('DeleteSnapshot', 'forwarded')).toBeGreaterThanOrEqual(2);
+    expect(aws.proxy.count('DeregisterImage', 'forwarded')).toBe(2);
+    expect(aws.proxy.count('DeleteSnapshot', 'forwarded')).toBeGreaterThanOrEqual(2);
     const left = await resourcesOfRun(r.runId, REGIONS);
     expectNothingTemporary(left);
     expect(left.images).toEqual([]);
     expect(left.snapshots).toEqual([]);
-    expect(proxy.count('DeleteKeyPair', 'forwarded')).toBe(1);
-    expect(proxy.count('DeleteSecurityGroup', 'forwarded')).toBe(1);
+    expect(aws.proxy.count('DeleteKeyPair', 'forwarded')).toBe(1);
+    expect(aws.proxy.count('DeleteSecurityGroup', 'forwarded')).toBe(1);
   });
 
   it('row 21: a security group still in use (DependencyViolation ×3) is deleted after retries', async () => {
-    const dv = proxy.inject({
+    const dv = aws.proxy.inject({
       action: 'DeleteSecurityGroup',
       error: 'DependencyViolation',
       times: 3,
@@ -225,13 +205,13 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
     const r = await runAmazonEbs(config(), { kilnHome: home });
     expect(r.error, r.text()).toBeUndefined();
     expect(dv.hits).toBe(3);
-    expect(proxy.count('DeleteSecurityGroup', 'forwarded')).toBe(1);
+    expect(aws.proxy.count('DeleteSecurityGroup', 'forwarded')).toBe(1);
     expect(r.text()).toMatch(/still in use \(attempt 3\); retrying/);
     expectNothingTemporary(await resourcesOfRun(r.runId, ['us-east-1']));
   });
 
   it('row 21: when the group stays in use, cleanup gives up and prints its exact ID', async () => {
-    proxy.inject({
+    aws.proxy.inject({
       action: 'DeleteSecurityGroup',
       error: 'DependencyViolation',
       times: Number.POSITIVE_INFINITY,
@@ -250,7 +230,7 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
   });
 
   it('row 22: ExpiredToken mid-build: no retry storm, a clear message, and what is left listed with IDs', async () => {
-    const expired = proxy.inject({
+    const expired = aws.proxy.inject({
       action: '*',
       error: 'ExpiredToken',
       times: Number.POSITIVE_INFINITY,
@@ -262,7 +242,7 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
     expect((r.error as KilnError).message).toMatch(/AWS rejected the credentials.*ExpiredToken/);
     // One failing call per step that still tried (the wait, then each cleanup), no retries of it.
     expect(expired.hits).toBeLessThanOrEqual(8);
-    proxy.clear();
+    aws.proxy.clear();
     const left = await resourcesOfRun(r.runId, ['us-east-1']);
     const text = r.text();
     for (const id of [
@@ -297,7 +277,7 @@ describe('amazon-ebs with SSH and interrupts', () => {
     const sshd = await startSshd();
     try {
       // AWS would put the imported key on the instance; here it goes to the local sshd.
-      proxy.onRequest = async (action, params) => {
+      aws.proxy.onRequest = async (action, params) => {
         if (action !== 'ImportKeyPair') return;
         const key = Buffer.from(params.get('PublicKeyMaterial') ?? '', 'base64').toString('utf8');
         await writeFile(sshd.authorizedKeysFile, `${key}\n`, { mode: 0o600 });
@@ -331,11 +311,11 @@ describe('amazon-ebs with SSH and interrupts', () => {
       keyFile = String(r.generated.SSHPrivateKeyFile ?? '');
       said = r.text();
       // The ingress rule opened SSH to the given source only.
-      const auth = proxy.calls.find((c) => c.action === 'AuthorizeSecurityGroupIngress')!;
+      const auth = aws.proxy.calls.find((c) => c.action === 'AuthorizeSecurityGroupIngress')!;
       expect(auth.params.get('IpPermissions.1.IpRanges.1.CidrIp')).toBe('127.0.0.1/32');
       expect(auth.params.get('IpPermissions.1.FromPort')).toBe(String(sshd.port));
       // The key was imported as ed25519, never created by AWS, and the private key is gone.
-      expect(proxy.count('CreateKeyPair')).toBe(0);
+      expect(aws.proxy.count('CreateKeyPair')).toBe(0);
       const { existsSync } = await import('node:fs');
       expect(keyFile).not.toBe('');
       expect(existsSync(keyFile)).toBe(false);
@@ -358,7 +338,7 @@ describe('amazon-ebs with SSH and interrupts', () => {
       },
     });
     expect(r.error).toBeDefined();
-    expect(proxy.count('CreateImage')).toBe(0);
+    expect(aws.proxy.count('CreateImage')).toBe(0);
     expectNothingTemporary(await resourcesOfRun(r.runId, ['us-east-1']));
     expect(await ownedImagesAndSnapshots()).toEqual(before);
   });
@@ -366,7 +346,7 @@ describe('amazon-ebs with SSH and interrupts', () => {
   it('an interrupt while the AMI is being made removes the AMI and its snapshot too', async () => {
     const stop = new AbortController();
     const before = await ownedImagesAndSnapshots();
-    proxy.onRequest = (action) => {
+    aws.proxy.onRequest = (action) => {
       if (action === 'CopyImage') stop.abort();
     };
     const r = await runAmazonEbs(config({ ami_regions: ['us-west-2'] }), {
@@ -374,7 +354,7 @@ describe('amazon-ebs with SSH and interrupts', () => {
       signal: stop.signal,
     });
     expect(r.error).toBeDefined();
-    expect(proxy.count('CreateImage', 'forwarded')).toBe(1);
+    expect(aws.proxy.count('CreateImage', 'forwarded')).toBe(1);
     const left = await resourcesOfRun(r.runId, REGIONS);
     expectNothingTemporary(left);
     expect(left.images).toEqual([]);

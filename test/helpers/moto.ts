@@ -3,8 +3,10 @@
  * state reset between tests. moto is required, never optional: when it is missing the
  * tests fail loudly with how to install it (CI must not skip the AWS suite).
  */
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { CancelledError } from '../../src/core/errors.js';
 import { haveCommand, run } from '../../src/core/exec.js';
+import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 import { freePort } from './sshd.js';
 
 export const MOTO_INSTALL_HINT =
@@ -231,4 +233,27 @@ export async function runAmazonEbs(
     result.error = err;
   }
   return result;
+}
+
+/**
+ * For one test file: moto behind the fault proxy, the SDK pointed at the proxy, both reset
+ * before each test and stopped after the file. Call it at the top of the file, before the
+ * file's own hooks, so its reset runs first.
+ */
+export function useMotoWithProxy(): { readonly moto: TestMoto; readonly proxy: FaultProxy } {
+  const aws = {} as { moto: TestMoto; proxy: FaultProxy };
+  beforeAll(async () => {
+    aws.moto = await startMoto();
+    aws.proxy = await startFaultProxy(aws.moto.url);
+    Object.assign(process.env, awsEnv(aws.proxy.url));
+  });
+  afterAll(async () => {
+    await aws.proxy?.close();
+    await aws.moto?.stop();
+  });
+  beforeEach(async () => {
+    await aws.moto.reset();
+    aws.proxy.clear();
+  });
+  return aws;
 }
