@@ -33,11 +33,7 @@ export async function createKeyDir(signal?: AbortSignal, runId?: string): Promis
   };
   try {
     await chmod(dir, 0o700);
-    const pair = await new Promise<{ public: string; private: string }>((resolve, reject) => {
-      ssh2.utils.generateKeyPair('ed25519', { comment: label }, (err, kp) =>
-        err ? reject(err) : resolve(kp),
-      );
-    });
+    const pair = await generateSshKeyPair('ed25519', { comment: label });
     const privateKeyFile = join(dir, 'id_ed25519');
     await writeFile(
       privateKeyFile,
@@ -61,5 +57,28 @@ export async function createKeyDir(signal?: AbortSignal, runId?: string): Promis
         cause: err,
       },
     );
+  }
+}
+
+/**
+ * Generates an OpenSSH key pair that ssh2 and OpenSSH can both read. ssh2 1.17 sometimes
+ * writes an ed25519 key whose public part lost a leading zero byte (31 bytes instead of
+ * 32): about 1 key in 230 here, which `parseKey` then rejects as "Malformed OpenSSH
+ * private key". Such a key is thrown away and another one made.
+ */
+export async function generateSshKeyPair(
+  type: 'ed25519' | 'rsa',
+  opts: { comment?: string; bits?: number } = {},
+): Promise<{ public: string; private: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const pair = await new Promise<{ public: string; private: string }>((resolve, reject) => {
+      ssh2.utils.generateKeyPair(type, opts, (err, kp) => (err ? reject(err) : resolve(kp)));
+    });
+    const priv = ssh2.utils.parseKey(pair.private);
+    const pub = ssh2.utils.parseKey(pair.public);
+    if (!(priv instanceof Error) && !(pub instanceof Error)) return pair;
+    if (attempt >= 20) {
+      throw new Error(`ssh2 made ${attempt} unreadable ${type} keys in a row`);
+    }
   }
 }

@@ -8,7 +8,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteKeyPairCommand, ImportKeyPairCommand } from '@aws-sdk/client-ec2';
-import ssh2 from 'ssh2';
+import { generateSshKeyPair } from '../../../communicator/keys.js';
 import type { Step } from '../../../core/steps.js';
 import { awsCode, explainAwsError, leftoverError } from '../aws-errors.js';
 import type { AmazonState } from '../state.js';
@@ -21,10 +21,10 @@ export const keyPair: Step<AmazonState> = {
     const name = `kiln_${ctx.runId}_${randomBytes(3).toString('hex')}`;
     state.keyDir = await mkdtemp(join(tmpdir(), 'kiln-aws-key-'));
     await chmod(state.keyDir, 0o700);
-    const pair = await new Promise<{ public: string; private: string }>((resolve, reject) => {
-      const opts = type === 'rsa' ? { bits: 4096, comment: name } : { comment: name };
-      ssh2.utils.generateKeyPair(type, opts, (err, kp) => (err ? reject(err) : resolve(kp)));
-    });
+    const pair = await generateSshKeyPair(
+      type,
+      type === 'rsa' ? { bits: 4096, comment: name } : { comment: name },
+    );
     ctx.secrets.add(pair.private);
     const file = join(state.keyDir, `id_${type}`);
     await writeFile(file, pair.private.endsWith('\n') ? pair.private : `${pair.private}\n`, {
