@@ -21,13 +21,13 @@ step "base image (Debian 12; instant when it exists)"
 kiln base debian-12 >&2
 
 step "build image"
-build_id=$(kiln build -machine-readable examples/hello-web/packer/packer-build.json | tee /dev/stderr | artifact_id)
+build_id=$(kiln build -machine-readable examples/hello-web/packer/packer-build.json | tee >(cat >&2) | artifact_id)
 [ -n "$build_id" ] || { echo "main-job: the build printed no artifact id" >&2; exit 1; }
 
 step "release image (dev) from $build_id"
 release_id=$(kiln build -machine-readable -var "source_image=$build_id" \
   -var-file examples/hello-web/environments/dev.json \
-  examples/hello-web/packer/packer-release.json | tee /dev/stderr | artifact_id)
+  examples/hello-web/packer/packer-release.json | tee >(cat >&2) | artifact_id)
 [ -n "$release_id" ] || { echo "main-job: the release printed no artifact id" >&2; exit 1; }
 
 step "run $release_id and ask it over HTTP"
