@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** Go's `time.ParseDuration`, exactly: what Packer accepts for `pause_before`, `timeout`, `ssh_timeout`… */
 
 const UNIT_NS: Record<string, number> = {
@@ -48,3 +50,16 @@ export function parseGoDurationMs(text: string): number {
   const ns = parseGoDurationNs(text);
   return Math.trunc(ns / 1e6);
 }
+
+/** A config field holding a Go duration (`30s`, `5m`, `1h30m`), checked by parseGoDurationMs. */
+export const goDuration = z.string().refine(
+  (s) => {
+    try {
+      parseGoDurationMs(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: (i) => `invalid duration "${String(i.input)}" (examples: 30s, 5m, 1h30m)` },
+);

@@ -4,19 +4,7 @@
  * host. Packer's own checks and messages.
  */
 import { z } from 'zod';
-import { parseGoDurationMs } from '../../template/duration.js';
-
-const goDuration = z.string().refine(
-  (s) => {
-    try {
-      parseGoDurationMs(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: (i) => `invalid duration "${String(i.input)}" (examples: 30s, 5m, 1h30m)` },
-);
+import { goDuration } from '../../template/duration.js';
 
 export const nullConfigSchema = z
   .strictObject({

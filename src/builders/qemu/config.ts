@@ -4,19 +4,7 @@
  * `source_image`, a catalog reference. One schema gives the type and the validation.
  */
 import { z } from 'zod';
-import { parseGoDurationMs } from '../../template/duration.js';
-
-const goDuration = z.string().refine(
-  (s) => {
-    try {
-      parseGoDurationMs(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: (i) => `invalid duration "${String(i.input)}" (examples: 30s, 5m, 1h30m)` },
-);
+import { goDuration } from '../../template/duration.js';
 
 /** Parses `disk_size`: a number of megabytes, or a string with a K/M/G/T suffix (bare = megabytes). Returns bytes. */
 export function parseDiskSize(value: string | number): number {
