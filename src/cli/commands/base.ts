@@ -8,10 +8,10 @@ import type { Command } from 'commander';
 import { BASES, makeBase } from '../../base/debian.js';
 import { importImage } from '../../base/import.js';
 import { Catalog } from '../../catalog/index.js';
-import { CancelledError } from '../../core/errors.js';
 import { BuildUi } from '../../core/events.js';
 import { Secrets } from '../../core/secrets.js';
 import { createUi } from '../../ui/index.js';
+import { withInterrupts } from './run.js';
 
 /** Registers `kiln base` and `kiln images import` (after `kiln images`, when it exists). */
 export function registerBase(program: Command): void {
@@ -103,20 +103,4 @@ function cliUi(machineReadable: boolean) {
     stderr: process.stderr,
     env: process.env,
   });
-}
-
-async function withInterrupts(fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
-  const ctl = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (ctl.signal.aborted) process.exit(130);
-    ctl.abort(new CancelledError(`cancelled by ${sig}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    await fn(ctl.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
 }
