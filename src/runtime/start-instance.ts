@@ -8,14 +8,14 @@
 import { once } from 'node:events';
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chooseAccelerator } from '../builders/qemu/accel.js';
 import { createOverlay, freePort, lastLines, QEMU_BINARY } from '../builders/qemu/driver.js';
 import { buildQemuArgs, type PortForward } from '../builders/qemu/qemu-args.js';
 import { QmpClient } from '../builders/qemu/qmp.js';
 import { newId } from '../catalog/ids.js';
-import type { Catalog, InstanceRecord } from '../catalog/index.js';
+import type { Catalog, ImageRecord, InstanceRecord } from '../catalog/index.js';
 import { processIdentity } from '../catalog/process-info.js';
 import { CancelledError, KilnError, SystemError, UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
@@ -35,15 +35,41 @@ export interface StartInstanceOptions {
   ports?: PortSpec[];
   name?: string;
   group?: string;
-  /** Default 1024. */
+  /** Default: what the image was built with (see `defaultVmSize`). */
   memoryMb?: number;
-  /** Default 1 (under TCG a second vCPU did not boot faster here, and the host has two cores). */
+  /** Default: what the image was built with (see `defaultVmSize`). */
   cpus?: number;
   signal?: AbortSignal;
   ui?: BuildUi;
   /** Extra metadata for the row (e.g. a deploy group's port plan). */
   metadata?: Record<string, unknown>;
   qemuBinary?: string;
+}
+
+/**
+ * A VM's size when the image does not say: the sample's templates (and most builds) use
+ * 2 vCPUs and 1 GiB. Under TCG a second vCPU boots the sample's release image to its
+ * first HTTP answer ~30 % sooner (9.4–10.9 s against 13.1–13.6 s here), because udev,
+ * sshd and Node.js run at the same time.
+ */
+export const DEFAULT_VM_SIZE = { cpus: 2, memoryMb: 1024 } as const;
+
+/**
+ * The size an instance of `image` gets unless told otherwise: the `cpus` and `memoryMb`
+ * its catalog metadata records (the build's VM, when the builder recorded it), else
+ * DEFAULT_VM_SIZE; vCPUs never more than this host's CPUs (more TCG threads than cores
+ * only slow the guest down).
+ */
+export function defaultVmSize(
+  image: Pick<ImageRecord, 'metadata'>,
+  hostCpus: number = availableParallelism(),
+): { cpus: number; memoryMb: number } {
+  const md = (image.metadata ?? {}) as Record<string, unknown>;
+  const whole = (v: unknown, min: number) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min ? v : undefined;
+  const cpus = whole(md.cpus, 1) ?? DEFAULT_VM_SIZE.cpus;
+  const memoryMb = whole(md.memoryMb, 64) ?? DEFAULT_VM_SIZE.memoryMb;
+  return { cpus: Math.max(1, Math.min(cpus, hostCpus)), memoryMb };
 }
 
 /** Unix socket paths must fit in sun_path (108 bytes with the terminator). */
@@ -77,8 +103,9 @@ export async function startInstance(opts: StartInstanceOptions): Promise<Instanc
   }
   const disk = image.files[0];
   if (!disk) throw new UserError('ImageHasNoDisk', `image ${image.id} has no disk file to boot`);
-  const memoryMb = opts.memoryMb ?? 1024;
-  const cpus = opts.cpus ?? 1;
+  const size = defaultVmSize(image);
+  const memoryMb = opts.memoryMb ?? size.memoryMb;
+  const cpus = opts.cpus ?? size.cpus;
   if (!Number.isInteger(memoryMb) || memoryMb < 64)
     throw new UserError(
       'InvalidOption',

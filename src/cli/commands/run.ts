@@ -51,8 +51,11 @@ export function registerRun(program: Command): void {
       [],
     )
     .option('--name <name>', 'a name for the instance (unique)')
-    .option('--memory <mb>', 'guest memory in MB (default 1024)')
-    .option('--cpus <n>', 'virtual CPUs (default 1)')
+    .option('--memory <mb>', "guest memory in MB (default: the image's build VM, else 1024)")
+    .option(
+      '--cpus <n>',
+      "virtual CPUs (default: the image's build VM, else 2; at most the host's)",
+    )
     .option('--wait-http <path>', 'wait until this path answers 2xx on the forwarded port')
     .option('--wait-port <guest>', 'which forwarded guest port to check (default: the first -p)')
     .option('--timeout <duration>', 'how long to wait for health (Go duration)', '2m')
