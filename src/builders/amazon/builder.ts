@@ -10,8 +10,9 @@ import type { BuilderPlugin } from '../../core/plugin.js';
 import { runSteps } from '../../core/steps.js';
 import { removeImage } from './ami-tools.js';
 import { AMAZON_EBS_BUILDER_ID, amiArtifact } from './artifact.js';
-import { type AmazonEbsConfig, amazonEbsSchema, checkConfig, polling } from './config.js';
+import { type AmazonEbsConfig, amazonEbsSchema, polling } from './config.js';
 import { ec2Client, kilnTags } from './driver.js';
+import { prepareAmazonEbs } from './prepare.js';
 import type { AmazonState } from './state.js';
 import { copyRegions } from './steps/copy-regions.js';
 import { createAmi } from './steps/create-ami.js';
@@ -19,6 +20,8 @@ import { deregisterExisting } from './steps/deregister-existing.js';
 import { keyPair } from './steps/key-pair.js';
 import { markArtifact } from './steps/mark-artifact.js';
 import { modifyAmiAttributes } from './steps/modify-ami-attributes.js';
+import { modifyInstance } from './steps/modify-instance.js';
+import { networkInfo } from './steps/network-info.js';
 import { preValidate } from './steps/pre-validate.js';
 import { provision } from './steps/provision.js';
 import { registerCatalog } from './steps/register-catalog.js';
@@ -33,12 +36,14 @@ import { waitInstance } from './steps/wait-instance.js';
 export const AMAZON_EBS_STEPS = [
   preValidate,
   sourceAmi,
+  networkInfo,
   keyPair,
   securityGroup,
   runSourceInstance,
   waitInstance,
   provision,
   stopInstance,
+  modifyInstance,
   deregisterExisting,
   createAmi,
   copyRegions,
@@ -54,12 +59,21 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
   schema: amazonEbsSchema,
 
   async prepare(config) {
-    return { warnings: [], errors: checkConfig(config) };
+    return prepareAmazonEbs(config);
   },
 
   async run(config, ctx, hook) {
     // Secrets first, before any step can print.
-    for (const s of [config.secret_key, config.token, config.access_key]) ctx.secrets.add(s);
+    for (const s of [
+      config.secret_key,
+      config.token,
+      config.access_key,
+      config.ssh_password,
+      config.winrm_password,
+      config.ssh_bastion_password,
+      config.ssh_proxy_password,
+    ])
+      ctx.secrets.add(s);
     const clients = new Map<string, EC2Client>();
     const state: AmazonState = {
       config,

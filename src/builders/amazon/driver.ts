@@ -19,6 +19,10 @@ export interface AwsAccess {
   secret_key?: string | undefined;
   token?: string | undefined;
   profile?: string | undefined;
+  /** Packer's `custom_endpoint_ec2`: an EC2 endpoint URL instead of AWS's (EC2 clients only). */
+  custom_endpoint_ec2?: string | undefined;
+  /** Packer's `max_retries`: retries per API call (the SDK's attempts are this plus one). */
+  max_retries?: number | undefined;
 }
 
 /** kiln's ownership tag: every temporary resource of a run carries its run id from creation. */
@@ -55,13 +59,22 @@ function clientConfig(access: AwsAccess, region: string, maxAttempts: number) {
   return config;
 }
 
-/** An EC2 client for `region` with raised retries. `maxAttempts: 1` gives a client whose caller retries itself. */
-export function ec2Client(
-  access: AwsAccess,
-  region: string,
-  maxAttempts = EC2_MAX_ATTEMPTS,
-): EC2Client {
-  return new EC2Client(clientConfig(access, region, maxAttempts));
+/**
+ * An EC2 client for `region` with raised retries (or `max_retries` + 1), at
+ * `custom_endpoint_ec2` when given. `maxAttempts: 1` gives a client whose caller retries itself.
+ */
+export function ec2Client(access: AwsAccess, region: string, maxAttempts?: number): EC2Client {
+  const attempts =
+    maxAttempts ?? (access.max_retries !== undefined ? access.max_retries + 1 : EC2_MAX_ATTEMPTS);
+  return new EC2Client({
+    ...clientConfig(access, region, attempts),
+    ...(access.custom_endpoint_ec2 ? { endpoint: endpointUrl(access.custom_endpoint_ec2) } : {}),
+  });
+}
+
+/** An endpoint as the SDK wants it: Packer also takes a bare host name, meaning https. */
+export function endpointUrl(endpoint: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `https://${endpoint}`;
 }
 
 /** An Auto Scaling client for `region` with raised retries. */

@@ -5,7 +5,8 @@
  */
 import type { BuilderPlugin } from '../../core/plugin.js';
 import { AMAZON_EBS_BUILDER_ID, amiArtifact } from './artifact.js';
-import { type AmazonEbsConfig, amazonEbsSchema, checkConfig } from './config.js';
+import { type AmazonEbsConfig, amazonEbsSchema } from './config.js';
+import { prepareAmazonEbs } from './prepare.js';
 
 export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
   type: 'amazon-ebs',
@@ -13,7 +14,7 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
   schema: amazonEbsSchema,
 
   async prepare(config) {
-    return { warnings: [], errors: checkConfig(config) };
+    return prepareAmazonEbs(config);
   },
 
   async run(config, ctx, hook) {

@@ -17,7 +17,15 @@ export interface AmazonState {
   ownTags: Tag[];
   accountId?: string;
   sourceImage?: Image;
+  /** Where the instance runs: given, or found by vpc_filter / subnet_filter (network-info). */
+  vpcId?: string;
+  subnetId?: string;
+  availabilityZone?: string;
+  /** Groups found by security_group_filter. */
+  filteredGroupIds?: string[];
+  /** The key pair the instance launches with; `createdKeyName` only when kiln imported it (and deletes it). */
   keyName?: string;
+  createdKeyName?: string;
   privateKeyFile?: string;
   keyDir?: string;
   /** Groups the instance uses; `createdGroupId` is the one kiln made (and deletes). */

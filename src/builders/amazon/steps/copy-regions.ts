@@ -1,6 +1,7 @@
 /**
- * encrypt_boot (an encrypted copy replaces the build AMI) and ami_regions (a copy in each
- * other region). Every CopyImage carries a ClientToken and kiln's tags; on failure the
+ * encrypt_boot (an encrypted copy replaces the build AMI, with kms_key_id or the build
+ * region's region_kms_key_ids key) and ami_regions (a copy in each other region, encrypted
+ * with that region's region_kms_key_ids key when given). Every CopyImage carries a ClientToken and kiln's tags; on failure the
  * cleanup removes every copy this step made, with its snapshots.
  */
 import { CopyImageCommand, CreateTagsCommand } from '@aws-sdk/client-ec2';
@@ -14,7 +15,7 @@ import {
   waitForImage,
 } from '../ami-tools.js';
 import { explainAwsError, leftoverError } from '../aws-errors.js';
-import { targetRegions } from '../config.js';
+import { amiTags, targetRegions } from '../config.js';
 import { retryOn, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
@@ -98,7 +99,12 @@ async function copy(
 ): Promise<{ id: string; snapshots: string[] }> {
   const { config } = state;
   const ec2 = state.ec2(to);
-  const tags = toTags(config.tags, state.ownTags);
+  const tags = toTags(amiTags(config), state.ownTags);
+  // region_kms_key_ids names the key per target region (a key is region-bound); giving one
+  // encrypts the copy even without encrypt_boot, as in Packer.
+  const regionKey = config.region_kms_key_ids?.[to];
+  const kmsKeyId = regionKey ?? config.kms_key_id;
+  const encrypt = encrypted || !!regionKey;
   const res = await retryOn(
     () =>
       ec2.send(
@@ -109,9 +115,7 @@ async function copy(
           ...(config.ami_description ? { Description: config.ami_description } : {}),
           ClientToken: tokenSeed.slice(0, 64),
           TagSpecifications: [{ ResourceType: 'image', Tags: tags }],
-          ...(encrypted
-            ? { Encrypted: true, ...(config.kms_key_id ? { KmsKeyId: config.kms_key_id } : {}) }
-            : {}),
+          ...(encrypt ? { Encrypted: true, ...(kmsKeyId ? { KmsKeyId: kmsKeyId } : {}) } : {}),
         }),
         { abortSignal: signal },
       ),

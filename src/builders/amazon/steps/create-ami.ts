@@ -1,6 +1,6 @@
 /**
- * Makes the AMI from the stopped instance, tagged from creation with `tags` and kiln's
- * ownership tags, and waits until it is available. If the build fails later, the cleanup
+ * Makes the AMI from the stopped instance, with ami_block_device_mappings added to what
+ * the instance has, tagged from creation with `tags` and kiln's ownership tags, and waits until it is available. If the build fails later, the cleanup
  * deregisters it and deletes its snapshots — also when CreateImage's answer was lost
  * (the image is then found by the run's tag).
  */
@@ -9,8 +9,10 @@ import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { imagesNamed, imagesOfRun, removeImage, snapshotsOf, waitForImage } from '../ami-tools.js';
 import { explainAwsError, leftoverError } from '../aws-errors.js';
+import { amiTags } from '../config.js';
 import { retryOn, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
+import { blockDevices } from './run-source-instance.js';
 
 export const createAmi: Step<AmazonState> = {
   name: 'create-ami',
@@ -27,9 +29,12 @@ export const createAmi: Step<AmazonState> = {
               InstanceId: state.instanceId,
               Name: config.ami_name,
               ...(config.ami_description ? { Description: config.ami_description } : {}),
+              ...(config.ami_block_device_mappings?.length
+                ? { BlockDeviceMappings: blockDevices(config.ami_block_device_mappings) }
+                : {}),
               // Snapshots are tagged once they exist (tag-snapshots): moto rejects snapshot tags here.
               TagSpecifications: [
-                { ResourceType: 'image', Tags: toTags(config.tags, state.ownTags) },
+                { ResourceType: 'image', Tags: toTags(amiTags(config), state.ownTags) },
               ],
             }),
             { abortSignal: signal },

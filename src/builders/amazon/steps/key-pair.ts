@@ -1,7 +1,10 @@
 /**
- * A temporary key pair: generated here (ed25519 unless `temporary_key_pair_type: rsa`) and
- * imported, so AWS never holds the private key. The key lives in a 0700 temp dir that the
- * cleanup removes together with the AWS key pair.
+ * The key pair SSH uses. The user's own (`ssh_keypair_name` + `ssh_private_key_file`: used
+ * as is, never created or deleted), only a private key (`ssh_private_key_file`: the source
+ * AMI already trusts it, no key pair at launch), or by default a temporary one: generated
+ * here (ed25519 unless `temporary_key_pair_type: rsa`) and imported, so AWS never holds the
+ * private key. That key lives in a 0700 temp dir that the cleanup removes together with
+ * the AWS key pair.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,13 +20,26 @@ export const keyPair: Step<AmazonState> = {
   name: 'key-pair',
   async run(state, { signal, ui }) {
     const { config, ctx } = state;
+    if (config.ssh_private_key_file) {
+      state.privateKeyFile = config.ssh_private_key_file;
+      if (config.ssh_keypair_name) {
+        ui.say(`Using existing SSH key pair ${config.ssh_keypair_name}`);
+        state.keyName = config.ssh_keypair_name;
+      } else {
+        ui.say('Using the SSH private key from ssh_private_key_file (no key pair at launch)');
+      }
+      return;
+    }
     const type = config.temporary_key_pair_type ?? 'ed25519';
-    const name = `kiln_${ctx.runId}_${randomBytes(3).toString('hex')}`;
+    const name =
+      config.temporary_key_pair_name ?? `kiln_${ctx.runId}_${randomBytes(3).toString('hex')}`;
     state.keyDir = await mkdtemp(join(tmpdir(), 'kiln-aws-key-'));
     await chmod(state.keyDir, 0o700);
     const pair = await generateSshKeyPair(
       type,
-      type === 'rsa' ? { bits: 4096, comment: name } : { comment: name },
+      type === 'rsa'
+        ? { bits: config.temporary_key_pair_bits || 4096, comment: name }
+        : { comment: name },
     );
     ctx.secrets.add(pair.private);
     const file = join(state.keyDir, `id_${type}`);
@@ -33,6 +49,7 @@ export const keyPair: Step<AmazonState> = {
     state.privateKeyFile = file;
     ui.say(`Creating temporary keypair: ${name}`);
     state.keyName = name;
+    state.createdKeyName = name;
     try {
       await state.ec2().send(
         new ImportKeyPairCommand({
@@ -43,20 +60,23 @@ export const keyPair: Step<AmazonState> = {
         { abortSignal: signal },
       );
     } catch (err) {
+      // A pair of that name existed before (a temporary_key_pair_name in use): not ours to delete.
+      if (awsCode(err) === 'InvalidKeyPair.Duplicate') delete state.createdKeyName;
       throw explainAwsError(err, 'ImportKeyPair');
     }
     Object.assign(ctx.generated, { SSHPublicKey: pair.public.trim(), SSHPrivateKey: pair.private });
   },
   async cleanup(state, { signal, ui }) {
-    if (state.keyName) {
+    // Only the pair kiln imported: a user's own key pair (ssh_keypair_name) is never deleted.
+    if (state.createdKeyName) {
       ui.say('Deleting temporary keypair...');
       try {
-        await state
-          .ec2()
-          .send(new DeleteKeyPairCommand({ KeyName: state.keyName }), { abortSignal: signal });
+        await state.ec2().send(new DeleteKeyPairCommand({ KeyName: state.createdKeyName }), {
+          abortSignal: signal,
+        });
       } catch (err) {
         if (!/NotFound/.test(awsCode(err) ?? ''))
-          throw leftoverError('key pair', state.keyName, err);
+          throw leftoverError('key pair', state.createdKeyName, err);
       }
     }
     if (state.keyDir) await rm(state.keyDir, { recursive: true, force: true });

@@ -1,4 +1,7 @@
-/** ami_users / ami_groups: launch permissions on the AMI in every region (and volume permission on its snapshots for ami_users). */
+/**
+ * ami_users / ami_groups: launch permissions on the AMI in every region; snapshot_users /
+ * snapshot_groups (and, as before, ami_users): volume permission on its snapshots.
+ */
 import { ModifyImageAttributeCommand, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
 import type { Step } from '../../../core/steps.js';
 import { IMAGE_NOT_FOUND } from '../ami-tools.js';
@@ -12,24 +15,28 @@ export const modifyAmiAttributes: Step<AmazonState> = {
     const { config } = state;
     const users = config.ami_users ?? [];
     const groups = config.ami_groups ?? [];
-    if (users.length === 0 && groups.length === 0) return;
+    const snapUsers = [...new Set([...users, ...(config.snapshot_users ?? [])])];
+    const snapGroups = config.snapshot_groups ?? [];
+    if (users.length + groups.length + snapUsers.length + snapGroups.length === 0) return;
     const add = [
       ...users.map((UserId) => ({ UserId })),
       ...groups.map((Group) => ({ Group: Group as 'all' })),
     ];
     try {
       for (const [region, id] of Object.entries(state.amis)) {
-        ui.say(`Modifying attributes on AMI (${id})...`);
         const ec2 = state.ec2(region);
-        await retryOn(
-          () =>
-            ec2.send(
-              new ModifyImageAttributeCommand({ ImageId: id, LaunchPermission: { Add: add } }),
-              { abortSignal: signal },
-            ),
-          { codes: IMAGE_NOT_FOUND, signal },
-        );
-        if (users.length === 0) continue;
+        if (add.length > 0) {
+          ui.say(`Modifying attributes on AMI (${id})...`);
+          await retryOn(
+            () =>
+              ec2.send(
+                new ModifyImageAttributeCommand({ ImageId: id, LaunchPermission: { Add: add } }),
+                { abortSignal: signal },
+              ),
+            { codes: IMAGE_NOT_FOUND, signal },
+          );
+        }
+        if (snapUsers.length + snapGroups.length === 0) continue;
         for (const snap of state.snapshots[region] ?? []) {
           ui.say(`Modifying attributes on snapshot (${snap})...`);
           await retryOn(
@@ -39,7 +46,8 @@ export const modifyAmiAttributes: Step<AmazonState> = {
                   SnapshotId: snap,
                   Attribute: 'createVolumePermission',
                   OperationType: 'add',
-                  UserIds: users,
+                  ...(snapUsers.length > 0 ? { UserIds: snapUsers } : {}),
+                  ...(snapGroups.length > 0 ? { GroupNames: snapGroups as 'all'[] } : {}),
                 }),
                 { abortSignal: signal },
               ),

@@ -1,6 +1,7 @@
 /**
- * Before anything is created: who we are (and that the credentials work at all), and that
- * no AMI in any target region already has the name, unless force_deregister will remove it.
+ * Before anything is created: who we are (and that the credentials work at all, unless
+ * skip_credential_validation), and that no AMI in any target region already has the name,
+ * unless force_deregister will remove it.
  */
 import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -16,14 +17,15 @@ export const preValidate: Step<AmazonState> = {
   async run(state, { signal, ui }) {
     const { config } = state;
     ui.say('Prevalidating any provided VPC information');
-    try {
-      const id = await stsClient(config, config.region).send(new GetCallerIdentityCommand({}), {
-        abortSignal: signal,
-      });
-      state.accountId = id.Account;
-    } catch (err) {
-      throw explainAwsError(err, 'GetCallerIdentity');
-    }
+    if (!config.skip_credential_validation)
+      try {
+        const id = await stsClient(config, config.region).send(new GetCallerIdentityCommand({}), {
+          abortSignal: signal,
+        });
+        state.accountId = id.Account;
+      } catch (err) {
+        throw explainAwsError(err, 'GetCallerIdentity');
+      }
     ui.say(`Prevalidating AMI Name: ${config.ami_name}`);
     if (config.force_deregister) return;
     for (const region of targetRegions(config)) {

@@ -1,11 +1,13 @@
 /**
- * Packer's provision hook: connects over SSH with the temporary key (through
- * `waitForSsh`) and runs the provisioners, or runs them with no machine at all when
+ * Packer's provision hook: after `pause_before_connecting`, connects over SSH with the
+ * build's key (through `waitForSsh`) and runs the provisioners, or runs them with no machine at all when
  * `communicator: none`.
  */
 import { waitForSsh } from '../../../communicator/ssh.js';
 import type { Step } from '../../../core/steps.js';
-import { parseDuration } from '../duration.js';
+import { parseGoDurationMs } from '../../../template/duration.js';
+import { sshTimeout } from '../config.js';
+import { sleep } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 export const provision: Step<AmazonState> = {
@@ -16,13 +18,17 @@ export const provision: Step<AmazonState> = {
       await state.hook.run(undefined);
       return;
     }
+    if (config.pause_before_connecting) {
+      ui.say(`Waiting ${config.pause_before_connecting} before connecting...`);
+      await sleep(parseGoDurationMs(config.pause_before_connecting), signal);
+    }
     ui.say('Waiting for SSH to become available...');
     const comm = await waitForSsh({
       host: state.host!,
       port: config.ssh_port ?? 22,
       user: config.ssh_username!,
       privateKeyFile: state.privateKeyFile!,
-      timeoutMs: parseDuration(config.ssh_timeout ?? '5m')!,
+      timeoutMs: parseGoDurationMs(sshTimeout(config)),
       signal,
       // An EC2 instance's first answer often comes before cloud-init installed the key.
       authFailureLimit: config.ssh_handshake_attempts ?? 10,

@@ -1,12 +1,13 @@
 /**
- * Launches the source instance, tagged from creation (run_tags plus kiln's ownership tags
- * on the instance and its volumes) and with a ClientToken. RunInstances is retried here, not
+ * Launches the source instance, tagged from creation (run_tags on the instance,
+ * run_volume_tags on its volumes, kiln's ownership tags on both) and with a ClientToken. RunInstances is retried here, not
  * by the SDK: before every retry kiln looks for an instance carrying this attempt's token
  * tag, so a response lost after AWS (or moto, which ignores ClientToken) created the
  * instance never leads to a second one. The cleanup terminates it — found by tag if the
  * launch's answer never arrived.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import {
   type BlockDeviceMapping,
   DescribeInstancesCommand,
@@ -25,7 +26,7 @@ import {
   isTransient,
   leftoverError,
 } from '../aws-errors.js';
-import type { AmazonEbsConfig } from '../config.js';
+import { type BlockDeviceConfig, runTags, runVolumeTags, tenancyOf } from '../config.js';
 import { RUN_TAG, sleep, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
@@ -36,40 +37,9 @@ const LAUNCH_ATTEMPTS = 10;
 export const runSourceInstance: Step<AmazonState> = {
   name: 'run-source-instance',
   async run(state, { signal, ui }) {
-    const { config, ctx } = state;
+    const { ctx } = state;
     const token = `${ctx.runId}-${randomBytes(4).toString('hex')}`.slice(0, 64);
-    const tags = toTags({ Name: 'kiln builder', ...(config.run_tags ?? {}) }, [
-      ...state.ownTags,
-      { Key: TOKEN_TAG, Value: token },
-    ]);
-    const input: RunInstancesCommandInput = {
-      ImageId: state.sourceImage!.ImageId,
-      InstanceType: config.instance_type as RunInstancesCommandInput['InstanceType'],
-      MinCount: 1,
-      MaxCount: 1,
-      ClientToken: token,
-      ...(state.keyName ? { KeyName: state.keyName } : {}),
-      InstanceInitiatedShutdownBehavior: config.shutdown_behavior ?? 'stop',
-      BlockDeviceMappings: blockDevices(config),
-      TagSpecifications: [
-        { ResourceType: 'instance', Tags: tags },
-        { ResourceType: 'volume', Tags: tags },
-      ],
-    };
-    if (config.associate_public_ip_address !== undefined) {
-      input.NetworkInterfaces = [
-        {
-          DeviceIndex: 0,
-          AssociatePublicIpAddress: config.associate_public_ip_address,
-          DeleteOnTermination: true,
-          Groups: state.securityGroupIds,
-          ...(config.subnet_id ? { SubnetId: config.subnet_id } : {}),
-        },
-      ];
-    } else {
-      input.SecurityGroupIds = state.securityGroupIds;
-      if (config.subnet_id) input.SubnetId = config.subnet_id;
-    }
+    const input = await launchInput(state, token);
     ui.say('Launching a source AWS instance...');
     let delay = 500;
     for (let attempt = 1; ; attempt++) {
@@ -174,8 +144,93 @@ async function waitTerminated(
   }
 }
 
-function blockDevices(config: AmazonEbsConfig): BlockDeviceMapping[] | undefined {
-  const list = config.launch_block_device_mappings;
+/**
+ * The RunInstances request for this build: the source AMI with the run's network, key,
+ * user data (base64, from user_data or user_data_file), instance profile, placement,
+ * metadata options and block devices, tagged from creation — the instance with run_tags,
+ * its volumes with run_volume_tags, both with kiln's ownership tags and the launch token.
+ */
+export async function launchInput(
+  state: AmazonState,
+  token: string,
+): Promise<RunInstancesCommandInput> {
+  const { config } = state;
+  const own = [...state.ownTags, { Key: TOKEN_TAG, Value: token }];
+  const input: RunInstancesCommandInput = {
+    ImageId: state.sourceImage!.ImageId,
+    InstanceType: config.instance_type as RunInstancesCommandInput['InstanceType'],
+    MinCount: 1,
+    MaxCount: 1,
+    ClientToken: token,
+    ...(state.keyName ? { KeyName: state.keyName } : {}),
+    InstanceInitiatedShutdownBehavior: config.shutdown_behavior ?? 'stop',
+    BlockDeviceMappings: [
+      ...(blockDevices(config.launch_block_device_mappings) ?? []),
+      ...(config.no_ephemeral ? noEphemeral() : []),
+    ],
+    TagSpecifications: [
+      { ResourceType: 'instance', Tags: toTags({ Name: 'kiln builder', ...runTags(config) }, own) },
+      { ResourceType: 'volume', Tags: toTags(runVolumeTags(config), own) },
+    ],
+  };
+  if (input.BlockDeviceMappings?.length === 0) delete input.BlockDeviceMappings;
+  const userData =
+    config.user_data ??
+    (config.user_data_file ? await readFile(config.user_data_file, 'utf8') : undefined);
+  if (userData) input.UserData = Buffer.from(userData, 'utf8').toString('base64');
+  if (config.iam_instance_profile)
+    input.IamInstanceProfile = config.iam_instance_profile.startsWith('arn:')
+      ? { Arn: config.iam_instance_profile }
+      : { Name: config.iam_instance_profile };
+  if (config.ebs_optimized) input.EbsOptimized = true;
+  if (config.enable_t2_unlimited) input.CreditSpecification = { CpuCredits: 'unlimited' };
+  const tenancy = tenancyOf(config);
+  if (config.availability_zone || tenancy || config.placement?.host_resource_group_arn)
+    input.Placement = {
+      ...(config.availability_zone ? { AvailabilityZone: config.availability_zone } : {}),
+      ...(tenancy ? { Tenancy: tenancy as 'default' } : {}),
+      ...(config.placement?.host_resource_group_arn
+        ? { HostResourceGroupArn: config.placement.host_resource_group_arn }
+        : {}),
+    };
+  const md = config.metadata_options;
+  if (md && Object.keys(md).length > 0)
+    input.MetadataOptions = {
+      ...(md.http_endpoint ? { HttpEndpoint: md.http_endpoint } : {}),
+      ...(md.http_tokens ? { HttpTokens: md.http_tokens } : {}),
+      ...(md.http_put_response_hop_limit
+        ? { HttpPutResponseHopLimit: md.http_put_response_hop_limit }
+        : {}),
+    };
+  if (config.associate_public_ip_address !== undefined) {
+    input.NetworkInterfaces = [
+      {
+        DeviceIndex: 0,
+        AssociatePublicIpAddress: config.associate_public_ip_address,
+        DeleteOnTermination: true,
+        Groups: state.securityGroupIds,
+        ...(state.subnetId ? { SubnetId: state.subnetId } : {}),
+      },
+    ];
+  } else {
+    input.SecurityGroupIds = state.securityGroupIds;
+    if (state.subnetId) input.SubnetId = state.subnetId;
+  }
+  return input;
+}
+
+/**
+ * Packer's `no_ephemeral`: NoDevice for xvdca…xvdcz, where EC2 maps instance-store drives
+ * by default, so none appear on the instance (and in the AMI made from it).
+ */
+export function noEphemeral(): BlockDeviceMapping[] {
+  return [...'abcdefghijklmnopqrstuvwxyz'].map((c) => ({ DeviceName: `xvdc${c}`, NoDevice: '' }));
+}
+
+/** Packer's BlockDevices as EC2 block device mappings (launch and AMI mappings alike). */
+export function blockDevices(
+  list: BlockDeviceConfig[] | undefined,
+): BlockDeviceMapping[] | undefined {
   if (!list?.length) return undefined;
   return list.map((b) => {
     if (b.no_device) return { DeviceName: b.device_name, NoDevice: '' };

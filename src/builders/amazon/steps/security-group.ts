@@ -8,7 +8,6 @@ import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   DeleteSecurityGroupCommand,
-  DescribeSubnetsCommand,
 } from '@aws-sdk/client-ec2';
 import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
@@ -24,7 +23,9 @@ export const securityGroup: Step<AmazonState> = {
   async run(state, { signal, ui }) {
     const { config, ctx } = state;
     const given =
-      config.security_group_ids ?? (config.security_group_id ? [config.security_group_id] : []);
+      state.filteredGroupIds ??
+      config.security_group_ids ??
+      (config.security_group_id ? [config.security_group_id] : []);
     if (given.length > 0) {
       state.securityGroupIds = given;
       return;
@@ -32,17 +33,14 @@ export const securityGroup: Step<AmazonState> = {
     const ssh = (config.communicator ?? 'ssh') === 'ssh';
     // Decide the source before creating anything, so a lookup failure leaves nothing behind.
     const cidrs = ssh
-      ? (config.temporary_security_group_source_cidrs ?? [await callerCidr(signal)])
+      ? config.temporary_security_group_source_cidrs?.length
+        ? config.temporary_security_group_source_cidrs
+        : [await callerCidr(signal)]
       : [];
     const ec2 = state.ec2();
-    let vpcId = config.vpc_id;
+    // network-info found the VPC (given, by filter, or the subnet's).
+    const vpcId = state.vpcId;
     try {
-      if (!vpcId && config.subnet_id) {
-        const res = await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [config.subnet_id] }), {
-          abortSignal: signal,
-        });
-        vpcId = res.Subnets?.[0]?.VpcId;
-      }
       const name = `kiln_${ctx.runId}_${randomBytes(3).toString('hex')}`;
       ui.say('Creating temporary security group for this instance: ' + name);
       const res = await ec2.send(

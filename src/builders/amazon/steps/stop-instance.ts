@@ -1,4 +1,8 @@
-/** Stops the source instance so the AMI is made from a quiet disk, and waits until it is stopped. */
+/**
+ * Stops the source instance so the AMI is made from a quiet disk, and waits until it is
+ * stopped. With `disable_stop_instance` kiln sends no stop and only waits: a provisioner
+ * (e.g. sysprep's shutdown) is expected to stop the machine, as in Packer.
+ */
 import { DescribeInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
@@ -11,15 +15,19 @@ export const stopInstance: Step<AmazonState> = {
   async run(state, { signal, ui }) {
     const id = state.instanceId!;
     const ec2 = state.ec2();
-    ui.say('Stopping the source instance...');
     try {
-      await retryOn(
-        () => ec2.send(new StopInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal }),
-        {
-          codes: ['InvalidInstanceID.NotFound'],
-          signal,
-        },
-      );
+      if (state.config.disable_stop_instance) {
+        ui.say('Automatic instance stop disabled. Please stop instance manually.');
+      } else {
+        ui.say('Stopping the source instance...');
+        await retryOn(
+          () => ec2.send(new StopInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal }),
+          {
+            codes: ['InvalidInstanceID.NotFound'],
+            signal,
+          },
+        );
+      }
       ui.say('Waiting for the instance to stop...');
       for (let i = 0; i < state.polling.maxAttempts; i++) {
         const res = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }), {
