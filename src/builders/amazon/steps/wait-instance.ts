@@ -3,12 +3,39 @@
  * by `ssh_interface`, else the public IP when there is one). A just-launched instance may
  * be unknown to DescribeInstances for a while: that is waited out, not reported.
  */
-import { DescribeInstancesCommand, type DescribeInstancesCommandOutput } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstancesCommand,
+  type DescribeInstancesCommandOutput,
+  type Instance,
+} from '@aws-sdk/client-ec2';
 import { SystemError, UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { explainAwsError } from '../aws-errors.js';
 import { retryOn, sleep } from '../driver.js';
+import type { AmazonEbsConfig } from '../config.js';
 import type { AmazonState } from '../state.js';
+
+/**
+ * The address SSH connects to: `ssh_host`, else the one `ssh_interface` names, else the
+ * public IP when there is one and the private IP otherwise (Packer's default). Empty
+ * strings count as absent (EC2 answers "" for a missing DNS name).
+ */
+export function sshAddress(
+  config: Pick<AmazonEbsConfig, 'ssh_host' | 'ssh_interface'>,
+  inst: Instance,
+): string | undefined {
+  if (config.ssh_host) return config.ssh_host;
+  const byInterface: Record<string, string | undefined> = {
+    public_ip: inst.PublicIpAddress,
+    private_ip: inst.PrivateIpAddress,
+    public_dns: inst.PublicDnsName,
+    private_dns: inst.PrivateDnsName,
+  };
+  const pick = config.ssh_interface
+    ? byInterface[config.ssh_interface]
+    : inst.PublicIpAddress || inst.PrivateIpAddress;
+  return pick || undefined;
+}
 
 export const waitInstance: Step<AmazonState> = {
   name: 'wait-instance',
@@ -52,17 +79,7 @@ export const waitInstance: Step<AmazonState> = {
       await sleep(state.polling.delayMs, signal);
     }
     const inst = state.instance;
-    const byInterface: Record<string, string | undefined> = {
-      public_ip: inst.PublicIpAddress,
-      private_ip: inst.PrivateIpAddress,
-      public_dns: inst.PublicDnsName,
-      private_dns: inst.PrivateDnsName,
-    };
-    const host =
-      config.ssh_host ??
-      (config.ssh_interface
-        ? byInterface[config.ssh_interface]
-        : (inst.PublicIpAddress ?? inst.PrivateIpAddress));
+    const host = sshAddress(config, inst);
     if (!host && (config.communicator ?? 'ssh') === 'ssh')
       throw new UserError(
         'NoSshAddress',
