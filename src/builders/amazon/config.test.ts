@@ -14,8 +14,8 @@ import {
 import { ec2Client } from './driver.js';
 import { parseDuration } from './duration.js';
 import { prepareAmazonEbs } from './prepare.js';
-import { blockDevices, noEphemeral } from './steps/run-source-instance.js';
 import { pickSubnet } from './steps/network-info.js';
+import { blockDevices, noEphemeral } from './steps/run-source-instance.js';
 import { sshAddress } from './steps/wait-instance.js';
 
 /** Every key packer 1.6.6's amazon-ebs accepts (test/aws-fields.test.ts checks it against the binary). */

@@ -11,8 +11,8 @@ import {
 import { SystemError, UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { explainAwsError } from '../aws-errors.js';
-import { retryOn, sleep } from '../driver.js';
 import type { AmazonEbsConfig } from '../config.js';
+import { retryOn, sleep } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 /**
