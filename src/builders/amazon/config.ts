@@ -365,9 +365,13 @@ export function checkConfig(c: AmazonEbsConfig): Array<{ key?: string; message: 
     for (const [i, r] of (c.ami_regions ?? []).entries())
       if (!REGION.test(r)) err(`ami_regions[${i}]`, `"${r}" is not an AWS region name`);
   }
-  for (const r of Object.keys(c.region_kms_key_ids ?? {}))
+  for (const r of Object.keys(c.region_kms_key_ids ?? {})) {
     if (r !== c.region && !(c.ami_regions ?? []).includes(r))
       err(`region_kms_key_ids.${r}`, `region ${r} is not in ami_regions`);
+    // The build region's AMI is only re-encrypted with encrypt_boot: the key would go unused.
+    if (r === c.region && !c.encrypt_boot)
+      err(`region_kms_key_ids.${r}`, 'a key for the build region needs encrypt_boot: true');
+  }
   if (c.security_group_id && c.security_group_ids)
     err('security_group_id', 'give security_group_id or security_group_ids, not both');
   if (isSet(c.security_group_filter) && (c.security_group_id || isSet(c.security_group_ids)))
