@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -25,7 +25,9 @@ import type {
   ProvisionContext,
   ProvisionerPlugin,
 } from '../core/plugin.js';
+import { kilnAnsibleEnv, userAnsibleSettings } from './ansible-env.js';
 import { moveSecretExtraVars } from './ansible-extra-vars.js';
+import { type ControlMaster, startControlMaster } from './ansible-master.js';
 import { AnsibleOutputWatcher } from './ansible-output.js';
 import { ansibleInputs } from './inputs.js';
 import { requireComm, splitKeyValue } from './remote.js';
@@ -80,22 +82,6 @@ export const ansibleSchema = z.strictObject({
 });
 
 export type AnsibleConfig = z.infer<typeof ansibleSchema>;
-
-/** Env vars kiln sets unless the user's `ansible_env_vars` set them. */
-function defaultEnv(work: string): Record<string, string> {
-  return {
-    ANSIBLE_PIPELINING: 'True',
-    // Replaces Ansible's default (`-C -o ControlMaster=auto -o ControlPersist=60s`):
-    // compression only costs CPU on a local link.
-    ANSIBLE_SSH_ARGS: '-o ControlMaster=auto -o ControlPersist=60s',
-    ANSIBLE_SSH_CONTROL_PATH_DIR: join(work, 'cp'),
-    ANSIBLE_HOST_KEY_CHECKING: 'True',
-    ANSIBLE_RETRY_FILES_ENABLED: 'False',
-    ANSIBLE_LOCAL_TEMP: join(work, 'tmp'),
-    ANSIBLE_NOCOLOR: '1',
-    PYTHONUNBUFFERED: '1',
-  };
-}
 
 /** `key=value` with the value quoted for an INI inventory when needed. */
 function invVar(key: string, value: string | number): string {
@@ -217,30 +203,53 @@ export const ansibleProvisioner: ProvisionerPlugin<AnsibleConfig> = {
     const command = config.command || 'ansible-playbook';
     const work = await mkdtemp(join(tmpdir(), 'kiln-ansible-'));
     let keptInventory: string | undefined;
-    const env: Record<string, string> = defaultEnv(work);
+    let master: ControlMaster | undefined;
     const userEnv: Record<string, string> = {};
     for (const kv of config.ansible_env_vars ?? []) {
       const pair = splitKeyValue(kv);
       if (pair) userEnv[pair[0]] = pair[1];
     }
-    Object.assign(env, userEnv);
+    const remoteUser = config.user || conn.user;
+    const kiln = kilnAnsibleEnv(work, userAnsibleSettings({ ...process.env, ...userEnv }));
+    const env: Record<string, string> = { ...kiln.env, PYTHONUNBUFFERED: '1', ...userEnv };
     if (config.roles_path) env.ANSIBLE_ROLES_PATH = resolve(config.roles_path);
     if (config.collections_path) env.ANSIBLE_COLLECTIONS_PATHS = resolve(config.collections_path);
 
     try {
       ctx.ui.say(`Provisioning with Ansible...`);
+      // ssh binds the control socket but does not make its directory.
+      await mkdir(join(work, 'cp'), { mode: 0o700 });
+      const extraText = (config.extra_arguments ?? []).join(' ');
+      // Open the SSH connection now, while ansible-playbook (and galaxy) start up, when
+      // ansible will connect where kiln would: kiln's inventory, no host/port/user override.
+      if (
+        kiln.controlPath &&
+        !config.inventory_file &&
+        !/\bansible_(host|port|user|connection|ssh_host|ssh_port|ssh_user)\b/.test(extraText)
+      ) {
+        master = startControlMaster(
+          {
+            host: conn.host,
+            port: conn.port,
+            user: remoteUser,
+            privateKeyFile: conn.privateKeyFile,
+            knownHostsFile: conn.knownHostsFile,
+            controlPath: kiln.controlPath,
+          },
+          ctx.signal,
+        );
+      }
       if (config.galaxy_file) await runGalaxy(config, ctx, env);
 
       let inventory = config.inventory_file;
       if (!inventory) {
-        const extra = (config.extra_arguments ?? []).join(' ');
         const userPython =
-          /ansible_python_interpreter/.test(extra) || 'ANSIBLE_PYTHON_INTERPRETER' in userEnv;
+          /ansible_python_interpreter/.test(extraText) || 'ANSIBLE_PYTHON_INTERPRETER' in userEnv;
         const text = inventoryText({
           alias: config.host_alias || 'default',
           host: conn.host,
           port: conn.port,
-          user: config.user || conn.user,
+          user: remoteUser,
           privateKeyFile: conn.privateKeyFile,
           knownHostsFile: conn.knownHostsFile,
           pythonInterpreter: userPython ? undefined : '/usr/bin/python3',
@@ -319,6 +328,7 @@ export const ansibleProvisioner: ProvisionerPlugin<AnsibleConfig> = {
         throw new CancelledError('ansible cancelled', { cause: err });
       throw err;
     } finally {
+      await master?.stop();
       await stopControlMasters(join(work, 'cp'));
       await rm(work, { recursive: true, force: true });
       if (keptInventory && !config.keep_inventory_file) await rm(keptInventory, { force: true });
