@@ -166,6 +166,41 @@ describe('ansible', () => {
     expect(await controlMasters()).toBe('');
   });
 
+  it('runs every ssh of the playbook through the control master kiln opened beforehand', async () => {
+    const playbook = join(work, 'mux.yml');
+    await writeFile(
+      playbook,
+      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Id\n      ansible.builtin.command: id -un\n',
+    );
+    const r = await buildWithProvisioners(work, sshd, key.privateKeyFile, [
+      { type: 'ansible', playbook_file: playbook, extra_arguments: ['-vvvv'] },
+    ]);
+    expect(r.error).toBeUndefined();
+    const out = r.lines.join('\n');
+    // ssh -vvv of each session Ansible ran: it found a master; none had to become one.
+    expect(out).toContain('mux_client_request_session');
+    expect(out).not.toMatch(/Control socket .* does not exist/);
+    expect(out).toMatch(/ControlPath=\S+\/cp\/%C/);
+    expect(await controlMasters()).toBe('');
+  });
+
+  it('lets the user’s ansible.cfg win over kiln’s defaults', async () => {
+    const playbook = join(work, 'cfg.yml');
+    await writeFile(
+      playbook,
+      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Copy\n      ansible.builtin.copy:\n        dest: /dev/null\n        content: x\n',
+    );
+    const remoteTmp = join(work, 'cfg-remote-tmp');
+    const cfg = join(work, 'my-ansible.cfg');
+    await writeFile(cfg, `[defaults]\nremote_tmp = ${remoteTmp}\n`);
+    const r = await buildWithProvisioners(work, sshd, key.privateKeyFile, [
+      { type: 'ansible', playbook_file: playbook, ansible_env_vars: [`ANSIBLE_CONFIG=${cfg}`] },
+    ]);
+    expect(r.error).toBeUndefined();
+    // The sshd runs on this machine: the copy's temp dir was made under the file's remote_tmp.
+    expect(existsSync(remoteTmp)).toBe(true);
+  });
+
   it('rejects a missing playbook before connecting', async () => {
     const before = (sshd.log().match(/Accepted publickey/g) ?? []).length;
     const err = await buildWithProvisioners(work, sshd, key.privateKeyFile, [
