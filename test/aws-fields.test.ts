@@ -450,7 +450,7 @@ describe('amazon-ebs fields against moto', () => {
       { spot_price: 'auto' },
       { ssh_bastion_host: 'bastion.example.com' },
       { communicator: 'ssh', ssh_username: 'admin', ssh_interface: 'session_manager' },
-      { assume_role: { role_arn: 'arn:aws:iam::111122223333:role/x' } },
+      { mfa_code: '123456' },
     ]) {
       aws.proxy.clear();
       const r = await runAmazonEbs(base(extra), { kilnHome: home });
@@ -460,6 +460,39 @@ describe('amazon-ebs fields against moto', () => {
       );
       expect(aws.proxy.calls).toEqual([]);
     }
+  });
+
+  it("assume_role: every call is signed with the role's credentials (moto then acts in the role's account)", async () => {
+    const r = await runAmazonEbs(
+      base({
+        assume_role: {
+          role_arn: 'arn:aws:iam::111122223333:role/kiln-builder',
+          session_name: 'kiln-test',
+          external_id: 'ext-42',
+          duration_seconds: 900,
+        },
+      }),
+      { kilnHome: home },
+    );
+    expect(r.error, r.text()).toBeUndefined();
+    const assume = aws.proxy.calls.filter((c) => c.action === 'AssumeRole');
+    expect(assume.length).toBeGreaterThan(0);
+    expect(assume[0]!.params.get('RoleArn')).toBe('arn:aws:iam::111122223333:role/kiln-builder');
+    expect(assume[0]!.params.get('ExternalId')).toBe('ext-42');
+    expect(assume[0]!.params.get('RoleSessionName')).toBe('kiln-test');
+    const amiId = r.artifact!.id.split(':')[1]!;
+    const { Catalog } = await import('../src/catalog/index.js');
+    const catalog = Catalog.open(home);
+    try {
+      expect(catalog.getImage(amiId)?.metadata).toMatchObject({ accountId: '111122223333' });
+    } finally {
+      catalog.close();
+    }
+    // The base credentials' account holds nothing of the run.
+    expect(await resourcesOfRun(r.runId, ['us-east-1'])).toMatchObject({
+      images: [],
+      instances: [],
+    });
   });
 
   it('secrets in the access fields never reach the output', async () => {

@@ -264,8 +264,6 @@ function isSet(v: unknown): boolean {
 export const UNSUPPORTED: Readonly<Record<string, string>> = {
   mfa_code:
     'kiln does not prompt for MFA; get a session with `aws sts get-session-token --token-code …` and pass access_key, secret_key and token (or a profile)',
-  assume_role:
-    'use a profile whose ~/.aws/config entry has role_arn and source_profile (profile: "<name>"); the SDK assumes the role',
   vault_aws_engine:
     'fetch credentials with `vault read aws/creds/<role>` and pass them as access_key/secret_key/token or AWS_* environment variables',
   shared_credentials_file:
@@ -349,6 +347,8 @@ export function checkConfig(c: AmazonEbsConfig): Array<{ key?: string; message: 
     );
   if ((c.access_key && !c.secret_key) || (!c.access_key && c.secret_key))
     err('access_key', 'access_key and secret_key must be given together');
+  if (isSet(c.assume_role) && !c.assume_role?.role_arn)
+    err('assume_role.role_arn', 'required when assume_role is given');
   if (ssh && !c.ssh_username) err('ssh_username', 'required when communicator is "ssh"');
   if (c.force_delete_snapshot && !c.force_deregister)
     err('force_delete_snapshot', 'needs force_deregister: true');

@@ -11,6 +11,11 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client, type Tag } from '@aws-sdk/client-ec2';
 import { STSClient } from '@aws-sdk/client-sts';
 import { CancelledError, throwIfAborted } from '../../core/errors.js';
+import {
+  type AssumeRoleConfig,
+  type AwsCredentialIdentity,
+  assumeRoleProvider,
+} from './assume-role.js';
 import { awsCode, isCredentialError } from './aws-errors.js';
 
 /** Packer's access settings; empty values mean the SDK's default credential chain. */
@@ -23,6 +28,8 @@ export interface AwsAccess {
   custom_endpoint_ec2?: string | undefined;
   /** Packer's `max_retries`: retries per API call (the SDK's attempts are this plus one). */
   max_retries?: number | undefined;
+  /** Packer's `assume_role`: sign every call with the credentials of this role. */
+  assume_role?: AssumeRoleConfig | undefined;
 }
 
 /** kiln's ownership tag: every temporary resource of a run carries its run id from creation. */
@@ -44,7 +51,9 @@ function clientConfig(access: AwsAccess, region: string, maxAttempts: number) {
     region: string;
     maxAttempts: number;
     retryMode: string;
-    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+    credentials?:
+      | { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+      | (() => Promise<AwsCredentialIdentity>);
     profile?: string;
   } = { region, maxAttempts, retryMode: 'standard' };
   if (access.access_key && access.secret_key) {
@@ -55,6 +64,17 @@ function clientConfig(access: AwsAccess, region: string, maxAttempts: number) {
     };
   } else if (access.profile) {
     config.profile = access.profile;
+  }
+  if (access.assume_role?.role_arn) {
+    // The base credentials (above) only sign AssumeRole; every call uses the role's.
+    const { profile, credentials } = config;
+    config.credentials = assumeRoleProvider(access.assume_role, {
+      region,
+      maxAttempts: 5,
+      ...(credentials ? { credentials } : {}),
+      ...(profile ? { profile } : {}),
+    });
+    delete config.profile;
   }
   return config;
 }
