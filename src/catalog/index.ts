@@ -4,7 +4,7 @@
  * an image with children or running instances cannot be removed; a journal of runs lets
  * `kiln gc` clean up after a process that died without running its cleanups.
  */
-import { chmodSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { KilnError, SystemError, UserError } from '../core/errors.js';
@@ -383,6 +383,12 @@ export class Catalog implements CatalogApi {
       const files = [...image.files, ...instances.flatMap((i) => parseJson<string[]>(i.files, []))];
       doomed.length = 0; // the transaction may be retried after SQLITE_BUSY
       doomed.push(...new Set(files.filter((f) => this.usersOf(f).length === 0)));
+      // A saved VM state (builders/qemu/warm.ts) lives beside the disk and goes with it.
+      const disk = image.files[0];
+      if (disk && isInside(this.imagesDir, dirname(disk))) {
+        const warm = join(dirname(disk), 'warm');
+        if (existsSync(warm)) doomed.push(warm);
+      }
       this.insertRun(runId, process.pid, `kiln images rm ${id}`);
       for (const path of doomed) this.putResource({ runId, kind: 'file', ref: path });
     });

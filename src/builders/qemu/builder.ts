@@ -26,11 +26,13 @@ import type { QemuState } from './state.js';
 import { cleanGuest } from './steps/clean-guest.js';
 import { createDisk } from './steps/create-disk.js';
 import { createSshKey } from './steps/create-ssh-key.js';
+import { finishDisk } from './steps/finish-disk.js';
 import { openJournal } from './steps/open-journal.js';
 import { provision } from './steps/provision.js';
 import { registerImage } from './steps/register-image.js';
 import { resolveSource } from './steps/resolve-source.js';
 import { runVm } from './steps/run-vm.js';
+import { saveOwnWarm, saveSourceWarm } from './steps/save-warm.js';
 import { shutdown } from './steps/shutdown.js';
 import { waitSsh } from './steps/wait-ssh.js';
 
@@ -42,9 +44,12 @@ export const QEMU_STEPS: readonly Step<QemuState>[] = [
   createDisk,
   runVm,
   waitSsh,
+  saveSourceWarm,
   provision,
+  saveOwnWarm,
   cleanGuest,
   shutdown,
+  finishDisk,
   registerImage,
 ];
 
@@ -139,7 +144,16 @@ export const qemuBuilder: BuilderPlugin<QemuConfig> = {
       );
     }
     const catalog = Catalog.open(ctx.kilnHome);
-    const state: QemuState = { config, ctx, hook, catalog, vmDied: new AbortController() };
+    const state: QemuState = {
+      config,
+      ctx,
+      hook,
+      catalog,
+      vmDied: new AbortController(),
+      frozen: [],
+      // Counted before this build adds its own key: the template's sensitive values.
+      hasSecrets: ctx.secrets.size > 0,
+    };
     try {
       await runSteps(
         QEMU_STEPS,

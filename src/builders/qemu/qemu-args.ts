@@ -23,6 +23,8 @@ export interface VmSpec {
   netDevice: string;
   /** Loopback-only forwards (never all interfaces, unlike Packer). */
   forwards: PortForward[];
+  /** A `vmgenid` device: Linux reseeds its random generator when a saved state is restored. */
+  vmgenid?: boolean;
   /** systemd credentials passed as SMBIOS OEM strings (type 11). */
   credentials?: Record<string, string>;
   qmpSocket: string;
@@ -68,6 +70,7 @@ export function buildQemuArgs(spec: VmSpec): string[] {
     .join('');
   defaults.push(['-netdev', `user,id=user.0${fwd}`]);
   devices.push(`${spec.netDevice},netdev=user.0`, 'virtio-rng-pci');
+  if (spec.vmgenid) devices.push('vmgenid');
   for (const d of devices) defaults.push(['-device', d]);
   if (spec.kernel) {
     defaults.push(['-kernel', spec.kernel]);

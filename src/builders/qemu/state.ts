@@ -6,7 +6,9 @@ import type { Communicator } from '../../communicator/communicator.js';
 import type { KilnError } from '../../core/errors.js';
 import type { Artifact, BuildContext, ProvisionHook } from '../../core/plugin.js';
 import type { QemuConfig } from './config.js';
+import type { AccelChoice } from './accel.js';
 import type { Vm } from './driver.js';
+import type { WarmSource, WarmSpec } from './warm.js';
 
 /** The disk a build starts from. */
 export interface SourceDisk {
@@ -40,6 +42,18 @@ export interface QemuState {
   runDir?: string;
   privateKeyFile?: string;
   publicKey?: string;
+  /** The accelerator the VM runs with (chosen once, before the disk is made). */
+  accel?: AccelChoice;
+  /** How the VM is started, when this build may use and save warm states (see warm.ts). */
+  warmSpec?: WarmSpec;
+  /** The SMBIOS credentials QEMU was started with (a saved state records them). */
+  vmCredentials?: Record<string, string>;
+  /** The source's warm state the VM is restored from (undefined: it boots). */
+  warmFrom?: WarmSource;
+  /** Disk layers frozen with a saved VM state, oldest first (the VM writes to `disk`). */
+  frozen: Array<{ kind: 'source' | 'own'; layer: string; stateFile: string; saved: boolean }>;
+  /** The template has sensitive values: they may be in the guest's RAM, which must then not be saved. */
+  hasSecrets?: boolean;
   vm?: Vm;
   /** Aborted when QEMU exits while the build still needs it. */
   vmDied: AbortController;

@@ -1,15 +1,52 @@
 /**
  * The disk the VM writes to: a qcow2 overlay on the source (always with its backing
- * format, `-F`), or a full copy when `use_backing_file` is false. It lives in
- * `<images>/.tmp-<id>/` until the build succeeds; the source is never written.
+ * format, `-F`) — on the source's saved VM state when it has a usable one (warm.ts) — or a
+ * full copy when `use_backing_file` is false. It lives in `<images>/.tmp-<id>/` until the
+ * build succeeds; the source is never written.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { run } from '../../../core/exec.js';
+import { dirname, join } from 'node:path';
+import { haveCommand, run } from '../../../core/exec.js';
 import type { Step } from '../../../core/steps.js';
+import { chooseAccelerator } from '../accel.js';
 import { parseDiskSize } from '../config.js';
 import { convertImage, createOverlay, imageInfo, QEMU_IMG, QEMU_INSTALL_HINT } from '../driver.js';
 import { journal, type QemuState, unjournal } from '../state.js';
+import { findWarm, markBroken, type WarmSpec, warmEnabled } from '../warm.js';
+
+/**
+ * The VM settings a warm state must match, or undefined when this build neither uses nor
+ * saves warm states (and why, for the log).
+ */
+async function warmSpecFor(
+  state: QemuState,
+  virtualSize: number,
+  grow: number | undefined,
+): Promise<WarmSpec | string> {
+  const c = state.config;
+  const src = state.source!;
+  if (!warmEnabled()) return 'KILN_WARM=0';
+  if (c.communicator !== 'ssh' || c.ssh_private_key_file) return 'not kiln’s own SSH key';
+  if (!src.image || !c.use_backing_file || c.format !== 'qcow2')
+    return 'not a qcow2 overlay on a catalog image';
+  if (grow !== undefined) return 'the disk is grown';
+  if (!(await haveCommand('zstd'))) return 'zstd is not installed (apt install zstd)';
+  return {
+    qemuBinary: c.qemu_binary,
+    accel: state.accel!.accel,
+    machineType: c.machine_type,
+    memoryMb: c.memory,
+    cpus: c.cpus,
+    diskInterface: c.disk_interface,
+    netDevice: c.net_device,
+    virtualSize,
+    kernel: src.kernel,
+    initrd: src.initrd,
+    cmdline: src.cmdline,
+    sshPort: c.ssh_port,
+    qemuArgs: c.qemuargs ?? [],
+  };
+}
 
 export const createDisk: Step<QemuState> = {
   name: 'create-disk',
@@ -23,6 +60,7 @@ export const createDisk: Step<QemuState> = {
     await mkdir(work, { recursive: true, mode: 0o700 });
     const disk = join(work, `disk.${c.format}`);
     state.disk = disk;
+    state.accel = await chooseAccelerator(c.accelerator, c.qemu_binary);
     const info = await imageInfo(src.file, signal);
     const wanted = c.disk_size === undefined ? undefined : parseDiskSize(c.disk_size);
     const grow = wanted !== undefined && wanted > info.virtualSize ? wanted : undefined;
@@ -31,6 +69,26 @@ export const createDisk: Step<QemuState> = {
         `disk_size is smaller than the source's ${info.virtualSize} bytes: keeping the source's size`,
       );
     }
+    const spec = await warmSpecFor(state, info.virtualSize, grow);
+    if (typeof spec !== 'string') {
+      state.warmSpec = spec;
+      const warm = await findWarm(dirname(src.file), spec, c.ssh_username!);
+      if (typeof warm === 'string') ui.message(`booting the VM: ${warm}`);
+      else state.warmFrom = warm;
+    } else ui.message(`no saved VM states for this build: ${spec}`);
+    if (state.warmFrom) {
+      ui.say('Creating overlay disk on the source image (on its saved VM state)...');
+      try {
+        await createOverlay(state.warmFrom.layerFile, 'qcow2', disk, undefined, signal);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        // E.g. the state of an ancestor it is layered on was deleted by hand.
+        ui.message(`its saved VM state cannot be used (${(err as Error).message}): booting`);
+        await markBroken(state.warmFrom, (err as Error).message);
+        state.warmFrom = undefined;
+      }
+    }
+    if (state.warmFrom) return;
     if (c.use_backing_file) {
       ui.say('Creating overlay disk on the source image...');
       await createOverlay(src.file, src.format, disk, grow, signal);

@@ -11,8 +11,12 @@ import { CREDENTIAL_KEY, CREDENTIAL_USER } from '../../../base/debian-tree.js';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { chooseAccelerator } from '../accel.js';
-import { describeExit, startVm } from '../driver.js';
+import { createOverlay, describeExit, startVm, type Vm } from '../driver.js';
 import { journal, type QemuState, unjournal } from '../state.js';
+import { markBroken, restoreVm } from '../warm.js';
+
+/** How long a restore may take before kiln gives up on the saved state and boots. */
+const RESTORE_TIMEOUT_MS = 60_000;
 
 /**
  * The credentials that make the guest accept the build's key. For root, systemd's own
@@ -29,7 +33,7 @@ export const runVm: Step<QemuState> = {
   async run(state, { ui, signal }) {
     const c = state.config;
     const src = state.source!;
-    const accel = await chooseAccelerator(c.accelerator, c.qemu_binary);
+    const accel = state.accel ?? (await chooseAccelerator(c.accelerator, c.qemu_binary));
     ui.message(`accelerator: ${accel.accel} (${accel.reason})`);
     // A short path: a unix socket path must fit in 108 bytes.
     state.runDir = await mkdtemp(join(tmpdir(), 'kiln-vm-'));
@@ -38,29 +42,60 @@ export const runVm: Step<QemuState> = {
     const qemuArgs = [...(c.qemuargs ?? [])];
     if (c.machine_type !== 'pc')
       qemuArgs.unshift(['-machine', `${c.machine_type},accel=${accel.accel}`]);
-    ui.say('Starting VM, booting disk image');
-    const vm = await startVm({
-      name,
-      accel: accel.accel,
-      memoryMb: c.memory,
-      cpus: c.cpus,
-      disk: { file: state.disk!, format: c.format, interface: c.disk_interface },
-      kernel: src.kernel,
-      initrd: src.initrd,
-      cmdline: src.cmdline,
-      netDevice: c.net_device,
-      forwardGuestPorts: c.communicator === 'ssh' ? [c.ssh_port] : [],
-      credentials:
-        c.communicator === 'ssh' && state.publicKey
+    const start = (warm: boolean) => {
+      state.vmCredentials = warm
+        ? state.warmFrom!.meta.credentials
+        : c.communicator === 'ssh' && state.publicKey
           ? sshCredentials(c.ssh_username!, state.publicKey)
-          : {},
-      qmpSocket: join(state.runDir, 'qmp.sock'),
-      serialLog: join(state.runDir, 'console.log'),
-      qemuArgs,
-      qemuBinary: c.qemu_binary,
-      signal,
-      onSpawn: (pid) => journal(state, 'process', String(pid)),
-    });
+          : {};
+      return startVm({
+        name,
+        accel: accel.accel,
+        memoryMb: c.memory,
+        cpus: c.cpus,
+        disk: { file: state.disk!, format: c.format, interface: c.disk_interface },
+        kernel: src.kernel,
+        initrd: src.initrd,
+        cmdline: src.cmdline,
+        netDevice: c.net_device,
+        forwardGuestPorts: c.communicator === 'ssh' ? [c.ssh_port] : [],
+        // A restored VM must be started exactly as the saved one was, credentials included.
+        credentials: state.vmCredentials,
+        // Linux reseeds its random generator when this device's id changes (a restore).
+        vmgenid: state.warmSpec !== undefined,
+        qmpSocket: join(state.runDir!, 'qmp.sock'),
+        serialLog: join(state.runDir!, 'console.log'),
+        qemuArgs: warm ? [...qemuArgs, ['-incoming', 'defer']] : qemuArgs,
+        qemuBinary: c.qemu_binary,
+        signal,
+        onSpawn: (pid) => journal(state, 'process', String(pid)),
+      });
+    };
+    let vm: Vm | undefined;
+    if (state.warmFrom) {
+      ui.say('Starting VM, restoring the source image’s saved state');
+      try {
+        vm = await start(true);
+        await withTimeout(restoreVm(vm.qmp, state.warmFrom.stateFile), RESTORE_TIMEOUT_MS);
+      } catch (err) {
+        // A state QEMU cannot load (another QEMU version, a damaged file) only costs a boot.
+        const why = (err as Error).message;
+        ui.message(`could not restore the saved VM state (${why}): booting instead`);
+        if (vm) {
+          await vm.kill();
+          unjournal(state, String(vm.pid));
+        }
+        await markBroken(state.warmFrom, why);
+        state.warmFrom = undefined;
+        vm = undefined;
+        await rm(state.disk!, { force: true });
+        await createOverlay(src.file, src.format, state.disk!, undefined, signal);
+      }
+    }
+    if (!vm) {
+      ui.say('Starting VM, booting disk image');
+      vm = await start(false);
+    }
     state.vm = vm;
     ui.message(
       `QEMU pid ${vm.pid}, QMP ${join(state.runDir, 'qmp.sock')}, console ${vm.serialLog}`,
@@ -123,3 +158,11 @@ export const runVm: Step<QemuState> = {
     }
   },
 };
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}

@@ -3,11 +3,13 @@
  * user-mode network accepts the host side at once, so one long attempt stalls), and
  * fails at once if QEMU exits meanwhile.
  */
+import { randomBytes } from 'node:crypto';
 import { waitForSsh } from '../../../communicator/ssh.js';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { parseGoDurationMs } from '../../../template/duration.js';
 import type { QemuState } from '../state.js';
+import { adoptScript } from '../warm.js';
 
 export const waitSsh: Step<QemuState> = {
   name: 'wait-ssh',
@@ -25,7 +27,8 @@ export const waitSsh: Step<QemuState> = {
     // or after 20 s, long ones: on a loaded host sshd's re-exec per connection can take
     // more than a second, and short probes would keep cutting it off.
     let escalate = false;
-    for (const probeMs of [1000, 5000]) {
+    // A restored guest's sshd is already up: no boot to probe through.
+    for (const probeMs of state.warmFrom ? [5000] : [1000, 5000]) {
       const long = probeMs > 1000;
       const left = deadline - Date.now();
       const switchTo = new AbortController();
@@ -34,7 +37,8 @@ export const waitSsh: Step<QemuState> = {
           host: '127.0.0.1',
           port,
           user: c.ssh_username!,
-          privateKeyFile: state.privateKeyFile!,
+          // A restored guest accepts the key its state was saved with, until adopt() below.
+          privateKeyFile: state.warmFrom?.keyFile ?? state.privateKeyFile!,
           timeoutMs: long || left <= 20_000 ? Math.max(left, 1) : 20_000,
           probeTimeoutMs: probeMs,
           signal: AbortSignal.any([signal, state.vmDied.signal, switchTo.signal]),
@@ -57,6 +61,7 @@ export const waitSsh: Step<QemuState> = {
       }
     }
     ui.say('Connected to SSH!');
+    if (state.warmFrom) await adopt(state, signal);
     Object.assign(state.ctx.generated, {
       Host: '127.0.0.1',
       Port: port,
@@ -70,3 +75,26 @@ export const waitSsh: Step<QemuState> = {
     state.comm = undefined;
   },
 };
+
+/** In a restored guest: the build's own key replaces the saved state's key, and the clock is set. */
+async function adopt(state: QemuState, signal: AbortSignal): Promise<void> {
+  const warm = state.warmFrom!;
+  const user = state.config.ssh_username!;
+  const warmBody = warm.meta.publicKey.split(/\s+/)[1] ?? warm.meta.publicKey;
+  const out: string[] = [];
+  const epoch = (Date.now() / 1000).toFixed(3);
+  const r = await state.comm!.exec({
+    command: `${user === 'root' ? '' : 'sudo -n '}sh -s -- ${epoch}`,
+    stdin: adoptScript(user, warmBody, state.publicKey!, randomBytes(64).toString('hex')),
+    signal,
+    onStdout: (l) => out.push(l),
+    onStderr: (l) => out.push(l),
+  });
+  if (!out.includes('kiln-adopt-ok')) {
+    throw new SystemError(
+      'WarmAdoptFailed',
+      `could not hand the restored VM over to this build (exit status ${r.exitCode})`,
+      { details: out.slice(-10), hint: 'KILN_WARM=0 makes builds boot their VM instead' },
+    );
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Warm starts for real (builders/qemu/warm.ts): the first build from a base saves the base's
+ * booted state and its own pre-clean state; later builds restore them instead of booting.
+ * Checked: restored builds say so, see their parent's files, get a fresh random state and the
+ * host's clock, leave no key in their images (whose disks are plain overlays on their
+ * sources), fall back to a boot when a state is damaged, and `KILN_WARM=0` boots.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Catalog } from '../src/catalog/index.js';
+import { imageInfo } from '../src/builders/qemu/driver.js';
+import { artifactId, HOME, readImageFiles, startKiln, usePrivateHome } from './qemu-helpers.js';
+
+let base: string;
+let dir: string;
+
+beforeAll(() => {
+  base = usePrivateHome();
+  dir = mkdtempSync(join(tmpdir(), 'kiln-warm-test-'));
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  rmSync(HOME, { recursive: true, force: true });
+});
+
+function template(name: string, source: string, inline: string[]): string {
+  const file = join(dir, `${name}.json`);
+  const tpl = {
+    builders: [
+      {
+        type: 'qemu',
+        source_image: source,
+        ssh_username: 'root',
+        vm_name: `kiln-warm-${name}`,
+        memory: 1024,
+        cpus: 2,
+      },
+    ],
+    provisioners: [{ type: 'shell', inline }],
+  };
+  writeFileSync(file, JSON.stringify(tpl, null, 2));
+  return file;
+}
+
+async function build(tpl: string, env: Record<string, string> = {}) {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  const k = startKiln(['build', '--no-cache', '-machine-readable', tpl]);
+  process.env = saved;
+  const { code } = await k.exit;
+  const out = k.output();
+  expect(code, out).toBe(0);
+  return { out, id: artifactId(out)! };
+}
+
+function diskOf(id: string): string {
+  const c = Catalog.open(HOME);
+  try {
+    return c.getImage(id)!.files[0]!;
+  } finally {
+    c.close();
+  }
+}
+
+const restored = /restoring the source image/;
+// The first command of a restored guest: its random state and its clock.
+const probe = [
+  'echo "random=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d \' \\n\')"',
+  'echo "skew=$(( $(date +%s) - HOSTNOW ))"',
+];
+function withNow(lines: string[]): string[] {
+  return lines.map((l) => l.replace('HOSTNOW', String(Math.floor(Date.now() / 1000))));
+}
+
+describe('warm starts', () => {
+  let parent: string;
+
+  it('the first build boots and saves two states; a second build from the base restores', async () => {
+    const a = await build(template('a', 'debian-12', ['echo from-a > /etc/kiln-warm-a', 'sync']));
+    expect(a.out).not.toMatch(restored);
+    expect(a.out).toMatch(/VM state saved .*for later builds from the source image/);
+    expect(a.out).toMatch(/VM state saved .*for builds from this image/);
+    parent = a.id;
+    const baseDisk = diskOf(base);
+    expect(existsSync(join(dirname(baseDisk), 'warm', 'meta.json'))).toBe(true);
+    expect(existsSync(join(dirname(diskOf(a.id)), 'warm', 'meta.json'))).toBe(true);
+    // The image's disk is an ordinary overlay on its source's disk, not on a saved layer.
+    expect((await imageInfo(diskOf(a.id))).backingFile).toBe(baseDisk);
+
+    const b = await build(template('b', 'debian-12', withNow(probe)));
+    expect(b.out).toMatch(restored);
+    expect(b.out).not.toMatch(/from-a/);
+    const skew = Number(/skew=(-?\d+)/.exec(b.out)?.[1]);
+    expect(Math.abs(skew)).toBeLessThan(120);
+  });
+
+  it('a build from a built image continues from its saved state, with a fresh random state and no key left', async () => {
+    const tpl = (n: string) =>
+      template(
+        n,
+        parent,
+        withNow([...probe, 'test "$(cat /etc/kiln-warm-a)" = from-a', 'echo continued-ok']),
+      );
+    const c1 = await build(tpl('c1'));
+    const c2 = await build(tpl('c2'));
+    for (const c of [c1, c2]) {
+      expect(c.out).toMatch(restored);
+      expect(c.out).toMatch(/continued-ok/);
+      expect(Math.abs(Number(/skew=(-?\d+)/.exec(c.out)?.[1]))).toBeLessThan(120);
+    }
+    // Both resumed the same saved RAM: only the vmgenid reseed makes their randomness differ.
+    const r1 = /random=([0-9a-f]+)/.exec(c1.out)?.[1];
+    const r2 = /random=([0-9a-f]+)/.exec(c2.out)?.[1];
+    expect(r1).toMatch(/^[0-9a-f]{32}$/);
+    expect(r1).not.toBe(r2);
+
+    const disk = diskOf(c1.id);
+    expect((await imageInfo(disk)).backingFile).toBe(diskOf(parent));
+    const files = readImageFiles(disk, [
+      '/etc/kiln-warm-a',
+      '/root/.ssh/authorized_keys',
+      '/etc/ssh/ssh_host_ed25519_key',
+      '/etc/machine-id',
+    ]);
+    expect(files['/etc/kiln-warm-a']).toBe('from-a\n');
+    expect(files['/root/.ssh/authorized_keys']).toBeUndefined();
+    expect(files['/etc/ssh/ssh_host_ed25519_key']).toBeUndefined();
+    expect(files['/etc/machine-id']).toBe('');
+  });
+
+  it('a damaged state costs a boot, not the build; KILN_WARM=0 boots', async () => {
+    const warm = join(dirname(diskOf(parent)), 'warm');
+    const state = join(warm, 'state.zst');
+    writeFileSync(state, 'not a migration stream');
+    const d = await build(template('d', parent, ['test "$(cat /etc/kiln-warm-a)" = from-a']));
+    expect(d.out).toMatch(/could not restore the saved VM state/);
+    expect(d.out).toMatch(/booting disk image/);
+    expect(existsSync(join(warm, 'broken'))).toBe(true);
+
+    const e = await build(template('e', 'debian-12', ['true']), { KILN_WARM: '0' });
+    expect(e.out).not.toMatch(restored);
+    expect(e.out).not.toMatch(/VM state saved/);
+    expect(existsSync(join(dirname(diskOf(e.id)), 'warm'))).toBe(false);
+  });
+
+  it('removing an image removes its saved state', () => {
+    const disk = diskOf(parent);
+    const c = Catalog.open(HOME);
+    try {
+      for (const img of c.listImages().filter((i) => i.parentId === parent)) c.removeImage(img.id);
+      c.removeImage(parent);
+    } finally {
+      c.close();
+    }
+    expect(existsSync(dirname(disk))).toBe(false);
+    expect(readdirSync(dirname(dirname(disk))).filter((e) => e.includes('.tmp-'))).toEqual([]);
+  });
+});
