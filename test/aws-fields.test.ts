@@ -226,6 +226,19 @@ describe('amazon-ebs fields against moto', () => {
     }
     // user_data never reaches the output.
     expect(r.text()).not.toMatch(/from-file/);
+    // The catalog records the user data file's content hash: reuse compares it (reuse.ts).
+    const { createHash } = await import('node:crypto');
+    const { Catalog } = await import('../src/catalog/index.js');
+    const catalog = Catalog.open(home);
+    try {
+      expect(catalog.getImage(r.artifact!.id.split(':')[1]!)?.metadata).toMatchObject({
+        userDataFileSha256: createHash('sha256')
+          .update('#!/bin/sh\necho from-file\n')
+          .digest('hex'),
+      });
+    } finally {
+      catalog.close();
+    }
   });
 
   it('makes the AMI with its description, extra block devices, ENA/SR-IOV, merged tags, snapshot tags and snapshot permissions', async () => {

@@ -13,6 +13,7 @@ import { AMAZON_EBS_BUILDER_ID, amiArtifact } from './artifact.js';
 import { type AmazonEbsConfig, amazonEbsSchema, polling } from './config.js';
 import { ec2Client, kilnTags } from './driver.js';
 import { prepareAmazonEbs } from './prepare.js';
+import { reusableArtifact } from './reuse.js';
 import type { AmazonState } from './state.js';
 import { copyRegions } from './steps/copy-regions.js';
 import { createAmi } from './steps/create-ami.js';
@@ -135,9 +136,7 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
     return artifact;
   },
 
-  artifactFor(image) {
-    const regions = (image.metadata as { regions?: Record<string, string> }).regions;
-    if (!regions || Object.keys(regions).length === 0) return undefined;
-    return amiArtifact(regions, { image: image.id, snapshots: image.metadata.snapshots ?? {} });
+  artifactFor(image, config) {
+    return reusableArtifact(image, config);
   },
 };

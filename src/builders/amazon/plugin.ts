@@ -4,9 +4,10 @@
  * command — `kiln validate`, a qemu build, a reused image — starts fast.
  */
 import type { BuilderPlugin } from '../../core/plugin.js';
-import { AMAZON_EBS_BUILDER_ID, amiArtifact } from './artifact.js';
+import { AMAZON_EBS_BUILDER_ID } from './artifact.js';
 import { type AmazonEbsConfig, amazonEbsSchema } from './config.js';
 import { prepareAmazonEbs } from './prepare.js';
+import { reusableArtifact } from './reuse.js';
 
 export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
   type: 'amazon-ebs',
@@ -22,9 +23,7 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
     return builder.run(config, ctx, hook);
   },
 
-  artifactFor(image) {
-    const regions = (image.metadata as { regions?: Record<string, string> }).regions;
-    if (!regions || Object.keys(regions).length === 0) return undefined;
-    return amiArtifact(regions, { image: image.id, snapshots: image.metadata.snapshots ?? {} });
+  artifactFor(image, config) {
+    return reusableArtifact(image, config);
   },
 };

@@ -32,6 +32,8 @@ export const registerCatalog: Step<AmazonState> = {
           runId: ctx.runId,
           build: ctx.buildName,
           ...(state.accountId ? { accountId: state.accountId } : {}),
+          // What reuse compares: the input hash sees user_data_file's path, not its content.
+          ...(state.userDataFileSha256 ? { userDataFileSha256: state.userDataFileSha256 } : {}),
         },
       });
       state.catalogId = record.id;

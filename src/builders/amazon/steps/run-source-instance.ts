@@ -6,7 +6,7 @@
  * instance never leads to a second one. The cleanup terminates it — found by tag if the
  * launch's answer never arrived.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
   type BlockDeviceMapping,
@@ -174,10 +174,13 @@ export async function launchInput(
     ],
   };
   if (input.BlockDeviceMappings?.length === 0) delete input.BlockDeviceMappings;
-  const userData =
-    config.user_data ??
-    (config.user_data_file ? await readFile(config.user_data_file, 'utf8') : undefined);
-  if (userData) input.UserData = Buffer.from(userData, 'utf8').toString('base64');
+  let userData: Buffer | undefined;
+  if (config.user_data) userData = Buffer.from(config.user_data, 'utf8');
+  else if (config.user_data_file) {
+    userData = await readFile(config.user_data_file);
+    state.userDataFileSha256 = createHash('sha256').update(userData).digest('hex');
+  }
+  if (userData?.length) input.UserData = userData.toString('base64');
   if (config.iam_instance_profile)
     input.IamInstanceProfile = config.iam_instance_profile.startsWith('arn:')
       ? { Arn: config.iam_instance_profile }
