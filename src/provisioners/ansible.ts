@@ -7,9 +7,11 @@
  * The temporary inventory (0600) names the host, port, user, the build's key and
  * `ansible_python_interpreter=/usr/bin/python3`, and points OpenSSH at the known_hosts
  * file the communicator wrote, with `StrictHostKeyChecking=yes`. For speed on slow
- * guests it turns on pipelining and a persistent control master (one SSH connection for
- * the whole playbook), and stops that master afterwards. Secret extra-vars go through a
- * file, not the command line. Everything temporary is removed whatever happens.
+ * guests it sets Ansible defaults where the user left them unset (ansible-env.ts:
+ * pipelining, one control master, no `echo ~` session) and opens the SSH control master
+ * itself while ansible-playbook starts (ansible-master.ts), then stops it. Secret
+ * extra-vars go through a file, not the command line. Everything temporary is removed
+ * whatever happens.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
