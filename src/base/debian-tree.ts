@@ -6,7 +6,19 @@
  * against boot-to-SSH time under TCG (see NOTES in the report); none changes what an
  * image can run.
  */
-import { chmod, lstat, mkdir, readdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
@@ -74,6 +86,41 @@ export const MASKED_GENERATORS = [
   'systemd-veritysetup-generator',
   'systemd-getty-generator',
 ] as const;
+
+/**
+ * Modules udev would load on every boot for QEMU's emulated PC hardware, which a kiln VM
+ * (virtio disk and network) never uses: probing the PIIX IDE channels, KVM's setup for
+ * nested guests and the rest cost ~1–2 s of guest CPU under TCG while the image's service
+ * starts. `blacklist` only stops automatic loading: `modprobe ata_piix` still works.
+ */
+export const BLACKLISTED_MODULES = [
+  'ata_piix',
+  'ata_generic',
+  'pata_acpi',
+  'floppy',
+  'kvm',
+  'kvm_amd',
+  'kvm_intel',
+  'serio_raw',
+  'pcspkr',
+  'powernow_k8',
+  'acpi_cpufreq',
+] as const;
+
+/**
+ * A generator: when the kernel command line has `ip=` (the initrd configured the network),
+ * systemd-networkd is masked for this boot, so that network.target does not wait for udevd
+ * to start only to find networkd's condition false (~1 s under TCG on the way to the services).
+ */
+export const IP_NETWORK_GENERATOR = `#!/bin/sh
+# kiln: the initrd configured the network from ip=; networkd has nothing to do this boot.
+case " $(cat /proc/cmdline) " in
+  *" ip="*)
+    ln -sf /dev/null "$1/systemd-networkd.service"
+    ln -sf /dev/null "$1/systemd-networkd.socket"
+    ;;
+esac
+`;
 
 /** The script of the first-boot unit: installs the build's key for the build's user (creating the user if needed). */
 export const AUTHORIZED_KEYS_SCRIPT = `#!/bin/sh
@@ -153,6 +200,8 @@ export function baseTreeFiles(hostname: string): TreeFile[] {
       content:
         "[Unit]\nDescription=kiln: generate this machine's SSH host key\nBefore=ssh.service\n" +
         'ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key\n\n[Service]\nType=oneshot\n' +
+        // First boot of every instance: ssh-keygen must not take the CPU from the image's service.
+        'Nice=10\n' +
         'ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key\n\n' +
         '[Install]\nWantedBy=ssh.service\n',
     },
@@ -164,6 +213,15 @@ export function baseTreeFiles(hostname: string): TreeFile[] {
         `ConditionPathExists=/run/credentials/@system/${CREDENTIAL_KEY}\n` +
         'After=systemd-tmpfiles-setup.service systemd-sysusers.service\nBefore=ssh.service\n\n' +
         '[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/authorized-keys\n\n[Install]\nWantedBy=ssh.service\n',
+    },
+    {
+      path: 'etc/modprobe.d/kiln-blacklist.conf',
+      content: `# kiln: emulated PC hardware a kiln VM does not use (modprobe still loads them on request)\n${BLACKLISTED_MODULES.map((m) => `blacklist ${m}\n`).join('')}`,
+    },
+    {
+      path: 'etc/systemd/system-generators/kiln-ip-network',
+      content: IP_NETWORK_GENERATOR,
+      mode: 0o755,
     },
     // The journal in memory: faster to boot, and no build's logs are kept in the image.
     { path: 'etc/systemd/journald.conf.d/10-kiln.conf', content: '[Journal]\nStorage=volatile\n' },
@@ -211,6 +269,68 @@ export async function customiseTree(root: string, opts: { hostname?: string } = 
     await forceSymlink('/dev/null', join(root, 'etc/systemd/system', unit));
   for (const gen of MASKED_GENERATORS)
     await forceSymlink('/dev/null', join(root, 'etc/systemd/system-generators', gen));
+  await tmpfilesWithoutJournald(root);
+  await dropEmptyModulesConf(root);
+  await markUpdated(root);
+}
+
+/**
+ * Debian's systemd-tmpfiles-setup.service waits for journald to have started (only so that
+ * its messages land in the journal); every service with PrivateTmp= (DynamicUser= implies
+ * it) waits for tmpfiles-setup, so journald's slow start (~1–2 s under TCG) sat on the
+ * service's path. A copy of the tree's own unit without that ordering goes into /etc
+ * (messages still reach journald's socket, which is ordered first). No-op without the unit.
+ */
+export async function tmpfilesWithoutJournald(root: string): Promise<void> {
+  const unit = 'systemd-tmpfiles-setup.service';
+  const text = await readFile(join(root, 'lib/systemd/system', unit), 'utf8').catch(() => '');
+  if (text === '') return;
+  const edited = text
+    .split('\n')
+    .map((line) =>
+      line.startsWith('After=')
+        ? line
+            .split(/\s+/)
+            .filter((w) => w !== 'systemd-journald.service')
+            .join(' ')
+        : line,
+    )
+    .join('\n');
+  const header = `# kiln: ${unit} from this tree, without After=systemd-journald.service\n`;
+  await writeFile(join(root, 'etc/systemd/system', unit), header + edited, { mode: 0o644 });
+}
+
+/** Debian's /etc/modules (via modules-load.d) with no entry still costs a systemd-modules-load run at every boot. */
+async function dropEmptyModulesConf(root: string): Promise<void> {
+  const modules = await readFile(join(root, 'etc/modules'), 'utf8').catch(() => undefined);
+  if (modules === undefined) return;
+  const entries = modules.split('\n').filter((l) => l.trim() !== '' && !/^\s*#/.test(l));
+  if (entries.length === 0)
+    await rm(join(root, 'etc/modules-load.d/modules.conf'), { force: true });
+}
+
+/**
+ * Writes /etc/.updated and /var/.updated as systemd-update-done would (Debian does not ship
+ * it), newer than /usr: ConditionNeedsUpdate= is then false, and systemd-sysusers (which
+ * has tmpfiles-setup, and so every PrivateTmp= service, waiting ~1 s under TCG) does not
+ * run on every boot of every instance. A later package that changes /usr makes it run again.
+ */
+export async function markUpdated(root: string): Promise<void> {
+  const usr = await stat(join(root, 'usr')).catch(() => undefined);
+  if (!usr) return;
+  // One second later than /usr: systemd compares whole seconds first, and ext4 keeps them.
+  const when = new Date((Math.floor(usr.mtimeMs / 1000) + 1) * 1000);
+  const nsec = BigInt(when.getTime()) * 1_000_000n;
+  for (const dir of ['etc', 'var']) {
+    const p = join(root, dir, '.updated');
+    await mkdir(join(root, dir), { recursive: true });
+    await writeFile(
+      p,
+      `# Written by kiln's base image build in place of systemd-update-done.\nTIMESTAMP_NSEC=${nsec}\n`,
+      { mode: 0o644 },
+    );
+    await utimes(p, when, when);
+  }
 }
 
 async function forceSymlink(target: string, path: string): Promise<void> {
