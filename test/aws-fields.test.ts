@@ -25,7 +25,15 @@ import {
 } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../src/core/exec.js';
-import { motoLinuxAmi, resourcesOfRun, runAmazonEbs, useMotoWithProxy } from './helpers/moto.js';
+import {
+  awsEnv,
+  motoLinuxAmi,
+  resourcesOfRun,
+  runAmazonEbs,
+  useMotoWithProxy,
+} from './helpers/moto.js';
+
+const KILN = join(import.meta.dirname, '..', 'bin', 'kiln.js');
 
 const FIELDS = (
   JSON.parse(
@@ -506,6 +514,53 @@ describe('amazon-ebs fields against moto', () => {
       images: [],
       instances: [],
     });
+  });
+
+  it('kiln build renders {{ .SourceAMIName }}, {{ .BuildRegion }}… in tags, descriptions and run/snapshot tags, as Packer does', async () => {
+    const ec2 = new EC2Client({ region: 'us-east-1' });
+    try {
+      const source = (await ec2.send(new DescribeImagesCommand({ ImageIds: [sourceAmi] })))
+        .Images![0]!;
+      const dir = await mkdtemp(join(tmpdir(), 'kiln-late-'));
+      const template = {
+        builders: [
+          {
+            type: 'amazon-ebs',
+            ...base({ ami_name: 'late-{{timestamp}}' }),
+            ami_description: 'from {{ .SourceAMI }} ({{ .SourceAMIName }})',
+            tags: { Base_AMI_Name: '{{ .SourceAMIName }}', '{{ .BuildRegion }}-built': 'yes' },
+            run_tags: { Source: '{{ .SourceAMI }}' },
+            snapshot_tags: { Owner: '{{ .SourceAMIOwner }}', Who: '{{ user `who` }}' },
+          },
+        ],
+        variables: { who: 'kiln-team' },
+      };
+      await writeFile(join(dir, 't.json'), JSON.stringify(template));
+      const b = await run('node', [KILN, 'build', '-machine-readable', 't.json'], {
+        env: { ...awsEnv(aws.proxy.url), KILN_HOME: join(dir, 'home') },
+        cwd: dir,
+        reject: false,
+      });
+      await rm(dir, { recursive: true, force: true });
+      expect(b.exitCode, b.stderr + b.stdout).toBe(0);
+      const amiId = /us-east-1:(ami-[0-9a-f]+)/.exec(b.stdout)![1]!;
+      const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [amiId] }))).Images![0]!;
+      expect(image.Description).toBe(`from ${sourceAmi} (${source.Name})`);
+      const tags = Object.fromEntries((image.Tags ?? []).map((t) => [t.Key, t.Value]));
+      expect(tags).toMatchObject({ Base_AMI_Name: source.Name, 'us-east-1-built': 'yes' });
+      const launch = launchParams();
+      expect(tagsOf(launch, 1)).toMatchObject({ Source: sourceAmi });
+      const snap = image.BlockDeviceMappings!.find((m) => m.Ebs?.SnapshotId)!.Ebs!.SnapshotId!;
+      const snapTags = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snap] })))
+        .Snapshots![0]!.Tags!;
+      expect(Object.fromEntries(snapTags.map((t) => [t.Key, t.Value]))).toMatchObject({
+        Owner: source.OwnerId,
+        Who: 'kiln-team',
+      });
+      expect(JSON.stringify(image.Tags)).not.toMatch(/no value|\{\{/);
+    } finally {
+      ec2.destroy();
+    }
   });
 
   it('secrets in the access fields never reach the output', async () => {

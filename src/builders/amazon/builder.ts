@@ -15,6 +15,7 @@ import { ec2Client, kilnTags } from './driver.js';
 import { prepareAmazonEbs } from './prepare.js';
 import { reusableArtifact } from './reuse.js';
 import type { AmazonState } from './state.js';
+import { LATE_KEYS, renderBuildInfo } from './steps/build-info.js';
 import { copyRegions } from './steps/copy-regions.js';
 import { createAmi } from './steps/create-ami.js';
 import { deregisterExisting } from './steps/deregister-existing.js';
@@ -37,6 +38,7 @@ import { waitInstance } from './steps/wait-instance.js';
 export const AMAZON_EBS_STEPS = [
   preValidate,
   sourceAmi,
+  renderBuildInfo,
   networkInfo,
   keyPair,
   securityGroup,
@@ -58,6 +60,7 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
   type: 'amazon-ebs',
   builderId: AMAZON_EBS_BUILDER_ID,
   schema: amazonEbsSchema,
+  lateKeys: LATE_KEYS,
 
   async prepare(config) {
     return prepareAmazonEbs(config);

@@ -14,6 +14,7 @@ import {
 import { ec2Client } from './driver.js';
 import { parseDuration } from './duration.js';
 import { prepareAmazonEbs } from './prepare.js';
+import { buildInfo, LATE_KEYS, renderLateKeys } from './steps/build-info.js';
 import { pickSubnet } from './steps/network-info.js';
 import { blockDevices, noEphemeral } from './steps/run-source-instance.js';
 import { sshAddress } from './steps/wait-instance.js';
@@ -282,6 +283,39 @@ describe('amazon-ebs config: every Packer 1.6.6 field', () => {
 });
 
 describe('amazon-ebs helpers', () => {
+  it("renders the late keys (map keys and values, tag blocks) with Packer's build info, nothing else", () => {
+    const info = buildInfo('eu-west-1', {
+      ImageId: 'ami-1',
+      Name: 'debian-12',
+      OwnerId: '136693071363',
+      CreationDate: '2024-01-01T00:00:00.000Z',
+      Tags: [{ Key: 'os', Value: 'debian' }],
+    });
+    expect(info).toMatchObject({
+      BuildRegion: 'eu-west-1',
+      SourceAMI: 'ami-1',
+      SourceAMIName: 'debian-12',
+      SourceAMIOwner: '136693071363',
+      SourceAMIOwnerName: '',
+      SourceAMITags: { os: 'debian' },
+    });
+    const c = amazonEbsSchema.parse({
+      ...minimal,
+      ami_description: 'D {{x}}',
+      tags: { '{{k}}': '{{v}}' },
+      tag: [{ key: 'a', value: '{{v}}' }],
+      run_volume_tag: [{ name: 'n', value: '{{v}}' }],
+      ssh_username: '{{raw}}',
+    });
+    const out = renderLateKeys(c, (t) => t.replace(/\{\{(\w+)\}\}/g, '<$1>'));
+    expect(out.ami_description).toBe('D <x>');
+    expect(out.tags).toEqual({ '<k>': '<v>' });
+    expect(out.tag).toEqual([{ key: 'a', value: '<v>' }]);
+    expect(out.run_volume_tag).toEqual([{ name: 'n', value: '<v>' }]);
+    expect(out.ssh_username).toBe('{{raw}}');
+    expect([...LATE_KEYS].every((k) => k in amazonEbsSchema.shape)).toBe(true);
+  });
+
   it('picks the SSH address by ssh_host, ssh_interface, else public then private IP', () => {
     const inst = {
       PublicIpAddress: '198.51.100.4',

@@ -8,11 +8,13 @@ import { AMAZON_EBS_BUILDER_ID } from './artifact.js';
 import { type AmazonEbsConfig, amazonEbsSchema } from './config.js';
 import { prepareAmazonEbs } from './prepare.js';
 import { reusableArtifact } from './reuse.js';
+import { LATE_KEYS } from './steps/build-info.js';
 
 export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
   type: 'amazon-ebs',
   builderId: AMAZON_EBS_BUILDER_ID,
   schema: amazonEbsSchema,
+  lateKeys: LATE_KEYS,
 
   async prepare(config) {
     return prepareAmazonEbs(config);
