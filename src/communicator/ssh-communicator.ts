@@ -58,6 +58,16 @@ export class SshCommunicator implements Communicator {
     this.adopt(first.client);
   }
 
+  /**
+   * Makes later connections (reconnects, and the tools given `connection`, such as Ansible)
+   * log in with another key; the current session goes on. For a guest whose authorized key
+   * was just replaced over this session (a restored VM, builders/qemu/warm.ts).
+   */
+  switchKey(privateKeyFile: string): void {
+    this.connection.privateKeyFile = privateKeyFile;
+    (this.opts as { privateKeyFile?: string }).privateKeyFile = privateKeyFile;
+  }
+
   /** Runs `req.command` through the remote user's shell, streaming lines; see Communicator.exec. */
   async exec(req: ExecRequest): Promise<ExecResult> {
     const out = lineSplitter(req.onStdout);

@@ -4,7 +4,7 @@
  * fails at once if QEMU exits meanwhile.
  */
 import { randomBytes } from 'node:crypto';
-import { waitForSsh } from '../../../communicator/ssh.js';
+import { type SshCommunicator, waitForSsh } from '../../../communicator/ssh.js';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { parseGoDurationMs } from '../../../template/duration.js';
@@ -61,7 +61,11 @@ export const waitSsh: Step<QemuState> = {
       }
     }
     ui.say('Connected to SSH!');
-    if (state.warmFrom) await adopt(state, signal);
+    if (state.warmFrom) {
+      await adopt(state, signal);
+      // From here on only the build's key is authorized: tools (Ansible) and reconnects use it.
+      (state.comm as SshCommunicator).switchKey(state.privateKeyFile!);
+    }
     Object.assign(state.ctx.generated, {
       Host: '127.0.0.1',
       Port: port,
