@@ -282,7 +282,7 @@ export const UNSUPPORTED: Readonly<Record<string, string>> = {
   skip_save_build_region:
     'kiln always keeps the AMI in the build region; remove the field, or deregister that AMI after the build',
   ami_product_codes:
-    'kiln cannot attach product codes (moto cannot test it); attach them with `aws ec2 modify-image-attribute --product-codes` after the build',
+    'kiln does not attach product codes; attach them with `aws ec2 modify-image-attribute --product-codes` after the build',
   ssh_password:
     "kiln's SSH authenticates with keys only; remove ssh_password (kiln makes a temporary key pair) or use ssh_keypair_name + ssh_private_key_file",
   ssh_agent_auth:
@@ -292,7 +292,7 @@ export const UNSUPPORTED: Readonly<Record<string, string>> = {
   ssh_key_exchange_algorithms:
     "kiln's SSH negotiates with ssh2's default (modern) key exchanges; remove the field",
   ssh_clear_authorized_keys:
-    'kiln does not edit authorized_keys on the image; remove the key in your last provisioner (e.g. `sed -i "/kiln_/d" ~/.ssh/authorized_keys`)',
+    "kiln does not edit the image's authorized_keys; remove the build's key from ~/.ssh/authorized_keys in your last provisioner",
   ssh_bastion_host:
     'kiln connects directly; run kiln from inside the VPC (ssh_interface: "private_ip") or remove the bastion',
   ssh_proxy_host: 'kiln connects directly without a SOCKS proxy; remove ssh_proxy_*',
