@@ -563,6 +563,154 @@ describe('amazon-ebs fields against moto', () => {
     }
   });
 
+  it('sends EC2 what packer 1.6.6 sends for the same template (both builds through the proxy in front of moto)', async () => {
+    await createInstanceProfile('diff-profile');
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-packer-diff-'));
+    const builder = (name: string) => ({
+      type: 'amazon-ebs',
+      region: 'us-east-1',
+      access_key: 'testing',
+      secret_key: 'testing',
+      custom_endpoint_ec2: aws.proxy.url,
+      skip_region_validation: true,
+      skip_credential_validation: true,
+      skip_metadata_api_check: true,
+      source_ami: sourceAmi,
+      instance_type: 't2.micro',
+      communicator: 'none',
+      ami_name: `${name}-{{timestamp}}`,
+      aws_polling: { delay_seconds: 1, max_attempts: 60 },
+      user_data: '#!/bin/sh\necho diff\n',
+      iam_instance_profile: 'diff-profile',
+      ebs_optimized: true,
+      enable_t2_unlimited: true,
+      shutdown_behavior: 'terminate',
+      availability_zone: 'us-east-1c',
+      tenancy: 'default',
+      associate_public_ip_address: true,
+      launch_block_device_mappings: [
+        {
+          device_name: '/dev/sda1',
+          volume_size: 12,
+          volume_type: 'gp2',
+          delete_on_termination: true,
+        },
+      ],
+      ami_block_device_mappings: [
+        {
+          device_name: '/dev/sdf',
+          volume_size: 3,
+          volume_type: 'gp2',
+          delete_on_termination: true,
+        },
+      ],
+      ena_support: true,
+      sriov_support: true,
+      run_tags: { Purpose: 'diff-{{ .SourceAMI }}' },
+      run_volume_tags: { Disk: '{{ .BuildRegion }}' },
+      tags: { Base_AMI_Name: '{{ .SourceAMIName }}', '{{ .BuildRegion }}-built': 'yes' },
+      snapshot_tags: { Owner: '{{ .SourceAMIOwner }}' },
+    });
+    const byTool: Record<string, { calls: typeof aws.proxy.calls; ami: string }> = {};
+    try {
+      for (const tool of ['packer', 'kiln'] as const) {
+        aws.proxy.clear();
+        await writeFile(join(dir, `${tool}.json`), JSON.stringify({ builders: [builder(tool)] }));
+        const args = ['build', '-machine-readable', `${tool}.json`];
+        const r =
+          tool === 'packer'
+            ? await run('packer', args, {
+                cwd: dir,
+                reject: false,
+                env: { CHECKPOINT_DISABLE: '1' },
+              })
+            : await run('node', [KILN, ...args], {
+                cwd: dir,
+                reject: false,
+                env: { ...awsEnv(aws.proxy.url), KILN_HOME: join(dir, 'home') },
+              });
+        expect(r.exitCode, `${tool}: ${r.stdout}${r.stderr}`).toBe(0);
+        byTool[tool] = {
+          calls: [...aws.proxy.calls],
+          ami: /artifact,0,id,us-east-1:(ami-[0-9a-f]+)/.exec(r.stdout)![1]!,
+        };
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const launchOf = (calls: typeof aws.proxy.calls) => {
+      const p = calls.find((c) => c.action === 'RunInstances')!.params;
+      const keep =
+        /^(UserData|IamInstanceProfile\.|EbsOptimized|InstanceType|ImageId|InstanceInitiatedShutdownBehavior|Placement\.|CreditSpecification\.|BlockDeviceMapping\.|NetworkInterface\.1\.(AssociatePublicIpAddress|DeviceIndex))/;
+      return Object.fromEntries([...p].filter(([k]) => keep.test(k)).sort());
+    };
+    const modifyOf = (calls: typeof aws.proxy.calls) =>
+      calls
+        .filter((c) => c.action === 'ModifyInstanceAttribute')
+        .map((c) => Object.fromEntries([...c.params].filter(([k]) => /Support/.test(k)).sort()))
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    const createOf = (calls: typeof aws.proxy.calls) =>
+      Object.fromEntries(
+        [...calls.find((c) => c.action === 'CreateImage')!.params]
+          .filter(([k]) => /^BlockDeviceMapping\./.test(k))
+          .sort(),
+      );
+    const { packer, kiln } = byTool as Required<typeof byTool> &
+      Record<'packer' | 'kiln', (typeof byTool)[string]>;
+    expect(launchOf(kiln.calls)).toEqual(launchOf(packer.calls));
+    expect(modifyOf(kiln.calls)).toEqual(modifyOf(packer.calls));
+    expect(createOf(kiln.calls)).toEqual(createOf(packer.calls));
+    expect(launchOf(kiln.calls).UserData).toBe(
+      Buffer.from('#!/bin/sh\necho diff\n').toString('base64'),
+    );
+
+    // What EC2 holds afterwards: the template's tags, rendered alike (kiln adds only kiln:*).
+    const ec2 = new EC2Client({ region: 'us-east-1' });
+    try {
+      const mine = (tags: Array<{ Key?: string; Value?: string }> | undefined) =>
+        Object.fromEntries(
+          (tags ?? []).filter((t) => !t.Key?.startsWith('kiln:')).map((t) => [t.Key, t.Value]),
+        );
+      const images = (
+        await ec2.send(new DescribeImagesCommand({ ImageIds: [packer.ami, kiln.ami] }))
+      ).Images!;
+      const pImg = images.find((i) => i.ImageId === packer.ami)!;
+      const kImg = images.find((i) => i.ImageId === kiln.ami)!;
+      expect(mine(kImg.Tags)).toEqual(mine(pImg.Tags));
+      expect(mine(kImg.Tags)['us-east-1-built']).toBe('yes');
+      const snapTags = async (img: typeof pImg) => {
+        const id = img.BlockDeviceMappings!.find((m) => m.Ebs?.SnapshotId)!.Ebs!.SnapshotId!;
+        return mine(
+          (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [id] }))).Snapshots![0]!.Tags,
+        );
+      };
+      expect(await snapTags(kImg)).toEqual(await snapTags(pImg));
+      const instTags = async (calls: typeof aws.proxy.calls) => {
+        const res = await ec2.send(
+          new DescribeInstancesCommand({
+            Filters: [{ Name: 'image-id', Values: [sourceAmi] }],
+          }),
+        );
+        const ids = calls
+          .filter((c) => c.action === 'TerminateInstances')
+          .map((c) => c.params.get('InstanceId.1'));
+        const inst = (res.Reservations ?? [])
+          .flatMap((x) => x.Instances ?? [])
+          .find((i) => ids.includes(i.InstanceId));
+        return mine(inst?.Tags);
+      };
+      const kTags = await instTags(kiln.calls);
+      const pTags = await instTags(packer.calls);
+      // Each tool names its builder instance itself ("Packer Builder" / "kiln builder").
+      delete kTags.Name;
+      delete pTags.Name;
+      expect(kTags).toEqual(pTags);
+      expect(kTags).toEqual({ Purpose: `diff-${sourceAmi}` });
+    } finally {
+      ec2.destroy();
+    }
+  });
+
   it('secrets in the access fields never reach the output', async () => {
     const r = await runAmazonEbs(
       base({

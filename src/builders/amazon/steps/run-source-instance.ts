@@ -205,14 +205,16 @@ export async function launchInput(
         ? { HttpPutResponseHopLimit: md.http_put_response_hop_limit }
         : {}),
     };
-  if (config.associate_public_ip_address !== undefined) {
+  // As Packer 1.6.6: a network interface (to ask for a public IP) only with a subnet and
+  // `true`; in a default VPC the instance gets a public IP anyway.
+  if (state.subnetId && config.associate_public_ip_address) {
     input.NetworkInterfaces = [
       {
         DeviceIndex: 0,
         AssociatePublicIpAddress: config.associate_public_ip_address,
         DeleteOnTermination: true,
         Groups: state.securityGroupIds,
-        ...(state.subnetId ? { SubnetId: state.subnetId } : {}),
+        SubnetId: state.subnetId,
       },
     ];
   } else {

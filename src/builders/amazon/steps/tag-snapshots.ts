@@ -1,19 +1,21 @@
 /**
- * Tags every AMI's snapshots with `snapshot_tags` (+ `snapshot_tag` blocks) and kiln's ownership tags. It happens
+ * Tags every AMI's snapshots with `tags` and `snapshot_tags` (+ their blocks) and kiln's ownership tags. It happens
  * here, after the images exist, because moto rejects snapshot tags inside CreateImage.
  */
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import type { Step } from '../../../core/steps.js';
 import { IMAGE_NOT_FOUND } from '../ami-tools.js';
 import { explainAwsError } from '../aws-errors.js';
-import { snapshotTags } from '../config.js';
+import { amiTags, snapshotTags } from '../config.js';
 import { retryOn, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 export const tagSnapshots: Step<AmazonState> = {
   name: 'tag-snapshots',
   async run(state, { signal, ui }) {
-    const tags = toTags(snapshotTags(state.config), state.ownTags);
+    // As Packer 1.6.6 (StepCreateTags): the AMI's `tags` go on its snapshots too, then
+    // `snapshot_tags` (which win on equal keys).
+    const tags = toTags({ ...amiTags(state.config), ...snapshotTags(state.config) }, state.ownTags);
     try {
       for (const [region, snaps] of Object.entries(state.snapshots)) {
         if (snaps.length === 0) continue;
