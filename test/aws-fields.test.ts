@@ -606,6 +606,7 @@ describe('amazon-ebs fields against moto', () => {
       ],
       ena_support: true,
       sriov_support: true,
+      no_ephemeral: true,
       run_tags: { Purpose: 'diff-{{ .SourceAMI }}' },
       run_volume_tags: { Disk: '{{ .BuildRegion }}' },
       tags: { Base_AMI_Name: '{{ .SourceAMIName }}', '{{ .BuildRegion }}-built': 'yes' },
