@@ -29,8 +29,12 @@ import { dirname, join } from 'node:path';
  */
 export const SLIRP_IP_CONFIG = '10.0.2.15::10.0.2.2:255.255.255.0::eth0:off';
 
-/** The kernel command line kiln's base images boot with (direct kernel boot, ext4 straight on vda). */
-export const BASE_CMDLINE = `root=/dev/vda rw console=ttyS0 quiet ip=${SLIRP_IP_CONFIG}`;
+/**
+ * The kernel command line kiln's base images boot with (direct kernel boot, ext4 straight on
+ * vda). `cryptomgr.notests`: the crypto algorithms' boot self-tests took ~0.7 s of a TCG boot
+ * (initcall_debug: crypto_algapi_init 0.60 s → 0.07 s, crypto_kdf108_init 0.18 s → 0.06 s).
+ */
+export const BASE_CMDLINE = `root=/dev/vda rw console=ttyS0 quiet cryptomgr.notests ip=${SLIRP_IP_CONFIG}`;
 
 /** Credential names the first-boot unit reads (passed by the builder as SMBIOS OEM strings). */
 export const CREDENTIAL_USER = 'kiln.ssh.user';
@@ -70,6 +74,9 @@ export const MASKED_UNITS = [
   'systemd-journal-flush.service',
   'systemd-update-utmp.service',
   'systemd-update-utmp-runlevel.service',
+  // The seed file would be the same in every instance of an image (baked in by the build's
+  // shutdown) and is never credited; virtio-rng seeds the kernel instead. ~0.5 s of TCG CPU.
+  'systemd-random-seed.service',
 ] as const;
 
 /** Generators that find nothing to do in such an image (no crypt, no GPT, no sysv scripts that matter) but cost a process each at boot. */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../catalog/index.js';
-import { DEFAULT_VM_SIZE, defaultVmSize, startInstance } from './start-instance.js';
+import { DEFAULT_VM_SIZE, defaultVmSize, firmwareFor, startInstance } from './start-instance.js';
 
 describe('defaultVmSize', () => {
   it('takes cpus and memoryMb from the image metadata', () => {
@@ -85,5 +85,17 @@ describe('startInstance VM size', () => {
     const id = image({});
     const cpus = defaultVmSize({ metadata: {} }).cpus;
     expect(await qemuArgsFor({ image: id })).toMatch(new RegExp(`-smp ${cpus} -m 1024M`));
+  });
+});
+
+describe('firmwareFor', () => {
+  it('boots a direct-kernel image with qboot when the machine has it, anything else with QEMU’s default', () => {
+    const direct = { metadata: { kernel: '/images/x/vmlinuz', initrd: '/images/x/initrd.img' } };
+    expect(firmwareFor(direct, '/usr/share/qemu/qboot.rom')).toEqual([
+      ['-bios', '/usr/share/qemu/qboot.rom'],
+    ]);
+    expect(firmwareFor(direct, null)).toEqual([]);
+    // An imported image with its own bootloader needs SeaBIOS.
+    expect(firmwareFor({ metadata: {} }, '/usr/share/qemu/qboot.rom')).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@
  * an orphaned VM.
  */
 import { once } from 'node:events';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +70,25 @@ export function defaultVmSize(
   const cpus = whole(md.cpus, 1) ?? DEFAULT_VM_SIZE.cpus;
   const memoryMb = whole(md.memoryMb, 64) ?? DEFAULT_VM_SIZE.memoryMb;
   return { cpus: Math.max(1, Math.min(cpus, hostCpus)), memoryMb };
+}
+
+/**
+ * QEMU's minimal firmware for direct kernel boot (Debian's qemu-system-data ships it). It
+ * reaches the kernel ~0.2 s sooner than SeaBIOS under TCG (1.1–1.7 s against 1.3–2.2 s to
+ * the first kernel line, loaded machine) and, like SeaBIOS, passes the ACPI tables that
+ * `kiln stop`'s powerdown needs. It cannot boot a disk's bootloader: used only when the
+ * image boots its kernel directly.
+ */
+export const QBOOT_ROM = '/usr/share/qemu/qboot.rom';
+
+/** The `-bios` to boot `image` with: qboot for a direct kernel boot when this machine has it, else QEMU's default. */
+export function firmwareFor(
+  image: Pick<ImageRecord, 'metadata'>,
+  qboot: string | null = existsSync(QBOOT_ROM) ? QBOOT_ROM : null,
+): string[][] {
+  const md = (image.metadata ?? {}) as Record<string, unknown>;
+  const direct = typeof md.kernel === 'string' && md.kernel !== '';
+  return direct && qboot ? [['-bios', qboot]] : [];
 }
 
 /** Unix socket paths must fit in sun_path (108 bytes with the terminator). */
@@ -193,7 +212,7 @@ export async function startInstance(opts: StartInstanceOptions): Promise<Instanc
         qmpSocket,
         serialLog: meta.serialLog,
         // -no-reboot: a guest reboot ends QEMU, which is how `stopInstance`'s Ctrl-Alt-Del ends it.
-        qemuArgs: [['-pidfile', meta.pidFile], ['-no-reboot']],
+        qemuArgs: [['-pidfile', meta.pidFile], ['-no-reboot'], ...firmwareFor(image)],
       });
       pid = await spawnDetached(opts.qemuBinary ?? QEMU_BINARY, args, meta.qemuLog);
       catalog.recordResource({ runId, kind: 'process', ref: String(pid) });
