@@ -11,7 +11,14 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
 import { imageInfo } from '../src/builders/qemu/driver.js';
-import { artifactId, HOME, readImageFiles, startKiln, usePrivateHome } from './qemu-helpers.js';
+import {
+  artifactId,
+  HOME,
+  readImageFiles,
+  snapshot,
+  startKiln,
+  usePrivateHome,
+} from './qemu-helpers.js';
 
 let base: string;
 let dir: string;
@@ -131,19 +138,48 @@ describe('warm starts', () => {
     expect(files['/etc/machine-id']).toBe('');
   });
 
-  it('a damaged state costs a boot, not the build; KILN_WARM=0 boots', async () => {
+  it('a damaged state costs a boot, not the build, and is replaced; KILN_WARM=0 boots', async () => {
     const warm = join(dirname(diskOf(parent)), 'warm');
     const state = join(warm, 'state.zst');
     writeFileSync(state, 'not a migration stream');
     const d = await build(template('d', parent, ['test "$(cat /etc/kiln-warm-a)" = from-a']));
     expect(d.out).toMatch(/could not restore the saved VM state/);
     expect(d.out).toMatch(/booting disk image/);
-    expect(existsSync(join(warm, 'broken'))).toBe(true);
+    // The build booted, so it saved a new state of its source, replacing the damaged one.
+    expect(d.out).toMatch(/VM state saved .*for later builds from the source image/);
+    expect(existsSync(join(warm, 'broken'))).toBe(false);
+    expect(existsSync(join(warm, 'meta.json'))).toBe(true);
+    const d2 = await build(template('d2', parent, ['test "$(cat /etc/kiln-warm-a)" = from-a']));
+    expect(d2.out).toMatch(restored);
 
     const e = await build(template('e', 'debian-12', ['true']), { KILN_WARM: '0' });
     expect(e.out).not.toMatch(restored);
     expect(e.out).not.toMatch(/VM state saved/);
     expect(existsSync(join(dirname(diskOf(e.id)), 'warm'))).toBe(false);
+  });
+
+  it('SIGINT while a state is restored, or while one is saved, leaves nothing', async () => {
+    const before = snapshot();
+    // Restoring: a build from the base, whose booted state the first test saved.
+    const k1 = startKiln(['build', '--no-cache', template('f', 'debian-12', ['sleep 30'])]);
+    await k1.waitFor(/restoring the source image/);
+    k1.child.kill('SIGINT');
+    expect((await k1.exit).code).not.toBe(0);
+    // Saving the source's state: the base's state removed, so the build boots and saves it.
+    const baseWarm = join(dirname(diskOf(base)), 'warm');
+    rmSync(baseWarm, { recursive: true, force: true });
+    const k2 = startKiln(['build', '--no-cache', template('g', 'debian-12', ['sleep 30'])]);
+    await k2.waitFor(/VM state saved .*for later builds from the source image/);
+    k2.child.kill('SIGINT');
+    expect((await k2.exit).code).not.toBe(0);
+    const after = snapshot();
+    expect(after.qemuPids).toEqual([]);
+    expect(after.workDirs).toEqual([]);
+    expect(after.imageIds).toEqual(before.imageIds);
+    expect(after.runs).toBe(0);
+    // The source's state is only written once a build succeeds: none, and no half-written one.
+    expect(readdirSync(dirname(baseWarm)).filter((e) => e.startsWith('warm'))).toEqual([]);
+    for (const k of [k1, k2]) expect(readdirSync(k.tmp)).toEqual([]);
   });
 
   it('removing an image removes its saved state', () => {

@@ -11,7 +11,7 @@ import { run } from '../../../core/exec.js';
 import type { Step } from '../../../core/steps.js';
 import { QEMU_IMG, QEMU_INSTALL_HINT } from '../driver.js';
 import { journal, type QemuState, unjournal } from '../state.js';
-import { removeWarm, WARM_DIR, WARM_LAYER, writeWarm } from '../warm.js';
+import { findWarm, removeWarm, WARM_DIR, WARM_LAYER, writeWarm } from '../warm.js';
 
 async function rebase(
   file: string,
@@ -56,7 +56,13 @@ export const finishDisk: Step<QemuState> = {
       const keep = chainOk && f.saved && (await appeared(f.stateFile, 10_000));
       const srcDir = dirname(src.file);
       const target = f.kind === 'source' ? join(srcDir, WARM_DIR) : join(work, WARM_DIR);
-      if (!keep || existsSync(target)) {
+      // Another build may have saved a usable state of the source meanwhile: keep that one.
+      // An unusable one (old, broken, other VM settings) is replaced below.
+      const taken =
+        f.kind === 'source' &&
+        existsSync(target) &&
+        typeof (await findWarm(srcDir, state.warmSpec!, c.ssh_username!)) !== 'string';
+      if (!keep || taken) {
         chainOk = false;
         await rm(f.layer, { force: true });
         await rm(f.stateFile, { force: true });
@@ -77,7 +83,15 @@ export const finishDisk: Step<QemuState> = {
             credentials: state.vmCredentials ?? {},
           },
         );
-        await rename(tmp, target);
+        if (existsSync(target)) {
+          // Replacing an unusable state: states layered on it fail over to a boot.
+          const old = `${target}.old-${state.imageId}`;
+          journal(state, 'dir', old);
+          await rename(target, old);
+          await rename(tmp, target);
+          await removeWarm(old);
+          unjournal(state, old);
+        } else await rename(tmp, target);
       } catch (err) {
         ui.message(`could not keep the saved VM state (${(err as Error).message})`);
         await removeWarm(tmp);

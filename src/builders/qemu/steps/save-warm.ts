@@ -4,12 +4,11 @@
  * provisioners and before clean-guest. A save that fails is reported and the build goes on:
  * warm states only save time.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { BuildUi } from '../../../core/events.js';
 import type { Step } from '../../../core/steps.js';
 import type { QemuState } from '../state.js';
-import { freezeVm, WARM_DIR } from '../warm.js';
+import { freezeVm } from '../warm.js';
 
 async function freeze(state: QemuState, kind: 'source' | 'own', ui: BuildUi): Promise<void> {
   const n = state.frozen.length + 1;
@@ -40,8 +39,9 @@ export const saveSourceWarm: Step<QemuState> = {
   name: 'save-source-warm',
   async run(state, { ui }) {
     const src = state.source!;
+    // Booted although warm starts are on: the source has no state this build could use
+    // (none, another VM's settings, broken): save one, to replace it if the build succeeds.
     if (!state.warmSpec || state.warmFrom || !state.comm || !src.image) return;
-    if (existsSync(join(dirname(src.file), WARM_DIR))) return;
     await freeze(state, 'source', ui);
   },
 };
