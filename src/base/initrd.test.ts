@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasModule, INITRD_EARLY_MODULES, initScript, moduleLoadOrder } from './initrd.js';
+import { initScript, moduleLoadOrder } from './initrd.js';
 
 const DEP = `kernel/drivers/virtio/virtio.ko:
 kernel/drivers/virtio/virtio_ring.ko:
@@ -30,21 +30,6 @@ describe('moduleLoadOrder', () => {
 
   it('names a module the kernel lacks', () => {
     expect(() => moduleLoadOrder(DEP, ['virtio_gpu'])).toThrow(/virtio_gpu not found/);
-  });
-});
-
-describe('hasModule', () => {
-  it('tells a module in modules.dep from one the kernel has built in (or lacks)', () => {
-    const dep = `${DEP}kernel/fs/autofs/autofs4.ko:\nkernel/net/ipv4/netfilter/ip_tables.ko: kernel/net/netfilter/x_tables.ko\nkernel/net/netfilter/x_tables.ko:\n`;
-    expect(hasModule(dep, 'autofs4')).toBe(true);
-    expect(hasModule(dep, 'ip_tables')).toBe(true);
-    expect(hasModule(dep, 'qemu_fw_cfg')).toBe(false);
-    expect(hasModule(dep, 'virtio')).toBe(true);
-    const order = moduleLoadOrder(
-      dep,
-      INITRD_EARLY_MODULES.filter((m) => hasModule(dep, m)),
-    ).map((m) => m.name);
-    expect(order).toEqual(['autofs4', 'x_tables', 'ip_tables']);
   });
 });
 

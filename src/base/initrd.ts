@@ -12,14 +12,6 @@ import { type CpioEntry, writeCpio } from './cpio.js';
 /** Modules the initrd loads, in order; their dependencies are added from modules.dep. */
 export const INITRD_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_rng'] as const;
 
-/**
- * Modules systemd (PID 1) loads itself at start when they are missing (autofs4, qemu_fw_cfg
- * under QEMU, ip_tables). Loaded here with klibc's insmod, PID 1 finds them present and
- * skips libkmod altogether (its index files read and parsed under TCG: ~0.3–0.5 s before
- * any unit starts). Left out when the kernel has them built in (absent from modules.dep).
- */
-export const INITRD_EARLY_MODULES = ['autofs4', 'qemu_fw_cfg', 'ip_tables'] as const;
-
 const KLIBC_TOOLS = ['sh', 'insmod', 'mount', 'run-init', 'sleep', 'poweroff', 'cat', 'ipconfig'];
 
 /** The /init script (klibc sh): load modules, wait for the root device, mount it, switch to systemd. */
@@ -87,10 +79,7 @@ export async function buildLeanInitrd(rootfs: string, kernelVersion: string): Pr
       hint: 'is the kernel installed in the tree?',
     });
   });
-  const order = moduleLoadOrder(depText, [
-    ...INITRD_MODULES,
-    ...INITRD_EARLY_MODULES.filter((m) => hasModule(depText, m)),
-  ]);
+  const order = moduleLoadOrder(depText, INITRD_MODULES);
 
   const entries: CpioEntry[] = [
     { type: 'dir', path: 'bin' },
@@ -159,14 +148,6 @@ export function moduleLoadOrder(
   };
   for (const w of wanted) visit(w);
   return out;
-}
-
-/** True when modules.dep lists `name` (a module, not built into the kernel). */
-export function hasModule(depText: string, name: string): boolean {
-  return depText.split('\n').some((line) => {
-    const path = line.split(':')[0];
-    return path !== undefined && path !== '' && nameOf(path) === name;
-  });
 }
 
 function nameOf(path: string): string {
