@@ -69,6 +69,7 @@ describe('kilnAnsibleEnv', () => {
     const r = kilnAnsibleEnv('/w', none);
     expect(r.env).toEqual({
       ANSIBLE_PIPELINING: 'True',
+      ANSIBLE_SSH_CONTROL_PATH_DIR: '/w/cp',
       ANSIBLE_SSH_ARGS: '-o ControlMaster=auto -o ControlPersist=60s -o ControlPath=/w/cp/%C',
       ANSIBLE_REMOTE_TEMP: '$HOME/.ansible/tmp',
       ANSIBLE_HOST_KEY_CHECKING: 'True',
@@ -115,6 +116,7 @@ describe('kilnAnsibleEnv', () => {
       'ANSIBLE_LOCAL_TEMP',
       'ANSIBLE_NOCOLOR',
       'ANSIBLE_RETRY_FILES_ENABLED',
+      'ANSIBLE_SSH_CONTROL_PATH_DIR',
     ]);
     expect(r.controlPath).toBeUndefined();
   });

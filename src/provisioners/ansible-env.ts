@@ -9,6 +9,10 @@
  * 2 vCPUs; `python3 -c pass` ≈ 0.3 s and a new SSH connection ≈ 0.8 s in that guest):
  * every SSH session Ansible opens costs 0.25–0.5 s even over a control master, every
  * module run 1.2–2.4 s (Python start, AnsiballZ unzip, module_utils compiled from source).
+ * Effect of this file plus ansible-master.ts on that release, same VM, 4 alternations at
+ * host load ≈5: the first task 8.2 → 7.2 s (medians; 8 ssh invocations → 7, and the
+ * handshake no longer inside it); QEMU's CPU time per playbook unchanged (≈12 s): the
+ * rest is guest work Ansible does by design (see bench/RESULTS.md for the profile).
  * Tried and left out: `ssh_transfer_method=piped` (a 191-byte put: sftp and `dd` over the
  * master within noise, medians 0.67 / 0.60 s); the cipher (a task moves ~100 kB).
  */
@@ -161,9 +165,14 @@ export function kilnAnsibleEnv(work: string, user: UserAnsibleSettings): KilnAns
   // ControlPath (ssh's own %C hash of host, port and user) lets kiln open the master
   // before ansible-playbook needs it (see ansible-master.ts). A user's ssh_args or control
   // path wins, and then kiln starts no master.
-  if (!userSet(user, SSH_ARGS) && !userSet(user, CONTROL_PATH)) {
-    controlPath = join(work, 'cp', '%C');
-    env.ANSIBLE_SSH_ARGS = `-o ControlMaster=auto -o ControlPersist=60s -o ControlPath=${controlPath}`;
+  if (!userSet(user, CONTROL_PATH)) {
+    // Sockets in kiln's temp dir, so kiln can stop every master afterwards, even with
+    // the user's own ssh_args.
+    env.ANSIBLE_SSH_CONTROL_PATH_DIR = join(work, 'cp');
+    if (!userSet(user, SSH_ARGS)) {
+      controlPath = join(work, 'cp', '%C');
+      env.ANSIBLE_SSH_ARGS = `-o ControlMaster=auto -o ControlPersist=60s -o ControlPath=${controlPath}`;
+    }
   }
   // Ansible resolves `~/.ansible/tmp` with one more SSH session (`echo ~root`) before a
   // task's first temp dir. `$HOME/.ansible/tmp` is the same directory, expanded by the
