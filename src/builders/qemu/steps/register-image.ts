@@ -74,6 +74,9 @@ export const registerImage: Step<QemuState> = {
         sourceFile: src.image ? undefined : src.file,
         backingFile: c.use_backing_file ? src.file : undefined,
         build: state.ctx.buildName,
+        // The VM size it was built with: `kiln run` gives its instances the same.
+        cpus: c.cpus,
+        memoryMb: c.memory,
       },
     });
     state.registered = true;

@@ -10,8 +10,13 @@ import type { Step } from '../../../core/steps.js';
 import { parseGoDurationMs } from '../../../template/duration.js';
 import type { QemuState } from '../state.js';
 
+// Without an ACPI handler QEMU is stopped next, with the root file system still mounted:
+// freezing it first checkpoints ext4's journal and marks it clean, so every boot of the
+// image skips a journal replay (0.1-0.2 s under TCG). fsfreeze is util-linux's (essential).
+// As root only: through sudo, its own writes after the freeze (logs, timestamps) could hang.
 const PROBE =
-  'sync; if systemctl is-active --quiet systemd-logind 2>/dev/null || pidof acpid >/dev/null 2>&1; then echo kiln-acpi; else echo kiln-noacpi; fi';
+  'sync; if systemctl is-active --quiet systemd-logind 2>/dev/null || pidof acpid >/dev/null 2>&1; then echo kiln-acpi; else echo kiln-noacpi; ' +
+  'if [ "$(id -u)" = 0 ]; then fsfreeze -f / >/dev/null 2>&1 || true; fi; fi';
 
 export const shutdown: Step<QemuState> = {
   name: 'shutdown',
