@@ -48,7 +48,7 @@ export function registerDeployLocal(deploy: Command): void {
       'leave already replaced members on the new image when a later one fails',
     )
     .option('--memory <mb>', 'guest memory in MB (default 1024)')
-    .option('--cpus <n>', 'virtual CPUs (default 1)')
+    .option('--cpus <n>', 'virtual CPUs (default: what the image was built with, else 2)')
     .option('-q, --quiet', 'print only the member ids')
     .action(async (image: string, opts: DeployLocalCliOpts) => {
       const count = intOption('--count', opts.count)!;
