@@ -60,7 +60,7 @@ describe('reliability with a real VM', () => {
   it('row 1: SIGINT while the VM boots (QMP socket up) exits non-zero within 30 s and leaves nothing', async () => {
     const before = leftovers(home);
     const tpl = qemuTemplate(dir, 'sigint-boot', {});
-    const k = build('sigint-boot', [tpl]);
+    const k = build('sigint-boot', [tpl], { KILN_WARM: '0' });
     const qmp = (await k.waitFor(/QEMU pid \d+, QMP (\S+),/))[1]!;
     expect(existsSync(qmp)).toBe(true);
     const sentAt = Date.now();
@@ -130,7 +130,8 @@ describe('reliability with a real VM', () => {
   it('row 5: QEMU killed during boot fails the build within 5 s, naming the exit status and the console', async () => {
     const before = leftovers(home);
     const tpl = qemuTemplate(dir, 'qemu-dies', { ssh_timeout: '20m' });
-    const k = build('qemu-dies', [tpl]);
+    // A boot, not a restore of a saved state (docs/warm-starts.md): the row is about booting.
+    const k = build('qemu-dies', [tpl], { KILN_WARM: '0' });
     const m = await k.waitFor(/QEMU pid (\d+)/);
     await k.waitFor(/Waiting for SSH/);
     // Let the kernel print something first, so there are console lines to name.

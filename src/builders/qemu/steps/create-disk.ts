@@ -6,6 +6,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { isInside } from '../../../catalog/fs-util.js';
 import { haveCommand, run } from '../../../core/exec.js';
 import type { Step } from '../../../core/steps.js';
 import { chooseAccelerator } from '../accel.js';
@@ -30,6 +31,9 @@ async function warmSpecFor(
   if (!src.image || !c.use_backing_file || c.format !== 'qcow2')
     return 'not a qcow2 overlay on a catalog image';
   if (grow !== undefined) return 'the disk is grown';
+  // A state lives beside the image's disk: never write beside a disk registered by reference.
+  if (!isInside(state.catalog.imagesDir, dirname(src.file)))
+    return 'the source image’s disk is outside the kiln home';
   if (!(await haveCommand('zstd'))) return 'zstd is not installed (apt install zstd)';
   return {
     qemuBinary: c.qemu_binary,
