@@ -182,7 +182,7 @@ export async function runAmazonEbs(
     runId?: string;
   },
 ): Promise<AmazonRun> {
-  const { amazonEbs } = await import('../../src/builders/amazon/builder.js');
+  const { amazonEbs } = await import('../../src/builders/amazon/plugin.js');
   const { BuildUi, MemoryUi } = await import('../../src/core/events.js');
   const { Secrets } = await import('../../src/core/secrets.js');
   const { randomBytes } = await import('node:crypto');

@@ -6,16 +6,14 @@
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { Catalog } from '../../catalog/index.js';
-import type { BuilderPlugin } from '../../core/plugin.js';
+import type { Artifact, BuildContext, ProvisionHook } from '../../core/plugin.js';
 import { runSteps } from '../../core/steps.js';
 import { removeImage } from './ami-tools.js';
-import { AMAZON_EBS_BUILDER_ID, amiArtifact } from './artifact.js';
-import { type AmazonEbsConfig, amazonEbsSchema, polling } from './config.js';
+import { amiArtifact } from './artifact.js';
+import { type AmazonEbsConfig, polling } from './config.js';
 import { ec2Client, kilnTags } from './driver.js';
-import { prepareAmazonEbs } from './prepare.js';
-import { reusableArtifact } from './reuse.js';
 import type { AmazonState } from './state.js';
-import { LATE_KEYS, renderBuildInfo } from './steps/build-info.js';
+import { renderBuildInfo } from './steps/build-info.js';
 import { copyRegions } from './steps/copy-regions.js';
 import { createAmi } from './steps/create-ami.js';
 import { deregisterExisting } from './steps/deregister-existing.js';
@@ -56,90 +54,80 @@ export const AMAZON_EBS_STEPS = [
   registerCatalog,
 ] as const;
 
-export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
-  type: 'amazon-ebs',
-  builderId: AMAZON_EBS_BUILDER_ID,
-  schema: amazonEbsSchema,
-  lateKeys: LATE_KEYS,
-
-  async prepare(config) {
-    return prepareAmazonEbs(config);
-  },
-
-  async run(config, ctx, hook) {
-    // Secrets first, before any step can print.
-    for (const s of [
-      config.secret_key,
-      config.token,
-      config.access_key,
-      config.ssh_password,
-      config.winrm_password,
-      config.ssh_bastion_password,
-      config.ssh_proxy_password,
-    ])
-      ctx.secrets.add(s);
-    const clients = new Map<string, EC2Client>();
-    const state: AmazonState = {
-      config,
-      ctx,
-      hook,
-      polling: polling(config),
-      ec2(region = config.region) {
-        let c = clients.get(region);
-        if (!c) {
-          c = ec2Client(config, region);
-          clients.set(region, c);
-        }
-        return c;
+/** Runs one amazon-ebs build: the steps above with their cleanups; the registry entry (plugin.ts) loads this lazily. */
+export async function runAmazonEbs(
+  config: AmazonEbsConfig,
+  ctx: BuildContext,
+  hook: ProvisionHook,
+): Promise<Artifact> {
+  // Secrets first, before any step can print.
+  for (const s of [
+    config.secret_key,
+    config.token,
+    config.access_key,
+    config.ssh_password,
+    config.winrm_password,
+    config.ssh_bastion_password,
+    config.ssh_proxy_password,
+  ])
+    ctx.secrets.add(s);
+  const clients = new Map<string, EC2Client>();
+  const state: AmazonState = {
+    config,
+    ctx,
+    hook,
+    polling: polling(config),
+    ec2(region = config.region) {
+      let c = clients.get(region);
+      if (!c) {
+        c = ec2Client(config, region);
+        clients.set(region, c);
+      }
+      return c;
+    },
+    ec2NoRetry: ec2Client(config, config.region, 1),
+    ownTags: kilnTags(ctx.runId),
+    securityGroupIds: [],
+    amis: {},
+    snapshots: {},
+    made: [],
+  };
+  try {
+    await runSteps(
+      AMAZON_EBS_STEPS,
+      state,
+      { signal: ctx.signal, ui: ctx.ui },
+      {
+        onError: ctx.onError,
+        ...(ctx.cleanupSignal ? { cleanupSignal: ctx.cleanupSignal } : {}),
+        ...(ctx.onCleanupPending ? { onCleanupPending: ctx.onCleanupPending } : {}),
       },
-      ec2NoRetry: ec2Client(config, config.region, 1),
-      ownTags: kilnTags(ctx.runId),
-      securityGroupIds: [],
-      amis: {},
-      snapshots: {},
-      made: [],
-    };
-    try {
-      await runSteps(
-        AMAZON_EBS_STEPS,
-        state,
-        { signal: ctx.signal, ui: ctx.ui },
-        {
-          onError: ctx.onError,
-          ...(ctx.cleanupSignal ? { cleanupSignal: ctx.cleanupSignal } : {}),
-          ...(ctx.onCleanupPending ? { onCleanupPending: ctx.onCleanupPending } : {}),
-        },
-      );
-    } finally {
-      for (const c of clients.values()) c.destroy();
-      state.ec2NoRetry.destroy();
-    }
-    const amis = { ...state.amis };
-    const artifact = amiArtifact(amis, {
-      image: state.catalogId,
-      snapshots: { ...state.snapshots },
-    });
-    artifact.destroy = async () => {
-      for (const [region, id] of Object.entries(amis)) {
-        const ec2 = ec2Client(config, region);
-        try {
-          await removeImage(ec2, id, state.snapshots[region] ?? []);
-        } finally {
-          ec2.destroy();
-        }
-      }
-      const catalog = Catalog.open(ctx.kilnHome);
+    );
+  } finally {
+    for (const c of clients.values()) c.destroy();
+    state.ec2NoRetry.destroy();
+  }
+  const amis = { ...state.amis };
+  const artifact = amiArtifact(amis, {
+    image: state.catalogId,
+    snapshots: { ...state.snapshots },
+  });
+  artifact.destroy = async () => {
+    for (const [region, id] of Object.entries(amis)) {
+      const ec2 = ec2Client(config, region);
       try {
-        if (state.catalogId && catalog.getImage(state.catalogId))
-          catalog.removeImage(state.catalogId);
+        await removeImage(ec2, id, state.snapshots[region] ?? []);
       } finally {
-        catalog.close();
+        ec2.destroy();
       }
-    };
-    return artifact;
-  },
-
-  artifactFor(image, config) {
-    return reusableArtifact(image, config);
-  },
-};
+    }
+    const catalog = Catalog.open(ctx.kilnHome);
+    try {
+      if (state.catalogId && catalog.getImage(state.catalogId))
+        catalog.removeImage(state.catalogId);
+    } finally {
+      catalog.close();
+    }
+  };
+  return artifact;
+}

@@ -21,8 +21,8 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
   },
 
   async run(config, ctx, hook) {
-    const { amazonEbs: builder } = await import('./builder.js');
-    return builder.run(config, ctx, hook);
+    const { runAmazonEbs } = await import('./builder.js');
+    return runAmazonEbs(config, ctx, hook);
   },
 
   artifactFor(image, config) {
