@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../core/errors.js';
-import { parseGoDurationMs } from '../template/duration.js';
+import { goDuration } from '../template/duration.js';
 import { type JsonPath, parseJsonSource } from '../template/json-source.js';
 import { problemsError, type TemplateProblem } from '../template/raw-template.js';
 import { checkSchema } from '../template/schema-check.js';
@@ -17,17 +17,6 @@ export const PIPELINE_FILE = 'kiln.pipeline.json';
 
 const commands = z.union([z.string(), z.array(z.string())]);
 const vars = z.record(z.string(), z.string());
-const duration = z.string().refine(
-  (s) => {
-    try {
-      parseGoDurationMs(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: (i) => `invalid duration "${String(i.input)}" (examples: 90s, 5m)` },
-);
 
 const templateStep = {
   /** Packer JSON template, relative to the pipeline file. */
@@ -67,7 +56,7 @@ export const pipelineSchema = z.strictObject({
       path: z.string().default('/'),
       expect_status: z.number().int().min(100).max(599).default(200),
       expect_body: z.string().optional(),
-      timeout: duration.default('5m'),
+      timeout: goDuration.default('5m'),
     })
     .optional(),
   /** Where the chosen environment's release goes (default: the first environment). */
@@ -84,7 +73,7 @@ export const pipelineSchema = z.strictObject({
           /** The service's port in the guest; default the smoke test's port (both may use `{{user \`x\`}}`). */
           guest_port: z.union([z.number().int().min(1).max(65535), z.string()]).optional(),
           /** How long each new member has to pass its health check. */
-          timeout: duration.default('3m'),
+          timeout: goDuration.default('3m'),
         })
         .optional(),
       aws: z.strictObject({ asg: z.string(), region: z.string() }).optional(),
