@@ -23,10 +23,10 @@
  * that have its driver), the login key (the key authorized in the
  * state is replaced by the build's own key at once). `KILN_WARM=0` turns warm starts off.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256File } from '../../catalog/digest.js';
 import { SystemError } from '../../core/errors.js';
 import type { QmpClient } from './qmp.js';
 
@@ -125,7 +125,7 @@ export async function findWarm(
   };
   if (![src.stateFile, src.layerFile, src.keyFile].every((f) => existsSync(f)))
     return 'its saved VM state is incomplete';
-  if ((await sha256(src.layerFile)) !== meta.layerSha256)
+  if ((await sha256File(src.layerFile)) !== meta.layerSha256)
     return 'its saved disk layer does not match its recorded sha256';
   return src;
 }
@@ -246,7 +246,7 @@ export async function writeWarm(
   const full: WarmMeta = {
     version: 1,
     ...meta,
-    layerSha256: await sha256(join(dir, WARM_LAYER)),
+    layerSha256: await sha256File(join(dir, WARM_LAYER)),
     createdAt: new Date().toISOString(),
   };
   // meta.json last: a directory without it is not a warm state.
@@ -256,15 +256,4 @@ export async function writeWarm(
 /** Removes a warm state directory (best effort). */
 export async function removeWarm(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
-}
-
-async function sha256(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-/** The private key text of a warm state (to check it before use). */
-export async function readWarmKey(src: WarmSource): Promise<string> {
-  return readFile(src.keyFile, 'utf8');
 }
