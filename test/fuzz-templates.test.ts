@@ -7,7 +7,6 @@
  */
 import { spawn } from 'node:child_process';
 import {
-  cpSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,

@@ -82,6 +82,7 @@ describe('shell', () => {
 
   it('keeps values out of xtrace output of a bash -x script', async () => {
     const script = join(work, 'traced.sh');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template
     await writeFile(script, '#!/bin/bash -x\necho "len=${#TOKEN}"\n');
     const r = await buildWithProvisioners(
       work,

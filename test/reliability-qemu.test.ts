@@ -22,7 +22,6 @@ import {
   qemuPidsOf,
   qemuTemplate,
   startKiln,
-  until,
   whatWasLeft,
 } from './helpers/faults.js';
 
@@ -43,7 +42,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function build(name: string, args: string[], env?: Record<string, string>): KilnRun {
+function build(args: string[], env?: Record<string, string>): KilnRun {
   const k = startKiln(home, ['build', '--no-cache', ...args], {
     cwd: dir,
     ...(env ? { env } : {}),
@@ -60,7 +59,7 @@ describe('reliability with a real VM', () => {
   it('row 1: SIGINT while the VM boots (QMP socket up) exits non-zero within 30 s and leaves nothing', async () => {
     const before = leftovers(home);
     const tpl = qemuTemplate(dir, 'sigint-boot', {});
-    const k = build('sigint-boot', [tpl], { KILN_WARM: '0' });
+    const k = build([tpl], { KILN_WARM: '0' });
     const qmp = (await k.waitFor(/QEMU pid \d+, QMP (\S+),/))[1]!;
     expect(existsSync(qmp)).toBe(true);
     const sentAt = Date.now();
@@ -79,7 +78,7 @@ describe('reliability with a real VM', () => {
     const tpl = qemuTemplate(dir, 'second-sigint', {}, [
       { type: 'shell', inline: ['echo kiln-provisioning-started', 'sleep 300'] },
     ]);
-    const k = build('second-sigint', [tpl]);
+    const k = build([tpl]);
     const qemuPid = Number((await k.waitFor(/QEMU pid (\d+)/))[1]);
     await k.waitFor(/kiln-provisioning-started/);
     // A hung QEMU (stopped) makes the cleanup last: kiln's own is otherwise done in < 200 ms.
@@ -107,7 +106,7 @@ describe('reliability with a real VM', () => {
   it("row 4: kill -9 of kiln mid-build; the next build's start removes the orphaned QEMU and files by the journal", async () => {
     const before = leftovers(home);
     const tpl = qemuTemplate(dir, 'kill-9', {});
-    const k = build('kill-9', [tpl]);
+    const k = build([tpl]);
     await k.waitFor(/Waiting for SSH/);
     k.child.kill('SIGKILL');
     await k.exit;
@@ -131,7 +130,7 @@ describe('reliability with a real VM', () => {
     const before = leftovers(home);
     const tpl = qemuTemplate(dir, 'qemu-dies', { ssh_timeout: '20m' });
     // A boot, not a restore of a saved state (docs/warm-starts.md): the row is about booting.
-    const k = build('qemu-dies', [tpl], { KILN_WARM: '0' });
+    const k = build([tpl], { KILN_WARM: '0' });
     const m = await k.waitFor(/QEMU pid (\d+)/);
     await k.waitFor(/Waiting for SSH/);
     // Let the kernel print something first, so there are console lines to name.
@@ -151,7 +150,7 @@ describe('reliability with a real VM', () => {
     const before = leftovers(home);
     // The forward points at a guest port nothing listens on: the guest boots, SSH never answers.
     const tpl = qemuTemplate(dir, 'no-sshd', { ssh_port: 2222, ssh_timeout: '40s' });
-    const k = build('no-sshd', [tpl]);
+    const k = build([tpl]);
     await k.waitFor(/Waiting for SSH to become available/);
     const waitStart = Date.now();
     await k.waitFor(/timed out|timeout/i, 120_000);
@@ -171,7 +170,7 @@ describe('reliability with a real VM', () => {
       { type: 'shell', inline: ['true'] },
       { type: 'shell', inline: ['echo about to fail', 'exit 3'] },
     ]);
-    const k = build('exit-3', [tpl]);
+    const k = build([tpl]);
     const { code } = await k.exit;
     expect(code, k.output()).toBe(1);
     expect(k.stderr()).toMatch(
@@ -206,7 +205,7 @@ describe('reliability with a real VM', () => {
         extra_arguments: ['-e', 'ansible_python_interpreter=/usr/bin/python3'],
       },
     ]);
-    const k = build('ansible-fails', [tpl]);
+    const k = build([tpl]);
     // Ansible's files are in this run's TMPDIR while it runs: the leftover check covers them.
     const { code } = await k.exit;
     expect(code, k.output()).toBe(1);
@@ -222,7 +221,7 @@ describe('reliability with a real VM', () => {
     const tpl = qemuTemplate(dir, 'crash-at-register', {}, [
       { type: 'shell', inline: ['echo made-by-crash-test > /etc/kiln-crash-test'] },
     ]);
-    const k = build('crash-at-register', [tpl], { KILN_TEST_CRASH_AT: 'after-image-write' });
+    const k = build([tpl], { KILN_TEST_CRASH_AT: 'after-image-write' });
     const { signal } = await k.exit;
     expect(signal, k.output()).toBe('SIGKILL');
     expect(k.output()).not.toMatch(/Image registered/);

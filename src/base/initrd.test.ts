@@ -45,6 +45,7 @@ describe('initScript', () => {
 
   it('sets the network from ip= with ipconfig, before handing over, and only when ip= is given', () => {
     const s = initScript(['virtio_net']);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template
     expect(s).toContain('ip=*) ip="${arg#ip=}"');
     expect(s).toMatch(/if \[ -n "\$\{ip:-\}" \]; then\n\s+ipconfig -t 5 -d "\$ip"/);
     expect(s.indexOf('ipconfig')).toBeLessThan(s.indexOf('exec run-init'));

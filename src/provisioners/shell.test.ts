@@ -26,6 +26,7 @@ describe('shell provisioner helpers', () => {
     const secret = `a'b "$c" \`d\`\nline2`;
     const body = (script: string) => script.split('\n').slice(1).join('\n');
     const script = injectExports(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template
       '#!/bin/sh -x\n{ [ "$V" = "$EXPECTED" ] && echo same; } 2>/dev/null\necho "len=${#V}"\n',
       [['V', secret]],
     );

@@ -141,6 +141,7 @@ export function isShellScript(content: string): boolean {
 export function injectExports(content: string, vars: Array<[string, string]>): string {
   if (vars.length === 0) return content;
   const block = [
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template
     '{ __kiln_opts=; case $- in *x*) __kiln_opts=x; set +x;; esac; case $- in *v*) __kiln_opts="${__kiln_opts}v"; set +v;; esac; } 2>/dev/null',
     ...vars.map(([k, v]) => `export ${k}='${v.replace(/'/g, `'"'"'`)}'`),
     '{ case "$__kiln_opts" in *x*) set -x;; esac; case "$__kiln_opts" in *v*) set -v;; esac; unset __kiln_opts; } 2>/dev/null',

@@ -15,9 +15,9 @@ export interface SourceLoc {
 
 /** The plugins a template may name, by type. */
 export interface Registry {
-  builders: Record<string, BuilderPlugin<any>>;
-  provisioners: Record<string, ProvisionerPlugin<any>>;
-  postProcessors: Record<string, PostProcessorPlugin<any>>;
+  builders: Record<string, BuilderPlugin<unknown>>;
+  provisioners: Record<string, ProvisionerPlugin<unknown>>;
+  postProcessors: Record<string, PostProcessorPlugin<unknown>>;
 }
 
 export interface PreparedPlugin<P> {
@@ -34,7 +34,7 @@ export interface PreparedPlugin<P> {
   resolve(generated: Record<string, unknown>): unknown;
 }
 
-export interface PreparedProvisioner extends PreparedPlugin<ProvisionerPlugin<any>> {
+export interface PreparedProvisioner extends PreparedPlugin<ProvisionerPlugin<unknown>> {
   /** 0-based position in `provisioners`. */
   index: number;
   pauseBeforeMs: number;
@@ -43,7 +43,7 @@ export interface PreparedProvisioner extends PreparedPlugin<ProvisionerPlugin<an
   timeoutMs: number;
 }
 
-export interface PreparedPostProcessor extends PreparedPlugin<PostProcessorPlugin<any>> {
+export interface PreparedPostProcessor extends PreparedPlugin<PostProcessorPlugin<unknown>> {
   name?: string;
   keepInputArtifact?: boolean;
 }
@@ -52,7 +52,7 @@ export interface PreparedBuild {
   /** The builder's `name`, or its type. */
   name: string;
   type: string;
-  builder: PreparedPlugin<BuilderPlugin<any>>;
+  builder: PreparedPlugin<BuilderPlugin<unknown>>;
   provisioners: PreparedProvisioner[];
   errorCleanupProvisioner?: PreparedProvisioner;
   /** Chains: each inner list runs in order on the builder's artifact. */
