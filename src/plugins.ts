@@ -6,6 +6,7 @@ import { amazonEbs } from './builders/amazon/plugin.js';
 import { fileBuilder } from './builders/file/builder.js';
 import { nullBuilder } from './builders/null/builder.js';
 import { qemuBuilder } from './builders/qemu/builder.js';
+import type { Registry } from './core/plugin.js';
 import { checksum } from './postprocessors/checksum.js';
 import { manifest } from './postprocessors/manifest.js';
 import { ansibleProvisioner } from './provisioners/ansible.js';
@@ -13,7 +14,6 @@ import { ansibleLocalProvisioner } from './provisioners/ansible-local.js';
 import { fileProvisioner } from './provisioners/file.js';
 import { shellProvisioner } from './provisioners/shell.js';
 import { shellLocal } from './provisioners/shell-local.js';
-import type { Registry } from './template/types.js';
 
 export const registry = {
   builders: { 'amazon-ebs': amazonEbs, null: nullBuilder, file: fileBuilder, qemu: qemuBuilder },

@@ -7,12 +7,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Catalog } from '../catalog/index.js';
-import type { LoadedTemplate, PreparedBuild, PreparedPostProcessor } from '../template/types.js';
 import { BuildTracker } from './build-tracker.js';
 import { humanDuration } from './duration.js';
 import { CancelledError, KilnError } from './errors.js';
 import { BuildUi, type Ui } from './events.js';
-import { CATALOG_BUILDERS, computeInputHash, imageFilesExist, NotCacheable } from './input-hash.js';
+import {
+  computeInputHash,
+  imageFilesExist,
+  makesCatalogImages,
+  NotCacheable,
+} from './input-hash.js';
+import type { LoadedTemplate, PreparedBuild, PreparedPostProcessor } from './loaded-template.js';
 import { defaultKilnHome } from './paths.js';
 import type { Artifact, BuildContext, PostProcessContext } from './plugin.js';
 import { createProvisionHook, errorText } from './provision-hook.js';
@@ -248,7 +253,7 @@ function lookUpCache(
   ctx: BuildContext,
   noCache: boolean,
 ): Artifact | undefined {
-  if (!CATALOG_BUILDERS.has(build.type)) return undefined;
+  if (!makesCatalogImages(build)) return undefined;
   let catalog: Catalog | undefined;
   try {
     catalog = Catalog.open(ctx.kilnHome);

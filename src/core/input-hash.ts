@@ -7,16 +7,18 @@
  * - the builder block and every provisioner and post-processor block after interpolation,
  *   as canonical JSON (keys sorted);
  * - the content (and mode) of every local file and directory a provisioner uploads or runs,
- *   as the provisioner declares them (`ProvisionerPlugin.inputs`);
+ *   or the builder's config names, as the plugin declares them (`inputs`);
  * - the user variables (a sensitive value only as its own sha256: never stored anywhere);
- * - the resolved source image: its id, disk sha256 and own input hash (a rebuilt parent
- *   changes every child's hash); for a disk file (`iso_url`), its size and mtime.
+ * - the source image, as the builder resolves it (`BuilderPlugin.sourceImage`): its id, disk
+ *   sha256 and own input hash (a rebuilt parent changes every child's hash); for a large
+ *   local file the builder starts from (a disk image), its size and mtime.
  *
  * What stays out, because it changes on every run without changing the image:
  * - `{{timestamp}}`, `{{uuid}}`, `{{isotime}}`, `{{strftime}}`: a string whose template text
  *   calls one of them (directly or through a user variable whose default does) is hashed as
- *   its template text, not its rendered value. So `"vm_name": "web-{{timestamp}}"` reuses,
- *   while a change to that text does not.
+ *   its template text, not its rendered value (the template layer tells which:
+ *   `LoadedTemplate.isVolatile`). So `"vm_name": "web-{{timestamp}}"` reuses, while a change
+ *   to that text does not.
  * - where the template lives: the template's directory in a rendered string is hashed as
  *   `{{template_dir}}`; files are hashed by content, so a checkout elsewhere reuses too.
  * - pause_before, timeouts, retries and the error-cleanup provisioner (they do not change
@@ -26,16 +28,16 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
-import { readRawTemplate, render } from '../template/index.js';
-import type { RawTemplate } from '../template/raw-template.js';
-import type { LoadedTemplate, PreparedBuild, SourceLoc } from '../template/types.js';
+import type { LoadedTemplate, PreparedBuild } from './loaded-template.js';
 import type { PluginInputs } from './plugin.js';
 
 /** Bumped when the layout of the images kiln makes changes: old images are then never reused. */
 export const IMAGE_FORMAT_VERSION = 1;
 
-/** Builders whose images are recorded in the catalog: only their builds can be skipped. */
-export const CATALOG_BUILDERS: ReadonlySet<string> = new Set(['qemu', 'amazon-ebs']);
+/** Whether a build's builder makes catalog images: only such builds are hashed and can be skipped. */
+export function makesCatalogImages(build: PreparedBuild): boolean {
+  return build.builder.plugin.artifactFor !== undefined;
+}
 
 /** One named contribution to the hash. */
 export interface InputPart {
@@ -54,8 +56,6 @@ export interface InputHash {
 export interface InputHashOptions {
   template: LoadedTemplate;
   catalog: CatalogApi;
-  /** The template as written (read from `template.path` when absent). */
-  raw?: RawTemplate;
   /** Resolves relative provisioner paths (default: the process's cwd, as the plugins do). */
   cwd?: string;
 }
@@ -63,14 +63,12 @@ export interface InputHashOptions {
 /** Why a build cannot be hashed (its inputs cannot be known before it runs). */
 export class NotCacheable extends Error {}
 
-const VOLATILE_FUNC = /\{\{[^}]*\b(timestamp|uuid|isotime|strftime)\b/;
-
 const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
 /** JSON with object keys sorted at every level: the same value always gives the same text. */
 export function canonicalJson(value: unknown): string {
-  if (value === undefined) return 'null';
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (value === undefined || value === null || typeof value !== 'object')
+    return JSON.stringify(value ?? null);
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>)
     .filter(([, v]) => v !== undefined)
@@ -84,53 +82,46 @@ export function canonicalJson(value: unknown): string {
  */
 export function computeInputHash(build: PreparedBuild, opts: InputHashOptions): InputHash {
   const { template, catalog } = opts;
-  const raw = opts.raw ?? readRawTemplate(template.path);
   const cwd = opts.cwd ?? process.cwd();
-  const volatileVars = volatileVariables(raw, template);
-  const mask = masker(template.dir, volatileVars);
+  const mask = masker(template);
   const parts: InputPart[] = [];
   const add = (what: string, data: string) => parts.push({ what, sha256: sha(data) });
+  const builder = build.builder.plugin;
+  const builderInputs = builder.inputs?.(build.builder.config);
+  const addFiles = (label: string, inputs: PluginInputs | undefined) => {
+    for (const path of [...new Set([...(inputs?.files ?? []), ...(inputs?.dirs ?? [])])]) {
+      const abs = resolve(cwd, path);
+      add(`${label} file ${abs.split(template.dir).join('{{template_dir}}')}`, hashPath(abs));
+    }
+  };
 
   add('format', `kiln-image-format-${IMAGE_FORMAT_VERSION}`);
 
-  const rawBuilder = raw.builders.find((b) => sameLoc(raw, b.path, build.builder.loc));
   add(
     `builder ${build.type}`,
     canonicalJson({
       type: build.type,
-      builderId: build.builder.plugin.builderId,
-      config: mask(build.builder.config, rawBuilder?.config),
+      builderId: builder.builderId,
+      config: mask(build.builder.config, build.builder.asWritten),
     }),
   );
+  addFiles(`builder ${build.type}`, builderInputs);
 
   for (const p of build.provisioners) {
-    const rp = raw.provisioners[p.index];
-    const rawConfig =
-      rp && rawBuilder && rp.override[rawBuilder.rawName]
-        ? { ...rp.config, ...rp.override[rawBuilder.rawName] }
-        : rp?.config;
     const label = `provisioner ${p.index} (${p.type})`;
-    add(label, canonicalJson({ type: p.type, config: mask(p.config, rawConfig) }));
-    const inputs: PluginInputs | undefined = p.plugin.inputs?.(p.config);
-    if (inputs) {
-      for (const path of [...new Set([...inputs.files, ...inputs.dirs])]) {
-        const abs = resolve(cwd, path);
-        add(`${label} file ${abs.split(template.dir).join('{{template_dir}}')}`, hashPath(abs));
-      }
-    }
+    add(label, canonicalJson({ type: p.type, config: mask(p.config, p.asWritten) }));
+    addFiles(label, p.plugin.inputs?.(p.config));
   }
 
-  const rawPps = raw.postProcessors.flat();
   for (const [c, chain] of build.postProcessors.entries()) {
     for (const [i, pp] of chain.entries()) {
-      const rpp = rawPps.find((r) => sameLoc(raw, r.path, pp.loc));
       add(
         `post-processor ${c}.${i} (${pp.type})`,
         canonicalJson({
           type: pp.type,
           name: pp.name,
           keep: pp.keepInputArtifact,
-          config: mask(pp.config, rpp?.config),
+          config: mask(pp.config, pp.asWritten),
         }),
       );
     }
@@ -140,12 +131,13 @@ export function computeInputHash(build: PreparedBuild, opts: InputHashOptions): 
   const vars: Record<string, string> = {};
   for (const [k, v] of Object.entries(template.variables)) {
     if (sensitive.has(k)) vars[k] = `sha256:${sha(`kiln-sensitive:${v}`)}`;
-    else if (volatileVars.has(k)) vars[k] = `template:${volatileVars.get(k)}`;
+    else if (Object.hasOwn(template.volatileVariables, k))
+      vars[k] = `template:${template.volatileVariables[k]}`;
     else vars[k] = v;
   }
   add('variables', canonicalJson(vars));
 
-  const source = sourceOf(build, catalog);
+  const source = builder.sourceImage?.(build.builder.config, catalog);
   if (source) {
     add(
       `source image ${source.id}`,
@@ -153,13 +145,8 @@ export function computeInputHash(build: PreparedBuild, opts: InputHashOptions): 
     );
   }
 
-  // A disk file as the source (`iso_url`): hashing gigabytes on every build would cost more
-  // than it saves, so its size and modification time stand for its content.
-  const config = build.builder.config as Record<string, unknown>;
-  const isos = [config.iso_url, ...(Array.isArray(config.iso_urls) ? config.iso_urls : [])];
-  for (const url of isos) {
-    if (typeof url !== 'string' || /^(?!file:)[a-z][a-z0-9+.-]*:\/\//i.test(url)) continue;
-    const path = resolve(cwd, url.replace(/^file:\/\//, ''));
+  for (const file of builderInputs?.stamped ?? []) {
+    const path = resolve(cwd, file);
     const st = statSync(path, { throwIfNoEntry: false });
     add(`source file ${path}`, st ? `${st.size} ${st.mtimeMs}` : 'missing');
   }
@@ -169,77 +156,16 @@ export function computeInputHash(build: PreparedBuild, opts: InputHashOptions): 
   return { hash: `sha256:${total.digest('hex')}`, parts, ...(source ? { source } : {}) };
 }
 
-/** The catalog image a build starts from, when its builder names one. */
-function sourceOf(build: PreparedBuild, catalog: CatalogApi): ImageRecord | undefined {
-  const config = build.builder.config as Record<string, unknown>;
-  if (build.type === 'amazon-ebs') {
-    if (config.source_ami_filter !== undefined && !config.source_ami)
-      throw new NotCacheable('source_ami_filter picks the source AMI when the build runs');
-    const ami = typeof config.source_ami === 'string' ? config.source_ami : undefined;
-    return ami ? catalog.getImage(ami) : undefined;
-  }
-  const ref = typeof config.source_image === 'string' ? config.source_image : undefined;
-  if (ref) return catalog.resolveImage(ref);
-  return undefined;
-}
-
 /**
- * Variables whose value came from a default that calls a volatile function, directly or
- * through another such variable: name → the default's template text. A value given with
- * -var/-var-file is told apart by rendering the default again at the run's time: only a
- * default renders to the same value. (A default calling `uuid` never does, so it is hashed
- * by value: such a build is never reused.)
+ * Returns a function that, given an interpolated config and the same block as written,
+ * replaces a string rendered from volatile template text by that text, and the template's
+ * directory in rendered strings by `{{template_dir}}`.
  */
-function volatileVariables(raw: RawTemplate, template: LoadedTemplate): Map<string, string> {
-  const out = new Map<string, string>();
-  const ctx = {
-    userVariables: template.variables,
-    templatePath: template.path,
-    initTime: template.initTime,
-    env: process.env,
-    enableEnv: true,
-  };
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const v of raw.variables) {
-      if (out.has(v.name) || v.default === undefined) continue;
-      if (!VOLATILE_FUNC.test(v.default) && !refersTo(v.default, out)) continue;
-      let rendered: string | undefined;
-      try {
-        rendered = render(v.default, ctx);
-      } catch {
-        rendered = undefined;
-      }
-      if (rendered !== undefined && rendered === template.variables[v.name]) {
-        out.set(v.name, v.default);
-        grew = true;
-      }
-    }
-  }
-  return out;
-}
-
-function refersTo(text: string, vars: Map<string, string>): boolean {
-  for (const name of vars.keys()) {
-    const re = new RegExp(`\\buser\\s+[\`"]${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[\`"]`);
-    if (re.test(text)) return true;
-  }
-  return false;
-}
-
-/**
- * Returns a function that, given an interpolated config and its raw counterpart, replaces a
- * string rendered from volatile template text by that text, and the template's directory in
- * rendered strings by `{{template_dir}}`.
- */
-function masker(templateDir: string, volatileVars: Map<string, string>) {
+function masker(template: Pick<LoadedTemplate, 'dir' | 'isVolatile'>) {
+  const templateDir = template.dir;
   const walk = (value: unknown, rawValue: unknown): unknown => {
     if (typeof value === 'string') {
-      if (
-        typeof rawValue === 'string' &&
-        (VOLATILE_FUNC.test(rawValue) || refersTo(rawValue, volatileVars))
-      )
+      if (typeof rawValue === 'string' && template.isVolatile(rawValue))
         return `{{raw}}${rawValue}`;
       return templateDir ? value.split(templateDir).join('{{template_dir}}') : value;
     }
@@ -255,12 +181,7 @@ function masker(templateDir: string, volatileVars: Map<string, string>) {
     }
     return value;
   };
-  return (config: unknown, raw: unknown) => walk(config, raw);
-}
-
-function sameLoc(raw: RawTemplate, path: Array<string | number>, loc: SourceLoc): boolean {
-  const l = raw.src.locOf(path);
-  return l.line === loc.line && l.column === loc.column;
+  return (config: unknown, asWritten: unknown) => walk(config, asWritten);
 }
 
 /**

@@ -5,7 +5,7 @@
  * file:line:column by `template/`.
  */
 import type { z } from 'zod';
-import type { ImageRecord } from '../catalog/types.js';
+import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import type { Communicator } from '../communicator/communicator.js';
 import type { BuildUi, Ui } from './events.js';
 import type { Secrets } from './secrets.js';
@@ -87,10 +87,19 @@ export interface BuilderPlugin<C = unknown> {
   /**
    * The artifact of a catalog image this builder registered earlier, exactly as `run` would
    * have returned it: used when a build is skipped because its inputs are unchanged. A
-   * builder without it is never skipped. Returns undefined when the image cannot be reused
-   * as this config's artifact (e.g. an `output_directory` must be written).
+   * builder without it makes no catalog image: its builds are never hashed nor skipped.
+   * Returns undefined when the image cannot be reused as this config's artifact (e.g. an
+   * `output_directory` must be written).
    */
   artifactFor?(image: ImageRecord, config: C, ctx: BuildContext): Artifact | undefined;
+  /**
+   * The catalog image this config starts from, if any: its own hash is an input of the
+   * build's. Throws `NotCacheable` (core/input-hash.ts) when only the run can tell (e.g. an
+   * image chosen by a filter).
+   */
+  sourceImage?(config: C, catalog: CatalogApi): ImageRecord | undefined;
+  /** Local files this config names whose content goes into the image (e.g. user data, a disk file). */
+  inputs?(config: C): PluginInputs;
 }
 
 /** The local files and directories a provisioner uploads or runs: their content is an input of the image. */
@@ -99,6 +108,11 @@ export interface PluginInputs {
   files: string[];
   /** Paths of directories, hashed whole (every file's path, mode and content). */
   dirs: string[];
+  /**
+   * Paths of large files (disk images) whose size and modification time stand for their
+   * content: hashing gigabytes on every build would cost more than it saves.
+   */
+  stamped?: string[];
 }
 
 export interface ProvisionContext extends BuildContext {
@@ -138,4 +152,11 @@ export interface PostProcessorPlugin<C = unknown> {
   readonly lateKeys?: readonly string[];
   prepare?(config: C, ctx: PrepareContext): Promise<PrepareResult>;
   postProcess(config: C, artifact: Artifact, ctx: PostProcessContext): Promise<PostProcessResult>;
+}
+
+/** The plugins a template may name, by type. */
+export interface Registry {
+  builders: Record<string, BuilderPlugin>;
+  provisioners: Record<string, ProvisionerPlugin>;
+  postProcessors: Record<string, PostProcessorPlugin>;
 }

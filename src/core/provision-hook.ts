@@ -5,11 +5,11 @@
  * the `error-cleanup-provisioner` before the error goes on to the builder's cleanups.
  */
 import type { Communicator } from '../communicator/communicator.js';
-import type { PreparedBuild, PreparedProvisioner } from '../template/types.js';
 import type { BuildTracker } from './build-tracker.js';
 import { goDuration } from './duration.js';
 import { CancelledError, KilnError, throwIfAborted } from './errors.js';
 import { goQuote } from './go-quote.js';
+import type { PreparedBuild, PreparedProvisioner } from './loaded-template.js';
 import type { BuildContext, ProvisionHook } from './plugin.js';
 
 /** The hook a builder calls when its machine is reachable. */

@@ -14,6 +14,7 @@ import {
 } from './raw-template.js';
 import type { LoadedTemplate, LoadOptions } from './types.js';
 import { readVarSources, resolveVariables } from './variables.js';
+import { volatility } from './volatile.js';
 
 export { parseGoDurationMs, parseGoDurationNs } from './duration.js';
 export { formatGoTime, formatStrftime } from './go-time.js';
@@ -68,7 +69,14 @@ export async function loadTemplate(path: string, opts: LoadOptions): Promise<Loa
     const variables: Record<string, string> = {};
     for (const v of tpl.variables) if (v.default !== undefined) variables[v.name] = v.default;
     Object.assign(variables, given);
-    return { ...base, variables, sensitiveValues: [], builds: [], warnings };
+    return {
+      ...base,
+      variables,
+      ...volatility(tpl.variables, variables, { templatePath: tpl.path, initTime, env }),
+      sensitiveValues: [],
+      builds: [],
+      warnings,
+    };
   }
 
   validateRawTemplate(tpl);
@@ -103,6 +111,7 @@ export async function loadTemplate(path: string, opts: LoadOptions): Promise<Loa
   return {
     ...base,
     variables,
+    ...volatility(tpl.variables, variables, { templatePath: tpl.path, initTime, env }),
     sensitiveValues,
     builds: prepared.builds,
     warnings: [...warnings, ...prepared.warnings],

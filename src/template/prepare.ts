@@ -157,6 +157,7 @@ async function prepareOne(
       type: b.type,
       plugin: builderPlugin,
       config: r.config,
+      asWritten: b.config,
       loc: tpl.src.locOf(b.path),
       resolve: r.resolve,
     };
@@ -204,6 +205,7 @@ async function prepareOne(
       type: p.type,
       plugin,
       config: r.config,
+      asWritten: config,
       loc: tpl.src.locOf(p.path),
       resolve: r.resolve,
       index: p.index,
@@ -259,6 +261,7 @@ async function prepareOne(
       type: pp.type,
       plugin,
       config: r.config,
+      asWritten: pp.config,
       loc: tpl.src.locOf(pp.path),
       resolve: r.resolve,
       name: pp.name,

@@ -3,6 +3,7 @@
  * (about 0.6 s to import) is loaded when a build actually runs, so that every other
  * command — `kiln validate`, a qemu build, a reused image — starts fast.
  */
+import { NotCacheable } from '../../core/input-hash.js';
 import type { BuilderPlugin } from '../../core/plugin.js';
 import { AMAZON_EBS_BUILDER_ID } from './artifact.js';
 import { type AmazonEbsConfig, amazonEbsSchema } from './config.js';
@@ -25,7 +26,17 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
     return runAmazonEbs(config, ctx, hook);
   },
 
-  artifactFor(image, config) {
-    return reusableArtifact(image, config);
+  sourceImage(config, catalog) {
+    if (config.source_ami_filter !== undefined && !config.source_ami)
+      throw new NotCacheable('source_ami_filter picks the source AMI when the build runs');
+    return config.source_ami ? catalog.getImage(config.source_ami) : undefined;
+  },
+
+  inputs(config) {
+    return { files: config.user_data_file ? [config.user_data_file] : [], dirs: [] };
+  },
+
+  artifactFor(image) {
+    return reusableArtifact(image);
   },
 };

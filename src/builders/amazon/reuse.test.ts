@@ -2,8 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Catalog } from '../../catalog/index.js';
 import type { ImageRecord } from '../../catalog/types.js';
-import { reusableArtifact, userDataFileSha256 } from './reuse.js';
+import { computeInputHash, NotCacheable } from '../../core/input-hash.js';
+import { registry } from '../../plugins.js';
+import { loadTemplate } from '../../template/index.js';
+import { reusableArtifact } from './reuse.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -14,31 +18,46 @@ function image(metadata: Record<string, unknown>): ImageRecord {
   return { id: 'ami-1', metadata } as unknown as ImageRecord;
 }
 
+/** The input hash of a one-builder amazon-ebs template in a fresh directory. */
+async function hashOf(dir: string, builder: Record<string, unknown>): Promise<string> {
+  const path = join(dir, 'template.json');
+  const base = { type: 'amazon-ebs', region: 'us-east-1', instance_type: 't3.micro' };
+  const ami = { ami_name: 'web', ssh_username: 'admin' };
+  writeFileSync(path, JSON.stringify({ builders: [{ ...base, ...ami, ...builder }] }));
+  const home = join(dir, 'home');
+  const loaded = await loadTemplate(path, { registry, kilnHome: home });
+  const catalog = Catalog.open(home);
+  try {
+    return computeInputHash(loaded.builds[0]!, { template: loaded, catalog }).hash;
+  } finally {
+    catalog.close();
+  }
+}
+
 describe('amazon-ebs reuse', () => {
-  it('reuses an AMI only while the user_data_file content is the one it was built with', () => {
+  it('hashes the user_data_file content: an edited file makes a new AMI', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kiln-reuse-'));
     dirs.push(dir);
     const file = join(dir, 'user-data.sh');
     writeFileSync(file, 'echo one\n');
-    const sha = userDataFileSha256({ user_data_file: file })!;
-    expect(sha).toMatch(/^[0-9a-f]{64}$/);
-    const img = image({ regions: { 'us-east-1': 'ami-1' }, userDataFileSha256: sha });
-    expect(reusableArtifact(img, { user_data_file: file })?.id).toBe('us-east-1:ami-1');
+    const one = await hashOf(dir, { source_ami: 'ami-0abc', user_data_file: file });
+    expect(await hashOf(dir, { source_ami: 'ami-0abc', user_data_file: file })).toBe(one);
     writeFileSync(file, 'echo two\n');
-    expect(reusableArtifact(img, { user_data_file: file })).toBeUndefined();
-    rmSync(file);
-    expect(reusableArtifact(img, { user_data_file: file })).toBeUndefined();
-    // An image recorded without the hash (older kiln) is not reused for a user_data_file build.
-    writeFileSync(file, 'echo one\n');
-    expect(
-      reusableArtifact(image({ regions: { 'us-east-1': 'ami-1' } }), { user_data_file: file }),
-    ).toBeUndefined();
+    const two = await hashOf(dir, { source_ami: 'ami-0abc', user_data_file: file });
+    expect(two).not.toBe(one);
   });
 
-  it('reuses any AMI with regions when no user_data_file is named, none without', () => {
-    expect(reusableArtifact(image({ regions: { 'us-east-1': 'ami-1' } }), {})?.id).toBe(
+  it('cannot hash a build whose source AMI a filter picks when it runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-reuse-'));
+    dirs.push(dir);
+    const filter = { filters: { name: 'debian-12-*' }, owners: ['136693071363'] };
+    await expect(hashOf(dir, { source_ami_filter: filter })).rejects.toThrow(NotCacheable);
+  });
+
+  it('reuses any AMI with regions, none without', () => {
+    expect(reusableArtifact(image({ regions: { 'us-east-1': 'ami-1' } }))?.id).toBe(
       'us-east-1:ami-1',
     );
-    expect(reusableArtifact(image({ regions: {} }), {})).toBeUndefined();
+    expect(reusableArtifact(image({ regions: {} }))).toBeUndefined();
   });
 });

@@ -21,7 +21,7 @@ import { runSteps, type Step } from '../../core/steps.js';
 import { QEMU_BUILDER_ID, qemuArtifact } from './artifact.js';
 import { type QemuConfig, qemuConfigSchema } from './config.js';
 import { QEMU_IMG, QEMU_INSTALL_HINT } from './driver.js';
-import { pickDiskFile, resolveSourceImage } from './source.js';
+import { localPath, pickDiskFile, resolveSourceImage } from './source.js';
 import type { QemuState } from './state.js';
 import { cleanGuest } from './steps/clean-guest.js';
 import { createDisk } from './steps/create-disk.js';
@@ -178,6 +178,17 @@ export const qemuBuilder: BuilderPlugin<QemuConfig> = {
     } finally {
       catalog.close();
     }
+  },
+
+  sourceImage(config, catalog) {
+    return config.source_image ? catalog.resolveImage(config.source_image) : undefined;
+  },
+
+  inputs(config) {
+    // A local disk image is stood for by its size and mtime: see PluginInputs.stamped.
+    const urls = [...(config.iso_url ? [config.iso_url] : []), ...(config.iso_urls ?? [])];
+    const stamped = urls.map(localPath).filter((p): p is string => p !== undefined);
+    return { files: [], dirs: [], stamped };
   },
 
   artifactFor(image, config, ctx) {

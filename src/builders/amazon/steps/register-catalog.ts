@@ -32,7 +32,7 @@ export const registerCatalog: Step<AmazonState> = {
           runId: ctx.runId,
           build: ctx.buildName,
           ...(state.accountId ? { accountId: state.accountId } : {}),
-          // What reuse compares: the input hash sees user_data_file's path, not its content.
+          // The user data the AMI was made with (its content is also part of the input hash).
           ...(state.userDataFileSha256 ? { userDataFileSha256: state.userDataFileSha256 } : {}),
         },
       });
