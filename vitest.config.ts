@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['src/**/*.test.ts', 'examples/**/*.test.ts'], exclude: ['**/node_modules/**', '**/dist/**'], testTimeout: 20_000 } },
+      { test: { name: 'unit', include: ['src/**/*.test.ts', 'scripts/**/*.test.ts', 'examples/**/*.test.ts'], exclude: ['**/node_modules/**', '**/dist/**'], testTimeout: 20_000 } },
       {
         test: {
           name: 'integration',

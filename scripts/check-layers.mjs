@@ -7,6 +7,7 @@
  *   builder-private  an import of src/builders/<x>/… from outside builders/<x>/, except src/plugins.ts;
  *   backend-in-core  a builder's type name as a string in src/core (core must know no backend).
  * Each violation is printed as `file: imports file (rule)`. Plain Node, no dependencies.
+ * Usage: node scripts/check-layers.mjs [repository root]
  *
  * Test files (*.test.ts) are checked for builder-private, and count for no cycle: nothing
  * imports a test, and a test may exercise its layer through the real layers above it.
@@ -15,7 +16,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// The repository to check: the one this script is in, unless a path is given (tests).
+const root = resolve(process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..'));
 const src = join(root, 'src');
 const rel = (abs) => relative(root, abs).split(sep).join('/');
 const isTest = (file) => file.endsWith('.test.ts');
@@ -102,7 +104,12 @@ function scan(text) {
       prev = quote;
       continue;
     }
-    if (c === '/' && (prev === '' || '(,=:[!&|?{};+-*%<>~^'.includes(prev) || /^(return|typeof|case|of|in)$/.test(prevWord))) {
+    if (
+      c === '/' &&
+      (prev === '' ||
+        '(,=:[!&|?{};+-*%<>~^'.includes(prev) ||
+        /^(return|typeof|case|of|in)$/.test(prevWord))
+    ) {
       let j = i + 1;
       let inClass = false;
       while (j < text.length && text[j] !== '\n') {
@@ -152,12 +159,7 @@ function importsOf(file, code) {
     for (const m of code.matchAll(re)) {
       const spec = m[2];
       const base = resolve(dirname(file), spec);
-      const candidates = [
-        base.replace(/\.js$/, '.ts'),
-        base,
-        `${base}.ts`,
-        join(base, 'index.ts'),
-      ];
+      const candidates = [base.replace(/\.js$/, '.ts'), base, `${base}.ts`, join(base, 'index.ts')];
       const hit = candidates.find((c) => statSync(c, { throwIfNoEntry: false })?.isFile());
       if (hit?.endsWith('.ts')) out.add(hit);
     }
@@ -247,9 +249,7 @@ for (const file of files) {
   if (rel(file).startsWith('src/core/') && !isTest(file)) {
     for (const s of strings) {
       if (names.has(s.value)) {
-        violations.push(
-          `${rel(file)}:${s.line}: names builder '${s.value}' (backend-in-core)`,
-        );
+        violations.push(`${rel(file)}:${s.line}: names builder '${s.value}' (backend-in-core)`);
       }
     }
   }
@@ -266,7 +266,8 @@ for (const comp of sccs(shipped, edges)) {
   const label = comp.map(rel).join(', ');
   for (const f of comp) {
     for (const d of edges.get(f)) {
-      if (inComp.has(d)) violations.push(`${rel(f)}: imports ${rel(d)} (file-cycle among ${label})`);
+      if (inComp.has(d))
+        violations.push(`${rel(f)}: imports ${rel(d)} (file-cycle among ${label})`);
     }
   }
 }
@@ -282,10 +283,7 @@ for (const [f, deps] of edges) {
   }
 }
 const folders = [...new Set(shipped.map(folderOf))].sort();
-for (const comp of sccs(
-  folders,
-  new Map([...folderEdges].map(([k, v]) => [k, [...v].sort()])),
-)) {
+for (const comp of sccs(folders, new Map([...folderEdges].map(([k, v]) => [k, [...v].sort()])))) {
   if (comp.length < 2) continue;
   const inComp = new Set(comp);
   const label = comp.join(' ↔ ');
@@ -310,7 +308,9 @@ if (violations.length > 0) {
   const summary = Object.entries(counts)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
-  console.error(`check-layers: ${violations.length} violations (${summary}) in ${files.length} files`);
+  console.error(
+    `check-layers: ${violations.length} violations (${summary}) in ${files.length} files`,
+  );
   process.exit(1);
 }
 console.error(`check-layers: ${files.length} files, no violation`);

@@ -697,7 +697,7 @@ describe('amazon-ebs fields against moto', () => {
           .map((c) => c.params.get('InstanceId.1'));
         const inst = (res.Reservations ?? [])
           .flatMap((x) => x.Instances ?? [])
-          .find((i) => ids.includes(i.InstanceId));
+          .find((i) => i.InstanceId !== undefined && ids.includes(i.InstanceId));
         return mine(inst?.Tags);
       };
       const kTags = await instTags(kiln.calls);

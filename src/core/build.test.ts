@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type {
-  LoadedTemplate,
-  PreparedBuild,
-  PreparedPostProcessor,
-  PreparedProvisioner,
-} from '../template/types.js';
 import { runBuilds } from './build.js';
 import { goDuration, humanDuration } from './duration.js';
 import { KilnError } from './errors.js';
 import { MemoryUi, type UiEvent } from './events.js';
 import { goQuote } from './go-quote.js';
+import type {
+  LoadedTemplate,
+  PreparedBuild,
+  PreparedPostProcessor,
+  PreparedProvisioner,
+} from './loaded-template.js';
 import type { Artifact, BuilderPlugin, PostProcessorPlugin, ProvisionerPlugin } from './plugin.js';
 import { Secrets } from './secrets.js';
 import { runSteps } from './steps.js';
@@ -90,6 +90,7 @@ function prov(
     type: plugin.type,
     plugin,
     config: {},
+    asWritten: {},
     loc,
     resolve: () => ({}),
     index,
@@ -119,7 +120,15 @@ function pp(
       };
     },
   };
-  return { type: plugin.type, plugin, config: {}, loc, resolve: () => ({}), ...extra };
+  return {
+    type: plugin.type,
+    plugin,
+    config: {},
+    asWritten: {},
+    loc,
+    resolve: () => ({}),
+    ...extra,
+  };
 }
 
 function build(name: string, log: string[], parts: Partial<PreparedBuild> = {}): PreparedBuild {
@@ -127,7 +136,7 @@ function build(name: string, log: string[], parts: Partial<PreparedBuild> = {}):
   return {
     name,
     type: 'fake',
-    builder: { type: 'fake', plugin: b, config: {}, loc, resolve: () => ({}) },
+    builder: { type: 'fake', plugin: b, config: {}, asWritten: {}, loc, resolve: () => ({}) },
     provisioners: [],
     postProcessors: [],
     interpolate: (t) => t,
@@ -142,6 +151,9 @@ function template(builds: PreparedBuild[], extra: Partial<LoadedTemplate> = {}):
     variables: {},
     sensitiveVariables: [],
     sensitiveValues: [],
+    volatileVariables: {},
+    isVolatile: () => false,
+    initTime: new Date(0),
     builds,
     warnings: [],
     ...extra,

@@ -8,8 +8,8 @@ import { registry } from '../plugins.js';
 import { loadTemplate } from '../template/index.js';
 import { runBuilds } from './build.js';
 import { MemoryUi } from './events.js';
-import { canonicalJson, computeInputHash, hashPath } from './input-hash.js';
-import type { BuildContext } from './plugin.js';
+import { canonicalJson, computeInputHash, hashPath, makesCatalogImages } from './input-hash.js';
+import type { BuildContext, BuilderPlugin } from './plugin.js';
 import { Secrets } from './secrets.js';
 
 let dir: string;
@@ -139,6 +139,64 @@ describe('computeInputHash', () => {
     for (const f of ['app.deb', 'setup.sh', 'site.yml'])
       writeFileSync(join(other, f), readFileSync(join(dir, f)));
     expect((await hashOf(template(), { tplDir: other })).hash).toBe(a.hash);
+  });
+});
+
+describe("a builder's own inputs", () => {
+  // A builder as core sees it: only what it declares (its source image, the files it names).
+  const declaring: BuilderPlugin<{ disk?: string; data?: string }> = {
+    type: 'declaring',
+    builderId: 'test.declaring',
+    schema: z.strictObject({ disk: z.string().optional(), data: z.string().optional() }),
+    async run() {
+      return undefined;
+    },
+    sourceImage: (c, cat) => (c.disk ? undefined : cat.resolveImage('base-a')),
+    inputs: (c) => ({
+      files: c.data ? [c.data] : [],
+      dirs: [],
+      stamped: c.disk ? [c.disk] : [],
+    }),
+    artifactFor: () => undefined,
+  };
+  const reg = {
+    ...registry,
+    builders: { declaring, plain: { ...declaring, artifactFor: undefined } },
+  };
+
+  async function load(builder: Record<string, unknown>) {
+    const path = join(dir, 'declaring.json');
+    writeFileSync(path, JSON.stringify({ builders: [{ type: 'declaring', ...builder }] }));
+    return loadTemplate(path, { registry: reg, kilnHome: home });
+  }
+  const hash = async (builder: Record<string, unknown>) => {
+    const t = await load(builder);
+    return computeInputHash(t.builds[0]!, { template: t, catalog });
+  };
+
+  it('hashes a named file by content, a disk image by size and the source image it resolves', async () => {
+    writeFileSync(join(dir, 'data'), 'one');
+    const a = await hash({ data: join(dir, 'data') });
+    expect(a.source?.name).toBe('base-a');
+    writeFileSync(join(dir, 'data'), 'two');
+    expect((await hash({ data: join(dir, 'data') })).hash).not.toBe(a.hash);
+    registerBase('base-a');
+    expect((await hash({ data: join(dir, 'data') })).source?.id).not.toBe(a.source?.id);
+
+    writeFileSync(join(dir, 'disk.img'), 'x'.repeat(10));
+    const d = await hash({ disk: join(dir, 'disk.img') });
+    expect(d.source).toBeUndefined();
+    expect(d.parts.map((p) => p.what)).toContain(`source file ${join(dir, 'disk.img')}`);
+    writeFileSync(join(dir, 'disk.img'), 'x'.repeat(11));
+    expect((await hash({ disk: join(dir, 'disk.img') })).hash).not.toBe(d.hash);
+  });
+
+  it('is computed only for a builder that makes catalog images', async () => {
+    expect(makesCatalogImages((await load({})).builds[0]!)).toBe(true);
+    const path = join(dir, 'plain.json');
+    writeFileSync(path, JSON.stringify({ builders: [{ type: 'plain' }] }));
+    const plain = await loadTemplate(path, { registry: reg, kilnHome: home });
+    expect(makesCatalogImages(plain.builds[0]!)).toBe(false);
   });
 });
 

@@ -151,7 +151,7 @@ export async function motoLinuxAmi(region = 'us-east-1'): Promise<string> {
   const res = await ec2.send(new ec2mod.DescribeImagesCommand({ Owners: ['amazon'] }));
   ec2.destroy();
   const img = (res.Images ?? []).find(
-    (i) => i.Platform !== 'windows' && /amzn|ubuntu|debian/i.test(i.Name ?? ''),
+    (i) => i.Platform?.toLowerCase() !== 'windows' && /amzn|ubuntu|debian/i.test(i.Name ?? ''),
   );
   if (!img?.ImageId) throw new Error('moto lists no Linux AMI');
   return img.ImageId;

@@ -40,7 +40,7 @@ export interface AmazonState {
   snapshots: Record<string, string[]>;
   /** Every AMI this run made (also replaced ones), by the step that made it: what cleanup removes on failure. */
   made: Array<{ region: string; id: string; snapshots: string[]; by: string }>;
-  /** sha256 of the user_data_file content the instance launched with (recorded for reuse). */
+  /** sha256 of the user_data_file content the instance launched with (recorded with the image). */
   userDataFileSha256?: string;
   /** The catalog id once registered. */
   catalogId?: string;
