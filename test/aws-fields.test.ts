@@ -234,7 +234,7 @@ describe('amazon-ebs fields against moto', () => {
     }
     // user_data never reaches the output.
     expect(r.text()).not.toMatch(/from-file/);
-    // The catalog records the user data file's content hash: reuse compares it (reuse.ts).
+    // The catalog records the user data file's content hash (the content is an input of the build's hash too).
     const { createHash } = await import('node:crypto');
     const { Catalog } = await import('../src/catalog/index.js');
     const catalog = Catalog.open(home);
