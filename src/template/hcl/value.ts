@@ -18,7 +18,9 @@ export type HclType =
   | { readonly kind: 'number' }
   | { readonly kind: 'bool' }
   | { readonly kind: 'dynamic' }
-  | { readonly kind: 'list' | 'map' | 'set'; readonly element: HclType }
+  | { readonly kind: 'list'; readonly element: HclType }
+  | { readonly kind: 'map'; readonly element: HclType }
+  | { readonly kind: 'set'; readonly element: HclType }
   | {
       readonly kind: 'object';
       readonly attributes: ReadonlyMap<string, HclType>;

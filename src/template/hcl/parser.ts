@@ -1,0 +1,1417 @@
+/**
+ * A recursive-descent parser for the HCL native syntax (hashicorp/hcl `hclsyntax/spec.md`):
+ * bodies, blocks, attributes and every expression form, each node with its Range.
+ * Errors are collected as Diagnostics; after one, the parser skips to the end of the body
+ * item it was in and goes on, so a file reports every broken item at once.
+ */
+import {
+  type AnonSymbol,
+  type Attribute,
+  type BinaryOp,
+  type Block,
+  type Body,
+  type Diagnostic,
+  type Expr,
+  type File,
+  type ForExpr,
+  type ObjectItem,
+  type Range,
+  rangeBetween,
+} from './ast.js';
+import { SourceMap, scan, type Token } from './scanner.js';
+import { FALSE, NULL, num, str, TRUE } from './value.js';
+
+/** The result of parsing: a syntax tree (always, possibly partial) and every problem found. */
+export interface ParseResult<T> {
+  value: T;
+  diagnostics: Diagnostic[];
+}
+
+/** Parses a whole configuration file. */
+export function parseConfig(src: string, filename: string): ParseResult<File> {
+  const p = new Parser(src, filename);
+  const body = p.parseFileBody();
+  return { value: { body, source: src }, diagnostics: p.diagnostics };
+}
+
+/** Parses a lone expression (as `packer console` or a `-var` value does). */
+export function parseExpression(src: string, filename: string): ParseResult<Expr> {
+  const p = new Parser(src, filename);
+  const expr = p.parseLoneExpression();
+  return { value: expr, diagnostics: p.diagnostics };
+}
+
+/** Parses a standalone template, as `templatefile` reads its file. */
+export function parseTemplate(src: string, filename: string): ParseResult<Expr> {
+  // a standalone template is a heredoc body without the markers
+  const p = new Parser(`<<${TEMPLATE_MARKER}\n${src}\n${TEMPLATE_MARKER}\n`, filename, src);
+  const expr = p.parseStandaloneTemplate();
+  return { value: expr, diagnostics: p.diagnostics };
+}
+
+const TEMPLATE_MARKER = 'KILN_STANDALONE_TEMPLATE_END_9c41e7';
+
+/** Thrown to abandon the current body item after its error was recorded. */
+class Abandon extends Error {}
+
+/** Operators by precedence level, loosest first. */
+const BINARY_LEVELS: readonly (readonly BinaryOp[])[] = [
+  ['||'],
+  ['&&'],
+  ['==', '!='],
+  ['<', '>', '<=', '>='],
+  ['+', '-'],
+  ['*', '/', '%'],
+];
+
+type TemplatePiece =
+  | { kind: 'lit'; text: string; range: Range }
+  | { kind: 'interp'; expr: Expr; range: Range; stripLeft: boolean; stripRight: boolean }
+  | {
+      kind: 'if' | 'else' | 'endif' | 'for' | 'endfor';
+      range: Range;
+      stripLeft: boolean;
+      stripRight: boolean;
+      cond?: Expr;
+      keyVar?: string;
+      valVar?: string;
+      collection?: Expr;
+    };
+
+class Parser {
+  readonly diagnostics: Diagnostic[] = [];
+  private readonly tokens: Token[];
+  /** Bracket nesting depth before each token, to find where a broken item ends. */
+  private readonly depth: number[];
+  private readonly map: SourceMap;
+  private pos = 0;
+  /** Whether newlines are significant (bodies, objects) or skipped (inside (), [], ${}). */
+  private readonly newlines: boolean[] = [true];
+  /** For parseTemplate: offsets in the wrapped source are shifted back to the user's file. */
+  private readonly shift: number;
+  private readonly originalLength: number;
+
+  constructor(src: string, filename: string, original?: string) {
+    this.tokens = scan(src);
+    this.shift = original === undefined ? 0 : src.indexOf('\n') + 1;
+    this.map = new SourceMap(original ?? src, filename);
+    this.originalLength = (original ?? src).length;
+    this.depth = [];
+    let d = 0;
+    for (const t of this.tokens) {
+      this.depth.push(d);
+      if (isOpener(t)) d++;
+      else if (isCloser(t)) d = Math.max(0, d - 1);
+    }
+  }
+
+  // ------------------------------------------------------------------ tokens
+
+  private peek(): Token {
+    const skipNl = !this.newlines[this.newlines.length - 1];
+    let i = this.pos;
+    while (skipNl && this.tokens[i]!.type === 'newline') i++;
+    return this.tokens[i]!;
+  }
+
+  private next(): Token {
+    const skipNl = !this.newlines[this.newlines.length - 1];
+    while (skipNl && this.tokens[this.pos]!.type === 'newline') this.pos++;
+    const t = this.tokens[this.pos]!;
+    if (t.type !== 'eof') this.pos++;
+    return t;
+  }
+
+  private isPunct(t: Token, text: string): boolean {
+    return t.type === 'punct' && t.text === text;
+  }
+
+  private range(t: Token): Range {
+    return this.map.range(Math.max(0, t.start - this.shift), Math.max(0, t.end - this.shift));
+  }
+
+  private error(summary: string, detail: string, subject: Range): never {
+    this.diagnostics.push({ severity: 'error', summary, detail, subject });
+    throw new Abandon();
+  }
+
+  private report(summary: string, detail: string, subject: Range): void {
+    this.diagnostics.push({ severity: 'error', summary, detail, subject });
+  }
+
+  private withNewlines<T>(significant: boolean, f: () => T): T {
+    this.newlines.push(significant);
+    try {
+      return f();
+    } finally {
+      this.newlines.pop();
+    }
+  }
+
+  /** Skips to the end of the body item that started at depth `d`. */
+  private recoverItem(d: number): void {
+    for (;;) {
+      const t = this.tokens[this.pos]!;
+      if (t.type === 'eof') return;
+      const td = this.depth[this.pos]!;
+      if (t.type === 'newline' && td <= d) {
+        this.pos++;
+        return;
+      }
+      // an unterminated quoted string ends at its line, and so does the item
+      if (t.type === 'quotedNewline' && this.depth[this.pos + 1]! <= d) {
+        this.pos++;
+        return;
+      }
+      // the closing brace of the enclosing block: leave it for the block
+      if (td <= d && this.isPunct(t, '}') && d > 0) return;
+      this.pos++;
+    }
+  }
+
+  // ------------------------------------------------------------------ bodies
+
+  parseFileBody(): Body {
+    const start = this.tokens[0]!;
+    const body = this.parseBodyItems(false);
+    const end = this.peek();
+    return {
+      ...body,
+      range: rangeBetween(this.range(start), this.range(end)),
+      endRange: this.range(end),
+    };
+  }
+
+  /** Body items until `}` (when inBlock) or end of file. */
+  private parseBodyItems(inBlock: boolean): Omit<Body, 'range' | 'endRange'> {
+    const attributes: Attribute[] = [];
+    const blocks: Block[] = [];
+    const seen = new Map<string, Attribute>();
+    for (;;) {
+      const t = this.peek();
+      if (t.type === 'eof') {
+        if (inBlock) {
+          this.report(
+            'Unclosed configuration block',
+            'There is no closing brace for this block before the end of the file. This may be caused by incorrect brace nesting elsewhere in this file.',
+            this.range(t),
+          );
+        }
+        break;
+      }
+      if (t.type === 'newline') {
+        this.next();
+        continue;
+      }
+      if (inBlock && this.isPunct(t, '}')) break;
+      const itemDepth = this.depth[this.pos]!;
+      try {
+        const item = this.parseBodyItem();
+        if ('expr' in item) {
+          const prev = seen.get(item.name);
+          if (prev) {
+            this.report(
+              'Attribute redefined',
+              `The argument "${item.name}" was already set at ${rangeText(prev.nameRange)}. Each argument may be set only once.`,
+              item.nameRange,
+            );
+          } else {
+            seen.set(item.name, item);
+            attributes.push(item);
+          }
+        } else blocks.push(item);
+      } catch (err) {
+        if (!(err instanceof Abandon)) throw err;
+        this.recoverItem(itemDepth);
+      }
+    }
+    return { attributes, blocks };
+  }
+
+  private parseBodyItem(): Attribute | Block {
+    const ident = this.next();
+    if (ident.type !== 'ident') {
+      this.error(
+        'Argument or block definition required',
+        'An argument or block definition is required here.',
+        this.range(ident),
+      );
+    }
+    const after = this.peek();
+    if (this.isPunct(after, '=')) {
+      this.next();
+      const expr = this.parseExpressionTop();
+      const end = this.peek();
+      if (end.type !== 'newline' && end.type !== 'eof') {
+        this.error(
+          'Missing newline after argument',
+          'An argument definition must end with a newline.',
+          this.range(end),
+        );
+      }
+      if (end.type === 'newline') this.next();
+      return {
+        name: ident.text,
+        expr,
+        nameRange: this.range(ident),
+        equalsRange: this.range(after),
+        range: rangeBetween(this.range(ident), expr.range),
+      };
+    }
+    return this.parseBlock(ident);
+  }
+
+  private parseBlock(ident: Token): Block {
+    const labels: string[] = [];
+    const labelRanges: Range[] = [];
+    for (;;) {
+      const t = this.peek();
+      if (this.isPunct(t, '{')) break;
+      if (t.type === 'oquote') {
+        const { text, range } = this.parseStringLiteral();
+        labels.push(text);
+        labelRanges.push(range);
+        continue;
+      }
+      if (t.type === 'ident') {
+        this.next();
+        labels.push(t.text);
+        labelRanges.push(this.range(t));
+        continue;
+      }
+      if (labels.length === 0 && (t.type === 'newline' || t.type === 'eof')) {
+        this.error(
+          'Argument or block definition required',
+          'An argument or block definition is required here. To set an argument, use the equals sign "=" to introduce the argument value.',
+          this.range(t),
+        );
+      }
+      this.error(
+        'Invalid block definition',
+        'Either a quoted string block label or an opening brace ("{") is expected here.',
+        this.range(t),
+      );
+    }
+    const open = this.next();
+    let body: Omit<Body, 'range' | 'endRange'>;
+    const afterOpen = this.peek();
+    if (afterOpen.type === 'newline' || this.isPunct(afterOpen, '}')) {
+      body = this.parseBodyItems(true);
+    } else {
+      body = this.parseOneLineBody();
+    }
+    const close = this.peek();
+    if (!this.isPunct(close, '}')) {
+      // parseBodyItems reported the missing brace at the end of the file
+      throw new Abandon();
+    }
+    this.next();
+    const end = this.peek();
+    if (end.type !== 'newline' && end.type !== 'eof') {
+      this.error(
+        'Missing newline after block definition',
+        'A block definition must end with a newline.',
+        this.range(end),
+      );
+    }
+    if (end.type === 'newline') this.next();
+    return {
+      type: ident.text,
+      labels,
+      body: {
+        ...body,
+        range: rangeBetween(this.range(open), this.range(close)),
+        endRange: this.range(close),
+      },
+      typeRange: this.range(ident),
+      labelRanges,
+      openBraceRange: this.range(open),
+      closeBraceRange: this.range(close),
+      range: rangeBetween(this.range(ident), this.range(close)),
+    };
+  }
+
+  /** `name { attr = expr }` on one line: at most one attribute, no nested blocks. */
+  private parseOneLineBody(): Omit<Body, 'range' | 'endRange'> {
+    const name = this.next();
+    const eq = this.peek();
+    if (name.type !== 'ident' || !this.isPunct(eq, '=')) {
+      const detail =
+        name.type === 'ident'
+          ? `A single-line block definition can contain only a single argument. If you meant to define argument "${name.text}", use an equals sign to assign it a value. To define a nested block, place it on a line of its own within its parent block.`
+          : 'A single-line block definition can contain only a single argument.';
+      this.error('Invalid single-argument block definition', detail, this.range(name));
+    }
+    this.next();
+    const expr = this.parseExpressionTop();
+    const close = this.peek();
+    if (!this.isPunct(close, '}')) {
+      this.error(
+        'Invalid single-argument block definition',
+        'A single-line block definition must end with a closing brace immediately after its single argument definition.',
+        this.range(close),
+      );
+    }
+    const attr: Attribute = {
+      name: name.text,
+      expr,
+      nameRange: this.range(name),
+      equalsRange: this.range(eq),
+      range: rangeBetween(this.range(name), expr.range),
+    };
+    return { attributes: [attr], blocks: [] };
+  }
+
+  /** A quoted string with no interpolation (a block label). */
+  private parseStringLiteral(): { text: string; range: Range } {
+    const open = this.next();
+    let text = '';
+    let close = open;
+    for (;;) {
+      const t = this.next();
+      close = t;
+      if (t.type === 'cquote') break;
+      if (t.type === 'quotedLit') {
+        text += this.unescapeQuoted(t);
+        continue;
+      }
+      if (t.type === 'interp' || t.type === 'control') {
+        this.error(
+          'Invalid string literal',
+          'Template sequences are not allowed in this string. To include a literal "$", double it (as "$$") to escape it.',
+          this.range(t),
+        );
+      }
+      this.unterminated(t);
+    }
+    return { text, range: rangeBetween(this.range(open), this.range(close)) };
+  }
+
+  private unterminated(t: Token): never {
+    if (t.type === 'quotedNewline') {
+      this.error(
+        'Unterminated template string',
+        'No closing marker was found for the string.',
+        this.range(t),
+      );
+    }
+    this.error(
+      'Unterminated template string',
+      'No closing marker was found for the string.',
+      this.range(t),
+    );
+  }
+
+  // ------------------------------------------------------------------ expressions
+
+  parseLoneExpression(): Expr {
+    try {
+      const e = this.withNewlines(false, () => this.parseExpressionTop());
+      const t = this.withNewlines(false, () => this.peek());
+      if (t.type !== 'eof') {
+        this.error(
+          'Extra characters after expression',
+          'An expression was successfully parsed, but extra characters were found after it.',
+          this.range(t),
+        );
+      }
+      return e;
+    } catch (err) {
+      if (!(err instanceof Abandon)) throw err;
+      return { kind: 'invalid', range: this.range(this.tokens[0]!) };
+    }
+  }
+
+  parseStandaloneTemplate(): Expr {
+    try {
+      return this.parseHeredoc(true);
+    } catch (err) {
+      if (!(err instanceof Abandon)) throw err;
+      return { kind: 'invalid', range: this.map.range(0, 0) };
+    }
+  }
+
+  private parseExpressionTop(): Expr {
+    return this.parseConditional();
+  }
+
+  private parseConditional(): Expr {
+    const cond = this.parseBinary(0);
+    if (!this.isPunct(this.peek(), '?')) return cond;
+    this.next();
+    const trueResult = this.parseExpressionTop();
+    const colon = this.peek();
+    if (!this.isPunct(colon, ':')) {
+      this.error(
+        'Missing false expression in conditional',
+        'The conditional operator (...?...:...) requires a false expression, delimited by a colon.',
+        this.range(colon),
+      );
+    }
+    this.next();
+    const falseResult = this.parseExpressionTop();
+    return {
+      kind: 'conditional',
+      condition: cond,
+      trueResult,
+      falseResult,
+      range: rangeBetween(cond.range, falseResult.range),
+    };
+  }
+
+  private parseBinary(level: number): Expr {
+    if (level >= BINARY_LEVELS.length) return this.parseTermWithTraversals();
+    const ops = BINARY_LEVELS[level]!;
+    let left = this.parseBinary(level + 1);
+    for (;;) {
+      const t = this.peek();
+      if (t.type !== 'punct' || !ops.includes(t.text as BinaryOp)) return left;
+      this.next();
+      const right = this.parseBinary(level + 1);
+      left = {
+        kind: 'binary',
+        op: t.text as BinaryOp,
+        left,
+        right,
+        range: rangeBetween(left.range, right.range),
+      };
+    }
+  }
+
+  private parseTermWithTraversals(): Expr {
+    return this.parseTraversals(this.parseTerm());
+  }
+
+  private parseTraversals(from: Expr): Expr {
+    let ret = from;
+    for (;;) {
+      const t = this.peek();
+      if (this.isPunct(t, '.')) {
+        this.next();
+        const a = this.peek();
+        if (a.type === 'ident') {
+          this.next();
+          ret = {
+            kind: 'getAttr',
+            source: ret,
+            name: a.text,
+            nameRange: this.range(a),
+            range: rangeBetween(ret.range, this.range(a)),
+          };
+          continue;
+        }
+        if (a.type === 'number') {
+          this.next();
+          ret = this.legacyIndex(ret, t, a, 'Use the proper index syntax instead');
+          continue;
+        }
+        if (this.isPunct(a, '*')) {
+          ret = this.parseAttrSplat(ret, t, this.next());
+          continue;
+        }
+        this.error(
+          'Invalid attribute name',
+          'An attribute name is required after a dot.',
+          this.range(a),
+        );
+      }
+      if (this.isPunct(t, '[')) {
+        const open = this.next();
+        if (this.isPunct(this.peek(), '*')) {
+          this.next();
+          const close = this.next();
+          if (!this.isPunct(close, ']')) {
+            this.error(
+              'Missing close bracket on splat index',
+              'The star for a full splat operator must be immediately followed by a closing bracket ("]").',
+              this.range(close),
+            );
+          }
+          const markerRange = rangeBetween(this.range(open), this.range(close));
+          const item: AnonSymbol = { kind: 'anon', range: markerRange };
+          const each = this.parseTraversals(item);
+          ret = {
+            kind: 'splat',
+            source: ret,
+            each,
+            item,
+            markerRange,
+            range: rangeBetween(ret.range, each.range),
+          };
+          continue;
+        }
+        const key = this.withNewlines(false, () => this.parseExpressionTop());
+        const close = this.withNewlines(false, () => this.next());
+        if (!this.isPunct(close, ']')) {
+          this.error(
+            'Missing close bracket on index',
+            'The index operator must end with a closing bracket ("]").',
+            this.range(close),
+          );
+        }
+        ret = {
+          kind: 'index',
+          source: ret,
+          key,
+          bracketRange: rangeBetween(this.range(open), this.range(close)),
+          range: rangeBetween(ret.range, this.range(close)),
+        };
+        continue;
+      }
+      return ret;
+    }
+  }
+
+  private legacyIndex(source: Expr, dot: Token, numTok: Token, advice: string): Expr {
+    const dotIdx = numTok.text.indexOf('.');
+    const range = rangeBetween(this.range(dot), this.range(numTok));
+    if (dotIdx >= 0 || /[eE]/.test(numTok.text)) {
+      const [first, second] = numTok.text.split('.');
+      this.error(
+        'Invalid legacy index syntax',
+        `When using the legacy index syntax, chaining two indexes together is not permitted. ${advice}, like [${first}][${second}].`,
+        this.range(numTok),
+      );
+    }
+    const key: Expr = {
+      kind: 'literal',
+      value: num(Number(numTok.text)),
+      range: this.range(numTok),
+    };
+    return {
+      kind: 'index',
+      source,
+      key,
+      bracketRange: range,
+      range: rangeBetween(source.range, this.range(numTok)),
+    };
+  }
+
+  /** `.*` followed by `.name` (and legacy `.0`) steps, which apply to each element. */
+  private parseAttrSplat(source: Expr, dot: Token, star: Token): Expr {
+    const markerRange = rangeBetween(this.range(dot), this.range(star));
+    const item: AnonSymbol = { kind: 'anon', range: markerRange };
+    let each: Expr = item;
+    while (this.isPunct(this.peek(), '.')) {
+      const d = this.next();
+      const a = this.peek();
+      if (a.type === 'number') {
+        this.next();
+        each = this.legacyIndex(
+          each,
+          d,
+          a,
+          'Use the proper index syntax with a full splat expression [*] instead',
+        );
+        continue;
+      }
+      if (a.type !== 'ident') {
+        if (this.isPunct(a, '*')) {
+          this.error(
+            'Nested splat expression not allowed',
+            'A splat expression (*) cannot be used inside another attribute-only splat expression.',
+            this.range(a),
+          );
+        }
+        this.error(
+          'Invalid attribute name',
+          'An attribute name is required after a dot.',
+          this.range(a),
+        );
+      }
+      this.next();
+      each = {
+        kind: 'getAttr',
+        source: each,
+        name: a.text,
+        nameRange: this.range(a),
+        range: rangeBetween(each.range, this.range(a)),
+      };
+    }
+    return {
+      kind: 'splat',
+      source,
+      each,
+      item,
+      markerRange,
+      range: rangeBetween(source.range, each.range),
+    };
+  }
+
+  private parseTerm(): Expr {
+    const t = this.peek();
+    switch (t.type) {
+      case 'number': {
+        this.next();
+        const value = Number(t.text);
+        if (!Number.isFinite(value)) {
+          this.error(
+            'Invalid number literal',
+            'The number is too large to represent.',
+            this.range(t),
+          );
+        }
+        return { kind: 'literal', value: num(value), range: this.range(t) };
+      }
+      case 'ident':
+        return this.parseIdentTerm();
+      case 'oquote':
+        return this.parseQuotedTemplate();
+      case 'oheredoc':
+        return this.parseHeredoc(false);
+      case 'punct':
+        break;
+      case 'quotedNewline':
+      case 'cquote':
+        this.unterminated(t);
+        break;
+      case 'eof':
+        this.error(
+          'Missing expression',
+          'Expected the start of an expression, but found the end of the file.',
+          this.range(t),
+        );
+        break;
+      case 'newline':
+        this.error(
+          'Missing expression',
+          'Expected the start of an expression, but found the end of the line.',
+          this.range(t),
+        );
+        break;
+      case 'invalid':
+        this.invalidCharacter(t);
+        break;
+      default:
+        this.invalidExpression(t);
+    }
+    switch (t.text) {
+      case '(': {
+        const open = this.next();
+        return this.withNewlines(false, () => {
+          const expr = this.parseExpressionTop();
+          const close = this.next();
+          if (!this.isPunct(close, ')')) {
+            this.error(
+              'Unbalanced parentheses',
+              'Expected a closing parenthesis to terminate the expression.',
+              this.range(close),
+            );
+          }
+          return {
+            kind: 'parens',
+            expr,
+            range: rangeBetween(this.range(open), this.range(close)),
+          } satisfies Expr;
+        });
+      }
+      case '[':
+        return this.parseTuple();
+      case '{':
+        return this.parseObject();
+      case '-':
+      case '!': {
+        this.next();
+        const operand = this.parseTermWithTraversals();
+        return {
+          kind: 'unary',
+          op: t.text as '-' | '!',
+          operand,
+          range: rangeBetween(this.range(t), operand.range),
+        };
+      }
+      default:
+        this.invalidExpression(t);
+    }
+  }
+
+  private invalidExpression(t: Token): never {
+    this.error(
+      'Invalid expression',
+      'Expected the start of an expression, but found an invalid expression token.',
+      this.range(t),
+    );
+  }
+
+  private invalidCharacter(t: Token): never {
+    if (t.text === "'") {
+      this.error(
+        'Invalid character',
+        'Single quotes are not valid. Use double quotes (") to enclose strings.',
+        this.range(t),
+      );
+    }
+    if (t.text === '${' || t.text === '%{') {
+      this.error(
+        'Invalid character',
+        'Template sequences ("${" and "%{") are allowed only inside quoted strings and heredocs.',
+        this.range(t),
+      );
+    }
+    if (t.text.startsWith('/*')) {
+      this.error('Unterminated comment', 'There is no "*/" closing this comment.', this.range(t));
+    }
+    if (t.text === '\ufeff') {
+      this.error(
+        'Invalid character',
+        'A byte order mark is not allowed at the start of the file.',
+        this.range(t),
+      );
+    }
+    this.error(
+      'Invalid character',
+      'This character is not used within the language.',
+      this.range(t),
+    );
+  }
+
+  private parseIdentTerm(): Expr {
+    const t = this.next();
+    const range = this.range(t);
+    if (this.isPunct(this.peek(), '(')) return this.parseCall(t);
+    switch (t.text) {
+      case 'true':
+        return { kind: 'literal', value: TRUE, range };
+      case 'false':
+        return { kind: 'literal', value: FALSE, range };
+      case 'null':
+        return { kind: 'literal', value: NULL, range };
+      default:
+        return { kind: 'variable', name: t.text, range };
+    }
+  }
+
+  private parseCall(name: Token): Expr {
+    const open = this.next();
+    return this.withNewlines(false, () => {
+      const args: Expr[] = [];
+      let expandFinal = false;
+      let close: Token;
+      for (;;) {
+        const t = this.peek();
+        if (this.isPunct(t, ')')) {
+          close = this.next();
+          break;
+        }
+        args.push(this.parseExpressionTop());
+        const sep = this.next();
+        if (this.isPunct(sep, '...')) {
+          expandFinal = true;
+          close = this.next();
+          if (!this.isPunct(close, ')')) {
+            this.error(
+              'Missing closing parenthesis',
+              'An expanded function argument (with ...) must be immediately followed by closing parentheses.',
+              this.range(close),
+            );
+          }
+          break;
+        }
+        if (this.isPunct(sep, ')')) {
+          close = sep;
+          break;
+        }
+        if (!this.isPunct(sep, ',')) {
+          this.error(
+            'Missing argument separator',
+            'A comma is required to separate each function argument from the next.',
+            this.range(sep),
+          );
+        }
+      }
+      return {
+        kind: 'call',
+        name: name.text,
+        nameRange: this.range(name),
+        args,
+        expandFinal,
+        openParenRange: this.range(open),
+        closeParenRange: this.range(close),
+        range: rangeBetween(this.range(name), this.range(close)),
+      } satisfies Expr;
+    });
+  }
+
+  private isForKeyword(): boolean {
+    const t = this.peek();
+    return t.type === 'ident' && t.text === 'for';
+  }
+
+  private parseTuple(): Expr {
+    const open = this.next();
+    return this.withNewlines(false, () => {
+      if (this.isForKeyword()) return this.parseFor(open, false);
+      const elements: Expr[] = [];
+      let close: Token;
+      for (;;) {
+        if (this.isPunct(this.peek(), ']')) {
+          close = this.next();
+          break;
+        }
+        elements.push(this.parseExpressionTop());
+        const sep = this.next();
+        if (this.isPunct(sep, ']')) {
+          close = sep;
+          break;
+        }
+        if (!this.isPunct(sep, ',')) {
+          this.error(
+            'Missing item separator',
+            'Expected a comma to mark the beginning of the next item.',
+            this.range(sep),
+          );
+        }
+      }
+      return {
+        kind: 'tuple',
+        elements,
+        range: rangeBetween(this.range(open), this.range(close)),
+      } satisfies Expr;
+    });
+  }
+
+  private parseObject(): Expr {
+    const open = this.next();
+    if (this.withNewlines(false, () => this.isForKeyword())) {
+      return this.withNewlines(false, () => this.parseFor(open, true));
+    }
+    return this.withNewlines(true, () => {
+      const items: ObjectItem[] = [];
+      let close: Token;
+      for (;;) {
+        const t = this.peek();
+        if (t.type === 'newline') {
+          this.next();
+          continue;
+        }
+        if (this.isPunct(t, '}')) {
+          close = this.next();
+          break;
+        }
+        if (t.type === 'eof') {
+          this.error(
+            'Missing closing brace',
+            'Expected a closing brace to end the object constructor.',
+            this.range(t),
+          );
+        }
+        const key = this.withNewlines(false, () => this.parseKey());
+        const eq = this.next();
+        if (!this.isPunct(eq, '=') && !this.isPunct(eq, ':')) {
+          const detail =
+            this.isPunct(eq, '{') || eq.type === 'newline' || eq.type === 'eof'
+              ? 'Expected an equals sign ("=") to mark the beginning of the attribute value. If you intended to given an attribute name containing periods or spaces, write the name in quotes to create a string literal.'
+              : 'Expected an equals sign ("=") to mark the beginning of the attribute value.';
+          this.error('Missing key/value separator', detail, this.range(eq));
+        }
+        const value = this.parseExpressionTop();
+        items.push({ key: key.expr, keyIsName: key.isName, value });
+        const sep = this.peek();
+        if (this.isPunct(sep, ',') || sep.type === 'newline') {
+          this.next();
+          continue;
+        }
+        if (this.isPunct(sep, '}')) continue;
+        this.error(
+          'Missing attribute separator',
+          'Expected a newline or comma to mark the beginning of the next attribute.',
+          this.range(sep),
+        );
+      }
+      return {
+        kind: 'object',
+        items,
+        range: rangeBetween(this.range(open), this.range(close)),
+      } satisfies Expr;
+    });
+  }
+
+  /** An object key: a bare identifier names the attribute; anything else is an expression. */
+  private parseKey(): { expr: Expr; isName: boolean } {
+    const t = this.peek();
+    const after = this.tokens[this.pos + 1];
+    if (
+      t.type === 'ident' &&
+      after &&
+      after.type === 'punct' &&
+      (after.text === '=' || after.text === ':')
+    ) {
+      this.next();
+      return { expr: { kind: 'literal', value: str(t.text), range: this.range(t) }, isName: true };
+    }
+    return { expr: this.parseExpressionTop(), isName: false };
+  }
+
+  private parseFor(open: Token, isObject: boolean): ForExpr {
+    const forTok = this.next();
+    const closer = isObject ? '}' : ']';
+    const fail = (detail: string, t: Token): never =>
+      this.error("Invalid 'for' expression", detail, this.range(t));
+    const v1 = this.next();
+    if (v1.type !== 'ident') fail("For expression requires variable name after 'for'.", v1);
+    let keyVar: string | undefined;
+    let valVar = v1.text;
+    if (this.isPunct(this.peek(), ',')) {
+      this.next();
+      const v2 = this.next();
+      if (v2.type !== 'ident') fail('For expression requires value variable name after comma.', v2);
+      keyVar = v1.text;
+      valVar = v2.text;
+    }
+    const inTok = this.next();
+    if (inTok.type !== 'ident' || inTok.text !== 'in')
+      fail("For expression requires the 'in' keyword after its name declarations.", inTok);
+    const collection = this.parseExpressionTop();
+    const colon = this.next();
+    if (!this.isPunct(colon, ':'))
+      fail('For expression requires a colon after the collection expression.', colon);
+    let keyExpr: Expr | undefined;
+    let valExpr = this.parseExpressionTop();
+    let group = false;
+    if (this.isPunct(this.peek(), '=>')) {
+      const arrow = this.next();
+      if (!isObject) fail('Key expression is not valid when building a tuple.', arrow);
+      keyExpr = valExpr;
+      valExpr = this.parseExpressionTop();
+      if (this.isPunct(this.peek(), '...')) {
+        this.next();
+        group = true;
+      }
+    } else if (isObject) {
+      fail('Key expression is required when building an object.', this.peek());
+    }
+    if (!isObject && this.isPunct(this.peek(), '...')) {
+      fail('Grouping ellipsis (...) cannot be used when building a tuple.', this.peek());
+    }
+    let condition: Expr | undefined;
+    const maybeIf = this.peek();
+    if (maybeIf.type === 'ident' && maybeIf.text === 'if') {
+      this.next();
+      condition = this.parseExpressionTop();
+    }
+    const close = this.next();
+    if (!this.isPunct(close, closer)) {
+      fail(`Extra characters after the end of the 'for' expression.`, close);
+    }
+    void forTok;
+    return {
+      kind: 'for',
+      keyVar,
+      valVar,
+      collection,
+      keyExpr,
+      valExpr,
+      condition,
+      group,
+      openRange: this.range(open),
+      closeRange: this.range(close),
+      range: rangeBetween(this.range(open), this.range(close)),
+    };
+  }
+
+  // ------------------------------------------------------------------ templates
+
+  private parseQuotedTemplate(): Expr {
+    const open = this.next();
+    const pieces: TemplatePiece[] = [];
+    let close: Token;
+    for (;;) {
+      const t = this.next();
+      if (t.type === 'cquote') {
+        close = t;
+        break;
+      }
+      if (t.type === 'quotedLit') {
+        pieces.push({ kind: 'lit', text: this.unescapeQuoted(t), range: this.range(t) });
+        continue;
+      }
+      if (t.type === 'interp' || t.type === 'control') {
+        pieces.push(this.parseTemplateSequence(t));
+        continue;
+      }
+      if (t.type === 'quotedNewline') {
+        this.error(
+          'Invalid multi-line string',
+          'Quoted strings may not be split over multiple lines. To produce a multi-line string, either use the \\n escape to represent a newline character or use the "heredoc" multi-line template syntax.',
+          this.range(t),
+        );
+      }
+      this.unterminated(t);
+    }
+    applyStripMarkers(pieces);
+    return this.buildTemplate(pieces, rangeBetween(this.range(open), this.range(close)));
+  }
+
+  private parseHeredoc(standalone: boolean): Expr {
+    const open = this.next();
+    const flush = open.text.startsWith('<<-');
+    const pieces: TemplatePiece[] = [];
+    let close: Token;
+    for (;;) {
+      const t = this.next();
+      if (t.type === 'cheredoc') {
+        close = t;
+        break;
+      }
+      if (t.type === 'heredocLit') {
+        pieces.push({ kind: 'lit', text: unescapeTemplateSigils(t.text), range: this.range(t) });
+        continue;
+      }
+      if (t.type === 'interp' || t.type === 'control') {
+        pieces.push(this.parseTemplateSequence(t));
+        continue;
+      }
+      if (standalone) this.error('Invalid template', 'Unexpected end of template.', this.range(t));
+      this.error(
+        'Unterminated template string',
+        `No closing marker was found for the heredoc "${open.text.replace(/^<<-?/, '').trim()}".`,
+        this.range(open),
+      );
+    }
+    applyStripMarkers(pieces);
+    if (flush) flushHeredoc(pieces);
+    if (standalone) {
+      // the wrapper added a newline after the user's text: drop it again
+      const last = pieces[pieces.length - 1];
+      if (last?.kind === 'lit' && last.text.endsWith('\n')) last.text = last.text.slice(0, -1);
+      if (last?.kind === 'lit' && last.text === '') pieces.pop();
+    }
+    const range = standalone
+      ? this.map.range(0, this.originalLength)
+      : rangeBetween(this.range(open), this.range(close));
+    return this.buildTemplate(pieces, range);
+  }
+
+  /** `${ expr }` or `%{ directive }`, with strip markers. */
+  private parseTemplateSequence(open: Token): TemplatePiece {
+    return this.withNewlines(false, () => {
+      let stripLeft = false;
+      if (this.isPunct(this.peek(), '~')) {
+        this.next();
+        stripLeft = true;
+      }
+      const finish = (): { stripRight: boolean; end: Token } => {
+        let stripRight = false;
+        if (this.isPunct(this.peek(), '~')) {
+          this.next();
+          stripRight = true;
+        }
+        const end = this.next();
+        if (!this.isPunct(end, '}')) {
+          this.error(
+            open.type === 'interp'
+              ? 'Extra characters after interpolation expression'
+              : 'Extra characters in template directive',
+            open.type === 'interp'
+              ? 'Expected a closing brace to end the interpolation expression, but found extra characters.'
+              : 'Expected a closing brace to end the template directive, but found extra characters.',
+            this.range(end),
+          );
+        }
+        return { stripRight, end };
+      };
+      if (open.type === 'interp') {
+        const expr = this.parseExpressionTop();
+        const { stripRight, end } = finish();
+        return {
+          kind: 'interp',
+          expr,
+          stripLeft,
+          stripRight,
+          range: rangeBetween(this.range(open), this.range(end)),
+        };
+      }
+      const kw = this.next();
+      const word = kw.type === 'ident' ? kw.text : '';
+      switch (word) {
+        case 'if': {
+          const cond = this.parseExpressionTop();
+          const { stripRight, end } = finish();
+          return {
+            kind: 'if',
+            cond,
+            stripLeft,
+            stripRight,
+            range: rangeBetween(this.range(open), this.range(end)),
+          };
+        }
+        case 'else':
+        case 'endif':
+        case 'endfor': {
+          const { stripRight, end } = finish();
+          return {
+            kind: word,
+            stripLeft,
+            stripRight,
+            range: rangeBetween(this.range(open), this.range(end)),
+          };
+        }
+        case 'for': {
+          const v1 = this.next();
+          if (v1.type !== 'ident')
+            this.error(
+              "Invalid 'for' directive",
+              "For directive requires variable name after 'for'.",
+              this.range(v1),
+            );
+          let keyVar: string | undefined;
+          let valVar = v1.text;
+          if (this.isPunct(this.peek(), ',')) {
+            this.next();
+            const v2 = this.next();
+            if (v2.type !== 'ident')
+              this.error(
+                "Invalid 'for' directive",
+                'For directive requires value variable name after comma.',
+                this.range(v2),
+              );
+            keyVar = v1.text;
+            valVar = v2.text;
+          }
+          const inTok = this.next();
+          if (inTok.type !== 'ident' || inTok.text !== 'in')
+            this.error(
+              "Invalid 'for' directive",
+              "For directive requires 'in' keyword after names.",
+              this.range(inTok),
+            );
+          const collection = this.parseExpressionTop();
+          const { stripRight, end } = finish();
+          return {
+            kind: 'for',
+            keyVar,
+            valVar,
+            collection,
+            stripLeft,
+            stripRight,
+            range: rangeBetween(this.range(open), this.range(end)),
+          };
+        }
+        default:
+          this.error(
+            'Invalid template control keyword',
+            `"${kw.text}" is not a valid template control keyword.`,
+            this.range(kw),
+          );
+      }
+    });
+  }
+
+  /** Nests if/for directives and unwraps a lone interpolation. */
+  private buildTemplate(pieces: TemplatePiece[], range: Range): Expr {
+    const only = pieces[0];
+    if (pieces.length === 1 && only?.kind === 'interp') {
+      return { kind: 'templateWrap', wrapped: only.expr, range };
+    }
+    let i = 0;
+    const parseSeq = (until: readonly string[]): { parts: Expr[]; end?: TemplatePiece } => {
+      const parts: Expr[] = [];
+      while (i < pieces.length) {
+        const p = pieces[i]!;
+        if (until.includes(p.kind)) {
+          i++;
+          return { parts, end: p };
+        }
+        i++;
+        switch (p.kind) {
+          case 'lit':
+            if (p.text !== '') parts.push({ kind: 'literal', value: str(p.text), range: p.range });
+            break;
+          case 'interp':
+            parts.push(p.expr);
+            break;
+          case 'if': {
+            const thenPart = parseSeq(['else', 'endif']);
+            let elsePart: { parts: Expr[]; end?: TemplatePiece } = { parts: [] };
+            if (thenPart.end?.kind === 'else') elsePart = parseSeq(['endif']);
+            const end = elsePart.end ?? thenPart.end;
+            if (end?.kind !== 'endif') {
+              this.error(
+                'Unterminated template directive',
+                'The "if" directive has no corresponding "endif".',
+                p.range,
+              );
+            }
+            const full = rangeBetween(p.range, end.range);
+            parts.push({
+              kind: 'conditional',
+              condition: p.cond!,
+              trueResult: { kind: 'template', parts: thenPart.parts, range: full },
+              falseResult: { kind: 'template', parts: elsePart.parts, range: full },
+              range: full,
+            });
+            break;
+          }
+          case 'for': {
+            const body = parseSeq(['endfor']);
+            if (!body.end) {
+              this.error(
+                'Unterminated template directive',
+                'The "for" directive has no corresponding "endfor".',
+                p.range,
+              );
+            }
+            const full = rangeBetween(p.range, body.end.range);
+            const tuple: ForExpr = {
+              kind: 'for',
+              keyVar: p.keyVar,
+              valVar: p.valVar!,
+              collection: p.collection!,
+              keyExpr: undefined,
+              valExpr: { kind: 'template', parts: body.parts, range: full },
+              condition: undefined,
+              group: false,
+              openRange: p.range,
+              closeRange: body.end.range,
+              range: full,
+            };
+            parts.push({ kind: 'templateJoin', tuple, range: full });
+            break;
+          }
+          default:
+            this.error(
+              'Unexpected template directive',
+              `The "${p.kind}" directive has no corresponding opening directive.`,
+              p.range,
+            );
+        }
+      }
+      return { parts };
+    };
+    const top = parseSeq([]);
+    return { kind: 'template', parts: top.parts, range };
+  }
+
+  /** Processes the escapes of a quoted string: \n \r \t \" \\ \uNNNN \UNNNNNNNN, $${ and %%{. */
+  private unescapeQuoted(t: Token): string {
+    const s = t.text;
+    if (!s.includes('\\')) return unescapeTemplateSigils(s);
+    let out = '';
+    for (let i = 0; i < s.length; i++) {
+      const c = s[i]!;
+      if (c !== '\\') {
+        if ((c === '$' || c === '%') && s[i + 1] === c && s[i + 2] === '{') {
+          out += c;
+          i++;
+          continue;
+        }
+        out += c;
+        continue;
+      }
+      const e = s[i + 1];
+      const at = (len: number): Range =>
+        this.map.range(t.start + i - this.shift, t.start + i + len - this.shift);
+      switch (e) {
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case 'u':
+        case 'U': {
+          const len = e === 'u' ? 4 : 8;
+          const hex = s.slice(i + 2, i + 2 + len);
+          const cp =
+            /^[0-9a-fA-F]+$/.test(hex) && hex.length === len ? Number.parseInt(hex, 16) : NaN;
+          if (Number.isNaN(cp) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            this.error(
+              'Invalid escape sequence',
+              `The \\${e} escape sequence requires ${len} hexadecimal digits naming a Unicode character.`,
+              at(2 + hex.length),
+            );
+          }
+          out += String.fromCodePoint(cp);
+          i += len;
+          break;
+        }
+        default:
+          this.error(
+            'Invalid escape sequence',
+            `The symbol "${e ?? ''}" is not a valid escape sequence selector.`,
+            at(2),
+          );
+      }
+      i++;
+    }
+    return out;
+  }
+}
+
+function isOpener(t: Token): boolean {
+  if (t.type === 'punct') return t.text === '{' || t.text === '[' || t.text === '(';
+  return (
+    t.type === 'oquote' || t.type === 'oheredoc' || t.type === 'interp' || t.type === 'control'
+  );
+}
+
+function isCloser(t: Token): boolean {
+  if (t.type === 'punct') return t.text === '}' || t.text === ']' || t.text === ')';
+  return t.type === 'cquote' || t.type === 'cheredoc' || t.type === 'quotedNewline';
+}
+
+/**
+ * Strip markers (`~`) remove the spaces of the literal piece next to them, before `<<-`
+ * indentation is measured (as hashicorp/hcl does).
+ */
+function applyStripMarkers(pieces: TemplatePiece[]): void {
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i]!;
+    if (p.kind === 'lit') continue;
+    const prev = pieces[i - 1];
+    const next = pieces[i + 1];
+    if (p.stripLeft && prev?.kind === 'lit') prev.text = prev.text.replace(/\s+$/u, '');
+    if (p.stripRight && next?.kind === 'lit') next.text = next.text.replace(/^\s+/u, '');
+  }
+}
+
+/** `$${` → `${` and `%%{` → `%{` in template literal text. */
+function unescapeTemplateSigils(s: string): string {
+  return s.includes('$${') || s.includes('%%{') ? s.replace(/([$%])\1\{/g, '$1{') : s;
+}
+
+/**
+ * `<<-`: removes the smallest indentation found at the start of any line from every line.
+ * Blank lines do not count; a line starting with an interpolation has no indentation.
+ */
+function flushHeredoc(pieces: TemplatePiece[]): void {
+  let min = Number.POSITIVE_INFINITY;
+  let atLineStart = true;
+  const adjust: Extract<TemplatePiece, { kind: 'lit' }>[] = [];
+  for (const p of pieces) {
+    if (atLineStart) {
+      atLineStart = false;
+      if (p.kind === 'lit') {
+        const trimmed = p.text.replace(/^\s+/u, '');
+        if (trimmed === '' && p.text.endsWith('\n')) {
+          // a blank line: no say in the indentation
+        } else {
+          const spaces = [...p.text.slice(0, p.text.length - trimmed.length)].length;
+          min = Math.min(min, spaces);
+          adjust.push(p);
+        }
+      } else min = 0;
+    }
+    if (p.kind === 'lit' && p.text.endsWith('\n')) atLineStart = true;
+  }
+  if (!Number.isFinite(min) || min === 0) return;
+  for (const p of adjust) {
+    const chars = [...p.text];
+    let k = 0;
+    while (k < min && k < chars.length && /\s/u.test(chars[k]!)) k++;
+    p.text = chars.slice(k).join('');
+  }
+}
+
+function rangeText(r: Range): string {
+  return `${r.filename}:${r.start.line},${r.start.column}-${r.end.column}`;
+}
