@@ -1,0 +1,9 @@
+variable "name" {
+  type    = int
+  default = 123
+}
+
+build {
+  name        = var.name
+}
+

@@ -1,0 +1,4 @@
+
+build {
+  sources = ["ami"]
+}

@@ -1,0 +1,6 @@
+
+build {
+    post-process {
+        foo = "bar"
+    }
+}

@@ -1,0 +1,9 @@
+source "null" "test" {}
+
+build {
+    sources = [ "null.test" ]
+
+    provisioner "nonexistent" {
+        foo = "bar"
+    }
+}

@@ -1,0 +1,2 @@
+data "amazon-ami" "test" {}
+data "amazon-ami" "test" {}

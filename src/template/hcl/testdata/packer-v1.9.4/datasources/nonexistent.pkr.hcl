@@ -1,0 +1,3 @@
+data "nonexistent" "test" {
+    foo = "bar"
+}

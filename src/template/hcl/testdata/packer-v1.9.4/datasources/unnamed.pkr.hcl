@@ -1,0 +1,3 @@
+data "amazon-ami" {
+    foo = "bar"
+}

@@ -1,0 +1,6 @@
+build {
+  name = "bucket-slug"
+  hcp_packer_registry {
+    labels = ""
+  }
+}

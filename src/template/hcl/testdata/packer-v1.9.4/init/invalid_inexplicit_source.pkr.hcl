@@ -1,0 +1,8 @@
+packer {
+    required_plugins {
+        amazon = {
+            source  = "amazon"
+            version = ">= v0"
+        }
+    }
+}

@@ -1,0 +1,8 @@
+packer {
+    required_plugins {
+        amazon = {
+            source  = "hashicorp/amazon"
+            version = ">= v0"
+        }
+    }
+}

@@ -1,0 +1,4 @@
+// a source represents a reusable setting for a system boot/start.
+source "virtualbox-iso" {
+    foo = "bar"
+}

@@ -1,0 +1,8 @@
+
+variable "boolean_value" {
+    default = false
+}
+
+variable "boolean_value" {
+    default = true
+}

@@ -1,0 +1,8 @@
+
+variables  {
+    boolean_value = false
+}
+
+variables  {
+    boolean_value = true
+}

@@ -1,0 +1,12 @@
+variable "foo" {
+    type = string
+    default = "bar"
+}
+
+source "null" "test" {
+    communicator = "none"
+}
+
+build {
+    sources = ["null.test"]
+}

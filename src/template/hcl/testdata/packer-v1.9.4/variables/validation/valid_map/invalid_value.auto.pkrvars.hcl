@@ -1,0 +1,7 @@
+
+image_metadata = {
+  key: "value",
+  something: { 
+    foo: "woo",
+  }
+}
