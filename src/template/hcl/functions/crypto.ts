@@ -81,6 +81,17 @@ function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
 const b64urlToBigInt = (s: string) =>
   BigInt(`0x${Buffer.from(s, 'base64url').toString('hex') || '0'}`);
 
+/** Whether DER holds a PKCS #1 RSAPrivateKey: SEQUENCE { INTEGER version, INTEGER modulus, … }. */
+function isPkcs1(der: Buffer): boolean {
+  if (der[0] !== 0x30) return false;
+  let i = 1;
+  const len = der[i]!;
+  i += len & 0x80 ? 1 + (len & 0x7f) : 1;
+  if (der[i] !== 0x02) return false;
+  i += 2 + der[i + 1]!;
+  return der[i] === 0x02;
+}
+
 /**
  * RSA PKCS #1 v1.5 decryption done with BigInts: Node 20 refuses this padding in
  * privateDecrypt (CVE-2023-46809), while Packer's rsadecrypt is defined by it.
@@ -95,6 +106,12 @@ function rsaDecrypt(cipher: Buffer, pem: string): Buffer {
   }
   const der = Buffer.from(block[2]!.replace(/^[A-Za-z-]+:.*$/gm, '').replace(/\s+/g, ''), 'base64');
   let jwk: { n?: string; d?: string };
+  // Go's ParsePKCS1PrivateKey takes only RSAPrivateKey (OpenSSL would also take PKCS #8).
+  if (!isPkcs1(der)) {
+    throw fnError(
+      'x509: failed to parse private key (use ParsePKCS8PrivateKey instead for this key format)',
+    );
+  }
   try {
     jwk = createPrivateKey({ key: der, format: 'der', type: 'pkcs1' }).export({ format: 'jwk' });
   } catch {

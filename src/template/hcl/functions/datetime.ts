@@ -61,7 +61,8 @@ const bad = (why: string) => new FnError(`not a valid RFC3339 timestamp: ${why}`
 /** go-cty's parseTimestamp: strict RFC 3339 with its error texts. */
 export function parseTimestamp(s: string): GoTime {
   let pos = 0;
-  const digits = (n: number, what: string, min: number, max: number, range: string): number => {
+  // Go's time.Parse: a value out of range blames what follows it ("cannot use ":00Z" as minute").
+  const digits = (n: number, what: string, min: number, max: number): number => {
     const part = s.slice(pos, pos + n);
     if (part === '') throw bad(`end of string before ${what}`);
     if (!/^[0-9]+$/.test(part) || part.length !== n) {
@@ -73,8 +74,8 @@ export function parseTimestamp(s: string): GoTime {
       throw bad(`cannot use ${JSON.stringify(s.slice(pos))} as ${what}`);
     }
     const v = Number(part);
-    if (v < min || v > max) throw bad(`${range} out of range`);
     pos += n;
+    if (v < min || v > max) throw bad(`cannot use ${JSON.stringify(s.slice(pos))} as ${what}`);
     return v;
   };
   const sep = (c: string) => {
@@ -86,18 +87,18 @@ export function parseTimestamp(s: string): GoTime {
     if (pos >= s.length) throw bad(`end of string where ${JSON.stringify(c)} is expected`);
     throw bad(`found ${JSON.stringify(s.slice(pos))} where ${JSON.stringify(c)} is expected`);
   };
-  const year = digits(4, 'year', 0, 9999, 'year');
+  const year = digits(4, 'year', 0, 9999);
   sep('-');
-  const month = digits(2, 'month', 1, 12, 'month');
+  const month = digits(2, 'month', 1, 12);
   sep('-');
-  const day = digits(2, 'day of month', 1, 31, 'day');
-  if (day > daysIn(month, year)) throw bad('day out of range');
+  const day = digits(2, 'day of month', 0, 99);
+  if (day < 1 || day > daysIn(month, year)) throw bad('day out of range');
   sep('T');
-  const hour = digits(2, 'hour', 0, 23, 'hour');
+  const hour = digits(2, 'hour', 0, 23);
   sep(':');
-  const minute = digits(2, 'minute', 0, 59, 'minute');
+  const minute = digits(2, 'minute', 0, 59);
   sep(':');
-  const second = digits(2, 'second', 0, 59, 'second');
+  const second = digits(2, 'second', 0, 59);
   let nanos = 0;
   if (s[pos] === '.' && /[0-9]/.test(s[pos + 1] ?? '')) {
     pos++;

@@ -28,10 +28,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 function decodeBase64(s: string): Buffer | undefined {
   const clean = s.replace(/[\r\n]/g, '');
   if (!BASE64.test(clean)) return undefined;
-  const buf = Buffer.from(clean, 'base64');
-  // Go rejects non-zero bits left over in the last quantum.
-  if (buf.toString('base64') !== clean) return undefined;
-  return buf;
+  // Like Go's StdEncoding (not Strict), leftover bits in the last quantum are ignored.
+  return Buffer.from(clean, 'base64');
 }
 
 function validUtf8(buf: Buffer): string | undefined {
@@ -203,56 +201,6 @@ interface TextEncoding {
   decode(b: Buffer): string;
 }
 
-const singleByteLabels = [
-  'windows-1250',
-  'windows-1251',
-  'windows-1252',
-  'windows-1253',
-  'windows-1254',
-  'windows-1255',
-  'windows-1256',
-  'windows-1257',
-  'windows-1258',
-  'ISO-8859-2',
-  'ISO-8859-3',
-  'ISO-8859-4',
-  'ISO-8859-5',
-  'ISO-8859-6',
-  'ISO-8859-7',
-  'ISO-8859-8',
-  'ISO-8859-10',
-  'ISO-8859-13',
-  'ISO-8859-14',
-  'ISO-8859-15',
-  'ISO-8859-16',
-  'KOI8-R',
-  'KOI8-U',
-  'IBM866',
-  'macintosh',
-];
-
-function singleByte(name: string): TextEncoding {
-  const decoder = new TextDecoder(name);
-  const table = decoder.decode(Uint8Array.from({ length: 256 }, (_, i) => i));
-  const reverse = new Map<string, number>();
-  [...table].forEach((ch, i) => {
-    if (ch !== '\ufffd' && !reverse.has(ch)) reverse.set(ch, i);
-  });
-  return {
-    name,
-    encode: (s) => {
-      const out: number[] = [];
-      for (const ch of s) {
-        const b = reverse.get(ch);
-        if (b === undefined) return undefined;
-        out.push(b);
-      }
-      return Buffer.from(out);
-    },
-    decode: (b) => decoder.decode(b),
-  };
-}
-
 function utf16(name: string, littleEndian: boolean, bom: boolean): TextEncoding {
   return {
     name,
@@ -280,7 +228,7 @@ function utf16(name: string, littleEndian: boolean, bom: boolean): TextEncoding 
   };
 }
 
-/** The IANA names and aliases kiln can encode to and decode from, case-insensitively. */
+/** The IANA names and aliases kiln can encode to and decode from (case-insensitive): UTF-8, UTF-16 and ISO-8859-1. */
 function lookupEncoding(label: string): TextEncoding | undefined {
   const l = label.toLowerCase();
   if (l === 'utf-8' || l === 'csutf8') {
@@ -312,8 +260,8 @@ function lookupEncoding(label: string): TextEncoding | undefined {
       decode: (b) => b.toString('latin1'),
     };
   }
-  const match = singleByteLabels.find((n) => n.toLowerCase() === l);
-  if (match) return singleByte(match);
+  // Other IANA encodings (windows-125x, ISO-8859-2…, Shift_JIS…) would need tables this
+  // Node's ICU does not carry: they are refused as unsupported.
   return undefined;
 }
 

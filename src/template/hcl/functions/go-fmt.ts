@@ -179,7 +179,7 @@ export function floatText(x: number, verb: 'e' | 'E' | 'f' | 'g' | 'G', prec: nu
       }
     }
   }
-  return neg && x !== 0 ? `-${body}` : body;
+  return neg ? `-${body}` : body;
 }
 
 /** big.Float's Format for %e %E %f %g %G with flags, width and precision. */

@@ -67,6 +67,7 @@ class JsonSyntax extends Error {}
 
 class JsonReader {
   pos = 0;
+  private inToken = false;
   constructor(readonly text: string) {}
 
   private ws(): void {
@@ -74,15 +75,14 @@ class JsonReader {
   }
 
   private fail(context: string): never {
-    if (this.pos >= this.text.length) throw new JsonSyntax('unexpected end of JSON input');
+    // encoding/json's Decoder: input ending between tokens is "EOF", inside one "unexpected EOF".
+    if (this.pos >= this.text.length) throw new JsonSyntax(this.inToken ? 'unexpected EOF' : 'EOF');
     const ch = this.text[this.pos]!;
     const shown = ch === "'" ? "'\\''" : `'${ch}'`;
     throw new JsonSyntax(`invalid character ${shown} ${context}`);
   }
 
   document(): Value {
-    this.ws();
-    if (this.pos >= this.text.length) throw new JsonSyntax('unexpected end of JSON input');
     const v = this.value('looking for beginning of value');
     this.ws();
     if (this.pos < this.text.length) throw new JsonSyntax('extraneous data after JSON object');
@@ -111,6 +111,7 @@ class JsonReader {
       let i = 0;
       while (this.text[this.pos + i] === word[i]) i++;
       this.pos += i;
+      this.inToken = true;
       this.fail(`in literal ${word} (expecting '${word[i]}')`);
     }
     if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return num(this.number());
@@ -133,7 +134,7 @@ class JsonReader {
     this.pos++;
     let out = '';
     while (true) {
-      if (this.pos >= this.text.length) throw new JsonSyntax('unexpected end of JSON input');
+      if (this.pos >= this.text.length) throw new JsonSyntax('unexpected EOF');
       const ch = this.text[this.pos]!;
       if (ch === '"') {
         this.pos++;
