@@ -263,7 +263,8 @@ export function fileSet(baseDir: string, dir: string, pattern: string): string[]
 
 /**
  * Renders a template file's text (HCL template syntax) with the given variables and functions;
- * provided by the evaluator. It throws HclDiagnosticError for template errors.
+ * throws FnError for problems in the template (the default is renderHclTemplate, over the
+ * parser and evaluator).
  */
 export type TemplateRenderer = (
   source: string,

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: HCL template text, not JavaScript
 /**
  * The function library beyond what Packer 1.6.6 can be asked (packer-compat.test.ts covers
  * that): functions newer than 1.6.6 with the examples of Packer's documentation
@@ -10,6 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { evaluate } from '../evaluate.js';
+import { parseExpression } from '../parser.js';
 import {
   asString,
   callFunction,
@@ -21,6 +24,7 @@ import {
   nullOf,
   num,
   set,
+  setType,
   str,
   T,
   unknownOf,
@@ -29,13 +33,13 @@ import {
 import { bcryptBase64Decode, bcryptHash } from './bcrypt.js';
 import { compileGoRegexp, goFindAll } from './go-regexp.js';
 import {
-  expressionFunctions,
+  convertTo,
   functions,
   makeFunctions,
   OMITTED_FUNCTIONS,
   variableDefaultFunctions,
 } from './index.js';
-import { callWith, type Literal, testTable } from './test-helpers.js';
+import { callWith, type Literal, lit, testTable } from './test-helpers.js';
 import { jsonMarshal } from './values.js';
 
 const table = testTable();
@@ -66,12 +70,8 @@ describe('the table', () => {
       unix_timestamp_parse upper urlencode uuidv4 uuidv5 values zipmap templatefile basename`.split(
         /\s+/,
       );
-    const withTemplates = makeFunctions({ baseDir: '.', renderTemplate: () => str('') });
-    for (const name of packer) {
-      const where =
-        name in withTemplates ? 'table' : name in expressionFunctions ? 'expression' : undefined;
-      expect([name, where]).not.toEqual([name, undefined]);
-    }
+    // convert takes a type expression: the evaluator decodes it and calls convertTo.
+    expect(packer.filter((name) => !(name in functions))).toEqual(['convert']);
     expect(Object.keys(OMITTED_FUNCTIONS).sort()).toEqual(
       [
         'aws_secretsmanager',
@@ -82,7 +82,6 @@ describe('the table', () => {
         'yamlencode',
       ].sort(),
     );
-    expect(functions.templatefile).toBeUndefined();
   });
 
   it('names the parameter of a wrong argument, as HCL does', () => {
@@ -352,23 +351,34 @@ describe('files', () => {
     expect(jsonMarshal(callWith(t, 'fileset', '.', '**/*.tmpl'))).toBe('["tpl/hello.tmpl"]');
   });
 
-  it('templatefile renders through the given renderer, with the table minus itself', () => {
-    const seen: Array<{ source: string; vars: string[]; recursive: boolean }> = [];
-    const t = makeFunctions({
-      baseDir: root,
-      renderTemplate: (source, _file, vars, funcs) => {
-        seen.push({ source, vars: [...vars.keys()], recursive: 'upper' in funcs });
-        // a template calling templatefile again must fail
-        expect(() => callFunction(funcs.templatefile!, [str('x'), call('merge')])).toThrow(
-          'cannot recursively call templatefile from inside templatefile call',
-        );
-        return str(source.replace('${name}', asString(vars.get('name')!)));
-      },
-    });
+  it('templatefile renders the file with the evaluator, with every function but itself', () => {
+    writeFileSync(
+      path.join(root, 'tpl', 'list.tmpl'),
+      '%{ for x in items ~}\n- ${upper(x)}\n%{ endfor ~}\n',
+    );
+    writeFileSync(path.join(root, 'tpl', 'self.tmpl'), '${templatefile("hello.tmpl", {})}');
+    writeFileSync(path.join(root, 'tpl', 'bad.tmpl'), 'a ${nope(1)}');
+    writeFileSync(path.join(root, 'tpl', 'whole.tmpl'), '${items}');
+    const t = makeFunctions({ baseDir: root });
     expect(asString(callWith(t, 'templatefile', 'tpl/hello.tmpl', { name: 'kiln' }))).toBe(
       'Hello, kiln!',
     );
-    expect(seen[0]).toEqual({ source: 'Hello, ${name}!', vars: ['name'], recursive: true });
+    expect(asString(callWith(t, 'templatefile', 'tpl/list.tmpl', { items: ['a', 'b'] }))).toBe(
+      '- A\n- B\n',
+    );
+    // a template that is one interpolation gives that value, whatever its type
+    expect(jsonMarshal(callWith(t, 'templatefile', 'tpl/whole.tmpl', { items: [1, 2] }))).toBe(
+      '[1,2]',
+    );
+    expect(failure(() => callWith(t, 'templatefile', 'tpl/hello.tmpl', {})).detail).toBe(
+      'Invalid value for "vars" parameter: vars map does not contain key "name", referenced at tpl/hello.tmpl:1,10-14.',
+    );
+    expect(failure(() => callWith(t, 'templatefile', 'tpl/self.tmpl', {})).detail).toMatch(
+      /cannot recursively call templatefile from inside templatefile call/,
+    );
+    expect(failure(() => callWith(t, 'templatefile', 'tpl/bad.tmpl', {})).detail).toMatch(
+      /^Call to function "templatefile" failed: tpl\/bad.tmpl:1,5-9: Call to unknown function; There is no function named "nope"/,
+    );
     expect(failure(() => callWith(t, 'templatefile', 'tpl/hello.tmpl', 'x')).detail).toBe(
       'Invalid value for "vars" parameter: invalid vars value: must be a map.',
     );
@@ -457,33 +467,57 @@ describe('crypto', () => {
   });
 });
 
-describe('try, can and convert (called by the evaluator)', () => {
-  const ok = (v: Value) => () => ({ value: v });
-  const bad = (summary: string) => () => ({
-    diagnostics: [{ summary, detail: 'it failed', subject: 'a.pkr.hcl:1,1-2' }],
+describe('through the evaluator', () => {
+  const run = (src: string, variables: Record<string, Value> = {}) => {
+    const parsed = parseExpression(src, 'test.pkr.hcl');
+    expect(parsed.diagnostics).toEqual([]);
+    return evaluate(parsed.value, { variables, functions: table });
+  };
+  const value = (src: string, variables?: Record<string, Value>) => {
+    const r = run(src, variables);
+    expect(r.diagnostics.map((d) => d.detail)).toEqual([]);
+    return jsonMarshal(r.value);
+  };
+
+  it('calls the library with HCL’s argument expansion', () => {
+    expect(value('upper("a")')).toBe('"A"');
+    expect(value('join("-", [["a", "b"], ["c"]]...)')).toBe('"a-b-c"');
+    expect(value('formatdate("YYYY-MM-DD", timeadd("2020-12-31T23:00:00Z", "2h"))')).toBe(
+      '"2021-01-01"',
+    );
+    expect(value('cidrsubnets("10.0.0.0/16", 8, 8)[1]')).toBe('"10.0.1.0/24"');
+    expect(value('length(regexall("o", "foo boo"))')).toBe('4');
   });
 
-  it('try returns the first success; unknown when it is unknown', () => {
-    expect(expressionFunctions.try([bad('x'), ok(num(1)), ok(num(2))])).toEqual(num(1));
-    expect(expressionFunctions.try([ok(unknownOf(T.string))])).toEqual(DYNAMIC);
-    const e = failure(() => expressionFunctions.try([bad('Unsupported attribute')]));
-    expect(e.detail).toBe(
-      'Call to function "try" failed: no expression succeeded:\n- Unsupported attribute (at a.pkr.hcl:1,1-2)\n  it failed\n\nAt least one expression must produce a successful result.',
+  it('try and can are the evaluator’s, in the table', () => {
+    const v = { var: lit({ a: 'x' }) };
+    expect(value('try(var.nope, var.a, "d")', v)).toBe('"x"');
+    expect(value('try(var.nope, "d")', v)).toBe('"d"');
+    expect(value('can(regex("^a", "abc"))')).toBe('true');
+    expect(value('can(regex("^z", "abc"))')).toBe('false');
+    const r = run('try(var.nope)', v);
+    expect(r.diagnostics[0]?.detail).toMatch(
+      /^Call to function "try" failed: no expression succeeded/,
     );
   });
 
-  it('can is true, false or unknown', () => {
-    expect(expressionFunctions.can(ok(str('a')))).toEqual({ type: T.bool, raw: true });
-    expect(expressionFunctions.can(bad('x'))).toEqual({ type: T.bool, raw: false });
-    expect(isKnown(expressionFunctions.can(ok(unknownOf(T.number))))).toBe(false);
+  it('reports a failing call at the call, with Packer’s words', () => {
+    const r = run('upper(null)');
+    expect(r.diagnostics.map((d) => [d.summary, d.detail])).toEqual([
+      [
+        'Invalid function argument',
+        'Invalid value for "str" parameter: argument must not be null.',
+      ],
+    ]);
   });
+});
 
-  it('convert follows the documented examples', () => {
-    expect(expressionFunctions.convert(num(3), T.string)).toEqual(str('3'));
-    expect(expressionFunctions.convert(str('false'), T.bool)).toEqual({ type: T.bool, raw: false });
-    expect(expressionFunctions.convert(nullOf(T.string), T.number)).toEqual(nullOf(T.number));
-    expect(failure(() => expressionFunctions.convert(str('x'), T.number)).summary).toBe(
-      'Invalid function argument',
-    );
+describe('convert (the evaluator decodes the type and calls convertTo)', () => {
+  it('follows the documented examples', () => {
+    expect(convertTo(num(3), T.string)).toEqual(str('3'));
+    expect(convertTo(str('false'), T.bool)).toEqual({ type: T.bool, raw: false });
+    expect(convertTo(nullOf(T.string), T.number)).toEqual(nullOf(T.number));
+    expect(jsonMarshal(convertTo(lit(['c', 'b', 'b']), setType(T.string)))).toBe('["b","c"]');
+    expect(failure(() => convertTo(str('x'), T.number)).summary).toBe('Invalid function argument');
   });
 });

@@ -1,19 +1,21 @@
 /**
  * Packer's HCL2 function library: every function of Packer's list that works offline, by
  * name, with Packer's argument rules, results and error texts. `makeFunctions` binds the file
- * functions to a template's folder, the clock, and the evaluator's template renderer;
- * `functions` is the table for the working folder. `try`, `can` and `convert` need the
- * evaluator's help (closures, a type expression) and come as `expressionFunctions`; `env` is
- * the one function of variable defaults (`variableDefaultFunctions`).
+ * functions to a template's folder and the clock; `functions` is the table for the working
+ * folder. `try` and `can` are the evaluator's special forms (it evaluates their arguments
+ * itself); `convert` takes a type expression, which only the evaluator can decode, so it comes
+ * as `convertTo(value, type)` for the evaluator to call; `env` is the one function of variable
+ * defaults (`variableDefaultFunctions`).
  *
  * Left out, with the reason: `aws_secretsmanager`, `aws_secretsmanager_raw`, `consul_key` and
  * `vault` read remote services; `yamlencode`/`yamldecode` need a YAML 1.1 library kiln does not
  * have.
  */
+
+import { CAN_FUNCTION, TRY_FUNCTION } from '../evaluate.js';
 import { asString, type FunctionDef, str, T } from '../value.js';
 import { cidrFunctions } from './cidr.js';
 import { collectionFunctions } from './collection.js';
-import { canExpression, convertTo, tryExpressions } from './conversion.js';
 import { cryptoFunctions } from './crypto.js';
 import { dateTimeFunctions } from './datetime.js';
 import { define, param } from './define.js';
@@ -21,8 +23,9 @@ import { encodingFunctions } from './encoding.js';
 import { filesystemFunctions, type TemplateRenderer, templateFileFunction } from './filesystem.js';
 import { numberFunctions } from './number.js';
 import { stringFunctions } from './string.js';
+import { renderHclTemplate } from './templatefile.js';
 
-export type { ClosureDiagnostic, ExpressionClosure } from './conversion.js';
+export { convertTo } from './conversion.js';
 export type { TemplateRenderer } from './filesystem.js';
 
 /** What the library's functions are bound to for one template. */
@@ -33,7 +36,7 @@ export interface FunctionContext {
   now?: () => Date;
   /** When the template was loaded, for legacy_isotime/legacy_strftime (default: now). */
   loadedAt?: Date;
-  /** The evaluator's template renderer; without it there is no `templatefile`. */
+  /** templatefile's renderer (default: kiln's HCL template parser and evaluator). */
   renderTemplate?: TemplateRenderer;
 }
 
@@ -49,26 +52,23 @@ export function makeFunctions(ctx: FunctionContext): Record<string, FunctionDef>
     ...dateTimeFunctions({ now, loadedAt: ctx.loadedAt ?? now() }),
     ...cryptoFunctions,
     ...cidrFunctions,
+    try: TRY_FUNCTION,
+    can: CAN_FUNCTION,
   };
-  if (ctx.renderTemplate) {
-    table.templatefile = templateFileFunction(ctx.baseDir, ctx.renderTemplate, () => table);
-  }
+  table.templatefile = templateFileFunction(
+    ctx.baseDir,
+    ctx.renderTemplate ?? renderHclTemplate,
+    () => table,
+  );
   return table;
 }
 
-/** The functions for templates in the working folder (no templatefile: it needs a renderer). */
+/** The functions for templates in the working folder. */
 export const functions: Readonly<Record<string, FunctionDef>> = makeFunctions({
   baseDir: process.cwd(),
 });
 
-/** The functions the evaluator calls with closures or a type instead of values. */
-export const expressionFunctions = {
-  try: tryExpressions,
-  can: canExpression,
-  convert: convertTo,
-} as const;
-
-/** The names of every function Packer's HCL2 offers, with those kiln leaves out. */
+/** The functions of Packer's HCL2 list that kiln leaves out, each with the reason. */
 export const OMITTED_FUNCTIONS: Readonly<Record<string, string>> = {
   aws_secretsmanager: 'reads AWS Secrets Manager (a remote service)',
   aws_secretsmanager_raw: 'reads AWS Secrets Manager (a remote service)',
