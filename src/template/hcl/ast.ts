@@ -27,8 +27,58 @@ export interface Diagnostic {
   subject: Range;
 }
 
+/** What turns string offsets into positions (the scanner's SourceMap). */
+export interface PositionSource {
+  readonly filename: string;
+  pos(offset: number): Pos;
+}
+
+/**
+ * A Range that works out its positions only when asked: a big file makes tens of thousands
+ * of ranges and reads a handful (the ones in diagnostics).
+ */
+export class SourceRange implements Range {
+  private startPos: Pos | undefined;
+  private endPos: Pos | undefined;
+  constructor(
+    private readonly source: PositionSource,
+    readonly startOffset: number,
+    readonly endOffset: number,
+  ) {}
+  get filename(): string {
+    return this.source.filename;
+  }
+  get start(): Pos {
+    this.startPos ??= this.source.pos(this.startOffset);
+    return this.startPos;
+  }
+  get end(): Pos {
+    this.endPos ??= this.source.pos(this.endOffset);
+    return this.endPos;
+  }
+  /** A plain copy, for JSON output and comparisons. */
+  toJSON(): Range {
+    return { filename: this.filename, start: this.start, end: this.end };
+  }
+  /** Whether this is the same place as another range. */
+  equals(other: Range): boolean {
+    return (
+      other.filename === this.filename &&
+      other.start.byte === this.start.byte &&
+      other.end.byte === this.end.byte
+    );
+  }
+}
+
 /** The smallest range covering both. */
 export function rangeBetween(a: Range, b: Range): Range {
+  if (a instanceof SourceRange && b instanceof SourceRange) {
+    return new SourceRange(
+      (a as unknown as { source: PositionSource }).source,
+      a.startOffset,
+      b.endOffset,
+    );
+  }
   return { filename: a.filename, start: a.start, end: b.end };
 }
 

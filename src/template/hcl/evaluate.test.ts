@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings are HCL source, where ${} is HCL syntax
 import { describe, expect, it } from 'vitest';
 import { formatRange } from './ast.js';
 import { CAN_FUNCTION, type EvalContext, evaluate, TRY_FUNCTION } from './evaluate.js';

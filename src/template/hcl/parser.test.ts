@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings are HCL source, where ${} is HCL syntax
 import { describe, expect, it } from 'vitest';
 import { type Diagnostic, type Expr, formatRange, traversals } from './ast.js';
 import { parseConfig, parseExpression, parseTemplate } from './parser.js';

@@ -64,6 +64,10 @@ const BINARY_LEVELS: readonly (readonly BinaryOp[])[] = [
   ['*', '/', '%'],
 ];
 
+const OPERATOR_LEVEL = new Map<string, number>(
+  BINARY_LEVELS.flatMap((ops, level) => ops.map((op) => [op, level] as [string, number])),
+);
+
 type TemplatePiece =
   | { kind: 'lit'; text: string; range: Range }
   | { kind: 'interp'; expr: Expr; range: Range; stripLeft: boolean; stripRight: boolean }
@@ -82,7 +86,7 @@ class Parser {
   readonly diagnostics: Diagnostic[] = [];
   private readonly tokens: Token[];
   /** Bracket nesting depth before each token, to find where a broken item ends. */
-  private readonly depth: number[];
+  private depthTable: number[] | undefined;
   private readonly map: SourceMap;
   private pos = 0;
   /** Whether newlines are significant (bodies, objects) or skipped (inside (), [], ${}). */
@@ -96,13 +100,20 @@ class Parser {
     this.shift = original === undefined ? 0 : src.indexOf('\n') + 1;
     this.map = new SourceMap(original ?? src, filename);
     this.originalLength = (original ?? src).length;
-    this.depth = [];
-    let d = 0;
-    for (const t of this.tokens) {
-      this.depth.push(d);
-      if (isOpener(t)) d++;
-      else if (isCloser(t)) d = Math.max(0, d - 1);
+  }
+
+  /** Bracket depth before each token, computed the first time an error needs recovery. */
+  private get depth(): number[] {
+    if (!this.depthTable) {
+      this.depthTable = [];
+      let d = 0;
+      for (const t of this.tokens) {
+        this.depthTable.push(d);
+        if (isOpener(t)) d++;
+        else if (isCloser(t)) d = Math.max(0, d - 1);
+      }
     }
+    return this.depthTable;
   }
 
   // ------------------------------------------------------------------ tokens
@@ -127,7 +138,8 @@ class Parser {
   }
 
   private range(t: Token): Range {
-    return this.map.range(Math.max(0, t.start - this.shift), Math.max(0, t.end - this.shift));
+    t.range ??= this.map.range(Math.max(0, t.start - this.shift), Math.max(0, t.end - this.shift));
+    return t.range;
   }
 
   private error(summary: string, detail: string, subject: Range): never {
@@ -204,7 +216,7 @@ class Parser {
         continue;
       }
       if (inBlock && this.isPunct(t, '}')) break;
-      const itemDepth = this.depth[this.pos]!;
+      const itemStart = this.pos;
       try {
         const item = this.parseBodyItem();
         if ('expr' in item) {
@@ -222,7 +234,7 @@ class Parser {
         } else blocks.push(item);
       } catch (err) {
         if (!(err instanceof Abandon)) throw err;
-        this.recoverItem(itemDepth);
+        this.recoverItem(this.depth[itemStart]!);
       }
     }
     return { attributes, blocks };
@@ -459,13 +471,13 @@ class Parser {
     };
   }
 
-  private parseBinary(level: number): Expr {
-    if (level >= BINARY_LEVELS.length) return this.parseTermWithTraversals();
-    const ops = BINARY_LEVELS[level]!;
-    let left = this.parseBinary(level + 1);
+  /** Precedence climbing over BINARY_LEVELS: same-level operators associate to the left. */
+  private parseBinary(minLevel: number): Expr {
+    let left = this.parseTermWithTraversals();
     for (;;) {
       const t = this.peek();
-      if (t.type !== 'punct' || !ops.includes(t.text as BinaryOp)) return left;
+      const level = t.type === 'punct' ? OPERATOR_LEVEL.get(t.text) : undefined;
+      if (level === undefined || level < minLevel) return left;
       this.next();
       const right = this.parseBinary(level + 1);
       left = {

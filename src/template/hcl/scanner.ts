@@ -3,7 +3,7 @@
  * sub-languages (structure/expressions, quoted templates, heredoc templates). Comments and
  * spaces are dropped; newlines are tokens, since they end attributes and blocks.
  */
-import type { Pos, Range } from './ast.js';
+import { type Pos, type Range, SourceRange } from './ast.js';
 
 export type TokenType =
   | 'ident'
@@ -28,6 +28,8 @@ export interface Token {
   text: string;
   start: number;
   end: number;
+  /** Filled in by the parser the first time it needs the token's range. */
+  range?: Range;
 }
 
 /** Converts string offsets to HCL positions (line, column in code points, UTF-8 byte). */
@@ -37,10 +39,17 @@ export class SourceMap {
   private readonly lineStarts: number[] = [0];
   private readonly lineStartBytes: number[] = [0];
   private readonly lineAscii: boolean[] = [];
+  private built = false;
 
   constructor(src: string, filename: string) {
     this.src = src;
     this.filename = filename;
+  }
+
+  /** The line table, made on the first position asked for (most parses never ask). */
+  private build(): void {
+    this.built = true;
+    const src = this.src;
     let byte = 0;
     let ascii = true;
     for (let i = 0; i < src.length; i++) {
@@ -60,6 +69,7 @@ export class SourceMap {
 
   /** The position of a string offset. */
   pos(offset: number): Pos {
+    if (!this.built) this.build();
     const starts = this.lineStarts;
     let lo = 0;
     let hi = starts.length - 1;
@@ -89,7 +99,7 @@ export class SourceMap {
 
   /** The range of [start, end). */
   range(start: number, end: number): Range {
-    return { filename: this.filename, start: this.pos(start), end: this.pos(end) };
+    return new SourceRange(this, start, end);
   }
 }
 
@@ -102,8 +112,7 @@ function utf8Length(c: number, s: string, i: number): number {
 
 const IDENT = /[\p{ID_Start}_][\p{ID_Continue}\-\u200c\u200d]*/uy;
 const NUMBER = /[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-const PUNCT3 = ['...'];
-const PUNCT2 = ['=>', '==', '!=', '<=', '>=', '&&', '||'];
+const PUNCT2 = new Set(['=>', '==', '!=', '<=', '>=', '&&', '||']);
 const PUNCT1 = '+-*/%<>!?:=.,{}[]()~';
 
 type Mode =
@@ -193,12 +202,23 @@ export function scan(src: string): Token[] {
       i += 2;
       continue;
     }
-    NUMBER.lastIndex = i;
-    const num = NUMBER.exec(src);
-    if (num) {
-      push('number', i, i + num[0].length);
-      i += num[0].length;
+    const code = src.charCodeAt(i);
+    if (code >= 48 && code <= 57) {
+      NUMBER.lastIndex = i;
+      const len = NUMBER.exec(src)![0].length;
+      push('number', i, i + len);
+      i += len;
       continue;
+    }
+    if (isAsciiIdentStart(code)) {
+      // the common case without the Unicode-property regular expression
+      let j = i + 1;
+      while (j < n && isAsciiIdentPart(src.charCodeAt(j))) j++;
+      if (j >= n || src.charCodeAt(j) < 0x80) {
+        push('ident', i, j);
+        i = j;
+        continue;
+      }
     }
     IDENT.lastIndex = i;
     const id = IDENT.exec(src);
@@ -207,14 +227,13 @@ export function scan(src: string): Token[] {
       i += id[0].length;
       continue;
     }
-    const three = src.slice(i, i + 3);
-    if (PUNCT3.includes(three)) {
+    if (c === '.' && src[i + 1] === '.' && src[i + 2] === '.') {
       push('punct', i, i + 3);
       i += 3;
       continue;
     }
-    const two = src.slice(i, i + 2);
-    if (PUNCT2.includes(two)) {
+    const c2 = src[i + 1];
+    if (c2 !== undefined && PUNCT2.has(c + c2)) {
       push('punct', i, i + 2);
       i += 2;
       continue;
@@ -234,6 +253,14 @@ export function scan(src: string): Token[] {
   }
   push('eof', n, n);
   return tokens;
+}
+
+function isAsciiIdentStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+}
+
+function isAsciiIdentPart(c: number): boolean {
+  return isAsciiIdentStart(c) || (c >= 48 && c <= 57) || c === 45;
 }
 
 type Push = (type: TokenType, start: number, end: number) => void;
@@ -297,13 +324,9 @@ function scanHeredoc(
   push: Push,
 ): number {
   if (mode.atLineStart) {
-    const close = new RegExp(`[ \\t]*${escapeRegExp(mode.marker)}[ \\t]*(?:\\r?\\n|$)`, 'uy');
-    close.lastIndex = i;
-    const m = close.exec(src);
-    if (m) {
+    const end = closingMarkerEnd(src, i, mode.marker);
+    if (end >= 0) {
       // the closing newline stays in the stream: it ends the attribute
-      let end = i + m[0].length;
-      if (src[end - 1] === '\n') end -= src[end - 2] === '\r' ? 2 : 1;
       push('cheredoc', i, end);
       modes.pop();
       return end;
@@ -325,6 +348,13 @@ function scanHeredoc(
   return j;
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+/** Where a heredoc's closing line (`  EOT`) ends, before its newline; -1 if this is not one. */
+function closingMarkerEnd(src: string, i: number, marker: string): number {
+  let j = i;
+  while (src[j] === ' ' || src[j] === '\t') j++;
+  if (!src.startsWith(marker, j)) return -1;
+  j += marker.length;
+  while (src[j] === ' ' || src[j] === '\t') j++;
+  if (j === src.length || src[j] === '\n' || (src[j] === '\r' && src[j + 1] === '\n')) return j;
+  return -1;
 }

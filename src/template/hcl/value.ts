@@ -468,8 +468,12 @@ function canonicalKey(v: Value): string {
   return JSON.stringify(v.raw);
 }
 
+const HIGH = /[\ud800-\uffff]/;
+
 /** Compares strings by Unicode code point (= UTF-8 byte order, Go's string order). */
 export function compareCodePoints(a: string, b: string): number {
+  // UTF-16 order is code point order unless a surrogate meets a character above U+D7FF
+  if (!HIGH.test(a) || !HIGH.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a.charCodeAt(i);
