@@ -6,7 +6,7 @@ import { parseConfig } from './parser.js';
 import { asString, type FunctionDef, object, str, T, type Value } from './value.js';
 
 /** A template of `lines` lines mixing every common construct, as a big Packer file would. */
-export function generateTemplate(lines: number): string {
+function generateTemplate(lines: number): string {
   const out: string[] = [];
   let i = 0;
   while (out.length < lines) {
