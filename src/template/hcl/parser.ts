@@ -1239,8 +1239,8 @@ class Parser {
             const end = elsePart.end ?? thenPart.end;
             if (end?.kind !== 'endif') {
               this.error(
-                'Unterminated template directive',
-                'The "if" directive has no corresponding "endif".',
+                'Unexpected end of template',
+                `The if directive at ${rangeText(p.range)} is missing its corresponding endif directive.`,
                 p.range,
               );
             }
@@ -1258,8 +1258,8 @@ class Parser {
             const body = parseSeq(['endfor']);
             if (!body.end) {
               this.error(
-                'Unterminated template directive',
-                'The "for" directive has no corresponding "endfor".',
+                'Unexpected end of template',
+                `The for directive at ${rangeText(p.range)} is missing its corresponding endfor directive.`,
                 p.range,
               );
             }
@@ -1282,8 +1282,8 @@ class Parser {
           }
           default:
             this.error(
-              'Unexpected template directive',
-              `The "${p.kind}" directive has no corresponding opening directive.`,
+              `Unexpected ${p.kind} directive`,
+              'The control directives within this template are unbalanced.',
               p.range,
             );
         }
