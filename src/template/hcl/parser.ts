@@ -100,6 +100,7 @@ class Parser {
     this.shift = original === undefined ? 0 : src.indexOf('\n') + 1;
     this.map = new SourceMap(original ?? src, filename);
     this.originalLength = (original ?? src).length;
+    this.diagnostics.push(...this.checkInvalidTokens());
   }
 
   /** Bracket depth before each token, computed the first time an error needs recovery. */
@@ -114,6 +115,94 @@ class Parser {
       }
     }
     return this.depthTable;
+  }
+
+  /**
+   * Problems visible in the tokens alone, reported for the whole file before any parse error
+   * (as hashicorp/hcl does): characters HCL does not use, and operators it does not have.
+   */
+  private checkInvalidTokens(): Diagnostic[] {
+    const out: Diagnostic[] = [];
+    const told = { bitwise: 0, exponent: 0, backtick: 0, apostrophe: 0, semicolon: 0 };
+    const add = (summary: string, detail: string, t: Token) =>
+      out.push({ severity: 'error', summary, detail, subject: this.range(t) });
+    const bitwise = (t: Token, suggestion: string) => {
+      if (told.bitwise++ < 4)
+        add('Unsupported operator', `Bitwise operators are not supported.${suggestion}`, t);
+    };
+    const toks = this.tokens;
+    for (let i = 0; i < toks.length; i++) {
+      const t = toks[i]!;
+      if (t.type === 'punct') {
+        if (t.text === '~' && !isStripMarker(toks, i))
+          bitwise(t, ' Did you mean boolean NOT ("!")?');
+        else if (t.text === '*' && toks[i + 1]?.text === '*' && toks[i + 1]!.start === t.end) {
+          if (told.exponent++ < 1) {
+            add(
+              'Unsupported operator',
+              '"**" is not a supported operator. Exponentiation is not supported as an operator.',
+              { ...t, end: t.end + 1, range: undefined },
+            );
+          }
+        }
+        continue;
+      }
+      if (t.type !== 'invalid') continue;
+      switch (t.text) {
+        case '&':
+          bitwise(t, ' Did you mean boolean AND ("&&")?');
+          break;
+        case '|':
+          bitwise(t, ' Did you mean boolean OR ("||")?');
+          break;
+        case '^':
+          bitwise(t, '');
+          break;
+        case '`':
+          if (told.backtick % 2 === 0) {
+            add(
+              'Invalid character',
+              'The "`" character is not valid. To create a multi-line string, use the "heredoc" syntax, like "<<EOT".',
+              t,
+            );
+          }
+          if (told.backtick <= 2) told.backtick++;
+          break;
+        case "'":
+          if (told.apostrophe % 2 === 0) {
+            add(
+              'Invalid character',
+              'Single quotes are not valid. Use double quotes (") to enclose strings.',
+              t,
+            );
+          }
+          if (told.apostrophe <= 2) told.apostrophe++;
+          break;
+        case ';':
+          if (told.semicolon++ < 1) {
+            add(
+              'Invalid character',
+              'The ";" character is not valid. Use newlines to separate arguments and blocks, and commas to separate items in collection values.',
+              t,
+            );
+          }
+          break;
+        case '\u201c':
+        case '\u201d':
+          add(
+            'Invalid character',
+            '"Curly quotes" are not valid here. These can sometimes be inadvertently introduced when sharing code via documents or discussion forums. It might help to replace the character with a "straight quote".',
+            t,
+          );
+          break;
+        default:
+          // an unterminated /* comment: only the parser's error, as in HCL
+          if (!t.text.startsWith('/*')) {
+            add('Invalid character', 'This character is not used within the language.', t);
+          }
+      }
+    }
+    return out;
   }
 
   // ------------------------------------------------------------------ tokens
@@ -160,24 +249,26 @@ class Parser {
     }
   }
 
-  /** Skips to the end of the body item that started at depth `d`. */
-  private recoverItem(d: number): void {
+  /**
+   * Skips to the end of a broken body item, as hashicorp/hcl does: first out of the brackets
+   * the item had opened when the error struck, then to the next newline outside any bracket
+   * opened since. A stray closing bracket is skipped over.
+   */
+  private recoverItem(itemStart: number): void {
+    let need = this.depth[Math.min(this.pos, this.tokens.length - 1)]! - this.depth[itemStart]!;
+    let open = 0;
     for (;;) {
       const t = this.tokens[this.pos]!;
       if (t.type === 'eof') return;
-      const td = this.depth[this.pos]!;
-      if (t.type === 'newline' && td <= d) {
-        this.pos++;
-        return;
-      }
-      // an unterminated quoted string ends at its line, and so does the item
-      if (t.type === 'quotedNewline' && this.depth[this.pos + 1]! <= d) {
-        this.pos++;
-        return;
-      }
-      // the closing brace of the enclosing block: leave it for the block
-      if (td <= d && this.isPunct(t, '}') && d > 0) return;
       this.pos++;
+      if (t.type === 'newline' && open === 0 && need <= 0) return;
+      if (isOpener(t)) open++;
+      else if (isCloser(t)) {
+        if (open > 0) open--;
+        else if (need > 0) need--;
+        // an unterminated quoted string ends at its line, and so does the item
+        if (t.type === 'quotedNewline' && open === 0 && need <= 0) return;
+      }
     }
   }
 
@@ -234,7 +325,7 @@ class Parser {
         } else blocks.push(item);
       } catch (err) {
         if (!(err instanceof Abandon)) throw err;
-        this.recoverItem(this.depth[itemStart]!);
+        this.recoverItem(itemStart);
       }
     }
     return { attributes, blocks };
@@ -255,9 +346,10 @@ class Parser {
       const expr = this.parseExpressionTop();
       const end = this.peek();
       if (end.type !== 'newline' && end.type !== 'eof') {
+        const comma = this.isPunct(end, ',');
         this.error(
-          'Missing newline after argument',
-          'An argument definition must end with a newline.',
+          comma ? 'Unexpected comma after argument' : 'Missing newline after argument',
+          `${comma ? 'Argument definitions must be separated by newlines, not commas. ' : ''}An argument definition must end with a newline.`,
           this.range(end),
         );
       }
@@ -270,7 +362,14 @@ class Parser {
         range: rangeBetween(this.range(ident), expr.range),
       };
     }
-    return this.parseBlock(ident);
+    if (after.type === 'oquote' || after.type === 'ident' || this.isPunct(after, '{')) {
+      return this.parseBlock(ident);
+    }
+    this.error(
+      'Argument or block definition required',
+      'An argument or block definition is required here. To set an argument, use the equals sign "=" to introduce the argument value.',
+      this.range(ident),
+    );
   }
 
   private parseBlock(ident: Token): Block {
@@ -290,13 +389,6 @@ class Parser {
         labels.push(t.text);
         labelRanges.push(this.range(t));
         continue;
-      }
-      if (labels.length === 0 && (t.type === 'newline' || t.type === 'eof')) {
-        this.error(
-          'Argument or block definition required',
-          'An argument or block definition is required here. To set an argument, use the equals sign "=" to introduce the argument value.',
-          this.range(t),
-        );
       }
       this.error(
         'Invalid block definition',
@@ -346,13 +438,27 @@ class Parser {
   /** `name { attr = expr }` on one line: at most one attribute, no nested blocks. */
   private parseOneLineBody(): Omit<Body, 'range' | 'endRange'> {
     const name = this.next();
+    if (name.type !== 'ident') {
+      this.error(
+        'Argument or block definition required',
+        'An argument or block definition is required here.',
+        this.range(name),
+      );
+    }
     const eq = this.peek();
-    if (name.type !== 'ident' || !this.isPunct(eq, '=')) {
-      const detail =
-        name.type === 'ident'
-          ? `A single-line block definition can contain only a single argument. If you meant to define argument "${name.text}", use an equals sign to assign it a value. To define a nested block, place it on a line of its own within its parent block.`
-          : 'A single-line block definition can contain only a single argument.';
-      this.error('Invalid single-argument block definition', detail, this.range(name));
+    if (!this.isPunct(eq, '=')) {
+      if (eq.type === 'oquote' || eq.type === 'ident' || this.isPunct(eq, '{')) {
+        this.error(
+          'Argument definition required',
+          `A single-line block definition can contain only a single argument. If you meant to define argument "${name.text}", use an equals sign to assign it a value. To define a nested block, place it on a line of its own within its parent block.`,
+          this.range(name),
+        );
+      }
+      this.error(
+        'Argument or block definition required',
+        'An argument or block definition is required here. To set an argument, use the equals sign "=" to introduce the argument value.',
+        this.range(name),
+      );
     }
     this.next();
     const expr = this.parseExpressionTop();
@@ -685,14 +791,11 @@ class Parser {
         );
         break;
       case 'newline':
-        this.error(
-          'Missing expression',
-          'Expected the start of an expression, but found the end of the line.',
-          this.range(t),
-        );
+        this.invalidExpression(t);
         break;
       case 'invalid':
-        this.invalidCharacter(t);
+        // the character itself was reported when the file was scanned
+        this.invalidExpression(t);
         break;
       default:
         this.invalidExpression(t);
@@ -741,38 +844,6 @@ class Parser {
     this.error(
       'Invalid expression',
       'Expected the start of an expression, but found an invalid expression token.',
-      this.range(t),
-    );
-  }
-
-  private invalidCharacter(t: Token): never {
-    if (t.text === "'") {
-      this.error(
-        'Invalid character',
-        'Single quotes are not valid. Use double quotes (") to enclose strings.',
-        this.range(t),
-      );
-    }
-    if (t.text === '${' || t.text === '%{') {
-      this.error(
-        'Invalid character',
-        'Template sequences ("${" and "%{") are allowed only inside quoted strings and heredocs.',
-        this.range(t),
-      );
-    }
-    if (t.text.startsWith('/*')) {
-      this.error('Unterminated comment', 'There is no "*/" closing this comment.', this.range(t));
-    }
-    if (t.text === '\ufeff') {
-      this.error(
-        'Invalid character',
-        'A byte order mark is not allowed at the start of the file.',
-        this.range(t),
-      );
-    }
-    this.error(
-      'Invalid character',
-      'This character is not used within the language.',
       this.range(t),
     );
   }
@@ -1051,7 +1122,11 @@ class Parser {
       this.unterminated(t);
     }
     applyStripMarkers(pieces);
-    return this.buildTemplate(pieces, rangeBetween(this.range(open), this.range(close)));
+    return this.buildTemplate(
+      pieces,
+      rangeBetween(this.range(open), this.range(close)),
+      this.range(close),
+    );
   }
 
   private parseHeredoc(standalone: boolean): Expr {
@@ -1091,7 +1166,10 @@ class Parser {
     const range = standalone
       ? this.map.range(0, this.originalLength)
       : rangeBetween(this.range(open), this.range(close));
-    return this.buildTemplate(pieces, range);
+    const endRange = standalone
+      ? this.map.range(this.originalLength, this.originalLength)
+      : this.range(close);
+    return this.buildTemplate(pieces, range, endRange);
   }
 
   /** `${ expr }` or `%{ directive }`, with strip markers. */
@@ -1102,24 +1180,14 @@ class Parser {
         this.next();
         stripLeft = true;
       }
-      const finish = (): { stripRight: boolean; end: Token } => {
+      const finish = (keyword?: string): { stripRight: boolean; end: Token } => {
         let stripRight = false;
         if (this.isPunct(this.peek(), '~')) {
           this.next();
           stripRight = true;
         }
         const end = this.next();
-        if (!this.isPunct(end, '}')) {
-          this.error(
-            open.type === 'interp'
-              ? 'Extra characters after interpolation expression'
-              : 'Extra characters in template directive',
-            open.type === 'interp'
-              ? 'Expected a closing brace to end the interpolation expression, but found extra characters.'
-              : 'Expected a closing brace to end the template directive, but found extra characters.',
-            this.range(end),
-          );
-        }
+        if (!this.isPunct(end, '}')) this.sequenceNotClosed(open, end, keyword);
         return { stripRight, end };
       };
       if (open.type === 'interp') {
@@ -1138,7 +1206,7 @@ class Parser {
       switch (word) {
         case 'if': {
           const cond = this.parseExpressionTop();
-          const { stripRight, end } = finish();
+          const { stripRight, end } = finish('if');
           return {
             kind: 'if',
             cond,
@@ -1150,7 +1218,7 @@ class Parser {
         case 'else':
         case 'endif':
         case 'endfor': {
-          const { stripRight, end } = finish();
+          const { stripRight, end } = finish(word);
           return {
             kind: word,
             stripLeft,
@@ -1188,7 +1256,7 @@ class Parser {
               this.range(inTok),
             );
           const collection = this.parseExpressionTop();
-          const { stripRight, end } = finish();
+          const { stripRight, end } = finish('for');
           return {
             kind: 'for',
             keyVar,
@@ -1200,6 +1268,13 @@ class Parser {
           };
         }
         default:
+          if (kw.type !== 'ident') {
+            this.error(
+              'Invalid template directive',
+              'A template directive keyword ("if", "for", etc) is expected at the beginning of a %{ sequence.',
+              this.range(kw),
+            );
+          }
           this.error(
             'Invalid template control keyword',
             `"${kw.text}" is not a valid template control keyword.`,
@@ -1209,22 +1284,82 @@ class Parser {
     });
   }
 
+  /** Checks that an if/for body ended with its own end directive. */
+  private expectEnd(
+    end: TemplatePiece | undefined,
+    what: 'if' | 'for',
+    want: 'endif' | 'endfor',
+    open: Range,
+    templateEnd: Range,
+  ): void {
+    if (!end) {
+      this.error(
+        'Unexpected end of template',
+        `The ${what} directive at ${rangeText(open)} is missing its corresponding ${want} directive.`,
+        templateEnd,
+      );
+    }
+    if (end.kind !== want) {
+      this.error(
+        `Unexpected ${end.kind} directive`,
+        `Expecting an ${want} directive for the ${what} started at ${rangeText(open)}.`,
+        end.range,
+      );
+    }
+  }
+
+  /** A `${` or `%{` sequence that does not end where it should, worded as HCL words it. */
+  private sequenceNotClosed(open: Token, found: Token, keyword: string | undefined): never {
+    if (open.type === 'control') {
+      this.error(
+        `Extra characters in ${keyword ?? 'template'} marker`,
+        'Expected a closing brace to end the sequence, but found extra characters.',
+        this.range(found),
+      );
+    }
+    if (found.type === 'eof') {
+      this.error(
+        'Unclosed template interpolation sequence',
+        'There is no closing brace for this interpolation sequence before the end of the file. This might be caused by incorrect nesting inside the given expression.',
+        this.range(open),
+      );
+    }
+    if (this.isPunct(found, ':')) {
+      this.error(
+        'Extra characters after interpolation expression',
+        'Template interpolation doesn\'t expect a colon at this location. Did you intend this to be a literal sequence to be processed as part of another language? If so, you can escape it by starting with "$${" instead of just "${".',
+        this.range(found),
+      );
+    }
+    if (found.type === 'oquote' || found.type === 'cquote' || found.type === 'quotedNewline') {
+      this.error(
+        'Unclosed template interpolation sequence',
+        'There is no closing brace for this interpolation sequence before the end of the quoted template. This might be caused by incorrect nesting inside the given expression.',
+        this.range(open),
+      );
+    }
+    this.error(
+      'Extra characters after interpolation expression',
+      'Expected a closing brace to end the interpolation expression, but found extra characters.\n\nThis can happen when you include interpolation syntax for another language, such as shell scripting, but forget to escape the interpolation start token. If this is an embedded sequence for another language, escape it by starting with "$${" instead of just "${".',
+      this.range(found),
+    );
+  }
+
   /** Nests if/for directives and unwraps a lone interpolation. */
-  private buildTemplate(pieces: TemplatePiece[], range: Range): Expr {
+  private buildTemplate(pieces: TemplatePiece[], range: Range, endRange: Range): Expr {
     const only = pieces[0];
     if (pieces.length === 1 && only?.kind === 'interp') {
       return { kind: 'templateWrap', wrapped: only.expr, range };
     }
     let i = 0;
-    const parseSeq = (until: readonly string[]): { parts: Expr[]; end?: TemplatePiece } => {
+    const isEnd = (k: TemplatePiece['kind']) => k === 'else' || k === 'endif' || k === 'endfor';
+    // the sequence up to the next else/endif/endfor (returned) or the end of the template
+    const parseSeq = (): { parts: Expr[]; end?: TemplatePiece } => {
       const parts: Expr[] = [];
       while (i < pieces.length) {
         const p = pieces[i]!;
-        if (until.includes(p.kind)) {
-          i++;
-          return { parts, end: p };
-        }
         i++;
+        if (isEnd(p.kind)) return { parts, end: p };
         switch (p.kind) {
           case 'lit':
             if (p.text !== '') parts.push({ kind: 'literal', value: str(p.text), range: p.range });
@@ -1233,18 +1368,21 @@ class Parser {
             parts.push(p.expr);
             break;
           case 'if': {
-            const thenPart = parseSeq(['else', 'endif']);
+            const thenPart = parseSeq();
             let elsePart: { parts: Expr[]; end?: TemplatePiece } = { parts: [] };
-            if (thenPart.end?.kind === 'else') elsePart = parseSeq(['endif']);
-            const end = elsePart.end ?? thenPart.end;
-            if (end?.kind !== 'endif') {
-              this.error(
-                'Unexpected end of template',
-                `The if directive at ${rangeText(p.range)} is missing its corresponding endif directive.`,
-                p.range,
-              );
+            if (thenPart.end?.kind === 'else') {
+              elsePart = parseSeq();
+              if (elsePart.end?.kind === 'else') {
+                this.error(
+                  'Unexpected else directive',
+                  `Already in the else clause for the if started at ${rangeText(p.range)}.`,
+                  elsePart.end.range,
+                );
+              }
             }
-            const full = rangeBetween(p.range, end.range);
+            const end = thenPart.end?.kind === 'else' ? elsePart.end : thenPart.end;
+            this.expectEnd(end, 'if', 'endif', p.range, endRange);
+            const full = rangeBetween(p.range, end!.range);
             parts.push({
               kind: 'conditional',
               condition: p.cond!,
@@ -1255,15 +1393,9 @@ class Parser {
             break;
           }
           case 'for': {
-            const body = parseSeq(['endfor']);
-            if (!body.end) {
-              this.error(
-                'Unexpected end of template',
-                `The for directive at ${rangeText(p.range)} is missing its corresponding endfor directive.`,
-                p.range,
-              );
-            }
-            const full = rangeBetween(p.range, body.end.range);
+            const body = parseSeq();
+            this.expectEnd(body.end, 'for', 'endfor', p.range, endRange);
+            const full = rangeBetween(p.range, body.end!.range);
             const tuple: ForExpr = {
               kind: 'for',
               keyVar: p.keyVar,
@@ -1274,23 +1406,24 @@ class Parser {
               condition: undefined,
               group: false,
               openRange: p.range,
-              closeRange: body.end.range,
+              closeRange: body.end!.range,
               range: full,
             };
             parts.push({ kind: 'templateJoin', tuple, range: full });
             break;
           }
-          default:
-            this.error(
-              `Unexpected ${p.kind} directive`,
-              'The control directives within this template are unbalanced.',
-              p.range,
-            );
         }
       }
       return { parts };
     };
-    const top = parseSeq([]);
+    const top = parseSeq();
+    if (top.end) {
+      this.error(
+        `Unexpected ${top.end.kind} directive`,
+        'The control directives within this template are unbalanced.',
+        top.end.range,
+      );
+    }
     return { kind: 'template', parts: top.parts, range };
   }
 
@@ -1357,6 +1490,30 @@ class Parser {
     }
     return out;
   }
+}
+
+/** Whether the `~` at i is a template strip marker: `${~`, `%{~` or `~}` closing a sequence. */
+function isStripMarker(toks: readonly Token[], i: number): boolean {
+  const prev = toks[i - 1];
+  if (prev && (prev.type === 'interp' || prev.type === 'control') && prev.end === toks[i]!.start) {
+    return true;
+  }
+  const next = toks[i + 1];
+  const after = toks[i + 2];
+  if (next?.type !== 'punct' || next.text !== '}' || next.start !== toks[i]!.end) return false;
+  // the brace closes a template sequence when template text (or the string's end) follows
+  return (
+    after !== undefined &&
+    [
+      'quotedLit',
+      'heredocLit',
+      'cquote',
+      'cheredoc',
+      'interp',
+      'control',
+      'quotedNewline',
+    ].includes(after.type)
+  );
 }
 
 function isOpener(t: Token): boolean {

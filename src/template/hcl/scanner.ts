@@ -196,12 +196,6 @@ export function scan(src: string): Token[] {
         continue;
       }
     }
-    if ((c === '$' || c === '%') && src[i + 1] === '{') {
-      // only valid inside templates; the parser reports it here
-      push('invalid', i, i + 2);
-      i += 2;
-      continue;
-    }
     const code = src.charCodeAt(i);
     if (code >= 48 && code <= 57) {
       NUMBER.lastIndex = i;
