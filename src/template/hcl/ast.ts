@@ -94,6 +94,7 @@ export function hasErrors(diags: readonly Diagnostic[]): boolean {
   return diags.some((d) => d.severity === 'error');
 }
 
+/** The binary operators, loosest to tightest binding in BINARY_LEVELS (parser.ts). */
 export type BinaryOp =
   | '||'
   | '&&'

@@ -5,6 +5,7 @@
  */
 import { type Pos, type Range, SourceRange } from './ast.js';
 
+/** What a token is; punctuation carries its characters in `text`. */
 export type TokenType =
   | 'ident'
   | 'number'
