@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  asString,
   ConversionError,
   callFunction,
   canConvert,
   convert,
   DYNAMIC,
+  elementsOf,
   equals,
   FALSE,
   type FunctionDef,
@@ -203,9 +205,9 @@ describe('callFunction', () => {
     impl: ([sep, ...lists]) =>
       str(
         lists
-          .flatMap((l) => l.raw as { raw: string }[])
-          .map((e) => e.raw)
-          .join(sep!.raw as string),
+          .flatMap((l) => elementsOf(l))
+          .map((e) => asString(e))
+          .join(asString(sep!)),
       ),
   };
   it('converts arguments to parameter types', () => {
