@@ -369,3 +369,17 @@ describe('values built by the evaluator', () => {
     expect(run('{b = 1, a = 2}').value).toEqual(object({ a: num(2), b: num(1) }));
   });
 });
+
+describe('pathological input', () => {
+  it('a chain of 100,000 operators ends in a diagnostic, not a stack overflow', () => {
+    const p = parseExpression(Array(100_000).fill('1').join(' + '), 'long.hcl');
+    expect(p.diagnostics).toEqual([]);
+    const r = evaluate(p.value, {});
+    expect(r.diagnostics.map((d) => d.summary)).toEqual(['Expression too complex']);
+    expect(r.value.raw).toBe(UNKNOWN);
+  });
+  it('150 nested tuples evaluate', () => {
+    const r = run(`${'['.repeat(150)}1${']'.repeat(150)}`);
+    expect(r.diagnostics).toEqual([]);
+  });
+});

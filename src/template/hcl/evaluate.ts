@@ -78,8 +78,24 @@ function specialForm(name: string): FunctionDef {
 /** Evaluates an expression. */
 export function evaluate(expr: Expr, ctx: EvalContext = {}): EvalResult {
   const ev = new Evaluator(ctx);
-  const value = ev.eval(expr, undefined);
-  return { value, diagnostics: ev.diagnostics };
+  try {
+    const value = ev.eval(expr, undefined);
+    return { value, diagnostics: ev.diagnostics };
+  } catch (err) {
+    // a chain of thousands of operators nests too deep for a recursive evaluation
+    if (!(err instanceof RangeError)) throw err;
+    const diagnostics: Diagnostic[] = [
+      ...ev.diagnostics,
+      {
+        severity: 'error',
+        summary: 'Expression too complex',
+        detail:
+          'This expression is nested too deeply to evaluate; split it into smaller ones (locals).',
+        subject: expr.range,
+      },
+    ];
+    return { value: DYNAMIC, diagnostics };
+  }
 }
 
 /** A child scope of a `for` expression or a splat: the names it binds over its parent's. */

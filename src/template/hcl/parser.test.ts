@@ -291,3 +291,23 @@ describe('traversals', () => {
     ]);
   });
 });
+
+describe('pathological input', () => {
+  it('deep nesting is a located diagnostic, not a stack overflow', () => {
+    for (const src of [
+      `a = ${'('.repeat(5000)}1${')'.repeat(5000)}\n`,
+      `a = ${'['.repeat(5000)}${']'.repeat(5000)}\n`,
+      `a = ${'"${'.repeat(3000)}1${'}"'.repeat(3000)}\n`,
+      `a = ${'-'.repeat(5000)}1\n`,
+      `${'a {\n'.repeat(5000)}${'}\n'.repeat(5000)}`,
+    ]) {
+      const { diagnostics } = parseConfig(src, 'deep.hcl');
+      expect(diagnostics.map((d) => d.summary)).toContain('Nesting too deep');
+      expect(diagnostics[0]!.subject.start.line).toBeGreaterThanOrEqual(1);
+    }
+  });
+  it('nesting below the limit parses', () => {
+    const r = parseConfig(`a = ${'['.repeat(150)}1${']'.repeat(150)}\n`, 'ok.hcl');
+    expect(r.diagnostics).toEqual([]);
+  });
+});

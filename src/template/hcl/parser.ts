@@ -51,6 +51,9 @@ export function parseTemplate(src: string, filename: string): ParseResult<Expr> 
 
 const TEMPLATE_MARKER = 'KILN_STANDALONE_TEMPLATE_END_9c41e7';
 
+/** Deeper than any real template, and far from the stack's limit. */
+const MAX_NESTING = 200;
+
 /** Thrown to abandon the current body item after its error was recorded. */
 class Abandon extends Error {}
 
@@ -89,6 +92,8 @@ class Parser {
   private depthTable: number[] | undefined;
   private readonly map: SourceMap;
   private pos = 0;
+  /** How many terms and blocks enclose the current one. */
+  private nesting = 0;
   /** Whether newlines are significant (bodies, objects) or skipped (inside (), [], ${}). */
   private readonly newlines: boolean[] = [true];
   /** For parseTemplate: offsets in the wrapped source are shifted back to the user's file. */
@@ -373,6 +378,10 @@ class Parser {
   }
 
   private parseBlock(ident: Token): Block {
+    return this.nested(() => this.parseBlockInner(ident));
+  }
+
+  private parseBlockInner(ident: Token): Block {
     const labels: string[] = [];
     const labelRanges: Range[] = [];
     for (;;) {
@@ -756,7 +765,28 @@ class Parser {
     };
   }
 
+  /** A term, counting how deep terms nest (a recursive descent must not run out of stack). */
   private parseTerm(): Expr {
+    return this.nested(() => this.parseTermInner());
+  }
+
+  private nested<T>(f: () => T): T {
+    if (++this.nesting > MAX_NESTING) {
+      this.nesting = 0;
+      this.error(
+        'Nesting too deep',
+        `Expressions, templates and blocks may nest at most ${MAX_NESTING} levels deep.`,
+        this.range(this.peek()),
+      );
+    }
+    try {
+      return f();
+    } finally {
+      this.nesting = Math.max(0, this.nesting - 1);
+    }
+  }
+
+  private parseTermInner(): Expr {
     const t = this.peek();
     switch (t.type) {
       case 'number': {
