@@ -1568,9 +1568,35 @@ function applyStripMarkers(pieces: TemplatePiece[]): void {
     if (p.kind === 'lit') continue;
     const prev = pieces[i - 1];
     const next = pieces[i + 1];
-    if (p.stripLeft && prev?.kind === 'lit') prev.text = prev.text.replace(/\s+$/u, '');
-    if (p.stripRight && next?.kind === 'lit') next.text = next.text.replace(/^\s+/u, '');
+    if (p.stripLeft && prev?.kind === 'lit') prev.text = trimSpaceEnd(prev.text);
+    if (p.stripRight && next?.kind === 'lit') next.text = trimSpaceStart(next.text);
   }
+}
+
+/** Go's unicode.IsSpace, which strip markers and `<<-` use to decide what a space is. */
+function isSpace(c: number): boolean {
+  if (c <= 0xff) return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0x85 || c === 0xa0;
+  return (
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000
+  );
+}
+
+function trimSpaceStart(s: string): string {
+  let i = 0;
+  while (i < s.length && isSpace(s.charCodeAt(i))) i++;
+  return s.slice(i);
+}
+
+function trimSpaceEnd(s: string): string {
+  let i = s.length;
+  while (i > 0 && isSpace(s.charCodeAt(i - 1))) i--;
+  return s.slice(0, i);
 }
 
 /** `$${` → `${` and `%%{` → `%{` in template literal text. */
@@ -1590,7 +1616,7 @@ function flushHeredoc(pieces: TemplatePiece[]): void {
     if (atLineStart) {
       atLineStart = false;
       if (p.kind === 'lit') {
-        const trimmed = p.text.replace(/^\s+/u, '');
+        const trimmed = trimSpaceStart(p.text);
         if (trimmed === '' && p.text.endsWith('\n')) {
           // a blank line: no say in the indentation
         } else {
@@ -1606,7 +1632,7 @@ function flushHeredoc(pieces: TemplatePiece[]): void {
   for (const p of adjust) {
     const chars = [...p.text];
     let k = 0;
-    while (k < min && k < chars.length && /\s/u.test(chars[k]!)) k++;
+    while (k < min && k < chars.length && isSpace(chars[k]!.codePointAt(0)!)) k++;
     p.text = chars.slice(k).join('');
   }
 }

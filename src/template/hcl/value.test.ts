@@ -240,3 +240,21 @@ describe('callFunction', () => {
     expect(callFunction(upper, [DYNAMIC])).toEqual(DYNAMIC);
   });
 });
+
+describe('sets and numbers at scale', () => {
+  it('deduplicates 20,000 elements quickly and keeps the infinities apart', () => {
+    const many = Array.from({ length: 20_000 }, (_, i) => str(String(i % 5000)));
+    const t0 = performance.now();
+    const s = set(many);
+    expect((s.raw as unknown[]).length).toBe(5000);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(
+      (set([num(Number.POSITIVE_INFINITY), num(Number.NEGATIVE_INFINITY)]).raw as unknown[]).length,
+    ).toBe(2);
+  });
+  it('a long digit string that is not a number fails fast', () => {
+    const t0 = performance.now();
+    expect(parseNumber(`${'1'.repeat(50_000)}x`)).toBeUndefined();
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+});

@@ -267,9 +267,18 @@ export function list(elements: readonly Value[], elementType?: HclType): Value {
 export function set(elements: readonly Value[], elementType?: HclType): Value {
   const ety = collectionElementType(elements, elementType, 'set');
   const out: Value[] = [];
+  const seen = new Set<string>();
   for (const e of elements) {
     // unknowns are never merged: each may turn out to be any value
-    if (e.raw === UNKNOWN || !out.some((o) => rawEquals(o, e))) out.push(e);
+    if (e.raw === UNKNOWN) {
+      out.push(e);
+      continue;
+    }
+    const key = canonicalKey(e);
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(e);
+    }
   }
   out.sort(setOrder);
   return { type: setType(ety), raw: out };
@@ -465,7 +474,8 @@ function canonicalKey(v: Value): string {
   if (Array.isArray(v.raw)) return `[${(v.raw as readonly Value[]).map(canonicalKey).join(';')}]`;
   if (v.raw instanceof Map)
     return `{${[...v.raw].map(([k, e]) => `${JSON.stringify(k)}=${canonicalKey(e)}`).join(';')}}`;
-  return JSON.stringify(v.raw);
+  // String(), not JSON: JSON writes both infinities as null
+  return typeof v.raw === 'number' ? String(v.raw + 0) : JSON.stringify(v.raw);
 }
 
 const HIGH = /[\ud800-\uffff]/;
@@ -526,7 +536,7 @@ export function formatNumber(n: number): string {
   return neg ? `-${out}` : out;
 }
 
-const NUMBER_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const NUMBER_TEXT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** Parses a decimal number as cty.ParseNumberVal does; undefined when it is not one. */
 export function parseNumber(s: string): number | undefined {
