@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startVm } from '../src/builders/qemu/driver.js';
-import { QmpClient } from '../src/builders/qemu/qmp.js';
 import { SystemError } from '../src/core/errors.js';
+import { startVm } from '../src/qemu/launch.js';
+import { QmpClient } from '../src/qemu/qmp.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kiln-qemu-driver-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imageInfo } from '../src/builders/qemu/driver.js';
 import { Catalog } from '../src/catalog/index.js';
+import { imageInfo } from '../src/qemu/launch.js';
 import {
   artifactId,
   HOME,

@@ -6,11 +6,11 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { convertImage, imageInfo } from '../builders/qemu/driver.js';
 import { digestForRegistration } from '../catalog/digest.js';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import { UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
+import { convertImage, imageInfo } from '../qemu/launch.js';
 
 export interface ImportOptions {
   catalog: CatalogApi;

@@ -7,12 +7,12 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lastLines } from '../builders/qemu/driver.js';
 import { recordDeployment } from '../catalog/deployments.js';
 import type { Catalog, InstanceRecord } from '../catalog/index.js';
 import { isSameProcessAlive, processIdentity } from '../catalog/process-info.js';
 import { CancelledError, KilnError, SystemError, UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
+import { lastLines } from '../qemu/launch.js';
 import {
   isFailedRollout,
   type Member,

@@ -6,10 +6,10 @@
  * `kiln ps -a` lists only running and exited ones.
  */
 import { rmSync } from 'node:fs';
-import { QmpClient } from '../builders/qemu/qmp.js';
 import type { Catalog } from '../catalog/index.js';
 import { SystemError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
+import { QmpClient } from '../qemu/qmp.js';
 import { waitGone } from './qemu-process.js';
 import { instanceStatus, type LocalInstanceMeta, metaOf, whyNotRunning } from './status.js';
 

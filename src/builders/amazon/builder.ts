@@ -5,13 +5,13 @@
  * removes what it made when the build fails or is interrupted.
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import { removeImage } from '../../aws/ami.js';
+import { ec2Client, kilnTags } from '../../aws/clients.js';
 import { Catalog } from '../../catalog/index.js';
 import type { Artifact, BuildContext, ProvisionHook } from '../../core/plugin.js';
 import { runSteps } from '../../core/steps.js';
-import { removeImage } from './ami-tools.js';
 import { amiArtifact } from './artifact.js';
 import { type AmazonEbsConfig, polling } from './config.js';
-import { ec2Client, kilnTags } from './driver.js';
 import type { AmazonState } from './state.js';
 import { renderBuildInfo } from './steps/build-info.js';
 import { copyRegions } from './steps/copy-regions.js';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ec2Client } from '../../aws/clients.js';
 import { checkSchema } from '../../template/schema-check.js';
 import { amiArtifact } from './artifact.js';
 import {
@@ -11,7 +12,6 @@ import {
   targetRegions,
   UNSUPPORTED,
 } from './config.js';
-import { ec2Client } from './driver.js';
 import { parseDuration } from './duration.js';
 import { prepareAmazonEbs } from './prepare.js';
 import { buildInfo, LATE_KEYS, renderLateKeys } from './steps/build-info.js';

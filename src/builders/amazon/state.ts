@@ -1,8 +1,8 @@
 /** What the amazon-ebs steps share while a build runs (Packer's state bag, typed). */
 import type { EC2Client, Image, Instance, Tag } from '@aws-sdk/client-ec2';
+import type { Polling } from '../../aws/clients.js';
 import type { BuildContext, ProvisionHook } from '../../core/plugin.js';
 import type { AmazonEbsConfig } from './config.js';
-import type { Polling } from './driver.js';
 
 export interface AmazonState {
   config: AmazonEbsConfig;

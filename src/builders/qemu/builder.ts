@@ -18,9 +18,9 @@ import type {
   ProvisionHook,
 } from '../../core/plugin.js';
 import { runSteps, type Step } from '../../core/steps.js';
+import { QEMU_IMG, QEMU_INSTALL_HINT } from '../../qemu/launch.js';
 import { QEMU_BUILDER_ID, qemuArtifact } from './artifact.js';
 import { type QemuConfig, qemuConfigSchema } from './config.js';
-import { QEMU_IMG, QEMU_INSTALL_HINT } from './driver.js';
 import { localPath, pickDiskFile, resolveSourceImage } from './source.js';
 import type { QemuState } from './state.js';
 import { cleanGuest } from './steps/clean-guest.js';

@@ -5,9 +5,9 @@ import type { CatalogApi, ImageRecord } from '../../catalog/types.js';
 import type { Communicator } from '../../communicator/communicator.js';
 import type { KilnError } from '../../core/errors.js';
 import type { Artifact, BuildContext, ProvisionHook } from '../../core/plugin.js';
-import type { AccelChoice } from './accel.js';
+import type { AccelChoice } from '../../qemu/accel.js';
+import type { Vm } from '../../qemu/launch.js';
 import type { QemuConfig } from './config.js';
-import type { Vm } from './driver.js';
 import type { WarmSource, WarmSpec } from './warm.js';
 
 /** The disk a build starts from. */

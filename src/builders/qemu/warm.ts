@@ -28,7 +28,7 @@ import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256File } from '../../catalog/digest.js';
 import { SystemError } from '../../core/errors.js';
-import type { QmpClient } from './qmp.js';
+import type { QmpClient } from '../../qemu/qmp.js';
 
 export const WARM_DIR = 'warm';
 const META = 'meta.json';

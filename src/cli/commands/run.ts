@@ -5,11 +5,11 @@
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { lastLines } from '../../builders/qemu/driver.js';
 import { Catalog } from '../../catalog/index.js';
 import { CancelledError, type KilnError, SystemError, UserError } from '../../core/errors.js';
 import { BuildUi, type Ui } from '../../core/events.js';
 import { Secrets } from '../../core/secrets.js';
+import { lastLines } from '../../qemu/launch.js';
 import {
   type InstanceStatus,
   instanceStatus,

@@ -24,13 +24,8 @@ import {
   type EC2Client,
   ModifyLaunchTemplateCommand,
 } from '@aws-sdk/client-ec2';
-import { awsCode, describeAwsError, explainAwsError } from '../../builders/amazon/aws-errors.js';
-import {
-  type AwsAccess,
-  autoScalingClient,
-  ec2Client,
-  sleep,
-} from '../../builders/amazon/driver.js';
+import { type AwsAccess, autoScalingClient, ec2Client, sleep } from '../../aws/clients.js';
+import { awsCode, describeAwsError, explainAwsError } from '../../aws/errors.js';
 import {
   listDeployments,
   type NewDeployment,

@@ -17,8 +17,7 @@ import {
   type Tag,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { removeImage, snapshotsOf } from '../../builders/amazon/ami-tools.js';
-import { awsCode, describeAwsError, explainAwsError } from '../../builders/amazon/aws-errors.js';
+import { removeImage, snapshotsOf } from '../../aws/ami.js';
 import {
   ARTIFACT_TAG,
   type AwsAccess,
@@ -27,7 +26,8 @@ import {
   RUN_TAG,
   retryOn,
   sleep,
-} from '../../builders/amazon/driver.js';
+} from '../../aws/clients.js';
+import { awsCode, describeAwsError, explainAwsError } from '../../aws/errors.js';
 
 export type LeftoverKind = 'instance' | 'image' | 'snapshot' | 'key-pair' | 'security-group';
 

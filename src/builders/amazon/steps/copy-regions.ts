@@ -5,18 +5,18 @@
  * cleanup removes every copy this step made, with its snapshots.
  */
 import { CopyImageCommand, CreateTagsCommand } from '@aws-sdk/client-ec2';
-import { SystemError } from '../../../core/errors.js';
-import type { Step } from '../../../core/steps.js';
 import {
   IMAGE_NOT_FOUND,
   imagesNamed,
   removeImage,
   snapshotsOf,
   waitForImage,
-} from '../ami-tools.js';
-import { explainAwsError, leftoverError } from '../aws-errors.js';
+} from '../../../aws/ami.js';
+import { retryOn, toTags } from '../../../aws/clients.js';
+import { explainAwsError, leftoverError } from '../../../aws/errors.js';
+import { SystemError } from '../../../core/errors.js';
+import type { Step } from '../../../core/steps.js';
 import { amiTags, targetRegions } from '../config.js';
-import { retryOn, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 export const copyRegions: Step<AmazonState> = {

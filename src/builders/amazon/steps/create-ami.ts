@@ -5,12 +5,18 @@
  * (the image is then found by the run's tag).
  */
 import { CreateImageCommand } from '@aws-sdk/client-ec2';
+import {
+  imagesNamed,
+  imagesOfRun,
+  removeImage,
+  snapshotsOf,
+  waitForImage,
+} from '../../../aws/ami.js';
+import { retryOn, toTags } from '../../../aws/clients.js';
+import { explainAwsError, leftoverError } from '../../../aws/errors.js';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { imagesNamed, imagesOfRun, removeImage, snapshotsOf, waitForImage } from '../ami-tools.js';
-import { explainAwsError, leftoverError } from '../aws-errors.js';
 import { amiTags } from '../config.js';
-import { retryOn, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
 import { blockDevices } from './run-source-instance.js';
 

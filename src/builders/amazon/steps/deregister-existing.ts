@@ -1,8 +1,8 @@
 /** force_deregister: removes AMIs of the same name in every target region (and, with force_delete_snapshot, their snapshots). */
 import { DeregisterImageCommand, DescribeImagesCommand } from '@aws-sdk/client-ec2';
+import { removeImage } from '../../../aws/ami.js';
+import { explainAwsError } from '../../../aws/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { removeImage } from '../ami-tools.js';
-import { explainAwsError } from '../aws-errors.js';
 import { targetRegions } from '../config.js';
 import type { AmazonState } from '../state.js';
 

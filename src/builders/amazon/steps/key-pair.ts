@@ -11,9 +11,9 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteKeyPairCommand, ImportKeyPairCommand } from '@aws-sdk/client-ec2';
+import { awsCode, explainAwsError, leftoverError } from '../../../aws/errors.js';
 import { generateSshKeyPair } from '../../../communicator/keys.js';
 import type { Step } from '../../../core/steps.js';
-import { awsCode, explainAwsError, leftoverError } from '../aws-errors.js';
 import type { AmazonState } from '../state.js';
 
 export const keyPair: Step<AmazonState> = {

@@ -3,9 +3,9 @@
  * `kiln gc aws` never takes them for a dead run's leftovers.
  */
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
+import { ARTIFACT_TAG } from '../../../aws/clients.js';
+import { explainAwsError } from '../../../aws/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { explainAwsError } from '../aws-errors.js';
-import { ARTIFACT_TAG } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 export const markArtifact: Step<AmazonState> = {

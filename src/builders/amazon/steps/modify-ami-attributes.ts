@@ -3,10 +3,10 @@
  * snapshot_groups (and, as before, ami_users): volume permission on its snapshots.
  */
 import { ModifyImageAttributeCommand, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
+import { IMAGE_NOT_FOUND } from '../../../aws/ami.js';
+import { retryOn } from '../../../aws/clients.js';
+import { explainAwsError } from '../../../aws/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { IMAGE_NOT_FOUND } from '../ami-tools.js';
-import { explainAwsError } from '../aws-errors.js';
-import { retryOn } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 export const modifyAmiAttributes: Step<AmazonState> = {

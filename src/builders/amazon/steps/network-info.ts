@@ -10,9 +10,9 @@ import {
   type Filter,
   type Subnet,
 } from '@aws-sdk/client-ec2';
+import { explainAwsError } from '../../../aws/errors.js';
 import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { explainAwsError } from '../aws-errors.js';
 import type { AmazonState } from '../state.js';
 
 /** A Packer filter map as EC2 filters (one value each, as Packer sends them). */

@@ -3,11 +3,12 @@
  * build's key (through `waitForSsh`) and runs the provisioners, or runs them with no machine at all when
  * `communicator: none`.
  */
+
+import { sleep } from '../../../aws/clients.js';
 import { waitForSsh } from '../../../communicator/ssh.js';
 import type { Step } from '../../../core/steps.js';
 import { parseGoDurationMs } from '../../../template/duration.js';
 import { sshTimeout } from '../config.js';
-import { sleep } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 export const provision: Step<AmazonState> = {

@@ -17,7 +17,7 @@ import {
   type RunInstancesCommandInput,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import type { Step } from '../../../core/steps.js';
+import { RUN_TAG, sleep, toTags } from '../../../aws/clients.js';
 import {
   awsCode,
   describeAwsError,
@@ -25,9 +25,9 @@ import {
   isCredentialError,
   isTransient,
   leftoverError,
-} from '../aws-errors.js';
+} from '../../../aws/errors.js';
+import type { Step } from '../../../core/steps.js';
 import { type BlockDeviceConfig, runTags, runVolumeTags, tenancyOf } from '../config.js';
-import { RUN_TAG, sleep, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 /** Tags the instance with the token of its launch, so a lost answer can be found again. */

@@ -9,10 +9,10 @@ import {
   CreateSecurityGroupCommand,
   DeleteSecurityGroupCommand,
 } from '@aws-sdk/client-ec2';
+import { retryOn } from '../../../aws/clients.js';
+import { awsCode, explainAwsError, leftoverError } from '../../../aws/errors.js';
 import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { awsCode, explainAwsError, leftoverError } from '../aws-errors.js';
-import { retryOn } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 /** Where to ask for this machine's public address (what AWS will see as the SSH client). */

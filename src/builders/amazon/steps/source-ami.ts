@@ -1,9 +1,9 @@
 /** Finds the source AMI (by id, or the newest match of source_ami_filter) and publishes its facts. */
 import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
+import { retryOn } from '../../../aws/clients.js';
+import { awsCode, explainAwsError } from '../../../aws/errors.js';
 import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { awsCode, explainAwsError } from '../aws-errors.js';
-import { retryOn } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 export const sourceAmi: Step<AmazonState> = {

@@ -4,10 +4,10 @@
  * (e.g. sysprep's shutdown) is expected to stop the machine, as in Packer.
  */
 import { DescribeInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { retryOn, sleep } from '../../../aws/clients.js';
+import { explainAwsError } from '../../../aws/errors.js';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { explainAwsError } from '../aws-errors.js';
-import { retryOn, sleep } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 export const stopInstance: Step<AmazonState> = {

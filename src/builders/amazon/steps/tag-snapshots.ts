@@ -3,11 +3,11 @@
  * here, after the images exist, because moto rejects snapshot tags inside CreateImage.
  */
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
+import { IMAGE_NOT_FOUND } from '../../../aws/ami.js';
+import { retryOn, toTags } from '../../../aws/clients.js';
+import { explainAwsError } from '../../../aws/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { IMAGE_NOT_FOUND } from '../ami-tools.js';
-import { explainAwsError } from '../aws-errors.js';
 import { amiTags, snapshotTags } from '../config.js';
-import { retryOn, toTags } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 export const tagSnapshots: Step<AmazonState> = {

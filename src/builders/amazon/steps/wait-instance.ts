@@ -8,11 +8,11 @@ import {
   type DescribeInstancesCommandOutput,
   type Instance,
 } from '@aws-sdk/client-ec2';
+import { retryOn, sleep } from '../../../aws/clients.js';
+import { explainAwsError } from '../../../aws/errors.js';
 import { SystemError, UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { explainAwsError } from '../aws-errors.js';
 import type { AmazonEbsConfig } from '../config.js';
-import { retryOn, sleep } from '../driver.js';
 import type { AmazonState } from '../state.js';
 
 /**

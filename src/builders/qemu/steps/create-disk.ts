@@ -9,9 +9,15 @@ import { dirname, join } from 'node:path';
 import { isInside } from '../../../catalog/fs-util.js';
 import { haveCommand, run } from '../../../core/exec.js';
 import type { Step } from '../../../core/steps.js';
-import { chooseAccelerator } from '../accel.js';
+import { chooseAccelerator } from '../../../qemu/accel.js';
+import {
+  convertImage,
+  createOverlay,
+  imageInfo,
+  QEMU_IMG,
+  QEMU_INSTALL_HINT,
+} from '../../../qemu/launch.js';
 import { parseDiskSize } from '../config.js';
-import { convertImage, createOverlay, imageInfo, QEMU_IMG, QEMU_INSTALL_HINT } from '../driver.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 import { findWarm, markBroken, type WarmSpec, warmEnabled } from '../warm.js';
 

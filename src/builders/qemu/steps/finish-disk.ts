@@ -9,7 +9,7 @@ import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { run } from '../../../core/exec.js';
 import type { Step } from '../../../core/steps.js';
-import { QEMU_IMG, QEMU_INSTALL_HINT } from '../driver.js';
+import { QEMU_IMG, QEMU_INSTALL_HINT } from '../../../qemu/launch.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 import { findWarm, removeWarm, WARM_DIR, WARM_LAYER, writeWarm } from '../warm.js';
 

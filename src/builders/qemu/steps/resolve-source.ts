@@ -1,7 +1,7 @@
 /** Finds the disk the build starts from (catalog image or disk file) and checks it. */
 import { verifyImageDigests } from '../../../catalog/digest.js';
 import type { Step } from '../../../core/steps.js';
-import { imageInfo } from '../driver.js';
+import { imageInfo } from '../../../qemu/launch.js';
 import { pickDiskFile, resolveSourceImage, sourceFromImage, verifyChecksum } from '../source.js';
 import type { QemuState } from '../state.js';
 

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { CREDENTIAL_KEY, CREDENTIAL_USER } from '../../../base/debian-tree.js';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { chooseAccelerator } from '../accel.js';
-import { createOverlay, describeExit, startVm, type Vm } from '../driver.js';
+import { chooseAccelerator } from '../../../qemu/accel.js';
+import { createOverlay, describeExit, startVm, type Vm } from '../../../qemu/launch.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 import { markBroken, restoreVm } from '../warm.js';
 

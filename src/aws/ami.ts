@@ -6,9 +6,9 @@ import {
   type EC2Client,
   type Image,
 } from '@aws-sdk/client-ec2';
-import { SystemError } from '../../core/errors.js';
-import { awsCode } from './aws-errors.js';
-import { type Polling, RUN_TAG, retryOn, sleep } from './driver.js';
+import { SystemError } from '../core/errors.js';
+import { type Polling, RUN_TAG, retryOn, sleep } from './clients.js';
+import { awsCode } from './errors.js';
 
 /** Eventual-consistency codes for a just-made image or snapshot. */
 export const IMAGE_NOT_FOUND = [

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
-import { CancelledError, SystemError } from '../../core/errors.js';
+import { CancelledError, SystemError } from '../core/errors.js';
 
 /** An asynchronous QMP event, e.g. `{event: 'SHUTDOWN', data: {guest: true, reason: 'guest-shutdown'}}`. */
 export interface QmpEvent {

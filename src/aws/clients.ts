@@ -10,13 +10,13 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client, type Tag } from '@aws-sdk/client-ec2';
 import { STSClient } from '@aws-sdk/client-sts';
-import { CancelledError, throwIfAborted } from '../../core/errors.js';
+import { CancelledError, throwIfAborted } from '../core/errors.js';
 import {
   type AssumeRoleConfig,
   type AwsCredentialIdentity,
   assumeRoleProvider,
 } from './assume-role.js';
-import { awsCode, isCredentialError } from './aws-errors.js';
+import { awsCode, isCredentialError } from './errors.js';
 
 /** Packer's access settings; empty values mean the SDK's default credential chain. */
 export interface AwsAccess {

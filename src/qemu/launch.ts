@@ -7,9 +7,9 @@ import { once } from 'node:events';
 import { open, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { execa, type ResultPromise } from 'execa';
-import { CancelledError, SystemError, UserError } from '../../core/errors.js';
-import { run } from '../../core/exec.js';
-import { buildQemuArgs, type PortForward, type VmSpec } from './qemu-args.js';
+import { CancelledError, SystemError, UserError } from '../core/errors.js';
+import { run } from '../core/exec.js';
+import { buildQemuArgs, type PortForward, type VmSpec } from './args.js';
 import { QmpClient } from './qmp.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildQemuArgs, type VmSpec } from './qemu-args.js';
+import { buildQemuArgs, type VmSpec } from './args.js';
 
 const spec: VmSpec = {
   name: 'vm1',
