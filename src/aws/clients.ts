@@ -1,22 +1,19 @@
 /**
- * The AWS side of the amazon-ebs builder (and of `kiln deploy aws` / `kiln gc aws`):
- * SDK v3 clients built from Packer's access settings, a retry helper for AWS's eventual
- * consistency, and kiln's ownership tags.
+ * AWS SDK v3 clients built from Packer's access settings, for the amazon-ebs builder,
+ * `kiln deploy aws` and `kiln gc aws`.
  *
  * Endpoints: the SDK itself honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_EC2 /
  * AWS_ENDPOINT_URL_AUTO_SCALING / AWS_ENDPOINT_URL_STS (checked in @smithy/core 3.x
  * `getEndpointUrlConfig`), so nothing here overrides them.
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { EC2Client, type Tag } from '@aws-sdk/client-ec2';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { STSClient } from '@aws-sdk/client-sts';
-import { CancelledError, throwIfAborted } from '../core/errors.js';
 import {
   type AssumeRoleConfig,
   type AwsCredentialIdentity,
   assumeRoleProvider,
 } from './assume-role.js';
-import { awsCode, isCredentialError } from './errors.js';
 
 /** Packer's access settings; empty values mean the SDK's default credential chain. */
 export interface AwsAccess {
@@ -31,13 +28,6 @@ export interface AwsAccess {
   /** Packer's `assume_role`: sign every call with the credentials of this role. */
   assume_role?: AssumeRoleConfig | undefined;
 }
-
-/** kiln's ownership tag: every temporary resource of a run carries its run id from creation. */
-export const RUN_TAG = 'kiln:run-id';
-/** When the resource was created (ISO 8601), for `kiln gc aws --older-than`. */
-export const CREATED_TAG = 'kiln:created';
-/** Set on an AMI and its snapshots once the build succeeded: gc never removes them. */
-export const ARTIFACT_TAG = 'kiln:artifact';
 
 /** SDK attempts for EC2: raised from 3 so throttling storms (RequestLimitExceeded) are ridden out. */
 export const EC2_MAX_ATTEMPTS = 10;
@@ -105,77 +95,4 @@ export function autoScalingClient(access: AwsAccess, region: string): AutoScalin
 /** An STS client (GetCallerIdentity: which account owns what kiln creates). */
 export function stsClient(access: AwsAccess, region: string): STSClient {
   return new STSClient(clientConfig(access, region, 5));
-}
-
-/** kiln's ownership tags for a run, as EC2 tags. */
-export function kilnTags(runId: string, now = new Date()): Tag[] {
-  return [
-    { Key: RUN_TAG, Value: runId },
-    { Key: CREATED_TAG, Value: now.toISOString() },
-  ];
-}
-
-/** Turns Packer's `tags`-style map into EC2 tags, kiln's own last (they win). */
-export function toTags(map: Record<string, string> | undefined, extra: Tag[] = []): Tag[] {
-  const byKey = new Map<string, string>();
-  for (const [k, v] of Object.entries(map ?? {})) byKey.set(k, v);
-  for (const t of extra) if (t.Key) byKey.set(t.Key, t.Value ?? '');
-  return [...byKey].map(([Key, Value]) => ({ Key, Value }));
-}
-
-export interface RetryOptions {
-  /** Error codes that mean "not yet" (eventual consistency, resource still in use). */
-  codes: readonly string[];
-  /** Attempts in all (default 12). */
-  attempts?: number;
-  /** First delay in ms, doubled each time up to `maxDelayMs` (default 500 → 8000). */
-  delayMs?: number;
-  maxDelayMs?: number;
-  signal?: AbortSignal;
-  /** Told before each wait, e.g. to say "security group still in use, retrying". */
-  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
-}
-
-/**
- * Runs `fn` until it succeeds or fails with a code not in `codes`, waiting with a growing
- * delay between attempts. Credential errors are never retried.
- */
-export async function retryOn<T>(fn: () => Promise<T>, opts: RetryOptions): Promise<T> {
-  const attempts = opts.attempts ?? 12;
-  let delay = opts.delayMs ?? 500;
-  for (let attempt = 1; ; attempt++) {
-    throwIfAborted(opts.signal);
-    try {
-      return await fn();
-    } catch (err) {
-      const code = awsCode(err);
-      if (attempt >= attempts || isCredentialError(err) || !code || !opts.codes.includes(code))
-        throw err;
-      opts.onRetry?.(err, attempt, delay);
-      await sleep(delay, opts.signal);
-      delay = Math.min(delay * 2, opts.maxDelayMs ?? 8000);
-    }
-  }
-}
-
-/** Waits `ms`, or throws CancelledError as soon as `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new CancelledError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Polling for waits (Packer's `aws_polling`): the delay between checks and how many checks at most. */
-export interface Polling {
-  delayMs: number;
-  maxAttempts: number;
 }

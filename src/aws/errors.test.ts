@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../core/errors.js';
-import { retryOn } from './clients.js';
 import { awsCode, explainAwsError, isCredentialError, isTransient } from './errors.js';
+import { retryOn } from './retry.js';
 
 /** The shape the SDK v3 gives service errors. */
 function sdkError(name: string, status = 400): Error {

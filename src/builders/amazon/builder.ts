@@ -6,7 +6,8 @@
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { removeImage } from '../../aws/ami.js';
-import { ec2Client, kilnTags } from '../../aws/clients.js';
+import { ec2Client } from '../../aws/clients.js';
+import { kilnTags } from '../../aws/tags.js';
 import { Catalog } from '../../catalog/index.js';
 import type { Artifact, BuildContext, ProvisionHook } from '../../core/plugin.js';
 import { runSteps } from '../../core/steps.js';

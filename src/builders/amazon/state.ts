@@ -1,6 +1,6 @@
 /** What the amazon-ebs steps share while a build runs (Packer's state bag, typed). */
 import type { EC2Client, Image, Instance, Tag } from '@aws-sdk/client-ec2';
-import type { Polling } from '../../aws/clients.js';
+import type { Polling } from '../../aws/retry.js';
 import type { BuildContext, ProvisionHook } from '../../core/plugin.js';
 import type { AmazonEbsConfig } from './config.js';
 

@@ -24,8 +24,9 @@ import {
   type EC2Client,
   ModifyLaunchTemplateCommand,
 } from '@aws-sdk/client-ec2';
-import { type AwsAccess, autoScalingClient, ec2Client, sleep } from '../../aws/clients.js';
+import { type AwsAccess, autoScalingClient, ec2Client } from '../../aws/clients.js';
 import { awsCode, describeAwsError, explainAwsError } from '../../aws/errors.js';
+import { sleep } from '../../aws/retry.js';
 import {
   listDeployments,
   type NewDeployment,

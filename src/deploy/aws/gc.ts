@@ -18,16 +18,10 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { removeImage, snapshotsOf } from '../../aws/ami.js';
-import {
-  ARTIFACT_TAG,
-  type AwsAccess,
-  CREATED_TAG,
-  ec2Client,
-  RUN_TAG,
-  retryOn,
-  sleep,
-} from '../../aws/clients.js';
+import { type AwsAccess, ec2Client } from '../../aws/clients.js';
 import { awsCode, describeAwsError, explainAwsError } from '../../aws/errors.js';
+import { retryOn, sleep } from '../../aws/retry.js';
+import { ARTIFACT_TAG, CREATED_TAG, RUN_TAG } from '../../aws/tags.js';
 
 export type LeftoverKind = 'instance' | 'image' | 'snapshot' | 'key-pair' | 'security-group';
 

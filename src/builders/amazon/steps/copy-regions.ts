@@ -12,8 +12,9 @@ import {
   snapshotsOf,
   waitForImage,
 } from '../../../aws/ami.js';
-import { retryOn, toTags } from '../../../aws/clients.js';
 import { explainAwsError, leftoverError } from '../../../aws/errors.js';
+import { retryOn } from '../../../aws/retry.js';
+import { toTags } from '../../../aws/tags.js';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { amiTags, targetRegions } from '../config.js';

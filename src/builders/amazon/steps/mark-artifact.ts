@@ -3,8 +3,8 @@
  * `kiln gc aws` never takes them for a dead run's leftovers.
  */
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
-import { ARTIFACT_TAG } from '../../../aws/clients.js';
 import { explainAwsError } from '../../../aws/errors.js';
+import { ARTIFACT_TAG } from '../../../aws/tags.js';
 import type { Step } from '../../../core/steps.js';
 import type { AmazonState } from '../state.js';
 

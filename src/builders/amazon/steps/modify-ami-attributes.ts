@@ -4,8 +4,8 @@
  */
 import { ModifyImageAttributeCommand, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
 import { IMAGE_NOT_FOUND } from '../../../aws/ami.js';
-import { retryOn } from '../../../aws/clients.js';
 import { explainAwsError } from '../../../aws/errors.js';
+import { retryOn } from '../../../aws/retry.js';
 import type { Step } from '../../../core/steps.js';
 import type { AmazonState } from '../state.js';
 

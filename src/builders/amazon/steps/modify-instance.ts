@@ -4,8 +4,8 @@
  * false` is sent too: it turns off what the source AMI had.
  */
 import { ModifyInstanceAttributeCommand } from '@aws-sdk/client-ec2';
-import { retryOn } from '../../../aws/clients.js';
 import { explainAwsError } from '../../../aws/errors.js';
+import { retryOn } from '../../../aws/retry.js';
 import type { Step } from '../../../core/steps.js';
 import type { AmazonState } from '../state.js';
 

@@ -4,7 +4,7 @@
  * `communicator: none`.
  */
 
-import { sleep } from '../../../aws/clients.js';
+import { sleep } from '../../../aws/retry.js';
 import { waitForSsh } from '../../../communicator/ssh.js';
 import type { Step } from '../../../core/steps.js';
 import { parseGoDurationMs } from '../../../template/duration.js';

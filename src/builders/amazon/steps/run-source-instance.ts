@@ -17,7 +17,6 @@ import {
   type RunInstancesCommandInput,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { RUN_TAG, sleep, toTags } from '../../../aws/clients.js';
 import {
   awsCode,
   describeAwsError,
@@ -26,6 +25,8 @@ import {
   isTransient,
   leftoverError,
 } from '../../../aws/errors.js';
+import { sleep } from '../../../aws/retry.js';
+import { RUN_TAG, toTags } from '../../../aws/tags.js';
 import type { Step } from '../../../core/steps.js';
 import { type BlockDeviceConfig, runTags, runVolumeTags, tenancyOf } from '../config.js';
 import type { AmazonState } from '../state.js';

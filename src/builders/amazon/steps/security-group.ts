@@ -9,8 +9,8 @@ import {
   CreateSecurityGroupCommand,
   DeleteSecurityGroupCommand,
 } from '@aws-sdk/client-ec2';
-import { retryOn } from '../../../aws/clients.js';
 import { awsCode, explainAwsError, leftoverError } from '../../../aws/errors.js';
+import { retryOn } from '../../../aws/retry.js';
 import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import type { AmazonState } from '../state.js';

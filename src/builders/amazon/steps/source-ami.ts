@@ -1,7 +1,7 @@
 /** Finds the source AMI (by id, or the newest match of source_ami_filter) and publishes its facts. */
 import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
-import { retryOn } from '../../../aws/clients.js';
 import { awsCode, explainAwsError } from '../../../aws/errors.js';
+import { retryOn } from '../../../aws/retry.js';
 import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import type { AmazonState } from '../state.js';

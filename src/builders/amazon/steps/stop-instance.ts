@@ -4,8 +4,8 @@
  * (e.g. sysprep's shutdown) is expected to stop the machine, as in Packer.
  */
 import { DescribeInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
-import { retryOn, sleep } from '../../../aws/clients.js';
 import { explainAwsError } from '../../../aws/errors.js';
+import { retryOn, sleep } from '../../../aws/retry.js';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import type { AmazonState } from '../state.js';

@@ -4,8 +4,9 @@
  */
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { IMAGE_NOT_FOUND } from '../../../aws/ami.js';
-import { retryOn, toTags } from '../../../aws/clients.js';
 import { explainAwsError } from '../../../aws/errors.js';
+import { retryOn } from '../../../aws/retry.js';
+import { toTags } from '../../../aws/tags.js';
 import type { Step } from '../../../core/steps.js';
 import { amiTags, snapshotTags } from '../config.js';
 import type { AmazonState } from '../state.js';

@@ -8,8 +8,8 @@ import {
   type DescribeInstancesCommandOutput,
   type Instance,
 } from '@aws-sdk/client-ec2';
-import { retryOn, sleep } from '../../../aws/clients.js';
 import { explainAwsError } from '../../../aws/errors.js';
+import { retryOn, sleep } from '../../../aws/retry.js';
 import { SystemError, UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import type { AmazonEbsConfig } from '../config.js';

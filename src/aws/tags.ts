@@ -1,0 +1,25 @@
+/** kiln's ownership tags on what it creates in AWS, and Packer's tag maps as EC2 tags. */
+import type { Tag } from '@aws-sdk/client-ec2';
+
+/** kiln's ownership tag: every temporary resource of a run carries its run id from creation. */
+export const RUN_TAG = 'kiln:run-id';
+/** When the resource was created (ISO 8601), for `kiln gc aws --older-than`. */
+export const CREATED_TAG = 'kiln:created';
+/** Set on an AMI and its snapshots once the build succeeded: gc never removes them. */
+export const ARTIFACT_TAG = 'kiln:artifact';
+
+/** kiln's ownership tags for a run, as EC2 tags. */
+export function kilnTags(runId: string, now = new Date()): Tag[] {
+  return [
+    { Key: RUN_TAG, Value: runId },
+    { Key: CREATED_TAG, Value: now.toISOString() },
+  ];
+}
+
+/** Turns Packer's `tags`-style map into EC2 tags, kiln's own last (they win). */
+export function toTags(map: Record<string, string> | undefined, extra: Tag[] = []): Tag[] {
+  const byKey = new Map<string, string>();
+  for (const [k, v] of Object.entries(map ?? {})) byKey.set(k, v);
+  for (const t of extra) if (t.Key) byKey.set(t.Key, t.Value ?? '');
+  return [...byKey].map(([Key, Value]) => ({ Key, Value }));
+}
