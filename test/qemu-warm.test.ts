@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
-import { imageInfo } from '../src/qemu/launch.js';
+import { imageInfo } from '../src/qemu/img.js';
 import {
   artifactId,
   HOME,

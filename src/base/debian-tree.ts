@@ -20,6 +20,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { CREDENTIAL_KEY, CREDENTIAL_USER } from '../qemu/credentials.js';
 
 /**
  * The address QEMU's user-mode network always hands out (guest 10.0.2.15, gateway 10.0.2.2),
@@ -35,10 +36,6 @@ export const SLIRP_IP_CONFIG = '10.0.2.15::10.0.2.2:255.255.255.0::eth0:off';
  * (initcall_debug: crypto_algapi_init 0.60 s → 0.07 s, crypto_kdf108_init 0.18 s → 0.06 s).
  */
 export const BASE_CMDLINE = `root=/dev/vda rw console=ttyS0 quiet cryptomgr.notests ip=${SLIRP_IP_CONFIG}`;
-
-/** Credential names the first-boot unit reads (passed by the builder as SMBIOS OEM strings). */
-export const CREDENTIAL_USER = 'kiln.ssh.user';
-export const CREDENTIAL_KEY = 'kiln.ssh.authorized_keys';
 
 /**
  * Units masked in the base image. Each is either useless without the hardware or the

@@ -10,7 +10,7 @@ import { digestForRegistration } from '../catalog/digest.js';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import { UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
-import { convertImage, imageInfo } from '../qemu/launch.js';
+import { convertImage, imageInfo } from '../qemu/img.js';
 
 export interface ImportOptions {
   catalog: CatalogApi;

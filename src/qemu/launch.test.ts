@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeExit, freePort, lastLines } from './launch.js';
+import { lastLines } from './console.js';
+import { describeExit, freePort } from './launch.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kiln-driver-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

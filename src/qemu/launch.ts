@@ -1,26 +1,27 @@
 /**
- * The QEMU driver: starts `qemu-system-x86_64` with a QMP socket and a serial log,
- * watches it, and stops it (ACPI power-down, QMP quit, SIGKILL). `kiln run` boots
- * instances with the same `startVm`. Also the few `qemu-img` calls builds need.
+ * The one QEMU launcher, for builds, `kiln run` and anything else that boots a VM: starts
+ * `qemu-system-x86_64` with a QMP socket and a serial log, either attached (a build's VM,
+ * which kiln stops before it exits) or detached (an instance that outlives kiln), forwards
+ * loopback ports (picking free ones, and trying again when one was taken meanwhile), and
+ * waits until QMP answers. A VM that does not come up leaves no process behind.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { open, stat } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { execa, type ResultPromise } from 'execa';
 import { CancelledError, SystemError, UserError } from '../core/errors.js';
-import { run } from '../core/exec.js';
 import { buildQemuArgs, type PortForward, type VmSpec } from './args.js';
+import { lastLines, tailLines } from './console.js';
+import { QEMU_INSTALL_HINT } from './img.js';
 import { QmpClient } from './qmp.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
-export const QEMU_IMG = 'qemu-img';
-export const QEMU_INSTALL_HINT = 'apt install qemu-system-x86 qemu-utils';
 
 /** How a QEMU process ended. */
 export interface VmExit {
   code: number | null;
   signal: string | null;
-  /** QEMU's own stderr (why it refused to start, for example). */
+  /** QEMU's own stderr (why it refused to start, for example); empty for a detached VM (see its log). */
   stderr: string;
 }
 
@@ -30,9 +31,11 @@ export interface Vm {
   readonly pid: number;
   /** Host ports of the forwards, by guest port (e.g. `ports[22]`). */
   readonly ports: Record<number, number>;
+  /** The forwards as QEMU got them (picked host ports filled in), in order. */
+  readonly forwards: readonly PortForward[];
   readonly serialLog: string;
   readonly args: readonly string[];
-  /** Set once QEMU has exited. */
+  /** Set once QEMU has exited (known only while this process lives). */
   readonly exit: VmExit | undefined;
   /** Resolves when QEMU exits (never rejects). */
   waitExit(): Promise<VmExit>;
@@ -40,6 +43,8 @@ export interface Vm {
   powerdown(timeoutMs: number): Promise<boolean>;
   /** Stops QEMU now (QMP `quit`, then SIGKILL) and waits for it to be gone. Safe to call twice. */
   kill(): Promise<VmExit>;
+  /** Lets go of a detached VM: closes the QMP connection so that kiln can exit while QEMU runs on. */
+  release(): void;
   /** The last `n` non-empty lines of the serial console. */
   lastConsoleLines(n: number): Promise<string[]>;
 }
@@ -47,31 +52,72 @@ export interface Vm {
 export interface StartVmOptions extends Omit<VmSpec, 'forwards'> {
   /** Guest ports to forward from free loopback ports (e.g. [22]). */
   forwardGuestPorts?: number[];
-  /** Fixed forwards (e.g. from `kiln run -p 8080:8080`). */
+  /** Forwards by host port (e.g. from `kiln run -p 8080:80`); a host port of 0 picks a free one. */
   forwards?: PortForward[];
   signal?: AbortSignal;
   /** Told the pid as soon as QEMU is spawned (to journal it before anything else can fail). */
   onSpawn?(pid: number): void;
+  /** Told when a spawned QEMU is gone again because it did not come up (a journal can forget it). */
+  onGone?(pid: number): void;
   qemuBinary?: string;
+  /**
+   * Detached: QEMU runs in its own session and outlives kiln, its stdout and stderr
+   * appended to this file (a pipe would break once kiln exits).
+   */
+  detachedLog?: string;
+  /** How long QEMU may take to answer on QMP (default 15 s). */
+  qmpTimeoutMs?: number;
 }
 
+/** QEMU exited while starting: its exit and the last lines it printed. */
+export class QemuStartError extends SystemError {
+  constructor(
+    readonly exit: VmExit,
+    readonly qemuLines: string[],
+    cause: unknown,
+  ) {
+    super('QemuStartFailed', `QEMU exited at start (${describeExit(exit)})`, {
+      details: qemuLines,
+      cause,
+    });
+  }
+}
+
+/** QEMU's words when a forwarded host port could not be bound. */
+const HOSTFWD_FAILED = /hostfwd|host ?forward/i;
+
+/** Exits of the QEMU processes this kiln process started, by pid. */
+const exits = new Map<number, VmExit>();
+
 /**
- * Starts QEMU and connects to its QMP socket. Throws a SystemError naming QEMU's exit
- * status and stderr when it does not come up; never leaves a process behind on failure.
+ * Starts QEMU and connects to its QMP socket. Throws QemuStartError (QEMU's exit status and
+ * last lines) when it exits while starting, a SystemError when it does not answer, a
+ * UserError when the binary is missing; never leaves a process behind on failure.
  */
 export async function startVm(opts: StartVmOptions): Promise<Vm> {
-  // A free port can be taken between our probe and QEMU's bind: try a few times.
+  // A picked port can be taken between our probe and QEMU's bind: try again with others.
   for (let attempt = 1; ; attempt++) {
-    const forwards = [...(opts.forwards ?? [])];
-    for (const guestPort of opts.forwardGuestPorts ?? [])
+    let picked = false;
+    const forwards: PortForward[] = [];
+    for (const f of opts.forwards ?? []) {
+      if (f.hostPort === 0) picked = true;
+      forwards.push({
+        hostPort: f.hostPort === 0 ? await freePort() : f.hostPort,
+        guestPort: f.guestPort,
+      });
+    }
+    for (const guestPort of opts.forwardGuestPorts ?? []) {
+      picked = true;
       forwards.push({ hostPort: await freePort(), guestPort });
+    }
     try {
       return await startOnce(opts, forwards);
     } catch (err) {
       if (
         attempt < 3 &&
-        err instanceof SystemError &&
-        /hostfwd|host forwarding/i.test(err.details.join(' '))
+        picked &&
+        err instanceof QemuStartError &&
+        err.qemuLines.some((l) => HOSTFWD_FAILED.test(l))
       )
         continue;
       throw err;
@@ -79,58 +125,70 @@ export async function startVm(opts: StartVmOptions): Promise<Vm> {
   }
 }
 
+/** Spawns QEMU in its own process group: a terminal's Ctrl-C reaches kiln, whose cleanup stops QEMU in order. */
+async function spawnQemu(
+  binary: string,
+  args: readonly string[],
+  detachedLog: string | undefined,
+): Promise<ChildProcess & { pid: number }> {
+  const fd = detachedLog === undefined ? undefined : openSync(detachedLog, 'a', 0o600);
+  try {
+    let child: ChildProcess;
+    try {
+      child = spawn(binary, args, {
+        detached: true,
+        stdio: fd === undefined ? ['ignore', 'ignore', 'pipe'] : ['ignore', fd, fd],
+      });
+    } catch (err) {
+      throw new UserError(
+        'ToolMissing',
+        `${binary} could not be started: ${(err as Error).message}`,
+        { hint: QEMU_INSTALL_HINT },
+      );
+    }
+    const spawnError = await Promise.race([
+      once(child, 'spawn').then(() => undefined),
+      once(child, 'error').then(([e]) => e as NodeJS.ErrnoException),
+    ]).catch((e: unknown) => e as NodeJS.ErrnoException);
+    if (spawnError?.code === 'ENOENT') {
+      throw new UserError('ToolMissing', `${binary} is not installed (or not on PATH)`, {
+        hint: QEMU_INSTALL_HINT,
+      });
+    }
+    if (spawnError || child.pid === undefined) {
+      throw new SystemError(
+        'QemuStartFailed',
+        `${binary} could not be started: ${spawnError?.message ?? 'no pid'}`,
+      );
+    }
+    // A later error (a failed kill) must not crash kiln: the exit is what counts.
+    child.on('error', () => undefined);
+    return child as ChildProcess & { pid: number };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 async function startOnce(opts: StartVmOptions, forwards: PortForward[]): Promise<Vm> {
   if (opts.signal?.aborted) throw new CancelledError('VM not started: cancelled');
   const args = buildQemuArgs({ ...opts, forwards });
-  const binary = opts.qemuBinary ?? QEMU_BINARY;
-  let child: ResultPromise;
-  try {
-    // Its own process group: a terminal's Ctrl-C reaches kiln, whose cleanup stops QEMU in order.
-    child = execa(binary, args, {
-      detached: true,
-      reject: false,
-      stdin: 'ignore',
-      stdout: 'ignore',
-      buffer: { stderr: true },
-    });
-  } catch (err) {
-    throw new UserError(
-      'ToolMissing',
-      `${binary} could not be started: ${(err as Error).message}`,
-      { hint: QEMU_INSTALL_HINT },
-    );
-  }
+  const child = await spawnQemu(opts.qemuBinary ?? QEMU_BINARY, args, opts.detachedLog);
+  const pid = child.pid;
   let exit: VmExit | undefined;
   let stderrText = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (d: string) => {
     stderrText = (stderrText + d).slice(-8000);
   });
-  const exited: Promise<VmExit> = child.then((r) => {
-    exit = {
-      code: typeof r.exitCode === 'number' ? r.exitCode : null,
-      signal: r.signal ?? null,
-      stderr: stderrText || String(r.stderr ?? ''),
-    };
-    return exit;
+  const exited = new Promise<VmExit>((resolve) => {
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      exit = { code, signal, stderr: stderrText };
+      exits.set(pid, exit);
+      resolve(exit);
+    });
   });
-  const spawnError = await Promise.race([
-    once(child, 'spawn').then(() => undefined),
-    once(child, 'error').then(([e]) => e as NodeJS.ErrnoException),
-  ]).catch((e: unknown) => e as NodeJS.ErrnoException);
-  if (spawnError || child.pid === undefined) {
-    await exited;
-    if (spawnError?.code === 'ENOENT') {
-      throw new UserError('ToolMissing', `${binary} is not installed (or not on PATH)`, {
-        hint: QEMU_INSTALL_HINT,
-      });
-    }
-    throw new SystemError(
-      'QemuStartFailed',
-      `${binary} could not be started: ${spawnError?.message ?? 'no pid'}`,
-    );
-  }
-  const pid = child.pid;
+  // A detached QEMU must not keep kiln's event loop alive once its QMP connection is released.
+  if (opts.detachedLog !== undefined) child.unref();
   opts.onSpawn?.(pid);
 
   const killNow = async (): Promise<VmExit> => {
@@ -149,23 +207,25 @@ async function startOnce(opts: StartVmOptions, forwards: PortForward[]): Promise
     qmp = await QmpClient.connect(opts.qmpSocket, {
       signal: opts.signal,
       isAlive: () => exit === undefined,
-      timeoutMs: 15_000,
+      timeoutMs: opts.qmpTimeoutMs ?? 15_000,
     });
   } catch (err) {
-    // Give QEMU a moment to finish dying so its reason is in stderr.
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 500))]);
+    // Give QEMU a moment to finish dying so its reason is in its output.
+    await Promise.race([exited, sleep(1000)]);
     const e = exit as VmExit | undefined;
     await killNow();
+    opts.onGone?.(pid);
     if (err instanceof CancelledError) throw err;
-    throw new SystemError(
-      'QemuStartFailed',
-      e ? `QEMU exited at start (${describeExit(e)})` : `QEMU did not answer on its QMP socket`,
-      {
-        details: tailLines(e?.stderr ?? stderrText, 10),
-        hint: e ? undefined : 'is the machine overloaded?',
-        cause: err,
-      },
-    );
+    const qemuLines =
+      opts.detachedLog === undefined
+        ? tailLines(stderrText, 10)
+        : await lastLines(opts.detachedLog, 10);
+    if (e) throw new QemuStartError(e, qemuLines, err);
+    throw new SystemError('QemuStartFailed', 'QEMU did not answer on its QMP socket', {
+      details: qemuLines,
+      hint: 'is the machine overloaded?',
+      cause: err,
+    });
   }
 
   const ports: Record<number, number> = {};
@@ -175,6 +235,7 @@ async function startOnce(opts: StartVmOptions, forwards: PortForward[]): Promise
     qmp,
     pid,
     ports,
+    forwards,
     serialLog: opts.serialLog,
     args,
     get exit() {
@@ -204,43 +265,22 @@ async function startOnce(opts: StartVmOptions, forwards: PortForward[]): Promise
       qmp.close();
       return exited;
     },
+    release: () => qmp.close(),
     lastConsoleLines: (n: number) => lastLines(opts.serialLog, n),
   };
   exited.then(() => qmp.close());
   return vm;
 }
 
+/** The exit of a QEMU this process started, once it has ended (undefined while it runs). */
+export function knownExit(pid: number): VmExit | undefined {
+  return exits.get(pid);
+}
+
 /** `exit status 1`, `killed by SIGKILL`. */
 export function describeExit(e: VmExit): string {
   if (e.signal) return `killed by ${e.signal}`;
   return `exit status ${e.code}`;
-}
-
-/** The last `n` non-empty lines of a (possibly large) log file, without ANSI colours. */
-export async function lastLines(file: string, n: number): Promise<string[]> {
-  try {
-    const st = await stat(file);
-    const len = Math.min(st.size, 64 * 1024);
-    const fh = await open(file, 'r');
-    try {
-      const buf = Buffer.alloc(len);
-      await fh.read(buf, 0, len, st.size - len);
-      return tailLines(buf.toString('utf8'), n);
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    return [];
-  }
-}
-
-function tailLines(text: string, n: number): string[] {
-  return text
-    .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
-    .split(/\r?\n|\r/)
-    .map((l) => l.trimEnd())
-    .filter((l) => l.trim() !== '')
-    .slice(-n);
 }
 
 /** A TCP port free on 127.0.0.1 at the time of asking. */
@@ -256,73 +296,4 @@ export async function freePort(): Promise<number> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
-}
-
-/** What `qemu-img info` says about an image. */
-export interface ImageInfo {
-  format: string;
-  virtualSize: number;
-  actualSize: number;
-  backingFile?: string;
-  backingFormat?: string;
-}
-
-/** Reads an image's format, sizes and backing file. */
-export async function imageInfo(file: string, signal?: AbortSignal): Promise<ImageInfo> {
-  const r = await run(QEMU_IMG, ['info', '--output=json', '-U', file], {
-    signal,
-    installHint: QEMU_INSTALL_HINT,
-  });
-  const j = JSON.parse(r.stdout) as Record<string, unknown>;
-  return {
-    format: String(j.format),
-    virtualSize: Number(j['virtual-size']),
-    actualSize: Number(j['actual-size'] ?? 0),
-    backingFile: j['backing-filename'] as string | undefined,
-    backingFormat: j['backing-filename-format'] as string | undefined,
-  };
-}
-
-/**
- * Creates a qcow2 overlay on `base`, always naming the backing format (`-F`): qemu-img
- * ≥ 6.1 refuses a backing file without it. `sizeBytes` grows the virtual disk.
- */
-export async function createOverlay(
-  base: string,
-  baseFormat: string,
-  out: string,
-  sizeBytes?: number,
-  signal?: AbortSignal,
-): Promise<void> {
-  const args = ['create', '-q', '-f', 'qcow2', '-b', base, '-F', baseFormat, out];
-  if (sizeBytes) args.push(String(sizeBytes));
-  await run(QEMU_IMG, args, { signal, installHint: QEMU_INSTALL_HINT });
-}
-
-/** Converts (and flattens) an image to `format`. */
-export async function convertImage(
-  src: string,
-  out: string,
-  format: string,
-  signal?: AbortSignal,
-  srcFormat?: string,
-): Promise<void> {
-  const args = ['convert', '-q', ...(srcFormat ? ['-f', srcFormat] : []), '-O', format, src, out];
-  await run(QEMU_IMG, args, { signal, installHint: QEMU_INSTALL_HINT });
-}
-
-/** True when the file starts with the qcow2 magic. */
-export async function isQcow2(file: string): Promise<boolean> {
-  try {
-    const fh = await open(file, 'r');
-    try {
-      const head = Buffer.alloc(4);
-      await fh.read(head, 0, 4, 0);
-      return head.toString('binary') === 'QFI\xfb';
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    return false;
-  }
 }

@@ -12,7 +12,7 @@ import type { Catalog, InstanceRecord } from '../catalog/index.js';
 import { isSameProcessAlive, processIdentity } from '../catalog/process-info.js';
 import { CancelledError, KilnError, SystemError, UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
-import { lastLines } from '../qemu/launch.js';
+import { lastLines } from '../qemu/console.js';
 import {
   isFailedRollout,
   type Member,

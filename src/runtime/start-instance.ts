@@ -1,32 +1,40 @@
 /**
  * Boots an instance of a catalogued image: a fresh qcow2 overlay on the image (the image
  * file is never written), QEMU detached so it outlives kiln, ports forwarded on
- * 127.0.0.1 only, and a catalog row. Until the row exists the run journal lists the
- * process and the directory, so a kiln killed mid-boot leaves work for `kiln gc`, not
- * an orphaned VM.
+ * 127.0.0.1 only, and a catalog row. Everything is checked before any side effect; then
+ * the start is a list of steps through core's runner (open-journal, create-disk,
+ * start-qemu, record-instance), whose cleanups remove what a failed or interrupted start
+ * made, in reverse. Until the row exists the run journal lists the process and the
+ * directory, so a kiln killed mid-boot leaves work for `kiln gc`, not an orphaned VM.
  */
 import { once } from 'node:events';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newId } from '../catalog/ids.js';
 import type { Catalog, ImageRecord, InstanceRecord } from '../catalog/index.js';
-import { processIdentity } from '../catalog/process-info.js';
 import { CancelledError, KilnError, SystemError, UserError } from '../core/errors.js';
-import type { BuildUi } from '../core/events.js';
+import { BuildUi } from '../core/events.js';
+import { Secrets } from '../core/secrets.js';
+import { runSteps, type Step } from '../core/steps.js';
 import { chooseAccelerator } from '../qemu/accel.js';
-import { buildQemuArgs, type PortForward } from '../qemu/args.js';
-import { createOverlay, freePort, lastLines, QEMU_BINARY } from '../qemu/launch.js';
-import { QmpClient } from '../qemu/qmp.js';
-import { describeQemuExit, knownExit, qemuGone, spawnDetached, waitGone } from './qemu-process.js';
+import { createDisk } from './start/create-disk.js';
+import { openJournal } from './start/open-journal.js';
+import { recordInstance } from './start/record-instance.js';
+import { startQemu } from './start/start-qemu.js';
+import type { PortSpec, StartState } from './start/state.js';
 import { instancesDir, type LocalInstanceMeta } from './status.js';
 
-/** A port forward: `host` 0 picks a free loopback port. */
-export interface PortSpec {
-  host: number;
-  guest: number;
-}
+export type { PortSpec } from './start/state.js';
+
+/** The steps of `kiln run`'s start, in order (each removes what it made in its cleanup). */
+export const START_STEPS: readonly Step<StartState>[] = [
+  openJournal,
+  createDisk,
+  startQemu,
+  recordInstance,
+];
 
 export interface StartInstanceOptions {
   catalog: Catalog;
@@ -100,7 +108,65 @@ const MAX_SOCKET_PATH = 100;
  * console's last lines and leaves nothing (no process, directory, row or journal entry).
  */
 export async function startInstance(opts: StartInstanceOptions): Promise<InstanceRecord> {
-  const { catalog, ui } = opts;
+  const { catalog } = opts;
+  const { image, memoryMb, cpus, ports } = await checkRequest(opts);
+  if (opts.signal?.aborted) throw new CancelledError('instance not started: cancelled');
+  const accel = await chooseAccelerator('auto', opts.qemuBinary);
+
+  const id = newId('i');
+  const dir = join(instancesDir(catalog), id);
+  let qmpSocket = join(dir, 'qmp.sock');
+  // A long kiln home cannot hold a socket path: fall back to a short one in the temp dir.
+  if (qmpSocket.length > MAX_SOCKET_PATH) qmpSocket = join(tmpdir(), `kiln-${id}.qmp`);
+  const meta: LocalInstanceMeta = {
+    dir,
+    overlay: join(dir, 'disk.qcow2'),
+    serialLog: join(dir, 'console.log'),
+    qmpSocket,
+    pidFile: join(dir, 'qemu.pid'),
+    qemuLog: join(dir, 'qemu.log'),
+    memoryMb,
+    cpus,
+    accel: accel.accel,
+  };
+  const state: StartState = {
+    catalog,
+    image,
+    id,
+    runId: `run-${id}`,
+    meta,
+    accel: accel.accel,
+    firmware: firmwareFor(image),
+    ports,
+    ...(opts.name !== undefined ? { name: opts.name } : {}),
+    ...(opts.group !== undefined ? { group: opts.group } : {}),
+    ...(opts.metadata !== undefined ? { metadata: opts.metadata } : {}),
+    ...(opts.qemuBinary !== undefined ? { qemuBinary: opts.qemuBinary } : {}),
+  };
+  try {
+    await runSteps(START_STEPS, state, {
+      signal: opts.signal ?? new AbortController().signal,
+      ui: opts.ui ?? new BuildUi({ emit: () => undefined, secrets: new Secrets() }, 'run'),
+    });
+  } catch (err) {
+    if (err instanceof KilnError) throw err;
+    throw new SystemError(
+      'InstanceStartFailed',
+      `could not start an instance of ${image.id}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return state.record!;
+}
+
+/** Everything `startInstance` checks before any side effect: the image, the VM's size, ports, the name. */
+async function checkRequest(opts: StartInstanceOptions): Promise<{
+  image: ImageRecord;
+  memoryMb: number;
+  cpus: number;
+  ports: PortSpec[];
+}> {
+  const { catalog } = opts;
   const image = catalog.resolveImage(opts.image);
   if (image.status === 'missing') {
     throw new UserError(
@@ -120,8 +186,8 @@ export async function startInstance(opts: StartInstanceOptions): Promise<Instanc
       },
     );
   }
-  const disk = image.files[0];
-  if (!disk) throw new UserError('ImageHasNoDisk', `image ${image.id} has no disk file to boot`);
+  if (!image.files[0])
+    throw new UserError('ImageHasNoDisk', `image ${image.id} has no disk file to boot`);
   const size = defaultVmSize(image);
   const memoryMb = opts.memoryMb ?? size.memoryMb;
   const cpus = opts.cpus ?? size.cpus;
@@ -160,167 +226,7 @@ export async function startInstance(opts: StartInstanceOptions): Promise<Instanc
       });
     }
   }
-  if (opts.signal?.aborted) throw new CancelledError('instance not started: cancelled');
-  const md = image.metadata as Record<string, unknown>;
-  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
-  const accel = await chooseAccelerator('auto', opts.qemuBinary);
-
-  const id = newId('i');
-  const dir = join(instancesDir(catalog), id);
-  let qmpSocket = join(dir, 'qmp.sock');
-  // A long kiln home cannot hold a socket path: fall back to a short one in the temp dir.
-  if (qmpSocket.length > MAX_SOCKET_PATH) qmpSocket = join(tmpdir(), `kiln-${id}.qmp`);
-  const meta: LocalInstanceMeta = {
-    dir,
-    overlay: join(dir, 'disk.qcow2'),
-    serialLog: join(dir, 'console.log'),
-    qmpSocket,
-    pidFile: join(dir, 'qemu.pid'),
-    qemuLog: join(dir, 'qemu.log'),
-    memoryMb,
-    cpus,
-    accel: accel.accel,
-  };
-  const runId = `run-${id}`;
-  catalog.beginRun(runId, process.pid, `kiln run ${image.id} (${id})`);
-  let pid: number | undefined;
-  let recorded = false;
-  try {
-    catalog.recordResource({ runId, kind: 'dir', ref: dir });
-    if (qmpSocket !== join(dir, 'qmp.sock'))
-      catalog.recordResource({ runId, kind: 'file', ref: qmpSocket });
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    ui?.say(`Starting ${id} from ${image.id} (${image.name})`);
-    await createOverlay(disk, image.format ?? 'qcow2', meta.overlay, undefined, opts.signal);
-
-    let forwards: PortForward[] = [];
-    for (let attempt = 1; ; attempt++) {
-      forwards = [];
-      for (const p of ports)
-        forwards.push({ hostPort: p.host === 0 ? await freePort() : p.host, guestPort: p.guest });
-      const args = buildQemuArgs({
-        name: `kiln-${id}`,
-        accel: accel.accel,
-        memoryMb,
-        cpus,
-        disk: { file: meta.overlay, format: 'qcow2', interface: 'virtio' },
-        kernel: str(md.kernel),
-        initrd: str(md.initrd),
-        cmdline: str(md.cmdline),
-        netDevice: 'virtio-net-pci',
-        forwards,
-        qmpSocket,
-        serialLog: meta.serialLog,
-        // -no-reboot: a guest reboot ends QEMU, which is how `stopInstance`'s Ctrl-Alt-Del ends it.
-        qemuArgs: [['-pidfile', meta.pidFile], ['-no-reboot'], ...firmwareFor(image)],
-      });
-      pid = await spawnDetached(opts.qemuBinary ?? QEMU_BINARY, args, meta.qemuLog);
-      catalog.recordResource({ runId, kind: 'process', ref: String(pid) });
-      const started = await waitForQmp(pid, meta, opts.signal);
-      if (started === 'ok') break;
-      // Picked ports can be taken between the probe and QEMU's bind: try again with others.
-      const log = await lastLines(meta.qemuLog, 10);
-      catalog.forgetResource(runId, String(pid));
-      pid = undefined;
-      if (
-        attempt < 3 &&
-        ports.some((p) => p.host === 0) &&
-        log.some((l) => /host ?forward/i.test(l))
-      )
-        continue;
-      const exit = knownExit(Number(started.pid));
-      const consoleLines = await lastLines(meta.serialLog, 15);
-      throw new SystemError(
-        'QemuStartFailed',
-        `QEMU for ${id} exited while starting (${exit ? describeQemuExit(exit) : 'gone'})`,
-        {
-          details: [
-            ...log.map((l) => `qemu: ${l}`),
-            ...(consoleLines.length > 0
-              ? ['last console lines:', ...consoleLines]
-              : ['the console printed nothing']),
-          ],
-          hint: log.some((l) => /host ?forward/i.test(l))
-            ? 'a host port is in use: choose another -p'
-            : undefined,
-        },
-      );
-    }
-    const identity = processIdentity(pid);
-    if (identity.startTime) meta.startTime = identity.startTime;
-    if (identity.bootId) meta.bootId = identity.bootId;
-    const record = catalog.addInstance({
-      id,
-      imageId: image.id,
-      ...(opts.name !== undefined ? { name: opts.name } : {}),
-      ...(opts.group !== undefined ? { group: opts.group } : {}),
-      backend: 'local',
-      pid,
-      ports: forwards.map((f) => ({ host: f.hostPort, guest: f.guestPort })),
-      files: [meta.overlay, meta.serialLog, meta.qemuLog, meta.pidFile, qmpSocket, dir],
-      metadata: { ...(opts.metadata ?? {}), ...meta },
-    });
-    recorded = true;
-    ui?.message(
-      `QEMU pid ${pid}; ${forwards.map((f) => `127.0.0.1:${f.hostPort} → ${f.guestPort}`).join(', ') || 'no ports forwarded'}`,
-    );
-    return record;
-  } catch (err) {
-    if (!recorded) {
-      if (pid !== undefined) await killNow(pid, meta);
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(qmpSocket, { force: true });
-    }
-    if (opts.signal?.aborted && !(err instanceof CancelledError))
-      throw new CancelledError('kiln run cancelled');
-    if (err instanceof KilnError) throw err;
-    throw new SystemError(
-      'InstanceStartFailed',
-      `could not start an instance of ${image.id}: ${(err as Error).message}`,
-      { cause: err },
-    );
-  } finally {
-    catalog.endRun(runId);
-  }
-}
-
-/** Connects to QMP (proving QEMU initialised: ports bound, disk opened), then lets go of it. */
-async function waitForQmp(
-  pid: number,
-  meta: LocalInstanceMeta,
-  signal: AbortSignal | undefined,
-): Promise<'ok' | { pid: number }> {
-  try {
-    const qmp = await QmpClient.connect(meta.qmpSocket, {
-      timeoutMs: 30_000,
-      ...(signal ? { signal } : {}),
-      isAlive: () => qemuGone(pid, {}, meta.dir) === undefined,
-    });
-    qmp.close();
-    return 'ok';
-  } catch (err) {
-    if (err instanceof CancelledError) throw err;
-    // Give QEMU a moment to finish dying so that its reason is in its log.
-    await waitGone(() => knownExit(pid) !== undefined, 1000, 50);
-    if (qemuGone(pid, {}, meta.dir) === undefined) {
-      await killNow(pid, meta);
-      throw new SystemError('QemuStartFailed', 'QEMU did not answer on its QMP socket', {
-        hint: 'is the machine overloaded?',
-        cause: err,
-      });
-    }
-    return { pid };
-  }
-}
-
-async function killNow(pid: number, meta: LocalInstanceMeta): Promise<void> {
-  if (qemuGone(pid, {}, meta.dir) !== undefined) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-  await waitGone(() => qemuGone(pid, {}, meta.dir) !== undefined, 5000);
+  return { image, memoryMb, cpus, ports };
 }
 
 function checkPorts(ports: PortSpec[]): void {

@@ -18,9 +18,10 @@ import type {
   ProvisionHook,
 } from '../../core/plugin.js';
 import { runSteps, type Step } from '../../core/steps.js';
-import { QEMU_IMG, QEMU_INSTALL_HINT } from '../../qemu/launch.js';
+import { QEMU_IMG, QEMU_INSTALL_HINT } from '../../qemu/img.js';
 import { QEMU_BUILDER_ID, qemuArtifact } from './artifact.js';
 import { type QemuConfig, qemuConfigSchema } from './config.js';
+import { type QemuDriver, qemuDriver } from './driver.js';
 import { localPath, pickDiskFile, resolveSourceImage } from './source.js';
 import type { QemuState } from './state.js';
 import { cleanGuest } from './steps/clean-guest.js';
@@ -122,63 +123,74 @@ export async function prepareQemu(config: QemuConfig, ctx: PrepareContext): Prom
   return { errors, warnings };
 }
 
+/**
+ * Runs a qemu build: `steps` (QEMU_STEPS) in order through core's runner, with `driver`
+ * (real QEMU unless a test gives a fake). A build that fails because QEMU died reports
+ * QEMU's death, which says why.
+ */
+export async function runQemuBuild(
+  config: QemuConfig,
+  ctx: BuildContext,
+  hook: ProvisionHook,
+  {
+    driver = qemuDriver,
+    steps = QEMU_STEPS,
+  }: { driver?: QemuDriver; steps?: readonly Step<QemuState>[] } = {},
+): Promise<Artifact | undefined> {
+  if (config.output_directory && existsSync(resolve(config.output_directory)) && !ctx.force) {
+    throw new UserError(
+      'OutputExists',
+      `output directory ${resolve(config.output_directory)} already exists`,
+      {
+        where: 'output_directory',
+        hint: 'remove it, or build with -force',
+      },
+    );
+  }
+  const catalog = Catalog.open(ctx.kilnHome);
+  const state: QemuState = {
+    config,
+    driver,
+    ctx,
+    hook,
+    catalog,
+    vmDied: new AbortController(),
+    frozen: [],
+    // Counted before this build adds its own key: the template's sensitive values.
+    hasSecrets: ctx.secrets.size > 0,
+  };
+  try {
+    await runSteps(
+      steps,
+      state,
+      { signal: ctx.signal, ui: ctx.ui },
+      {
+        onError: ctx.onError,
+        cleanupSignal: ctx.cleanupSignal,
+        onCleanupPending: ctx.onCleanupPending,
+      },
+    );
+    return state.artifact;
+  } catch (err) {
+    if (
+      state.vmError &&
+      !ctx.signal.aborted &&
+      !(err instanceof CancelledError && ctx.signal.aborted)
+    )
+      throw state.vmError;
+    throw err;
+  } finally {
+    catalog.close();
+  }
+}
+
 export const qemuBuilder: BuilderPlugin<QemuConfig> = {
   type: 'qemu',
   builderId: QEMU_BUILDER_ID,
   schema: qemuConfigSchema,
   prepare: prepareQemu,
 
-  async run(
-    config: QemuConfig,
-    ctx: BuildContext,
-    hook: ProvisionHook,
-  ): Promise<Artifact | undefined> {
-    if (config.output_directory && existsSync(resolve(config.output_directory)) && !ctx.force) {
-      throw new UserError(
-        'OutputExists',
-        `output directory ${resolve(config.output_directory)} already exists`,
-        {
-          where: 'output_directory',
-          hint: 'remove it, or build with -force',
-        },
-      );
-    }
-    const catalog = Catalog.open(ctx.kilnHome);
-    const state: QemuState = {
-      config,
-      ctx,
-      hook,
-      catalog,
-      vmDied: new AbortController(),
-      frozen: [],
-      // Counted before this build adds its own key: the template's sensitive values.
-      hasSecrets: ctx.secrets.size > 0,
-    };
-    try {
-      await runSteps(
-        QEMU_STEPS,
-        state,
-        { signal: ctx.signal, ui: ctx.ui },
-        {
-          onError: ctx.onError,
-          cleanupSignal: ctx.cleanupSignal,
-          onCleanupPending: ctx.onCleanupPending,
-        },
-      );
-      return state.artifact;
-    } catch (err) {
-      // A step that failed because QEMU died reports QEMU's death, which says why.
-      if (
-        state.vmError &&
-        !ctx.signal.aborted &&
-        !(err instanceof CancelledError && ctx.signal.aborted)
-      )
-        throw state.vmError;
-      throw err;
-    } finally {
-      catalog.close();
-    }
-  },
+  run: (config, ctx, hook) => runQemuBuild(config, ctx, hook),
 
   sourceImage(config, catalog) {
     return config.source_image ? catalog.resolveImage(config.source_image) : undefined;

@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { cleanGuestScript } from './steps/clean-guest.js';
-import { sshCredentials } from './steps/run-vm.js';
 
 describe('cleanGuestScript', () => {
   it('is valid sh and quotes the user and key', () => {
@@ -24,17 +23,5 @@ describe('cleanGuestScript', () => {
     ]) {
       expect(s).toContain(part);
     }
-  });
-});
-
-describe('sshCredentials', () => {
-  it("uses systemd's own credential for root and kiln's unit for other users", () => {
-    expect(Object.keys(sshCredentials('root', 'ssh-ed25519 AAAA'))).toEqual([
-      'ssh.authorized_keys.root',
-    ]);
-    expect(sshCredentials('admin', 'ssh-ed25519 AAAA')).toEqual({
-      'kiln.ssh.authorized_keys': 'ssh-ed25519 AAAA',
-      'kiln.ssh.user': 'admin',
-    });
   });
 });

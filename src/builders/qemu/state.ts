@@ -8,6 +8,7 @@ import type { Artifact, BuildContext, ProvisionHook } from '../../core/plugin.js
 import type { AccelChoice } from '../../qemu/accel.js';
 import type { Vm } from '../../qemu/launch.js';
 import type { QemuConfig } from './config.js';
+import type { QemuDriver } from './driver.js';
 import type { WarmSource, WarmSpec } from './warm.js';
 
 /** The disk a build starts from. */
@@ -26,6 +27,8 @@ export interface SourceDisk {
 
 export interface QemuState {
   config: QemuConfig;
+  /** QEMU and qemu-img, behind an interface so the steps can be tested without a VM. */
+  driver: QemuDriver;
   ctx: BuildContext;
   hook: ProvisionHook;
   catalog: CatalogApi;

@@ -9,7 +9,7 @@ import { Catalog } from '../../catalog/index.js';
 import { CancelledError, type KilnError, SystemError, UserError } from '../../core/errors.js';
 import { BuildUi, type Ui } from '../../core/events.js';
 import { Secrets } from '../../core/secrets.js';
-import { lastLines } from '../../qemu/launch.js';
+import { lastLines } from '../../qemu/console.js';
 import {
   type InstanceStatus,
   instanceStatus,

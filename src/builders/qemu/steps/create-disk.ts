@@ -7,16 +7,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isInside } from '../../../catalog/fs-util.js';
-import { haveCommand, run } from '../../../core/exec.js';
+import { haveCommand } from '../../../core/exec.js';
 import type { Step } from '../../../core/steps.js';
-import { chooseAccelerator } from '../../../qemu/accel.js';
-import {
-  convertImage,
-  createOverlay,
-  imageInfo,
-  QEMU_IMG,
-  QEMU_INSTALL_HINT,
-} from '../../../qemu/launch.js';
 import { parseDiskSize } from '../config.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 import { findWarm, markBroken, type WarmSpec, warmEnabled } from '../warm.js';
@@ -70,8 +62,8 @@ export const createDisk: Step<QemuState> = {
     await mkdir(work, { recursive: true, mode: 0o700 });
     const disk = join(work, `disk.${c.format}`);
     state.disk = disk;
-    state.accel = await chooseAccelerator(c.accelerator, c.qemu_binary);
-    const info = await imageInfo(src.file, signal);
+    state.accel = await state.driver.chooseAccelerator(c.accelerator, c.qemu_binary);
+    const info = await state.driver.imageInfo(src.file, signal);
     const wanted = c.disk_size === undefined ? undefined : parseDiskSize(c.disk_size);
     const grow = wanted !== undefined && wanted > info.virtualSize ? wanted : undefined;
     if (wanted !== undefined && wanted < info.virtualSize) {
@@ -89,7 +81,13 @@ export const createDisk: Step<QemuState> = {
     if (state.warmFrom) {
       ui.say('Creating overlay disk on the source image (on its saved VM state)...');
       try {
-        await createOverlay(state.warmFrom.layerFile, 'qcow2', disk, undefined, signal);
+        await state.driver.createOverlay(
+          state.warmFrom.layerFile,
+          'qcow2',
+          disk,
+          undefined,
+          signal,
+        );
       } catch (err) {
         if (signal.aborted) throw err;
         // E.g. the state of an ancestor it is layered on was deleted by hand.
@@ -101,15 +99,11 @@ export const createDisk: Step<QemuState> = {
     if (state.warmFrom) return;
     if (c.use_backing_file) {
       ui.say('Creating overlay disk on the source image...');
-      await createOverlay(src.file, src.format, disk, grow, signal);
+      await state.driver.createOverlay(src.file, src.format, disk, grow, signal);
     } else {
       ui.say('Copying the source image...');
-      await convertImage(src.file, disk, c.format, signal, src.format);
-      if (grow)
-        await run(QEMU_IMG, ['resize', '-q', '-f', c.format, disk, String(grow)], {
-          signal,
-          installHint: QEMU_INSTALL_HINT,
-        });
+      await state.driver.convertImage(src.file, disk, c.format, signal, src.format);
+      if (grow) await state.driver.resizeImage(disk, c.format, grow, signal);
     }
   },
   async cleanup(state) {

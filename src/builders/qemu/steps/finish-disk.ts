@@ -7,25 +7,9 @@
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { run } from '../../../core/exec.js';
 import type { Step } from '../../../core/steps.js';
-import { QEMU_IMG, QEMU_INSTALL_HINT } from '../../../qemu/launch.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 import { findWarm, removeWarm, WARM_DIR, WARM_LAYER, writeWarm } from '../warm.js';
-
-async function rebase(
-  file: string,
-  backing: string,
-  format: string,
-  safe: boolean,
-  signal: AbortSignal,
-) {
-  await run(
-    QEMU_IMG,
-    ['rebase', '-q', ...(safe ? [] : ['-u']), '-f', 'qcow2', '-b', backing, '-F', format, file],
-    { signal, installHint: QEMU_INSTALL_HINT },
-  );
-}
 
 /** Waits for a state file (zstd renames it into place once complete); false after `ms`. */
 async function appeared(file: string, ms: number): Promise<boolean> {
@@ -46,7 +30,7 @@ export const finishDisk: Step<QemuState> = {
     const work = state.workDir!;
     // 1. The image's disk: its data kept, its backing the source's disk (reads the old chain,
     //    so before any frozen layer moves). qemu-img copies only what differs: milliseconds.
-    await rebase(state.disk!, src.file, src.format, true, signal);
+    await state.driver.rebaseImage(state.disk!, src.file, src.format, true, signal);
 
     // 2. Frozen layers become warm states, oldest first; each is backed by the one before, so
     //    once one is dropped the later ones are useless too.
@@ -68,7 +52,7 @@ export const finishDisk: Step<QemuState> = {
         await rm(f.stateFile, { force: true });
         continue;
       }
-      if (previous) await rebase(f.layer, previous.now, 'qcow2', false, signal);
+      if (previous) await state.driver.rebaseImage(f.layer, previous.now, 'qcow2', false, signal);
       // Written beside its final place, then renamed: a half-written state is never used.
       const tmp = `${target}.tmp-${state.imageId}`;
       journal(state, 'dir', tmp);

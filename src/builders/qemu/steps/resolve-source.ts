@@ -1,7 +1,6 @@
 /** Finds the disk the build starts from (catalog image or disk file) and checks it. */
 import { verifyImageDigests } from '../../../catalog/digest.js';
 import type { Step } from '../../../core/steps.js';
-import { imageInfo } from '../../../qemu/launch.js';
 import { pickDiskFile, resolveSourceImage, sourceFromImage, verifyChecksum } from '../source.js';
 import type { QemuState } from '../state.js';
 
@@ -20,7 +19,7 @@ export const resolveSource: Step<QemuState> = {
       ui.say(`Retrieving ISO`);
       ui.message(`Using file in-place: file://${file}`);
       await verifyChecksum(file, c.iso_checksum ?? 'none', c.iso_checksum_type);
-      const info = await imageInfo(file, signal);
+      const info = await state.driver.imageInfo(file, signal);
       state.source = { file, format: info.format, kilnCredentials: false };
     }
     state.ctx.generated.SourceImage = state.source.image?.id ?? state.source.file;

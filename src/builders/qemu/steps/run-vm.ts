@@ -7,33 +7,23 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CREDENTIAL_KEY, CREDENTIAL_USER } from '../../../base/debian-tree.js';
 import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
-import { chooseAccelerator } from '../../../qemu/accel.js';
-import { createOverlay, describeExit, startVm, type Vm } from '../../../qemu/launch.js';
+import { sshCredentials } from '../../../qemu/credentials.js';
+import { describeExit, type Vm } from '../../../qemu/launch.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 import { markBroken, restoreVm } from '../warm.js';
 
 /** How long a restore may take before kiln gives up on the saved state and boots. */
 const RESTORE_TIMEOUT_MS = 60_000;
 
-/**
- * The credentials that make the guest accept the build's key. For root, systemd's own
- * tmpfiles rule (`ssh.authorized_keys.root`) writes it, with no extra unit on the boot's
- * critical path; for any other user, kiln's first-boot unit in its base image does.
- */
-export function sshCredentials(user: string, publicKey: string): Record<string, string> {
-  if (user === 'root') return { 'ssh.authorized_keys.root': publicKey };
-  return { [CREDENTIAL_KEY]: publicKey, [CREDENTIAL_USER]: user };
-}
-
 export const runVm: Step<QemuState> = {
   name: 'run-vm',
   async run(state, { ui, signal }) {
     const c = state.config;
     const src = state.source!;
-    const accel = state.accel ?? (await chooseAccelerator(c.accelerator, c.qemu_binary));
+    const accel =
+      state.accel ?? (await state.driver.chooseAccelerator(c.accelerator, c.qemu_binary));
     ui.message(`accelerator: ${accel.accel} (${accel.reason})`);
     // A short path: a unix socket path must fit in 108 bytes.
     state.runDir = await mkdtemp(join(tmpdir(), 'kiln-vm-'));
@@ -48,7 +38,7 @@ export const runVm: Step<QemuState> = {
         : c.communicator === 'ssh' && state.publicKey
           ? sshCredentials(c.ssh_username!, state.publicKey)
           : {};
-      return startVm({
+      return state.driver.startVm({
         name,
         accel: accel.accel,
         memoryMb: c.memory,
@@ -69,6 +59,7 @@ export const runVm: Step<QemuState> = {
         qemuBinary: c.qemu_binary,
         signal,
         onSpawn: (pid) => journal(state, 'process', String(pid)),
+        onGone: (pid) => unjournal(state, String(pid)),
       });
     };
     let vm: Vm | undefined;
@@ -89,7 +80,7 @@ export const runVm: Step<QemuState> = {
         state.warmFrom = undefined;
         vm = undefined;
         await rm(state.disk!, { force: true });
-        await createOverlay(src.file, src.format, state.disk!, undefined, signal);
+        await state.driver.createOverlay(src.file, src.format, state.disk!, undefined, signal);
       }
     }
     if (!vm) {

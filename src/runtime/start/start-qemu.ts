@@ -1,0 +1,71 @@
+/**
+ * QEMU for the instance, detached so it outlives kiln, through the one launcher: ports on
+ * 127.0.0.1 only (picked ones tried again when taken meanwhile), each pid journalled as
+ * soon as it exists. QEMU dying while it starts fails at once with its exit status, its
+ * own words and the console's last lines. Cleanup stops QEMU unless the instance was
+ * recorded.
+ */
+import { SystemError } from '../../core/errors.js';
+import type { Step } from '../../core/steps.js';
+import { lastLines } from '../../qemu/console.js';
+import { describeExit, QemuStartError, startVm } from '../../qemu/launch.js';
+import type { StartState } from './state.js';
+
+/** kiln run waits longer for QMP than a build: several instances may be starting at once. */
+const QMP_TIMEOUT_MS = 30_000;
+
+export const startQemu: Step<StartState> = {
+  name: 'start-qemu',
+  async run(state, { signal }) {
+    const { catalog, runId, meta, image } = state;
+    const md = image.metadata as Record<string, unknown>;
+    const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+    try {
+      state.vm = await startVm({
+        name: `kiln-${state.id}`,
+        accel: state.accel,
+        memoryMb: meta.memoryMb,
+        cpus: meta.cpus,
+        disk: { file: meta.overlay, format: 'qcow2', interface: 'virtio' },
+        kernel: str(md.kernel),
+        initrd: str(md.initrd),
+        cmdline: str(md.cmdline),
+        netDevice: 'virtio-net-pci',
+        forwards: state.ports.map((p) => ({ hostPort: p.host, guestPort: p.guest })),
+        qmpSocket: meta.qmpSocket,
+        serialLog: meta.serialLog,
+        // -no-reboot: a guest reboot ends QEMU, which is how `stopInstance`'s Ctrl-Alt-Del ends it.
+        qemuArgs: [['-pidfile', meta.pidFile], ['-no-reboot'], ...state.firmware],
+        ...(state.qemuBinary ? { qemuBinary: state.qemuBinary } : {}),
+        detachedLog: meta.qemuLog,
+        qmpTimeoutMs: QMP_TIMEOUT_MS,
+        signal,
+        onSpawn: (pid) => catalog.recordResource({ runId, kind: 'process', ref: String(pid) }),
+        onGone: (pid) => catalog.forgetResource(runId, String(pid)),
+      });
+    } catch (err) {
+      if (!(err instanceof QemuStartError)) throw err;
+      const consoleLines = await lastLines(meta.serialLog, 15);
+      throw new SystemError(
+        'QemuStartFailed',
+        `QEMU for ${state.id} exited while starting (${describeExit(err.exit)})`,
+        {
+          details: [
+            ...err.qemuLines.map((l) => `qemu: ${l}`),
+            ...(consoleLines.length > 0
+              ? ['last console lines:', ...consoleLines]
+              : ['the console printed nothing']),
+          ],
+          hint: err.qemuLines.some((l) => /host ?forward/i.test(l))
+            ? 'a host port is in use: choose another -p'
+            : undefined,
+          cause: err,
+        },
+      );
+    }
+  },
+  async cleanup(state) {
+    if (state.record || !state.vm) return;
+    await state.vm.kill();
+  },
+};
