@@ -17,6 +17,7 @@ const LONG_FLAGS = new Set([
   'timestamp-ui',
   'debug',
   'output',
+  'output-file',
   'help',
   'version',
   'json',

@@ -5,6 +5,7 @@ import { registerBuild } from './build.js';
 import { registerDeploy } from './deploy.js';
 import { registerGc } from './gc.js';
 import { registerGcAws } from './gc-aws.js';
+import { registerHcl2Upgrade } from './hcl2-upgrade.js';
 import { registerImages } from './images.js';
 import { registerInspect } from './inspect.js';
 import { registerPipeline } from './pipeline.js';
@@ -20,6 +21,7 @@ export const commands: Register[] = [
   registerGc,
   registerValidate,
   registerInspect,
+  registerHcl2Upgrade,
   registerBuild,
   registerBase,
   registerRun,
