@@ -398,12 +398,11 @@ function renderPieces(pieces: Piece[]): string {
       out += `\${${p.expr}}`;
       return;
     }
-    let lit = p.lit;
-    // A literal `$` right before an interpolation would read as the `$${` escape.
-    const dollar = lit.endsWith('$') && merged[i + 1] !== undefined;
-    if (dollar) lit = lit.slice(0, -1);
-    out += escapeQuotedStringLit(lit);
-    if (dollar) out += `\${"$"}`;
+    // Literal `$`s right before an interpolation would read as the `$${` escape: they go in
+    // the interpolation as a quoted string instead.
+    const dollars = merged[i + 1] !== undefined ? (/\$+$/.exec(p.lit)?.[0] ?? '') : '';
+    out += escapeQuotedStringLit(p.lit.slice(0, p.lit.length - dollars.length));
+    if (dollars) out += `\${"${dollars}"}`;
   });
   return out;
 }
