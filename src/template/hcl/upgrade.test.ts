@@ -82,7 +82,7 @@ describe('the sample', () => {
   };
 
   it.each(['packer-build', 'packer-release'])(
-    '%s.pkr.hcl is what hcl2_upgrade writes for %s.json, tidied (source named, no unused local)',
+    '%s.pkr.hcl is what hcl2_upgrade writes for the JSON template, tidied (source named, no unused local)',
     (name) => {
       const dir = 'examples/hello-web/packer';
       const converted = convertFile(`${dir}/${name}.json`)
