@@ -11,10 +11,10 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CancelledError, KilnError, SystemError, UserError } from '../core/errors.js';
 import {
-  type Credentials,
-  type CredentialStore,
   Authenticator,
   authRefused,
+  type CredentialStore,
+  type Credentials,
   DockerConfigCredentials,
   repositoryScope,
 } from './auth.js';

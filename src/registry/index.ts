@@ -1,8 +1,8 @@
 /** The OCI distribution client: what other layers import from `registry/`. */
 export {
   type Challenge,
-  type Credentials,
   type CredentialStore,
+  type Credentials,
   DockerConfigCredentials,
   parseChallenges,
   StaticCredentials,
