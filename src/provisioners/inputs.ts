@@ -6,11 +6,43 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { PluginInputs } from '../core/plugin.js';
-import type { AnsibleConfig } from './ansible.js';
-import type { AnsibleLocalConfig } from './ansible-local.js';
-import type { FileConfig } from './file.js';
-import type { ShellConfig } from './shell.js';
-import type { ShellLocalConfig } from './shell-local.js';
+
+// Each function takes only the config keys it reads, spelled out here rather than imported
+// from the provisioners: they import this file, so importing their types back made a circle.
+
+interface FileKeys {
+  direction?: string;
+  generated?: boolean;
+  source?: string;
+  sources?: string[];
+}
+
+interface ScriptKeys {
+  script?: string;
+  scripts?: string[];
+}
+
+interface AnsibleKeys {
+  playbook_file: string;
+  inventory_file?: string;
+  galaxy_file?: string;
+  extra_arguments?: string[];
+  roles_path?: string;
+  collections_path?: string;
+}
+
+interface AnsibleLocalKeys {
+  playbook_file?: string;
+  playbook_files?: string[];
+  playbook_dir?: string;
+  playbook_paths?: string[];
+  role_paths?: string[];
+  group_vars?: string;
+  host_vars?: string;
+  inventory_file?: string;
+  galaxy_file?: string;
+  extra_arguments?: string[];
+}
 
 /**
  * Directories Ansible reads beside a playbook by convention (roles, variables, modules, and
@@ -32,18 +64,18 @@ const PLAYBOOK_SIBLINGS = [
 ];
 
 /** The `file` provisioner's local sources (uploads only; `content` is in the config itself). */
-export function fileInputs(c: FileConfig): PluginInputs {
+export function fileInputs(c: FileKeys): PluginInputs {
   if ((c.direction || 'upload') !== 'upload' || c.generated) return { files: [], dirs: [] };
   return { files: [...(c.sources ?? []), ...(c.source ? [c.source] : [])], dirs: [] };
 }
 
 /** The `shell` provisioner's scripts (inline commands are in the config itself). */
-export function shellInputs(c: ShellConfig): PluginInputs {
+export function shellInputs(c: ScriptKeys): PluginInputs {
   return { files: [...(c.script ? [c.script] : []), ...(c.scripts ?? [])], dirs: [] };
 }
 
 /** The `shell-local` provisioner's scripts. */
-export function shellLocalInputs(c: ShellLocalConfig): PluginInputs {
+export function shellLocalInputs(c: ScriptKeys): PluginInputs {
   return { files: [...(c.script ? [c.script] : []), ...(c.scripts ?? [])], dirs: [] };
 }
 
@@ -66,7 +98,7 @@ function siblings(playbook: string): string[] {
 }
 
 /** The `ansible` provisioner: playbook, inventory, galaxy file, var files, role and collection paths. */
-export function ansibleInputs(c: AnsibleConfig): PluginInputs {
+export function ansibleInputs(c: AnsibleKeys): PluginInputs {
   return {
     files: [
       c.playbook_file,
@@ -83,7 +115,7 @@ export function ansibleInputs(c: AnsibleConfig): PluginInputs {
 }
 
 /** The `ansible-local` provisioner: everything it uploads (playbooks, their dirs, roles, vars). */
-export function ansibleLocalInputs(c: AnsibleLocalConfig): PluginInputs {
+export function ansibleLocalInputs(c: AnsibleLocalKeys): PluginInputs {
   const playbooks = [...(c.playbook_file ? [c.playbook_file] : []), ...(c.playbook_files ?? [])];
   return {
     files: [
