@@ -7,8 +7,9 @@ import {
   type Image,
 } from '@aws-sdk/client-ec2';
 import { SystemError } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
 import { awsCode } from './errors.js';
-import { type Polling, retryOn, sleep } from './retry.js';
+import { type Polling, retryOn } from './retry.js';
 import { RUN_TAG } from './tags.js';
 
 /** Eventual-consistency codes for a just-made image or snapshot. */

@@ -1,8 +1,9 @@
 /**
  * Waiting out AWS's eventual consistency: retrying a call while it fails with a "not yet"
- * code, an abortable sleep, and Packer's polling settings.
+ * code, and Packer's polling settings.
  */
-import { CancelledError, throwIfAborted } from '../core/errors.js';
+import { throwIfAborted } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
 import { awsCode, isCredentialError } from './errors.js';
 
 export interface RetryOptions {
@@ -39,23 +40,6 @@ export async function retryOn<T>(fn: () => Promise<T>, opts: RetryOptions): Prom
     }
   }
 }
-
-/** Waits `ms`, or throws CancelledError as soon as `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new CancelledError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /** Polling for waits (Packer's `aws_polling`): the delay between checks and how many checks at most. */
 export interface Polling {
   delayMs: number;

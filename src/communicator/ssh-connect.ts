@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import { CancelledError, SystemError, UserError } from '../core/errors.js';
+import { pause } from '../core/sleep.js';
 
 export interface ConnectOptions {
   host: string;
@@ -160,7 +161,7 @@ export async function connectWithRetry(opts: ConnectOptions): Promise<Connected>
       }
       // Back off longer after a rejection: the key may be installed moments after sshd
       // starts, so the rejections must span a few seconds before they count as final.
-      await sleep(authFailures > 0 ? Math.max(retryDelay, 1500) : retryDelay, stop.signal);
+      await pause(authFailures > 0 ? Math.max(retryDelay, 1500) : retryDelay, stop.signal);
     }
   } finally {
     if (poll) clearInterval(poll);
@@ -332,19 +333,6 @@ function handshake(
         return true;
       },
     });
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
   });
 }
 

@@ -11,6 +11,7 @@ import { CancelledError, KilnError, throwIfAborted } from './errors.js';
 import { goQuote } from './go-quote.js';
 import type { PreparedBuild, PreparedProvisioner } from './loaded-template.js';
 import type { BuildContext, ProvisionHook } from './plugin.js';
+import { sleep } from './sleep.js';
 
 /** The hook a builder calls when its machine is reachable. */
 export function createProvisionHook(
@@ -133,23 +134,4 @@ async function attempt(
   } finally {
     if (timer) clearTimeout(timer);
   }
-}
-
-/** Waits `ms`, rejecting with CancelledError as soon as `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(new CancelledError());
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new CancelledError());
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -15,7 +15,7 @@ import type {
   PostProcessorPlugin,
   PostProcessResult,
 } from '../core/plugin.js';
-import { sleep } from '../core/provision-hook.js';
+import { sleep } from '../core/sleep.js';
 
 export const manifestSchema = z.strictObject({
   /** The manifest file (default `packer-manifest.json`). */
@@ -86,7 +86,7 @@ function sortedMap(v: unknown): Record<string, string> | null {
 
 async function lock(path: string): Promise<boolean> {
   for (let i = 0; i < 3; i++) {
-    await sleep(i * 200, new AbortController().signal);
+    await sleep(i * 200);
     try {
       const fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
       await fh.close();

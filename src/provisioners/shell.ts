@@ -24,6 +24,7 @@ import type {
   ProvisionContext,
   ProvisionerPlugin,
 } from '../core/plugin.js';
+import { sleep } from '../core/sleep.js';
 import { parseGoDurationMs } from '../template/duration.js';
 import { shellInputs } from './inputs.js';
 import { randomSuffix, requireComm, splitKeyValue } from './remote.js';
@@ -329,19 +330,4 @@ async function retrying(
       await sleep(2000, ctx.signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new CancelledError());
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new CancelledError());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { CancelledError, SystemError, UserError } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
 import { buildQemuArgs, type PortForward, type VmSpec } from './args.js';
 import { lastLines, tailLines } from './console.js';
 import { QEMU_INSTALL_HINT } from './img.js';
@@ -211,7 +212,7 @@ async function startOnce(opts: StartVmOptions, forwards: PortForward[]): Promise
     });
   } catch (err) {
     // Give QEMU a moment to finish dying so its reason is in its output.
-    await Promise.race([exited, sleep(1000)]);
+    await Promise.race([exited, sleep(1000, undefined, { unref: true })]);
     const e = exit as VmExit | undefined;
     await killNow();
     opts.onGone?.(pid);
@@ -249,18 +250,24 @@ async function startOnce(opts: StartVmOptions, forwards: PortForward[]): Promise
       } catch {
         return exit !== undefined;
       }
-      const t = await Promise.race([exited.then(() => true), sleep(timeoutMs).then(() => false)]);
+      const t = await Promise.race([
+        exited.then(() => true),
+        sleep(timeoutMs, undefined, { unref: true }).then(() => false),
+      ]);
       return t;
     },
     async kill(): Promise<VmExit> {
       if (exit) return exit;
       try {
         // `quit` lets QEMU flush its block devices; SIGKILL if it does not go quickly.
-        await Promise.race([qmp.execute('quit'), sleep(1000)]);
+        await Promise.race([qmp.execute('quit'), sleep(1000, undefined, { unref: true })]);
       } catch {
         // The socket may already be closed.
       }
-      const gone = await Promise.race([exited.then(() => true), sleep(3000).then(() => false)]);
+      const gone = await Promise.race([
+        exited.then(() => true),
+        sleep(3000, undefined, { unref: true }).then(() => false),
+      ]);
       if (!gone) await killNow();
       qmp.close();
       return exited;
@@ -292,8 +299,4 @@ export async function freePort(): Promise<number> {
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   await new Promise((r) => srv.close(r));
   return port;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
 }

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
 import { CancelledError, SystemError } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
 
 /** An asynchronous QMP event, e.g. `{event: 'SHUTDOWN', data: {guest: true, reason: 'guest-shutdown'}}`. */
 export interface QmpEvent {
@@ -79,7 +80,7 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
           },
         );
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
 

@@ -8,6 +8,7 @@ import {
   type ProcessIdentity,
   processCmdline,
 } from '../catalog/process-info.js';
+import { sleep } from '../core/sleep.js';
 import { describeExit, knownExit } from '../qemu/launch.js';
 
 /**
@@ -39,6 +40,6 @@ export async function waitGone(
   for (;;) {
     if (isGone()) return true;
     if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }

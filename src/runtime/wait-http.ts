@@ -6,6 +6,7 @@
  */
 import { request } from 'node:http';
 import { CancelledError, SystemError } from '../core/errors.js';
+import { pause } from '../core/sleep.js';
 
 export interface WaitHttpOptions {
   port: number;
@@ -81,7 +82,8 @@ export async function waitHttp(opts: WaitHttpOptions): Promise<HttpAnswer> {
         { details: [`last seen (probe ${probes}): ${last}`] },
       );
     }
-    await sleep(Math.min(opts.intervalMs ?? 200, Math.max(0, deadline - Date.now())), opts.signal);
+    // The loop's first line says what an abort cancelled.
+    await pause(Math.min(opts.intervalMs ?? 200, Math.max(0, deadline - Date.now())), opts.signal);
   }
 }
 
@@ -124,16 +126,4 @@ function describeNetError(e: Error): string {
 function clip(s: string): string {
   const one = s.replace(/\s+/g, ' ').trim();
   return one.length > 120 ? `${one.slice(0, 120)}…` : one || '(empty body)';
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -13,7 +13,7 @@ import type {
   PrepareResult,
   ProvisionHook,
 } from '../../core/plugin.js';
-import { sleep } from '../../core/provision-hook.js';
+import { sleep } from '../../core/sleep.js';
 import { runSteps, type Step } from '../../core/steps.js';
 import { parseGoDurationMs } from '../../template/duration.js';
 import { NULL_BUILDER_ID, nullArtifact } from './artifact.js';

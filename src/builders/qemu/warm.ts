@@ -28,6 +28,7 @@ import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256File } from '../../catalog/digest.js';
 import { SystemError } from '../../core/errors.js';
+import { sleep } from '../../core/sleep.js';
 import type { QmpClient } from '../../qemu/qmp.js';
 
 export const WARM_DIR = 'warm';
@@ -190,7 +191,7 @@ async function waitMigration(qmp: QmpClient, what: string): Promise<void> {
       throw new SystemError('WarmMigrationFailed', `${what} failed`, {
         details: r['error-desc'] ? [r['error-desc']] : [],
       });
-    await new Promise((res) => setTimeout(res, 25));
+    await sleep(25);
   }
 }
 

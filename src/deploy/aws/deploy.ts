@@ -26,7 +26,6 @@ import {
 } from '@aws-sdk/client-ec2';
 import { type AwsAccess, autoScalingClient, ec2Client } from '../../aws/clients.js';
 import { awsCode, describeAwsError, explainAwsError } from '../../aws/errors.js';
-import { sleep } from '../../aws/retry.js';
 import {
   listDeployments,
   type NewDeployment,
@@ -34,6 +33,7 @@ import {
 } from '../../catalog/deployments.js';
 import { CancelledError, SystemError, UserError } from '../../core/errors.js';
 import type { BuildUi } from '../../core/events.js';
+import { sleep } from '../../core/sleep.js';
 
 export interface RefreshPreferences {
   /** MinHealthyPercentage, 0–100 (AWS's default 90). */

@@ -4,8 +4,8 @@
  * `communicator: none`.
  */
 
-import { sleep } from '../../../aws/retry.js';
 import { waitForSsh } from '../../../communicator/ssh.js';
+import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
 import { parseGoDurationMs } from '../../../template/duration.js';
 import { sshTimeout } from '../config.js';

@@ -25,8 +25,8 @@ import {
   isTransient,
   leftoverError,
 } from '../../../aws/errors.js';
-import { sleep } from '../../../aws/retry.js';
 import { RUN_TAG, toTags } from '../../../aws/tags.js';
+import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
 import { type BlockDeviceConfig, runTags, runVolumeTags, tenancyOf } from '../config.js';
 import type { AmazonState } from '../state.js';

@@ -5,8 +5,9 @@
  */
 import { DescribeInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { explainAwsError } from '../../../aws/errors.js';
-import { retryOn, sleep } from '../../../aws/retry.js';
+import { retryOn } from '../../../aws/retry.js';
 import { SystemError } from '../../../core/errors.js';
+import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
 import type { AmazonState } from '../state.js';
 

@@ -9,8 +9,9 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { explainAwsError } from '../../../aws/errors.js';
-import { retryOn, sleep } from '../../../aws/retry.js';
+import { retryOn } from '../../../aws/retry.js';
 import { SystemError, UserError } from '../../../core/errors.js';
+import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
 import type { AmazonEbsConfig } from '../config.js';
 import type { AmazonState } from '../state.js';

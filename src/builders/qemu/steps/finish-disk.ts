@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 import { findWarm, removeWarm, WARM_DIR, WARM_LAYER, writeWarm } from '../warm.js';
@@ -16,7 +17,7 @@ async function appeared(file: string, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (!existsSync(file)) {
     if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   return true;
 }

@@ -6,6 +6,7 @@
  * kiln's minimal image, where an orderly shutdown only costs time).
  */
 import { SystemError } from '../../../core/errors.js';
+import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
 import { parseGoDurationMs } from '../../../template/duration.js';
 import type { QemuState } from '../state.js';
@@ -86,17 +87,3 @@ export const shutdown: Step<QemuState> = {
     state.comm = undefined;
   },
 };
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-}
