@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runBuilds } from './build.js';
-import { goDuration, humanDuration } from './duration.js';
+import { formatGoDuration, humanDuration } from './duration.js';
 import { KilnError } from './errors.js';
 import { MemoryUi, type UiEvent } from './events.js';
 import { goQuote } from './go-quote.js';
@@ -539,13 +539,13 @@ describe('Packer spellings', () => {
     expect(humanDuration(0)).toBe('0 seconds');
   });
 
-  it('goDuration is time.Duration.String()', () => {
-    expect(goDuration(1000)).toBe('1s');
-    expect(goDuration(90_000)).toBe('1m30s');
-    expect(goDuration(500)).toBe('500ms');
-    expect(goDuration(1500)).toBe('1.5s');
-    expect(goDuration(3_600_000)).toBe('1h0m0s');
-    expect(goDuration(0)).toBe('0s');
+  it('formatGoDuration is time.Duration.String()', () => {
+    expect(formatGoDuration(1000)).toBe('1s');
+    expect(formatGoDuration(90_000)).toBe('1m30s');
+    expect(formatGoDuration(500)).toBe('500ms');
+    expect(formatGoDuration(1500)).toBe('1.5s');
+    expect(formatGoDuration(3_600_000)).toBe('1h0m0s');
+    expect(formatGoDuration(0)).toBe('0s');
   });
 
   it('goQuote is %q', () => {

@@ -6,7 +6,7 @@
  */
 import type { Communicator } from '../communicator/communicator.js';
 import type { BuildTracker } from './build-tracker.js';
-import { goDuration } from './duration.js';
+import { formatGoDuration } from './duration.js';
 import { CancelledError, KilnError, throwIfAborted } from './errors.js';
 import { goQuote } from './go-quote.js';
 import type { PreparedBuild, PreparedProvisioner } from './loaded-template.js';
@@ -107,15 +107,15 @@ async function attempt(
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
   if (p.pauseBeforeMs > 0) {
-    ctx.ui.say(`Pausing ${goDuration(p.pauseBeforeMs)} before the next provisioner...`);
+    ctx.ui.say(`Pausing ${formatGoDuration(p.pauseBeforeMs)} before the next provisioner...`);
     await sleep(p.pauseBeforeMs, ctx.signal);
   } else if (p.timeoutMs > 0) {
-    ctx.ui.say(`Setting a ${goDuration(p.timeoutMs)} timeout for the next provisioner...`);
+    ctx.ui.say(`Setting a ${formatGoDuration(p.timeoutMs)} timeout for the next provisioner...`);
     const timeout = new AbortController();
     timer = setTimeout(() => {
       timedOut = true;
       ctx.ui.error('Cancelling provisioner after a timeout...');
-      timeout.abort(new CancelledError(`timed out after ${goDuration(p.timeoutMs)}`));
+      timeout.abort(new CancelledError(`timed out after ${formatGoDuration(p.timeoutMs)}`));
     }, p.timeoutMs);
     signal = AbortSignal.any([ctx.signal, timeout.signal]);
   }
@@ -126,7 +126,7 @@ async function attempt(
     if (timedOut && !ctx.signal.aborted && err instanceof CancelledError) {
       throw new KilnError(
         'ProvisionerTimedOut',
-        `${provisionerLabel(p)} timed out after ${goDuration(p.timeoutMs)}`,
+        `${provisionerLabel(p)} timed out after ${formatGoDuration(p.timeoutMs)}`,
         { cause: err, source: 'user', hint: 'raise its "timeout" or make it faster' },
       );
     }

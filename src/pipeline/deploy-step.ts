@@ -5,9 +5,9 @@
  */
 
 import { Catalog } from '../catalog/index.js';
+import { parseGoDurationMs } from '../core/duration.js';
 import type { BuildUi } from '../core/events.js';
 import { deployLocal, listInstanceStatuses } from '../runtime/index.js';
-import { parseGoDurationMs } from '../template/duration.js';
 import type { PipelineConfig } from './pipeline-file.js';
 
 export interface DeployReleaseOptions {

@@ -8,10 +8,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Catalog } from '../catalog/index.js';
+import { parseGoDurationMs } from '../core/duration.js';
 import type { BuildUi } from '../core/events.js';
 import { canonicalJson } from '../core/input-hash.js';
 import { startInstance, stopInstance, waitHttp, whyNotRunning } from '../runtime/index.js';
-import { parseGoDurationMs } from '../template/duration.js';
 
 export interface SmokeTestOptions {
   kilnHome: string;

@@ -16,7 +16,7 @@ import type { LoadedTemplate, LoadOptions } from './types.js';
 import { readVarSources, resolveVariables } from './variables.js';
 import { volatility } from './volatile.js';
 
-export { parseGoDurationMs, parseGoDurationNs } from './duration.js';
+export { parseGoDurationMs, parseGoDurationNs } from '../core/duration.js';
 export { formatGoTime, formatStrftime } from './go-time.js';
 export { type InspectLine, inspectLines } from './inspect.js';
 export {

@@ -12,7 +12,6 @@ import {
   targetRegions,
   UNSUPPORTED,
 } from './config.js';
-import { parseDuration } from './duration.js';
 import { prepareAmazonEbs } from './prepare.js';
 import { buildInfo, LATE_KEYS, renderLateKeys } from './steps/build-info.js';
 import { pickSubnet } from './steps/network-info.js';
@@ -390,16 +389,5 @@ describe('amazon-ebs artifact', () => {
       'AMIs were created:\neu-west-1: ami-3\nus-east-1: ami-1\nus-west-2: ami-2\n',
     );
     expect(a.files).toEqual([]);
-  });
-});
-
-describe('parseDuration', () => {
-  it('reads Go durations and rejects the rest', () => {
-    expect(parseDuration('2h')).toBe(7_200_000);
-    expect(parseDuration('1h30m')).toBe(5_400_000);
-    expect(parseDuration('250ms')).toBe(250);
-    expect(parseDuration('90')).toBe(90_000);
-    expect(parseDuration('soon')).toBeUndefined();
-    expect(parseDuration('')).toBeUndefined();
   });
 });

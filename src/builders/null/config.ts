@@ -4,7 +4,7 @@
  * host. Packer's own checks and messages.
  */
 import { z } from 'zod';
-import { goDuration } from '../../template/duration.js';
+import { goDuration } from '../../core/duration.js';
 
 export const nullConfigSchema = z
   .strictObject({

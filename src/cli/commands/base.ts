@@ -9,9 +9,15 @@ import { BASES, makeBase } from '../../base/debian.js';
 import { importImage } from '../../base/import.js';
 import { Catalog } from '../../catalog/index.js';
 import { BuildUi } from '../../core/events.js';
-import { Secrets } from '../../core/secrets.js';
-import { createUi } from '../../ui/index.js';
-import { withInterrupts } from './run.js';
+import { withContext } from '../context.js';
+
+interface ImportOpts {
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
+  name?: string;
+  tag?: string[];
+}
 
 /** Registers `kiln base` and `kiln images import` (after `kiln images`, when it exists). */
 export function registerBase(program: Command): void {
@@ -22,10 +28,10 @@ export function registerBase(program: Command): void {
     )
     .argument('<name>', 'which base: debian-12')
     .option('--force', 'rebuild it even when it exists')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<{ force?: boolean; machineReadable?: boolean }>();
-      await withInterrupts(async (signal) => {
-        const ui = cliUi(opts.machineReadable === true);
+    .action(
+      withContext({ name: 'kiln base' }, async (ctx, name: string, opts: { force?: boolean }) => {
+        // Progress to stderr; stdout carries only the image id (or the machine-readable lines).
+        const ui = ctx.ui();
         const catalog = Catalog.open();
         try {
           const r = await makeBase({
@@ -33,7 +39,7 @@ export function registerBase(program: Command): void {
             name,
             force: opts.force === true,
             ui: new BuildUi(ui, name),
-            signal,
+            signal: ctx.signal,
           });
           if (r.created) {
             const t = Object.entries(r.timings)
@@ -41,12 +47,12 @@ export function registerBase(program: Command): void {
               .join(', ');
             ui.emit({ type: 'ui', level: 'message', build: name, text: `timings: ${t}` });
           }
-          process.stdout.write(`${r.image.id}\n`);
+          ctx.out(`${r.image.id}\n`);
         } finally {
           catalog.close();
         }
-      });
-    });
+      }),
+    );
 
   const images =
     program.commands.find((c) => c.name() === 'images') ??
@@ -62,17 +68,8 @@ export function registerBase(program: Command): void {
     .option('--cmdline <text>', 'kernel command line (default: root=/dev/vda rw console=ttyS0)')
     .option('--name <name>', 'image name (default: the file name)')
     .option('--tag <tag...>', 'tags for the image')
-    .action(async (disk: string, _o: unknown, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<{
-        kernel?: string;
-        initrd?: string;
-        cmdline?: string;
-        name?: string;
-        tag?: string[];
-        machineReadable?: boolean;
-      }>();
-      await withInterrupts(async (signal) => {
-        const ui = cliUi(opts.machineReadable === true);
+    .action(
+      withContext({ name: 'kiln images import' }, async (ctx, disk: string, opts: ImportOpts) => {
         const catalog = Catalog.open();
         try {
           const image = await importImage({
@@ -83,24 +80,13 @@ export function registerBase(program: Command): void {
             cmdline: opts.cmdline,
             name: opts.name,
             tags: opts.tag,
-            ui: new BuildUi(ui, 'import'),
-            signal,
+            ui: new BuildUi(ctx.ui(), 'import'),
+            signal: ctx.signal,
           });
-          process.stdout.write(`${image.id}\n`);
+          ctx.out(`${image.id}\n`);
         } finally {
           catalog.close();
         }
-      });
-    });
-}
-
-function cliUi(machineReadable: boolean) {
-  // Progress to stderr; stdout carries only the image id (machine-readable lines go to stdout).
-  return createUi({
-    mode: machineReadable ? 'machine-readable' : 'human',
-    secrets: new Secrets(),
-    stdout: machineReadable ? process.stdout : process.stderr,
-    stderr: process.stderr,
-    env: process.env,
-  });
+      }),
+    );
 }

@@ -8,13 +8,12 @@ import type { Command } from 'commander';
 import { collectGarbage } from '../../catalog/gc.js';
 import { Catalog } from '../../catalog/index.js';
 import { runBuilds } from '../../core/build.js';
-import { BuildTracker } from '../../core/build-tracker.js';
-import { CancelledError, formatError, UserError } from '../../core/errors.js';
+import { formatError, UserError } from '../../core/errors.js';
 import { defaultKilnHome } from '../../core/paths.js';
-import { Secrets } from '../../core/secrets.js';
 import { registry } from '../../plugins.js';
 import { loadTemplate } from '../../template/index.js';
-import { createUi, HumanUi, MachineReadableUi, type OutputMode } from '../../ui/index.js';
+import { HumanUi } from '../../ui/index.js';
+import { withContext } from '../context.js';
 import {
   addTemplateFlags,
   parseVarFlags,
@@ -122,117 +121,70 @@ export function registerBuild(program: Command): void {
     .option('--color [bool]', 'colour output on a terminal (-color=false turns it off)');
   addTemplateFlags(cmd);
   cmd.addHelpText('after', HELP_AFTER);
-  cmd.action(async (template: string, _opts: BuildFlags, command: Command) => {
-    const opts = command.optsWithGlobals<BuildFlags>();
-    if (opts.onError !== 'cleanup' && opts.onError !== 'abort') {
-      throw new UserError('BadFlag', `invalid value "${opts.onError}" for flag -on-error`, {
-        hint: 'use -on-error=cleanup or -on-error=abort',
-      });
-    }
-    if (opts.output !== undefined && opts.output !== 'json') {
-      throw new UserError('BadFlag', `unknown output format "${opts.output}"`, {
-        hint: 'use --output json',
-      });
-    }
-    const mode: OutputMode =
-      opts.output === 'json' ? 'json' : opts.machineReadable ? 'machine-readable' : 'human';
-    const color = parseColor(opts.color);
-    const parallelBuilds = parseParallel(opts.parallelBuilds);
-    const kilnHome = defaultKilnHome();
-
-    let loaded: Awaited<ReturnType<typeof loadTemplate>>;
-    try {
-      loaded = await loadTemplate(template, {
-        registry,
-        vars: parseVarFlags(opts.var),
-        varFiles: opts.varFile ?? [],
-        only: splitNames(opts.only),
-        except: splitNames(opts.except),
-        kilnHome,
-      });
-    } catch (err) {
-      // A script reading -machine-readable stdout sees the failure there too, as with Packer;
-      // nothing has started, so there is no summary.
-      if (mode === 'machine-readable') {
-        new MachineReadableUi({
-          write: (c) => void process.stdout.write(c),
-          secrets: new Secrets(),
-        }).emit({
-          type: 'ui',
-          level: 'error',
-          text: formatError(err),
-        });
-      }
-      throw err;
-    }
-
+  cmd.action(
     // Like Packer, a closed stdout (`| head`) must not stop the build or its cleanups.
-    const ignoreEpipe = (err: NodeJS.ErrnoException): void => {
-      if (err.code !== 'EPIPE') throw err;
-    };
-    process.stdout.on('error', ignoreEpipe);
-    process.stderr.on('error', ignoreEpipe);
-    const secrets = new Secrets();
-    for (const name of loaded.sensitiveVariables) secrets.add(loaded.variables[name]);
-    for (const v of loaded.sensitiveValues ?? []) secrets.add(v);
-    const ui = createUi({
-      mode,
-      secrets,
-      stdout: process.stdout,
-      stderr: process.stderr,
-      env: process.env,
-      color,
-      timestampUi: opts.timestampUi === true,
-    });
-    for (const w of loaded.warnings) ui.emit({ type: 'ui', level: 'say', text: `Warning: ${w}` });
-    await removeWhatDeadRunsLeft(kilnHome, (text) => ui.emit({ type: 'ui', level: 'say', text }));
-    if (ui instanceof HumanUi) ui.announceBuilds(loaded.builds.map((b) => b.name));
+    withContext(
+      { name: 'kiln build', survivesClosedStdout: true },
+      async (ctx, template: string, _opts: BuildFlags, command: Command) => {
+        const opts = command.optsWithGlobals<BuildFlags>();
+        if (opts.onError !== 'cleanup' && opts.onError !== 'abort') {
+          throw new UserError('BadFlag', `invalid value "${opts.onError}" for flag -on-error`, {
+            hint: 'use -on-error=cleanup or -on-error=abort',
+          });
+        }
+        const mode = ctx.mode;
+        const color = parseColor(opts.color);
+        const parallelBuilds = parseParallel(opts.parallelBuilds);
+        const kilnHome = defaultKilnHome();
+        const ui = ctx.ui({ color, timestampUi: opts.timestampUi === true });
 
-    const first = new AbortController();
-    const second = new AbortController();
-    const tracker = new BuildTracker();
-    let signals = 0;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      signals++;
-      if (signals === 1) {
-        ui.emit({
-          type: 'ui',
-          level: 'error',
-          text: `Cancelling build after receiving ${sig === 'SIGINT' ? 'interrupt' : 'terminated'}`,
+        let loaded: Awaited<ReturnType<typeof loadTemplate>>;
+        try {
+          loaded = await loadTemplate(template, {
+            registry,
+            vars: parseVarFlags(opts.var),
+            varFiles: opts.varFile ?? [],
+            only: splitNames(opts.only),
+            except: splitNames(opts.except),
+            kilnHome,
+          });
+        } catch (err) {
+          // A script reading -machine-readable stdout sees the failure there too, as with Packer;
+          // nothing has started, so there is no summary.
+          if (mode === 'machine-readable')
+            ui.emit({ type: 'ui', level: 'error', text: formatError(err) });
+          throw err;
+        }
+
+        for (const name of loaded.sensitiveVariables) ctx.secrets.add(loaded.variables[name]);
+        for (const v of loaded.sensitiveValues ?? []) ctx.secrets.add(v);
+        for (const w of loaded.warnings)
+          ui.emit({ type: 'ui', level: 'say', text: `Warning: ${w}` });
+        await removeWhatDeadRunsLeft(kilnHome, (text) =>
+          ui.emit({ type: 'ui', level: 'say', text }),
+        );
+        if (ui instanceof HumanUi) ui.announceBuilds(loaded.builds.map((b) => b.name));
+
+        ctx.onInterrupt((sig) =>
+          ui.emit({
+            type: 'ui',
+            level: 'error',
+            text: `Cancelling build after receiving ${sig === 'SIGINT' ? 'interrupt' : 'terminated'}`,
+          }),
+        );
+        const result = await runBuilds(loaded, {
+          ui,
+          parallelBuilds,
+          onError: opts.onError,
+          force: opts.force === true,
+          noCache: opts.cache === false,
+          signal: ctx.signal,
+          cleanupSignal: ctx.cleanupSignal,
+          kilnHome,
+          tracker: ctx.tracker,
         });
-        first.abort(new CancelledError(`cancelled by ${sig}`));
-        return;
-      }
-      second.abort(new CancelledError(`second ${sig}`));
-      const left = tracker.leftovers();
-      const lines = [
-        `kiln: received a second ${sig}: exiting now without finishing cleanup.`,
-        ...(left.length > 0
-          ? ['kiln: left behind:', ...left.map((l) => `  ${l}`)]
-          : ['kiln: nothing was left behind.']),
-        ...(left.length > 0 ? ['kiln: run `kiln gc` to remove what this run left.'] : []),
-      ];
-      process.stderr.write(`${secrets.redact(lines.join('\n'))}\n`);
-      process.exit(130);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    try {
-      const result = await runBuilds(loaded, {
-        ui,
-        parallelBuilds,
-        onError: opts.onError,
-        force: opts.force === true,
-        noCache: opts.cache === false,
-        signal: first.signal,
-        cleanupSignal: second.signal,
-        kilnHome,
-        tracker,
-      });
-      process.exitCode = result.exitCode;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-  });
+        ctx.exitCode = result.exitCode;
+      },
+    ),
+  );
 }

@@ -9,7 +9,8 @@ import { UserError } from '../../core/errors.js';
 import { BuildUi } from '../../core/events.js';
 import { deployLocal } from '../../runtime/index.js';
 import { parsePortSpec } from '../../runtime/port-spec.js';
-import { cliUi, durationOption, intOption, withInterrupts } from './run.js';
+import { withContext } from '../context.js';
+import { durationOption, intOption } from '../options.js';
 
 interface DeployLocalCliOpts {
   group: string;
@@ -50,50 +51,56 @@ export function registerDeployLocal(deploy: Command): void {
     .option('--memory <mb>', 'guest memory in MB (default 1024)')
     .option('--cpus <n>', 'virtual CPUs (default: what the image was built with, else 2)')
     .option('-q, --quiet', 'print only the member ids')
-    .action(async (image: string, opts: DeployLocalCliOpts) => {
-      const count = intOption('--count', opts.count)!;
-      const timeoutMs = durationOption('--timeout', opts.timeout);
-      let port: { basePort: number; guestPort: number } | undefined;
-      if (opts.publish !== undefined) {
-        const p = parsePortSpec(opts.publish);
-        if (p.host === 0)
-          throw new UserError('InvalidPort', `-p ${opts.publish}: a group needs a base port`, {
-            hint: 'write -p BASEPORT:GUEST, e.g. -p 8080:8080',
-          });
-        port = { basePort: p.host, guestPort: p.guest };
-      }
-      const memoryMb = intOption('--memory', opts.memory);
-      const cpus = intOption('--cpus', opts.cpus);
-      const expectStatus = intOption('--expect-status', opts.expectStatus);
-      const ui = new BuildUi(cliUi(opts.quiet === true), 'deploy');
-      await withInterrupts(async (signal) => {
-        const catalog = Catalog.open();
-        try {
-          const r = await deployLocal({
-            catalog,
-            image,
-            group: opts.group,
-            count,
-            ...(port ? { port } : {}),
-            ...(opts.healthPath !== undefined ? { healthPath: opts.healthPath } : {}),
-            ...(opts.expectBody !== undefined ? { expectBody: opts.expectBody } : {}),
-            ...(expectStatus !== undefined ? { expectStatus } : {}),
-            ...(memoryMb !== undefined ? { memoryMb } : {}),
-            ...(cpus !== undefined ? { cpus } : {}),
-            timeoutMs,
-            rollback: opts.rollback,
-            signal,
-            ui,
-          });
-          if (opts.quiet !== true) {
-            process.stderr.write(
-              `group ${r.group} runs ${r.imageId}: ${r.started.map((m) => `${m.id} on 127.0.0.1:${m.port}`).join(', ')} (${(r.elapsedMs / 1000).toFixed(1)} s)\n`,
-            );
+    .action(
+      withContext(
+        { name: 'kiln deploy local' },
+        async (ctx, image: string, opts: DeployLocalCliOpts) => {
+          const count = intOption('--count', opts.count)!;
+          const timeoutMs = durationOption('--timeout', opts.timeout);
+          let port: { basePort: number; guestPort: number } | undefined;
+          if (opts.publish !== undefined) {
+            const p = parsePortSpec(opts.publish);
+            if (p.host === 0)
+              throw new UserError('InvalidPort', `-p ${opts.publish}: a group needs a base port`, {
+                hint: 'write -p BASEPORT:GUEST, e.g. -p 8080:8080',
+              });
+            port = { basePort: p.host, guestPort: p.guest };
           }
-          for (const m of r.started) process.stdout.write(`${m.id}\n`);
-        } finally {
-          catalog.close();
-        }
-      });
-    });
+          const memoryMb = intOption('--memory', opts.memory);
+          const cpus = intOption('--cpus', opts.cpus);
+          const expectStatus = intOption('--expect-status', opts.expectStatus);
+          const ui = new BuildUi(
+            ctx.ui({ progressOnly: true, quiet: opts.quiet === true }),
+            'deploy',
+          );
+          const catalog = Catalog.open();
+          try {
+            const r = await deployLocal({
+              catalog,
+              image,
+              group: opts.group,
+              count,
+              ...(port ? { port } : {}),
+              ...(opts.healthPath !== undefined ? { healthPath: opts.healthPath } : {}),
+              ...(opts.expectBody !== undefined ? { expectBody: opts.expectBody } : {}),
+              ...(expectStatus !== undefined ? { expectStatus } : {}),
+              ...(memoryMb !== undefined ? { memoryMb } : {}),
+              ...(cpus !== undefined ? { cpus } : {}),
+              timeoutMs,
+              rollback: opts.rollback,
+              signal: ctx.signal,
+              ui,
+            });
+            if (opts.quiet !== true) {
+              ctx.err(
+                `group ${r.group} runs ${r.imageId}: ${r.started.map((m) => `${m.id} on 127.0.0.1:${m.port}`).join(', ')} (${(r.elapsedMs / 1000).toFixed(1)} s)\n`,
+              );
+            }
+            for (const m of r.started) ctx.out(`${m.id}\n`);
+          } finally {
+            catalog.close();
+          }
+        },
+      ),
+    );
 }

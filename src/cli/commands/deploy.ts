@@ -5,13 +5,12 @@
  * AMI id, a Packer artifact id (`us-east-1:ami-…[,…]`) or a catalog reference.
  */
 import { type Command, Option } from 'commander';
-import { parseDuration } from '../../builders/amazon/duration.js';
 import { Catalog } from '../../catalog/index.js';
 import { UserError } from '../../core/errors.js';
 import { BuildUi } from '../../core/events.js';
 import { defaultKilnHome } from '../../core/paths.js';
-import { Secrets } from '../../core/secrets.js';
-import { createUi } from '../../ui/index.js';
+import { withContext } from '../context.js';
+import { durationOption, intOption } from '../options.js';
 import { registerDeployLocal } from './deploy-local.js';
 
 interface DeployAwsOpts {
@@ -24,7 +23,6 @@ interface DeployAwsOpts {
   rollback?: boolean;
   launchTemplateVersion?: string;
   pollInterval: string;
-  machineReadable?: boolean;
 }
 
 /** Registers `kiln deploy` with its `aws` subcommand. */
@@ -57,82 +55,70 @@ export function registerDeploy(program: Command): void {
         .default('15s')
         .hideHelp(),
     )
-    .action(async (image: string | undefined, opts: DeployAwsOpts, cmd: Command) => {
-      const globals = cmd.optsWithGlobals<{ machineReadable?: boolean }>();
-      const kilnHome = defaultKilnHome();
-      const int = (flag: string, v: string | undefined): number | undefined => {
-        if (v === undefined) return undefined;
-        if (!/^\d+$/.test(v))
-          throw new UserError('InvalidOption', `${flag}: "${v}" is not a whole number`);
-        return Number(v);
-      };
-      const checkpoints = opts.checkpoints?.split(',').map((p) => int('--checkpoints', p.trim())!);
-      const pollMs = parseDuration(opts.pollInterval);
-      if (pollMs === undefined)
-        throw new UserError(
-          'InvalidOption',
-          `--poll-interval: "${opts.pollInterval}" is not a duration`,
-        );
-      if (opts.rollback && image)
-        throw new UserError(
-          'InvalidOption',
-          '--rollback takes no IMAGE: it returns to the release before the current one',
-        );
-      if (!opts.rollback && !image)
-        throw new UserError('InvalidOption', 'IMAGE is required', {
-          hint: 'kiln deploy aws --asg NAME ami-…',
-        });
-      const target = image ? resolveImage(image, opts.region, kilnHome) : undefined;
-      const region =
-        opts.region ?? target?.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-      if (!region)
-        throw new UserError('NoRegion', 'no AWS region given', {
-          hint: 'pass --region or set AWS_REGION',
-        });
-
-      const secrets = new Secrets();
-      const ui = createUi({
-        mode: globals.machineReadable ? 'machine-readable' : 'human',
-        secrets,
-        stdout: process.stdout,
-        stderr: process.stderr,
-      });
-      const controller = new AbortController();
-      const onSignal = (): void => controller.abort();
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        const common = {
-          region,
-          asg: opts.asg!,
-          kilnHome,
-          ui: new BuildUi(ui, 'deploy'),
-          signal: controller.signal,
-          pollMs,
-          minHealthy: int('--min-healthy', opts.minHealthy)!,
-          warmupSeconds: int('--warmup', opts.warmup)!,
-          ...(checkpoints ? { checkpoints } : {}),
-          ...(opts.checkpointDelay
-            ? { checkpointDelaySeconds: int('--checkpoint-delay', opts.checkpointDelay)! }
-            : {}),
-        };
-        const result = opts.rollback
-          ? await (await import('../../deploy/aws/deploy.js')).rollbackDeploy(common)
-          : await (await import('../../deploy/aws/deploy.js')).deployAmi({
-              ...common,
-              imageId: target!.imageId,
-              ...(opts.launchTemplateVersion ? { sourceVersion: opts.launchTemplateVersion } : {}),
+    .action(
+      withContext(
+        { name: 'kiln deploy aws' },
+        async (ctx, image: string | undefined, opts: DeployAwsOpts) => {
+          const kilnHome = defaultKilnHome();
+          const checkpoints = opts.checkpoints
+            ?.split(',')
+            .map((p) => intOption('--checkpoints', p.trim())!);
+          const pollMs = durationOption('--poll-interval', opts.pollInterval);
+          if (opts.rollback && image)
+            throw new UserError(
+              'InvalidOption',
+              '--rollback takes no IMAGE: it returns to the release before the current one',
+            );
+          if (!opts.rollback && !image)
+            throw new UserError('InvalidOption', 'IMAGE is required', {
+              hint: 'kiln deploy aws --asg NAME ami-…',
             });
-        process.stdout.write(
-          globals.machineReadable
-            ? ''
-            : `${opts.asg}: launch template ${result.launchTemplateId} version ${result.version} (was ${result.previousVersion}), refresh ${result.refreshId}\n`,
-        );
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-    });
+          const target = image ? resolveImage(image, opts.region, kilnHome) : undefined;
+          const region =
+            opts.region ??
+            target?.region ??
+            process.env.AWS_REGION ??
+            process.env.AWS_DEFAULT_REGION;
+          if (!region)
+            throw new UserError('NoRegion', 'no AWS region given', {
+              hint: 'pass --region or set AWS_REGION',
+            });
+
+          const ui = ctx.ui();
+          ctx.leftBehindHint(
+            `undo it by hand (aws autoscaling cancel-instance-refresh --auto-scaling-group-name ${opts.asg}; aws ec2 modify-launch-template --default-version), then deploy again.`,
+          );
+          const common = {
+            region,
+            asg: opts.asg!,
+            kilnHome,
+            ui: new BuildUi(ui, 'deploy'),
+            signal: ctx.signal,
+            pollMs,
+            minHealthy: intOption('--min-healthy', opts.minHealthy)!,
+            warmupSeconds: intOption('--warmup', opts.warmup)!,
+            ...(checkpoints ? { checkpoints } : {}),
+            ...(opts.checkpointDelay
+              ? { checkpointDelaySeconds: intOption('--checkpoint-delay', opts.checkpointDelay)! }
+              : {}),
+            onCleanupPending: ctx.pendingCleanups(`deploy to ${opts.asg}`),
+          };
+          const result = opts.rollback
+            ? await (await import('../../deploy/aws/deploy.js')).rollbackDeploy(common)
+            : await (await import('../../deploy/aws/deploy.js')).deployAmi({
+                ...common,
+                imageId: target!.imageId,
+                ...(opts.launchTemplateVersion
+                  ? { sourceVersion: opts.launchTemplateVersion }
+                  : {}),
+              });
+          if (ctx.mode === 'human')
+            ctx.out(
+              `${opts.asg}: launch template ${result.launchTemplateId} version ${result.version} (was ${result.previousVersion}), refresh ${result.refreshId}\n`,
+            );
+        },
+      ),
+    );
   registerDeployLocal(deploy);
 }
 

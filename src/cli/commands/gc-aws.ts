@@ -4,9 +4,10 @@
  * limit. It is a subcommand of `kiln gc` (added to it when that command exists).
  */
 import type { Command } from 'commander';
-import { parseDuration } from '../../builders/amazon/duration.js';
 import { UserError } from '../../core/errors.js';
 import type { GcAwsAction } from '../../deploy/aws/gc.js';
+import { withContext } from '../context.js';
+import { durationOption } from '../options.js';
 
 interface GcAwsOpts {
   olderThan: string;
@@ -26,39 +27,35 @@ export function addGcAwsCommand(gc: Command): void {
       '--region <region...>',
       'regions to sweep (default: AWS_REGION); repeat or comma-separate',
     )
-    .action(async (opts: GcAwsOpts, cmd: Command) => {
-      // `kiln gc` has its own --dry-run, and commander gives it the flag even after `aws`:
-      // a dry run must never turn into a real one, so either counts.
-      const dryRun =
-        opts.dryRun === true || cmd.optsWithGlobals<{ dryRun?: boolean }>().dryRun === true;
-      const olderThanMs = parseDuration(opts.olderThan);
-      if (olderThanMs === undefined)
-        throw new UserError(
-          'InvalidOption',
-          `--older-than: "${opts.olderThan}" is not a duration`,
-          { hint: 'e.g. 2h, 30m, 1d' },
-        );
-      const regions = (
-        opts.region ?? [process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? '']
-      )
-        .flatMap((r) => r.split(','))
-        .map((r) => r.trim())
-        .filter(Boolean);
-      if (regions.length === 0)
-        throw new UserError('NoRegion', 'no AWS region given', {
-          hint: 'pass --region or set AWS_REGION',
+    .action(
+      withContext({ name: 'kiln gc aws' }, async (ctx, opts: GcAwsOpts, cmd: Command) => {
+        // `kiln gc` has its own --dry-run, and commander gives it the flag even after `aws`:
+        // a dry run must never turn into a real one, so either counts.
+        const dryRun =
+          opts.dryRun === true || cmd.optsWithGlobals<{ dryRun?: boolean }>().dryRun === true;
+        const olderThanMs = durationOption('--older-than', opts.olderThan, { allowZero: true });
+        const regions = (
+          opts.region ?? [process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? '']
+        )
+          .flatMap((r) => r.split(','))
+          .map((r) => r.trim())
+          .filter(Boolean);
+        if (regions.length === 0)
+          throw new UserError('NoRegion', 'no AWS region given', {
+            hint: 'pass --region or set AWS_REGION',
+          });
+        // The AWS SDK loads only when this command runs.
+        const { findAwsLeftovers, removeAwsLeftovers } = await import('../../deploy/aws/gc.js');
+        const leftovers = await findAwsLeftovers({ regions, olderThanMs });
+        const actions = await removeAwsLeftovers(leftovers, {
+          dryRun,
+          onAction: (a) => ctx.out(`${describe(a)}\n`),
         });
-      // The AWS SDK loads only when this command runs.
-      const { findAwsLeftovers, removeAwsLeftovers } = await import('../../deploy/aws/gc.js');
-      const leftovers = await findAwsLeftovers({ regions, olderThanMs });
-      const actions = await removeAwsLeftovers(leftovers, {
-        dryRun,
-        onAction: (a) => process.stdout.write(`${describe(a)}\n`),
-      });
-      if (actions.length === 0)
-        process.stdout.write(`nothing to remove (kiln-tagged, older than ${opts.olderThan})\n`);
-      if (actions.some((a) => a.outcome === 'failed')) process.exitCode = 1;
-    });
+        if (actions.length === 0)
+          ctx.out(`nothing to remove (kiln-tagged, older than ${opts.olderThan})\n`);
+        if (actions.some((a) => a.outcome === 'failed')) ctx.exitCode = 1;
+      }),
+    );
 }
 
 /** Registers `kiln gc aws`: under the existing `kiln gc` when it is registered, else under a new `gc` group. */

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { collectGarbage, type GcAction } from '../../catalog/gc.js';
 import { Catalog } from '../../catalog/index.js';
+import { withContext } from '../context.js';
 
 /** Registers `kiln gc` (local clean-up). */
 export function registerGc(program: Command): void {
@@ -16,24 +17,26 @@ export function registerGc(program: Command): void {
       'remove what crashed kiln runs left behind (QEMU processes, temporary files) and stray image files',
     )
     .option('--dry-run', 'only list what would be removed')
-    .action(async (opts: { dryRun?: boolean }) => {
-      const catalog = Catalog.open();
-      try {
-        const report = await collectGarbage(catalog, {
-          dryRun: opts.dryRun === true,
-          onAction: (a) => process.stdout.write(`${describeAction(a)}\n`),
-        });
-        for (const run of report.runs) {
-          const verb = run.cleared ? 'cleared' : opts.dryRun ? 'would clear' : 'kept (see above)';
-          process.stdout.write(`run ${run.runId} (pid ${run.pid}, ${run.description}): ${verb}\n`);
+    .action(
+      withContext({ name: 'kiln gc' }, async (ctx, opts: { dryRun?: boolean }) => {
+        const catalog = Catalog.open();
+        try {
+          const report = await collectGarbage(catalog, {
+            dryRun: opts.dryRun === true,
+            onAction: (a) => ctx.out(`${describeAction(a)}\n`),
+          });
+          for (const run of report.runs) {
+            const verb = run.cleared ? 'cleared' : opts.dryRun ? 'would clear' : 'kept (see above)';
+            ctx.out(`run ${run.runId} (pid ${run.pid}, ${run.description}): ${verb}\n`);
+          }
+          if (report.actions.length === 0 && report.runs.length === 0)
+            ctx.out('nothing to remove\n');
+          if (report.actions.some((a) => a.outcome === 'failed')) ctx.exitCode = 1;
+        } finally {
+          catalog.close();
         }
-        if (report.actions.length === 0 && report.runs.length === 0)
-          process.stdout.write('nothing to remove\n');
-        if (report.actions.some((a) => a.outcome === 'failed')) process.exitCode = 1;
-      } finally {
-        catalog.close();
-      }
-    });
+      }),
+    );
 }
 
 function describeAction(a: GcAction): string {

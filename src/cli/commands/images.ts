@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import { Catalog, type ImageNode, type ImageRecord, imageForest } from '../../catalog/index.js';
 import { UserError } from '../../core/errors.js';
 import { pruneImages } from '../../pipeline/prune.js';
+import { formatTable, humanSize, timeAgo } from '../../ui/format.js';
+import { type CliContext, withContext } from '../context.js';
 
 /** Registers `kiln images` and its subcommands. */
 export function registerImages(program: Command): void {
@@ -19,22 +21,22 @@ export function registerImages(program: Command): void {
     .description('list images (ID, NAME, BUILDER, PARENT, SIZE, CREATED, TAGS)')
     .option('--json', 'print the images as a JSON array')
     .option('-q, --quiet', 'print only the ids')
-    .action((opts: { json?: boolean; quiet?: boolean }) =>
-      withCatalog((catalog) => {
+    .action(
+      withCatalog('ls', (catalog, ctx, opts: { json?: boolean; quiet?: boolean }) => {
         const list = catalog.listImages().reverse();
-        if (opts.json) return out(`${JSON.stringify(list, null, 2)}\n`);
-        if (opts.quiet) return out(list.map((i) => `${i.id}\n`).join(''));
-        out(imagesTable(list, new Date()));
+        if (opts.json) return ctx.out(`${JSON.stringify(list, null, 2)}\n`);
+        if (opts.quiet) return ctx.out(list.map((i) => `${i.id}\n`).join(''));
+        ctx.out(imagesTable(list, new Date()));
         const strays = catalog.strayPaths();
         if (strays.length > 0) {
-          process.stderr.write(
+          ctx.err(
             `warning: ${strays.length} stray entr${strays.length === 1 ? 'y' : 'ies'} under ${catalog.imagesDir} belong to no image\n` +
               'hint: `kiln gc --dry-run` lists them, `kiln gc` removes them\n',
           );
         }
         const missing = list.filter((i) => i.status === 'missing');
         if (missing.length > 0) {
-          process.stderr.write(
+          ctx.err(
             `warning: ${missing.length} image(s) have lost their disk file: ${missing.map((i) => i.id).join(', ')}\n` +
               'hint: remove them with `kiln images rm` (their files are gone)\n',
           );
@@ -46,15 +48,15 @@ export function registerImages(program: Command): void {
     .command('inspect')
     .description('print images as JSON (an array, one object per image, with lineage and children)')
     .argument('<image...>', 'id, id prefix, name or tag')
-    .action((refs: string[]) =>
-      withCatalog((catalog) => {
+    .action(
+      withCatalog('inspect', (catalog, ctx, refs: string[]) => {
         const found = refs.map((r) => catalog.resolveImage(r));
         const detailed = found.map((image) => ({
           ...image,
           lineage: catalog.lineage(image.id).map((i) => i.id),
           children: catalog.children(image.id).map((i) => i.id),
         }));
-        out(`${JSON.stringify(detailed, null, 2)}\n`);
+        ctx.out(`${JSON.stringify(detailed, null, 2)}\n`);
       }),
     );
 
@@ -65,8 +67,8 @@ export function registerImages(program: Command): void {
       'remove images and their files (children must be removed first; there is no --force)',
     )
     .argument('<image...>', 'id, id prefix, name or tag')
-    .action((refs: string[]) =>
-      withCatalog((catalog) => {
+    .action(
+      withCatalog('rm', (catalog, ctx, refs: string[]) => {
         // Resolve and check every image before removing any: all or nothing.
         const targets = [
           ...new Map(refs.map((r) => catalog.resolveImage(r)).map((i) => [i.id, i])).values(),
@@ -95,7 +97,7 @@ export function registerImages(program: Command): void {
         targets.sort((a, b) => depth(b) - depth(a));
         for (const t of targets) {
           catalog.removeImage(t.id);
-          out(`${t.id}\n`);
+          ctx.out(`${t.id}\n`);
         }
       }),
     );
@@ -105,11 +107,11 @@ export function registerImages(program: Command): void {
     .description('put a tag on an image (moving it from the image that had it)')
     .argument('<image>', 'id, id prefix, name or tag')
     .argument('<tag>', 'the tag')
-    .action((ref: string, tag: string) =>
-      withCatalog((catalog) => {
+    .action(
+      withCatalog('tag', (catalog, ctx, ref: string, tag: string) => {
         const image = catalog.resolveImage(ref);
         catalog.addTag(image.id, tag);
-        out(`${image.id}\n`);
+        ctx.out(`${image.id}\n`);
       }),
     );
 
@@ -118,11 +120,11 @@ export function registerImages(program: Command): void {
     .description('take a tag off an image')
     .argument('<image>', 'id, id prefix, name or tag')
     .argument('<tag>', 'the tag')
-    .action((ref: string, tag: string) =>
-      withCatalog((catalog) => {
+    .action(
+      withCatalog('untag', (catalog, ctx, ref: string, tag: string) => {
         const image = catalog.resolveImage(ref);
         catalog.removeTag(image.id, tag);
-        out(`${image.id}\n`);
+        ctx.out(`${image.id}\n`);
       }),
     );
 
@@ -131,8 +133,8 @@ export function registerImages(program: Command): void {
     .description('draw image lineage (base → build → releases)')
     .argument('[image]', 'show only the tree under this image')
     .option('--json', 'print the trees as nested JSON')
-    .action((ref: string | undefined, opts: { json?: boolean }) =>
-      withCatalog((catalog) => {
+    .action(
+      withCatalog('tree', (catalog, ctx, ref: string | undefined, opts: { json?: boolean }) => {
         let forest = imageForest(catalog.listImages());
         if (ref) {
           const root = catalog.resolveImage(ref);
@@ -147,8 +149,8 @@ export function registerImages(program: Command): void {
           const node = find(forest);
           forest = node ? [node] : [];
         }
-        if (opts.json) return out(`${JSON.stringify(forest.map(treeJson), null, 2)}\n`);
-        out(renderTree(forest));
+        if (opts.json) return ctx.out(`${JSON.stringify(forest.map(treeJson), null, 2)}\n`);
+        ctx.out(renderTree(forest));
       }),
     );
 
@@ -159,8 +161,8 @@ export function registerImages(program: Command): void {
     )
     .requiredOption('--keep <n>', 'images to keep per lineage')
     .option('--dry-run', 'print what would be removed, remove nothing')
-    .action((opts: { keep: string; dryRun?: boolean }) =>
-      withCatalog((catalog) => {
+    .action(
+      withCatalog('prune', (catalog, ctx, opts: { keep: string; dryRun?: boolean }) => {
         if (!/^\d+$/.test(opts.keep))
           throw new UserError('BadFlag', `invalid value "${opts.keep}" for --keep`, {
             hint: 'give a whole number of images to keep per lineage, e.g. --keep 3',
@@ -170,28 +172,29 @@ export function registerImages(program: Command): void {
           dryRun: opts.dryRun === true,
         });
         const verb = opts.dryRun ? 'would remove' : 'removed';
-        for (const r of report.removed) out(`${verb} ${r.id} (${r.name})\n`);
-        for (const r of report.protected) out(`kept ${r.id} (${r.name}): ${r.reason}\n`);
-        for (const r of report.failed)
-          process.stderr.write(`not removed ${r.id} (${r.name}): ${r.reason}\n`);
+        for (const r of report.removed) ctx.out(`${verb} ${r.id} (${r.name})\n`);
+        for (const r of report.protected) ctx.out(`kept ${r.id} (${r.name}): ${r.reason}\n`);
+        for (const r of report.failed) ctx.err(`not removed ${r.id} (${r.name}): ${r.reason}\n`);
         if (report.removed.length === 0)
-          process.stderr.write(`nothing to ${opts.dryRun ? 'remove' : 'prune'}\n`);
-        if (report.failed.length > 0) process.exitCode = 1;
+          ctx.err(`nothing to ${opts.dryRun ? 'remove' : 'prune'}\n`);
+        if (report.failed.length > 0) ctx.exitCode = 1;
       }),
     );
 }
 
-function withCatalog(fn: (catalog: Catalog) => void): void {
-  const catalog = Catalog.open();
-  try {
-    fn(catalog);
-  } finally {
-    catalog.close();
-  }
-}
-
-function out(text: string): void {
-  process.stdout.write(text);
+/** An action of `kiln images …` with the catalog open for its duration. */
+function withCatalog<A extends unknown[]>(
+  name: string,
+  fn: (catalog: Catalog, ctx: CliContext, ...args: A) => void,
+): (...args: A) => Promise<void> {
+  return withContext({ name: `kiln images ${name}` }, (ctx, ...args: A) => {
+    const catalog = Catalog.open();
+    try {
+      fn(catalog, ctx, ...args);
+    } finally {
+      catalog.close();
+    }
+  });
 }
 
 /** The `ls` table, docker-style: columns padded to their widest cell, three spaces apart. */
@@ -217,48 +220,7 @@ export function imagesTable(images: readonly ImageRecord[], now: Date): string {
     i.tags.join(',') || '-',
     ...(showStatus ? [i.status] : []),
   ]);
-  return table([header, ...rows]);
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows
-    .map(
-      (r) =>
-        `${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('   ')}\n`,
-    )
-    .join('');
-}
-
-/** Sizes as docker prints them: decimal units, three significant digits. */
-export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${u === 0 ? v : Number(v.toPrecision(3))}${units[u]}`;
-}
-
-/** "5 minutes ago", as docker prints it. */
-export function timeAgo(then: Date, now: Date): string {
-  const s = Math.max(0, Math.round((now.getTime() - then.getTime()) / 1000));
-  const steps: Array<[number, string]> = [
-    [60, 'second'],
-    [60, 'minute'],
-    [24, 'hour'],
-    [7, 'day'],
-    [52, 'week'],
-  ];
-  let v = s;
-  for (const [size, unit] of steps) {
-    if (v < size)
-      return v <= 1 && unit === 'second' ? 'just now' : `${v} ${unit}${v === 1 ? '' : 's'} ago`;
-    v = Math.floor(v / size);
-  }
-  return `${v} year${v === 1 ? '' : 's'} ago`;
+  return formatTable([header, ...rows], 3);
 }
 
 /** Lineage drawn with box-drawing characters: `id name [tags] size (builder)` per image. */

@@ -8,8 +8,11 @@ import { registerGcAws } from './gc-aws.js';
 import { registerHcl2Upgrade } from './hcl2-upgrade.js';
 import { registerImages } from './images.js';
 import { registerInspect } from './inspect.js';
+import { registerLogs } from './logs.js';
 import { registerPipeline } from './pipeline.js';
+import { registerPs } from './ps.js';
 import { registerRun } from './run.js';
+import { registerStop } from './stop.js';
 import { registerValidate } from './validate.js';
 import { registerVersion } from './version.js';
 
@@ -25,6 +28,9 @@ export const commands: Register[] = [
   registerBuild,
   registerBase,
   registerRun,
+  registerPs,
+  registerStop,
+  registerLogs,
   registerDeploy,
   registerGcAws,
   registerPipeline,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { inspectLines, readRawTemplate } from '../../template/index.js';
+import { withContext } from '../context.js';
 
 /** Escapes a machine-readable field as Packer does (commas, newlines, carriage returns). */
 function mrField(s: string): string {
@@ -12,17 +13,19 @@ export function registerInspect(program: Command): void {
     .command('inspect')
     .description('see the components of a template')
     .argument('<template>', 'Packer JSON template')
-    .action((template: string, _opts, cmd: Command) => {
-      const { machineReadable } = cmd.optsWithGlobals<{ machineReadable?: boolean }>();
-      const tpl = readRawTemplate(template);
-      const ts = Math.floor(Date.now() / 1000);
-      let out = '';
-      for (const line of inspectLines(tpl)) {
-        if ('say' in line)
-          out += machineReadable ? `${ts},,ui,say,${mrField(line.say)}\n` : `${line.say}\n`;
-        else if (machineReadable)
-          out += `${ts},,${line.machine},${line.args.map(mrField).join(',')}\n`;
-      }
-      process.stdout.write(out);
-    });
+    .action(
+      withContext({ name: 'kiln inspect' }, (ctx, template: string) => {
+        const machineReadable = ctx.flags.machineReadable === true;
+        const tpl = readRawTemplate(template);
+        const ts = Math.floor(Date.now() / 1000);
+        let out = '';
+        for (const line of inspectLines(tpl)) {
+          if ('say' in line)
+            out += machineReadable ? `${ts},,ui,say,${mrField(line.say)}\n` : `${line.say}\n`;
+          else if (machineReadable)
+            out += `${ts},,${line.machine},${line.args.map(mrField).join(',')}\n`;
+        }
+        ctx.out(out);
+      }),
+    );
 }

@@ -5,13 +5,13 @@
  * a step fails, naming it and why.
  */
 import type { Command } from 'commander';
-import { CancelledError, UserError } from '../../core/errors.js';
+import { UserError } from '../../core/errors.js';
 import { defaultKilnHome } from '../../core/paths.js';
-import { Secrets } from '../../core/secrets.js';
 import { loadPipeline, PIPELINE_FILE, selectEnvironments } from '../../pipeline/pipeline-file.js';
 import { defaultParallelism, type PipelineRow, runPipeline } from '../../pipeline/run-pipeline.js';
 import { registry } from '../../plugins.js';
-import { HumanUi, shouldColor } from '../../ui/index.js';
+import { formatTable } from '../../ui/format.js';
+import { withContext } from '../context.js';
 
 interface PipelineFlags {
   env?: string;
@@ -43,78 +43,56 @@ export function registerPipeline(program: Command): void {
     .option('--output <format>', 'json: one JSON object per row on stdout')
     .option('--parallel <n>', `releases at once (default here: ${defaultParallelism()})`)
     .addHelpText('after', HELP_AFTER)
-    .action(async (file: string, _o: PipelineFlags, command: Command) => {
-      const opts = command.optsWithGlobals<PipelineFlags>();
-      if (opts.output !== undefined && opts.output !== 'json')
-        throw new UserError('BadFlag', `unknown output format "${opts.output}"`, {
-          hint: 'use --output json',
-        });
-      let parallel: number | undefined;
-      if (opts.parallel !== undefined) {
-        if (!/^\d+$/.test(opts.parallel) || Number(opts.parallel) < 1)
-          throw new UserError('BadFlag', `invalid value "${opts.parallel}" for --parallel`, {
-            hint: 'give a whole number of releases at once, 1 or more',
-          });
-        parallel = Number(opts.parallel);
-      }
-      // Everything checked before anything runs.
-      const pipeline = loadPipeline(file);
-      const environments = selectEnvironments(
-        pipeline,
-        (opts.env ?? '').split(',').filter((s) => s !== ''),
-      );
+    .action(
+      withContext(
+        { name: 'the pipeline' },
+        async (ctx, file: string, _o: PipelineFlags, command: Command) => {
+          const opts = command.optsWithGlobals<PipelineFlags>();
+          // --output json is for the rows: progress stays human lines on stderr.
+          const json = ctx.mode === 'json';
+          let parallel: number | undefined;
+          if (opts.parallel !== undefined) {
+            if (!/^\d+$/.test(opts.parallel) || Number(opts.parallel) < 1)
+              throw new UserError('BadFlag', `invalid value "${opts.parallel}" for --parallel`, {
+                hint: 'give a whole number of releases at once, 1 or more',
+              });
+            parallel = Number(opts.parallel);
+          }
+          // Everything checked before anything runs.
+          const pipeline = loadPipeline(file);
+          const environments = selectEnvironments(
+            pipeline,
+            (opts.env ?? '').split(',').filter((s) => s !== ''),
+          );
 
-      const json = opts.output === 'json';
-      const err = (c: string) => void process.stderr.write(c);
-      const ui = new HumanUi({
-        out: err,
-        err,
-        secrets: new Secrets(),
-        color: shouldColor(process.stderr, process.env, true),
-        progress: process.stderr.isTTY === true,
-        columns: process.stderr.columns,
-      });
-      const controller = new AbortController();
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (controller.signal.aborted) process.exit(130);
-        err(`kiln: ${sig}: stopping the pipeline and cleaning up (again to exit now)\n`);
-        controller.abort(new CancelledError(`cancelled by ${sig}`));
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        const result = await runPipeline({
-          pipeline,
-          environments,
-          ui,
-          registry,
-          kilnHome: defaultKilnHome(),
-          noCache: opts.cache === false,
-          ...(parallel ? { parallel } : {}),
-          signal: controller.signal,
-          ...(json
-            ? { onRow: (row) => void process.stdout.write(`${JSON.stringify(jsonRow(row))}\n`) }
-            : {}),
-        });
-        if (json) {
-          process.stdout.write(
-            `${JSON.stringify({ type: 'summary', ok: result.ok, ...(result.failure ? { failure: result.failure } : {}) })}\n`,
-          );
-        } else {
-          process.stdout.write(summaryTable(result.rows));
-        }
-        if (result.failure) {
-          const f = result.failure;
-          err(
-            `kiln: pipeline failed at step ${f.step}${f.environment ? ` (${f.environment})` : ''}: ${f.message}\n`,
-          );
-          process.exitCode = 1;
-        }
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-    });
+          const result = await runPipeline({
+            pipeline,
+            environments,
+            ui: ctx.ui({ progressOnly: true }),
+            registry,
+            kilnHome: defaultKilnHome(),
+            noCache: opts.cache === false,
+            ...(parallel ? { parallel } : {}),
+            signal: ctx.signal,
+            ...(json ? { onRow: (row) => ctx.out(`${JSON.stringify(jsonRow(row))}\n`) } : {}),
+          });
+          if (json) {
+            ctx.out(
+              `${JSON.stringify({ type: 'summary', ok: result.ok, ...(result.failure ? { failure: result.failure } : {}) })}\n`,
+            );
+          } else {
+            ctx.out(summaryTable(result.rows));
+          }
+          if (result.failure) {
+            const f = result.failure;
+            ctx.err(
+              `kiln: pipeline failed at step ${f.step}${f.environment ? ` (${f.environment})` : ''}: ${f.message}\n`,
+            );
+            ctx.exitCode = 1;
+          }
+        },
+      ),
+    );
 }
 
 function jsonRow(row: PipelineRow) {
@@ -123,19 +101,14 @@ function jsonRow(row: PipelineRow) {
 
 /** The summary as an aligned text table. */
 export function summaryTable(rows: readonly PipelineRow[]): string {
-  const head = ['STEP', 'ENVIRONMENT', 'IMAGE', 'RESULT', 'TIME'];
-  const body = rows.map((r) => [
-    r.step,
-    r.environment ?? '-',
-    r.image ?? '-',
-    r.outcome + (r.message && r.outcome !== 'failed' ? ` (${r.message})` : ''),
-    `${(r.durationMs / 1000).toFixed(1)} s`,
+  return formatTable([
+    ['STEP', 'ENVIRONMENT', 'IMAGE', 'RESULT', 'TIME'],
+    ...rows.map((r) => [
+      r.step,
+      r.environment ?? '-',
+      r.image ?? '-',
+      r.outcome + (r.message && r.outcome !== 'failed' ? ` (${r.message})` : ''),
+      `${(r.durationMs / 1000).toFixed(1)} s`,
+    ]),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return `${[line(head), ...body.map(line)].join('\n')}\n`;
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { defaultKilnHome } from '../../core/paths.js';
 import { registry } from '../../plugins.js';
 import { loadTemplate } from '../../template/index.js';
+import { withContext } from '../context.js';
 import {
   addTemplateFlags,
   parseVarFlags,
@@ -17,22 +18,25 @@ export function registerValidate(program: Command): void {
     .argument('<template>', 'Packer JSON template')
     .option('--syntax-only', 'only check syntax; do not verify the configuration of the template');
   addTemplateFlags(cmd).action(
-    async (template: string, opts: TemplateFlags & { syntaxOnly?: boolean }) => {
-      const loaded = await loadTemplate(template, {
-        registry,
-        vars: parseVarFlags(opts.var),
-        varFiles: opts.varFile ?? [],
-        only: splitNames(opts.only),
-        except: splitNames(opts.except),
-        syntaxOnly: opts.syntaxOnly === true,
-        kilnHome: defaultKilnHome(),
-      });
-      for (const w of loaded.warnings) process.stderr.write(`Warning: ${w}\n`);
-      process.stdout.write(
-        opts.syntaxOnly
-          ? 'Syntax-only check passed. Everything looks okay.\n'
-          : 'Template validated successfully.\n',
-      );
-    },
+    withContext(
+      { name: 'kiln validate' },
+      async (ctx, template: string, opts: TemplateFlags & { syntaxOnly?: boolean }) => {
+        const loaded = await loadTemplate(template, {
+          registry,
+          vars: parseVarFlags(opts.var),
+          varFiles: opts.varFile ?? [],
+          only: splitNames(opts.only),
+          except: splitNames(opts.except),
+          syntaxOnly: opts.syntaxOnly === true,
+          kilnHome: defaultKilnHome(),
+        });
+        for (const w of loaded.warnings) ctx.err(`Warning: ${w}\n`);
+        ctx.out(
+          opts.syntaxOnly
+            ? 'Syntax-only check passed. Everything looks okay.\n'
+            : 'Template validated successfully.\n',
+        );
+      },
+    ),
   );
 }

@@ -1,20 +1,20 @@
 import type { Command } from 'commander';
+import { withContext } from '../context.js';
 
 /** `kiln version`: prints the version (and Packer's machine-readable `version` lines with -machine-readable). */
 export function registerVersion(program: Command): void {
   program
     .command('version')
     .description('print the version of kiln')
-    .action((_opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<{ machineReadable?: boolean }>();
-      const version = program.version() ?? '0.0.0';
-      if (opts.machineReadable) {
-        const ts = Math.floor(Date.now() / 1000);
-        process.stdout.write(
-          `${ts},,version,${version}\n${ts},,version-prelease,\n${ts},,version-commit,\n`,
-        );
-      } else {
-        process.stdout.write(`kiln v${version}\n`);
-      }
-    });
+    .action(
+      withContext({ name: 'kiln version' }, (ctx) => {
+        const version = program.version() ?? '0.0.0';
+        if (ctx.flags.machineReadable) {
+          const ts = Math.floor(Date.now() / 1000);
+          ctx.out(`${ts},,version,${version}\n${ts},,version-prelease,\n${ts},,version-commit,\n`);
+        } else {
+          ctx.out(`kiln v${version}\n`);
+        }
+      }),
+    );
 }

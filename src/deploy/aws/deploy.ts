@@ -56,6 +56,8 @@ export interface DeployTarget {
   signal?: AbortSignal;
   /** Between DescribeInstanceRefreshes calls (default 15 s). */
   pollMs?: number;
+  /** Told what a cancel would still have to undo (runSteps' shape), so a forced exit can name it. */
+  onCleanupPending?: (pending: readonly string[]) => void;
 }
 
 export interface DeployOptions extends DeployTarget, RefreshPreferences {
@@ -153,6 +155,8 @@ export async function deployAmi(o: DeployOptions): Promise<DeployResult> {
         throw explainAwsError(err, 'CreateLaunchTemplateVersion');
       });
     const version = created.LaunchTemplateVersion!.VersionNumber!;
+    const restore = `set launch template ${lt.id}'s default version back to ${previous}`;
+    o.onCleanupPending?.([restore, `delete launch template ${lt.id} version ${version}`]);
     let refreshId: string;
     try {
       await setDefault(ec2, lt.id, version, o.signal);
@@ -194,6 +198,7 @@ export async function deployAmi(o: DeployOptions): Promise<DeployResult> {
       previousVersion: previous,
       refreshId,
     };
+    o.onCleanupPending?.([`cancel instance refresh ${refreshId}`, restore]);
     let final: InstanceRefresh;
     try {
       final = await waitRefresh(asg, o, refreshId);
@@ -247,6 +252,7 @@ export async function deployAmi(o: DeployOptions): Promise<DeployResult> {
       },
     );
   } finally {
+    o.onCleanupPending?.([]);
     close();
   }
 }

@@ -5,10 +5,11 @@
  * it (logind, acpid), else QMP `quit` at once (the disk is already synced: this is
  * kiln's minimal image, where an orderly shutdown only costs time).
  */
+
+import { parseGoDurationMs } from '../../../core/duration.js';
 import { SystemError } from '../../../core/errors.js';
 import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
-import { parseGoDurationMs } from '../../../template/duration.js';
 import type { QemuState } from '../state.js';
 
 // Without an ACPI handler QEMU is stopped next, with the root file system still mounted:

@@ -1,0 +1,62 @@
+/** `kiln ps [-a] [--json]`: local instances of catalogued images, as a table or JSON. */
+import type { Command } from 'commander';
+import { Catalog } from '../../catalog/index.js';
+import { type InstanceStatus, listInstanceStatuses, metaOf } from '../../runtime/index.js';
+import { formatTable, shortAge } from '../../ui/format.js';
+import { withContext } from '../context.js';
+
+/** Registers `kiln ps`. */
+export function registerPs(program: Command): void {
+  program
+    .command('ps')
+    .description('list local instances (running ones; -a adds those that exited)')
+    .option('-a, --all', 'include instances whose QEMU exited')
+    .option('--json', 'one JSON array on stdout')
+    .action(
+      withContext({ name: 'kiln ps' }, (ctx, opts: { all?: boolean; json?: boolean }) => {
+        const catalog = Catalog.open();
+        try {
+          const rows = listInstanceStatuses(catalog, { all: opts.all === true });
+          if (opts.json) {
+            ctx.out(`${JSON.stringify(rows.map(toJson), null, 2)}\n`);
+            return;
+          }
+          const now = new Date();
+          ctx.out(
+            formatTable([
+              ['ID', 'NAME', 'IMAGE', 'STATE', 'PORTS', 'GROUP', 'UP'],
+              ...rows.map((s) => [
+                s.instance.id,
+                s.instance.name ?? '',
+                s.instance.imageId,
+                s.state === 'running' ? 'running' : `${s.state}${s.reason ? ` (${s.reason})` : ''}`,
+                s.instance.ports.map((p) => `127.0.0.1:${p.host}->${p.guest}`).join(','),
+                s.instance.group ?? '',
+                shortAge(new Date(s.instance.createdAt), now),
+              ]),
+            ]),
+          );
+        } finally {
+          catalog.close();
+        }
+      }),
+    );
+}
+
+function toJson(s: InstanceStatus) {
+  const m = metaOf(s.instance);
+  return {
+    id: s.instance.id,
+    name: s.instance.name,
+    image: s.instance.imageId,
+    state: s.state,
+    ...(s.reason ? { reason: s.reason } : {}),
+    pid: s.instance.pid,
+    ports: s.instance.ports,
+    group: s.instance.group,
+    createdAt: s.instance.createdAt,
+    console: m.serialLog,
+    memoryMb: m.memoryMb,
+    cpus: m.cpus,
+  };
+}
