@@ -10,10 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
-import { run } from '../src/core/exec.js';
+import { kiln } from './helpers/kiln.js';
 import { awsEnv, motoLinuxAmi, resourcesOfRun, useMotoWithProxy } from './helpers/moto.js';
 
-const KILN = join(import.meta.dirname, '..', 'bin', 'kiln.js');
 const SECRET = 'moto-secret-"$x\'y';
 const aws = useMotoWithProxy();
 let dir: string;
@@ -52,11 +51,7 @@ async function kilnBuild(file: string, vars: string[] = []) {
   const env: Record<string, string> = { ...awsEnv(aws.proxy.url), KILN_HOME: join(dir, 'home') };
   env.AWS_ACCESS_KEY_ID = '';
   env.AWS_SECRET_ACCESS_KEY = '';
-  return run('node', [KILN, 'build', '-machine-readable', ...vars, file], {
-    env,
-    cwd: dir,
-    reject: false,
-  });
+  return kiln(['build', '-machine-readable', ...vars, file], { env, cwd: dir });
 }
 
 describe('kiln build with amazon-ebs (CLI, moto)', () => {
@@ -67,7 +62,7 @@ describe('kiln build with amazon-ebs (CLI, moto)', () => {
       JSON.stringify(template('hello-web-build', base, { ami_regions: ['us-west-2'] })),
     );
     const b = await kilnBuild('build.json');
-    expect(b.exitCode, b.stderr + b.stdout).toBe(0);
+    expect(b.code, b.stderr + b.stdout).toBe(0);
     const idLine = b.stdout.split('\n').find((l) => /^\d+,amazon-ebs,artifact,0,id,/.test(l))!;
     expect(idLine).toMatch(
       /,artifact,0,id,us-east-1:ami-[0-9a-f]{17}%!\(PACKER_COMMA\)us-west-2:ami-[0-9a-f]{17}$/,
@@ -87,7 +82,7 @@ describe('kiln build with amazon-ebs (CLI, moto)', () => {
       JSON.stringify(template('hello-web-release', 'unset')),
     );
     const r = await kilnBuild('release.json', ['-var', `source_ami=${buildAmi}`]);
-    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
     const releaseAmi = /,artifact,0,id,us-east-1:(ami-[0-9a-f]+)$/m.exec(r.stdout)![1]!;
 
     for (const out of [b.stdout, b.stderr, r.stdout, r.stderr]) {
@@ -126,7 +121,7 @@ describe('kiln build with amazon-ebs (CLI, moto)', () => {
     t.builders[0]!.ami_nmae = 'x';
     await writeFile(join(dir, 'typo.json'), JSON.stringify(t));
     const r = await kilnBuild('typo.json');
-    expect(r.exitCode).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toMatch(/ami_nmae/);
     expect(aws.proxy.calls).toHaveLength(0);
   });

@@ -18,10 +18,9 @@ import {
 } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { listDeployments } from '../src/catalog/deployments.js';
-import { run } from '../src/core/exec.js';
+import { kiln as runKiln, startKiln } from './helpers/kiln.js';
 import { awsEnv, motoLinuxAmi, useMotoWithProxy } from './helpers/moto.js';
 
-const KILN = join(import.meta.dirname, '..', 'bin', 'kiln.js');
 const aws = useMotoWithProxy();
 let home: string;
 let ec2: EC2Client;
@@ -78,10 +77,7 @@ async function group(name: string, version: string): Promise<void> {
 }
 
 function kiln(args: string[]) {
-  return run('node', [KILN, ...args], {
-    env: { ...awsEnv(aws.proxy.url), KILN_HOME: home },
-    reject: false,
-  });
+  return runKiln(args, { home, env: awsEnv(aws.proxy.url) });
 }
 
 async function template(): Promise<{
@@ -98,19 +94,19 @@ async function template(): Promise<{
   };
 }
 
-const deploy = (ami: string, ...extra: string[]) =>
-  kiln([
-    'deploy',
-    'aws',
-    '--asg',
-    'hello-web-asg',
-    ami,
-    '--region',
-    'us-east-1',
-    '--poll-interval',
-    '100ms',
-    ...extra,
-  ]);
+const deployArgs = (ami: string, ...extra: string[]) => [
+  'deploy',
+  'aws',
+  '--asg',
+  'hello-web-asg',
+  ami,
+  '--region',
+  'us-east-1',
+  '--poll-interval',
+  '100ms',
+  ...extra,
+];
+const deploy = (ami: string, ...extra: string[]) => kiln(deployArgs(ami, ...extra));
 
 describe('kiln deploy aws', () => {
   it('deploys: a new numbered default version with the AMI, an instance refresh with the preferences, recorded', async () => {
@@ -123,7 +119,7 @@ describe('kiln deploy aws', () => {
       '--checkpoints',
       '50,100',
     );
-    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const t = await template();
     expect(t.defaultVersion).toBe(2);
     expect(t.versions.at(-1)).toEqual({ n: 2, ami: amis[0] });
@@ -147,13 +143,13 @@ describe('kiln deploy aws', () => {
   });
 
   it('row 24: a refresh that fails reports the reason, rolls back, and restores the default version', async () => {
-    expect((await deploy(amis[0]!)).exitCode).toBe(0);
+    expect((await deploy(amis[0]!)).code).toBe(0);
     aws.proxy.refreshScenarios.push(
       { outcome: 'Failed', reason: 'Instance i-0abc failed ELB health checks' },
       { outcome: 'Successful' },
     );
     const r = await deploy(amis[1]!);
-    expect(r.exitCode).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Instance i-0abc failed ELB health checks/);
     expect(r.stderr).toMatch(/rolled back to launch template version 2/);
     const t = await template();
@@ -177,7 +173,7 @@ describe('kiln deploy aws', () => {
     const before = await template();
     aws.proxy.refreshInProgress.add('hello-web-asg');
     const r = await deploy(amis[0]!);
-    expect(r.exitCode).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/an instance refresh .*already running in group "hello-web-asg"/);
     expect(r.stderr).not.toMatch(/This is a bug/);
     expect(aws.proxy.count('CreateLaunchTemplateVersion', 'forwarded')).toBe(1);
@@ -205,7 +201,7 @@ describe('kiln deploy aws', () => {
     asg.destroy();
     const before = await template();
     const r = await deploy(amis[0]!);
-    expect(r.exitCode).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/already running/);
     expect(aws.proxy.count('CreateLaunchTemplateVersion')).toBe(0);
     expect(await template()).toEqual(before);
@@ -222,7 +218,7 @@ describe('kiln deploy aws', () => {
       '--region',
       'us-east-1',
     ]);
-    expect(r.exitCode).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/launch template version \$Latest/);
     expect(r.stderr).toMatch(/\$Default/);
     expect(aws.proxy.count('CreateLaunchTemplateVersion')).toBe(0);
@@ -232,7 +228,7 @@ describe('kiln deploy aws', () => {
   it('row 25: --launch-template-version $Latest is rejected at validation, before any AWS call', async () => {
     aws.proxy.clear();
     const r = await deploy(amis[0]!, '--launch-template-version', '$Latest');
-    expect(r.exitCode).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       /\$Latest moves on its own, and a rollback needs the numbered version/,
     );
@@ -241,34 +237,22 @@ describe('kiln deploy aws', () => {
 
   it('an interrupt during the refresh cancels it and restores the default version', async () => {
     aws.proxy.refreshScenarios.push({ outcome: 'Successful', polls: 100_000 });
-    const stop = new AbortController();
-    aws.proxy.onRequest = (action) => {
-      // Once kiln is waiting on the refresh, interrupt it (run() sends SIGTERM).
-      if (action === 'DescribeInstanceRefreshes' && aws.proxy.refreshes.length > 0) stop.abort();
-    };
     const before = await template();
-    // run() reports the cancellation it caused once kiln has exited; what matters is AWS's state.
-    await run(
-      'node',
-      [
-        KILN,
-        'deploy',
-        'aws',
-        '--asg',
-        'hello-web-asg',
-        amis[0]!,
-        '--region',
-        'us-east-1',
-        '--poll-interval',
-        '100ms',
-      ],
-      {
-        env: { ...awsEnv(aws.proxy.url), KILN_HOME: home },
-        reject: false,
-        signal: stop.signal,
-        killGraceMs: 20_000,
-      },
-    ).catch(() => undefined);
+    const k = startKiln(deployArgs(amis[0]!), { home, env: awsEnv(aws.proxy.url) });
+    let interrupted = false;
+    aws.proxy.onRequest = (action) => {
+      // Once kiln is waiting on the refresh, interrupt it (once: a second signal exits at once).
+      if (
+        action === 'DescribeInstanceRefreshes' &&
+        aws.proxy.refreshes.length > 0 &&
+        !interrupted
+      ) {
+        interrupted = true;
+        k.child.kill('SIGTERM');
+      }
+    };
+    // What matters is AWS's state once kiln has exited.
+    await k.exit;
     expect(aws.proxy.count('CancelInstanceRefresh', 'refresh')).toBe(1);
     expect(aws.proxy.refreshes[0]!.status).toBe('Cancelled');
     expect((await template()).defaultVersion).toBe(before.defaultVersion);
@@ -278,9 +262,52 @@ describe('kiln deploy aws', () => {
     });
   });
 
+  it('a second signal during that cleanup exits 130 at once, naming what it did not undo', async () => {
+    aws.proxy.refreshScenarios.push({ outcome: 'Successful', polls: 100_000 });
+    const before = await template();
+    const k = startKiln(deployArgs(amis[0]!), { home, env: awsEnv(aws.proxy.url) });
+    let interrupted = false;
+    let cancelling: () => void = () => {};
+    const cancelSeen = new Promise<void>((r) => (cancelling = r));
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    aws.proxy.onRequest = async (action) => {
+      if (
+        action === 'DescribeInstanceRefreshes' &&
+        aws.proxy.refreshes.length > 0 &&
+        !interrupted
+      ) {
+        interrupted = true;
+        k.child.kill('SIGTERM');
+      }
+      // Hold kiln's cleanup in its first call, so the second signal finds it unfinished.
+      if (action === 'CancelInstanceRefresh') {
+        cancelling();
+        await released;
+      }
+    };
+    await cancelSeen;
+    k.child.kill('SIGTERM');
+    const r = await k.exit;
+    release();
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(
+      /kiln: received a second SIGTERM: exiting now without finishing cleanup/,
+    );
+    expect(r.stderr).toContain('kiln: left behind:');
+    expect(r.stderr).toContain(
+      `deploy to hello-web-asg: not cleaned up: cancel instance refresh ${aws.proxy.refreshes[0]!.id}, set launch template ${ltId}'s default version back to ${before.defaultVersion}`,
+    );
+    expect(r.stderr).toMatch(
+      /aws autoscaling cancel-instance-refresh --auto-scaling-group-name hello-web-asg/,
+    );
+    // It left what it named: the new version is still the default.
+    expect((await template()).defaultVersion).toBe(before.defaultVersion + 1);
+  });
+
   it('--rollback returns to the previous release', async () => {
-    expect((await deploy(amis[0]!)).exitCode).toBe(0);
-    expect((await deploy(amis[1]!)).exitCode).toBe(0);
+    expect((await deploy(amis[0]!)).code).toBe(0);
+    expect((await deploy(amis[1]!)).code).toBe(0);
     expect((await template()).defaultVersion).toBe(3);
     const r = await kiln([
       'deploy',
@@ -293,7 +320,7 @@ describe('kiln deploy aws', () => {
       '--poll-interval',
       '100ms',
     ]);
-    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const t = await template();
     expect(t.defaultVersion).toBe(2);
     expect(t.versions.find((v) => v.n === 2)?.ami).toBe(amis[0]);
@@ -302,7 +329,7 @@ describe('kiln deploy aws', () => {
     await rm(join(home, 'catalog.db'), { force: true });
     await rm(join(home, 'catalog.db-wal'), { force: true });
     await rm(join(home, 'catalog.db-shm'), { force: true });
-    expect((await deploy(amis[2]!)).exitCode).toBe(0);
+    expect((await deploy(amis[2]!)).code).toBe(0);
     await rm(join(home, 'catalog.db'), { force: true });
     await rm(join(home, 'catalog.db-wal'), { force: true });
     await rm(join(home, 'catalog.db-shm'), { force: true });
@@ -317,7 +344,7 @@ describe('kiln deploy aws', () => {
       '--poll-interval',
       '100ms',
     ]);
-    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.code, again.stderr).toBe(0);
     expect((await template()).defaultVersion).toBe(2);
   });
 });

@@ -25,6 +25,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../src/core/exec.js';
+import { run as runCommand, kiln as runKiln } from './helpers/kiln.js';
 import {
   awsEnv,
   motoLinuxAmi,
@@ -32,8 +33,6 @@ import {
   runAmazonEbs,
   useMotoWithProxy,
 } from './helpers/moto.js';
-
-const KILN = join(import.meta.dirname, '..', 'bin', 'kiln.js');
 
 const FIELDS = (
   JSON.parse(
@@ -536,13 +535,13 @@ describe('amazon-ebs fields against moto', () => {
         variables: { who: 'kiln-team' },
       };
       await writeFile(join(dir, 't.json'), JSON.stringify(template));
-      const b = await run('node', [KILN, 'build', '-machine-readable', 't.json'], {
-        env: { ...awsEnv(aws.proxy.url), KILN_HOME: join(dir, 'home') },
+      const b = await runKiln(['build', '-machine-readable', 't.json'], {
+        home: join(dir, 'home'),
+        env: awsEnv(aws.proxy.url),
         cwd: dir,
-        reject: false,
       });
       await rm(dir, { recursive: true, force: true });
-      expect(b.exitCode, b.stderr + b.stdout).toBe(0);
+      expect(b.code, b.stderr + b.stdout).toBe(0);
       const amiId = /us-east-1:(ami-[0-9a-f]+)/.exec(b.stdout)![1]!;
       const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [amiId] }))).Images![0]!;
       expect(image.Description).toBe(`from ${sourceAmi} (${source.Name})`);
@@ -620,17 +619,13 @@ describe('amazon-ebs fields against moto', () => {
         const args = ['build', '-machine-readable', `${tool}.json`];
         const r =
           tool === 'packer'
-            ? await run('packer', args, {
+            ? await runCommand('packer', args, { cwd: dir, env: { CHECKPOINT_DISABLE: '1' } })
+            : await runKiln(args, {
                 cwd: dir,
-                reject: false,
-                env: { CHECKPOINT_DISABLE: '1' },
-              })
-            : await run('node', [KILN, ...args], {
-                cwd: dir,
-                reject: false,
-                env: { ...awsEnv(aws.proxy.url), KILN_HOME: join(dir, 'home') },
+                home: join(dir, 'home'),
+                env: awsEnv(aws.proxy.url),
               });
-        expect(r.exitCode, `${tool}: ${r.stdout}${r.stderr}`).toBe(0);
+        expect(r.code, `${tool}: ${r.stdout}${r.stderr}`).toBe(0);
         byTool[tool] = {
           calls: [...aws.proxy.calls],
           ami: /artifact,0,id,us-east-1:(ami-[0-9a-f]+)/.exec(r.stdout)![1]!,

@@ -24,10 +24,9 @@ import {
 } from '@aws-sdk/client-ec2';
 import ssh2 from 'ssh2';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { run } from '../src/core/exec.js';
+import { kiln as runKiln } from './helpers/kiln.js';
 import { awsEnv, motoLinuxAmi, useMotoWithProxy } from './helpers/moto.js';
 
-const KILN = join(import.meta.dirname, '..', 'bin', 'kiln.js');
 const aws = useMotoWithProxy();
 let home: string;
 
@@ -37,10 +36,7 @@ beforeEach(async () => {
 });
 
 function kiln(args: string[]) {
-  return run('node', [KILN, ...args], {
-    env: { ...awsEnv(aws.proxy.url), KILN_HOME: home },
-    reject: false,
-  });
+  return runKiln(args, { home, env: awsEnv(aws.proxy.url) });
 }
 
 const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
@@ -135,14 +131,14 @@ describe('kiln gc aws', () => {
       '--region',
       'us-east-1',
     ]);
-    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.code, dry.stderr).toBe(0);
     const listed = dry.stdout.split('\n').filter((l) => l.startsWith('would remove'));
     const oldIds = Object.values(old);
     expect(listed.map((l) => l.split(' ')[3]).sort()).toEqual(oldIds.sort());
     expect(await existing(ec2)).toEqual(before);
 
     const real = await kiln(['gc', 'aws', '--older-than', '2h', '--region', 'us-east-1']);
-    expect(real.exitCode, real.stderr).toBe(0);
+    expect(real.code, real.stderr).toBe(0);
     const after = await existing(ec2);
     for (const id of oldIds) expect(after.has(id), `${id} should be removed`).toBe(false);
     // The image's own snapshot (from CreateImage) went with it.
@@ -159,7 +155,7 @@ describe('kiln gc aws', () => {
 
   it('refuses a bad --older-than before any AWS call', async () => {
     const r = await kiln(['gc', 'aws', '--older-than', 'soon', '--region', 'us-east-1']);
-    expect(r.exitCode).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--older-than: "soon" is not a duration/);
     expect(aws.proxy.calls).toHaveLength(0);
   });

@@ -3,19 +3,16 @@
  * instant), bootable by direct kernel boot, with nothing baked in that must be unique
  * or secret: no host keys, no authorized_keys, no root password, an empty machine id.
  */
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
-import { ensureBase, HOME, KILN, readImageFiles } from './qemu-helpers.js';
+import { kiln } from './helpers/kiln.js';
+import { ensureBase, HOME, readImageFiles } from './qemu-helpers.js';
 
 describe('kiln base debian-12', () => {
-  it('registers the base with its kernel, lean initrd and command line, and is instant the second time', () => {
-    const id = ensureBase();
-    const again = spawnSync(process.execPath, [KILN, 'base', 'debian-12'], {
-      env: { ...process.env, KILN_HOME: HOME },
-      encoding: 'utf8',
-    });
-    expect(again.status, again.stderr).toBe(0);
+  it('registers the base with its kernel, lean initrd and command line, and is instant the second time', async () => {
+    const id = await ensureBase();
+    const again = await kiln(['base', 'debian-12'], { home: HOME });
+    expect(again.code, again.stderr).toBe(0);
     expect(again.stdout.trim()).toBe(id);
     expect(again.stderr).toMatch(/already exists/);
 
@@ -31,8 +28,8 @@ describe('kiln base debian-12', () => {
     expect(md.cmdline).toMatch(/root=\/dev\/vda/);
   });
 
-  it('bakes in no host key, no authorized key, no root password and no machine id', () => {
-    ensureBase();
+  it('bakes in no host key, no authorized key, no root password and no machine id', async () => {
+    await ensureBase();
     const catalog = Catalog.open(HOME);
     const image = catalog.resolveImage('debian-12');
     catalog.close();
@@ -58,12 +55,9 @@ describe('kiln base debian-12', () => {
     expect(f['/etc/apt/apt.conf.d/99mmdebstrap']).toBeUndefined();
   });
 
-  it('refuses an unknown base with the list of known ones', () => {
-    const r = spawnSync(process.execPath, [KILN, 'base', 'debian-99'], {
-      env: { ...process.env, KILN_HOME: HOME },
-      encoding: 'utf8',
-    });
-    expect(r.status).toBe(1);
+  it('refuses an unknown base with the list of known ones', async () => {
+    const r = await kiln(['base', 'debian-99'], { home: HOME });
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/unknown base "debian-99"/);
     expect(r.stderr).toMatch(/debian-12/);
   });

@@ -21,10 +21,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { run as runCommand, kiln as runKiln } from './helpers/kiln.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CORPUS = join(ROOT, 'test/corpus/build');
-const KILN = join(ROOT, 'bin/kiln.js');
 
 interface Case {
   args: string[];
@@ -58,26 +58,27 @@ function prepareDir(name: string, who: string, c: Case): string {
   return dir;
 }
 
-function runTool(who: 'packer' | 'kiln', name: string, c: Case): RunResult {
+/** `packer|kiln build -machine-readable …` in a fresh copy of the case's folder. */
+async function buildWith(
+  who: 'packer' | 'kiln',
+  dir: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<RunResult> {
+  const argv = ['build', '-machine-readable', ...args, 'template.json'];
+  const opts = { cwd: dir, env, timeoutMs: 120_000 };
+  const r = who === 'packer' ? await runCommand('packer', argv, opts) : await runKiln(argv, opts);
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr, dir };
+}
+
+function runTool(who: 'packer' | 'kiln', name: string, c: Case): Promise<RunResult> {
   const dir = prepareDir(name, who, c);
-  const argv = ['build', '-machine-readable', ...c.args, 'template.json'];
-  const env = {
-    ...process.env,
+  return buildWith(who, dir, c.args, {
     CHECKPOINT_DISABLE: '1',
     PACKER_CACHE_DIR: join(dir, '.packer_cache'),
     KILN_HOME: join(dir, '.kiln'),
     NO_COLOR: '1',
-  };
-  const r =
-    who === 'packer'
-      ? spawnSync('packer', argv, { cwd: dir, env, encoding: 'utf8', timeout: 120_000 })
-      : spawnSync(process.execPath, [KILN, ...argv], {
-          cwd: dir,
-          env,
-          encoding: 'utf8',
-          timeout: 120_000,
-        });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, dir };
+  });
 }
 
 const DURATION =
@@ -187,10 +188,10 @@ describe('kiln build -machine-readable matches packer 1.6.6', () => {
   });
 
   for (const name of cases) {
-    it(name, () => {
+    it(name, async () => {
       const c = readCase(name);
-      const packer = runTool('packer', name, c);
-      const kiln = runTool('kiln', name, c);
+      const packer = await runTool('packer', name, c);
+      const kiln = await runTool('kiln', name, c);
       expect(packer.code, `packer exit code\n${packer.stdout}\n${packer.stderr}`).toBe(c.exit);
       expect(kiln.code, `kiln exit code\n${kiln.stdout}\n${kiln.stderr}`).toBe(c.exit);
       expect(normalizedStream(kiln)).toEqual(normalizedStream(packer));
@@ -274,24 +275,13 @@ describe('null builder over SSH matches packer 1.6.6', () => {
       const caseDir = join(scratch, 'corpus-ssh', name);
       cpSync(dir, caseDir, { recursive: true });
       writeFileSync(join(caseDir, 'template.json'), JSON.stringify(template));
-      const run = (who: 'packer' | 'kiln'): RunResult => {
+      const run = (who: 'packer' | 'kiln'): Promise<RunResult> => {
         const wd = join(scratch, `${name}-${who}`);
         cpSync(caseDir, wd, { recursive: true });
-        const env = { ...process.env, CHECKPOINT_DISABLE: '1', KILN_HOME: join(wd, '.kiln') };
-        const argv = ['build', '-machine-readable', 'template.json'];
-        const r =
-          who === 'packer'
-            ? spawnSync('packer', argv, { cwd: wd, env, encoding: 'utf8', timeout: 120_000 })
-            : spawnSync(process.execPath, [KILN, ...argv], {
-                cwd: wd,
-                env,
-                encoding: 'utf8',
-                timeout: 120_000,
-              });
-        return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, dir: wd };
+        return buildWith(who, wd, [], { CHECKPOINT_DISABLE: '1', KILN_HOME: join(wd, '.kiln') });
       };
-      const packer = run('packer');
-      const kiln = run('kiln');
+      const packer = await run('packer');
+      const kiln = await run('kiln');
       expect(packer.code, packer.stdout + packer.stderr).toBe(0);
       expect(kiln.code, kiln.stdout + kiln.stderr).toBe(0);
       expect(normalizedStream(kiln)).toEqual(normalizedStream(packer));

@@ -2,15 +2,14 @@
  * `kiln images …` and `kiln gc` through the compiled CLI (npm run build first), against a
  * catalog in a temp KILN_HOME holding a base → build → two releases chain.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Catalog, type ImageRecord } from '../src/catalog/index.js';
+import { type RunResult, kiln as run } from './helpers/kiln.js';
 
 const REPO = resolve(import.meta.dirname, '..');
-const KILN = join(REPO, 'bin/kiln.js');
 
 let root: string;
 let home: string;
@@ -19,12 +18,8 @@ let build: ImageRecord;
 let dev: ImageRecord;
 let prod: ImageRecord;
 
-function kiln(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [KILN, ...args], {
-    env: { ...process.env, KILN_HOME: home },
-    encoding: 'utf8',
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function kiln(...args: string[]): Promise<RunResult> {
+  return run(args, { home });
 }
 
 beforeEach(() => {
@@ -73,9 +68,9 @@ afterEach(() => {
 });
 
 describe('kiln images', () => {
-  it('ls prints a table newest first, and JSON with --json', () => {
-    const r = kiln('images', 'ls');
-    expect(r.status, r.stderr).toBe(0);
+  it('ls prints a table newest first, and JSON with --json', async () => {
+    const r = await kiln('images', 'ls');
+    expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^ID\s+NAME\s+BUILDER\s+PARENT\s+SIZE\s+CREATED\s+TAGS$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([
@@ -87,14 +82,14 @@ describe('kiln images', () => {
     expect(lines[4]).toMatch(
       new RegExp(`^${base.id}\\s+debian-base\\s+base\\s+-\\s+2MB\\s+\\S.*bookworm$`),
     );
-    const json = JSON.parse(kiln('images', 'ls', '--json').stdout) as ImageRecord[];
+    const json = JSON.parse((await kiln('images', 'ls', '--json')).stdout) as ImageRecord[];
     expect(json.map((i) => i.id)).toEqual([prod.id, dev.id, build.id, base.id]);
     expect(json[0]).toMatchObject({ name: 'hello-prod', parentId: build.id, tags: ['prod'] });
   });
 
-  it('tree draws the lineage with box-drawing characters', () => {
-    const r = kiln('images', 'tree');
-    expect(r.status, r.stderr).toBe(0);
+  it('tree draws the lineage with box-drawing characters', async () => {
+    const r = await kiln('images', 'tree');
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(
       [
         `${base.id} debian-base [bookworm] 2MB (base)`,
@@ -104,60 +99,60 @@ describe('kiln images', () => {
         '',
       ].join('\n'),
     );
-    const json = JSON.parse(kiln('images', 'tree', '--json').stdout);
+    const json = JSON.parse((await kiln('images', 'tree', '--json')).stdout);
     expect(json[0].children[0].children.map((c: ImageRecord) => c.name)).toEqual([
       'hello-dev',
       'hello-prod',
     ]);
   });
 
-  it('inspect resolves names, tags and prefixes, and names close matches when nothing fits', () => {
-    const r = kiln('images', 'inspect', 'prod', build.id.slice(0, 10));
-    expect(r.status, r.stderr).toBe(0);
+  it('inspect resolves names, tags and prefixes, and names close matches when nothing fits', async () => {
+    const r = await kiln('images', 'inspect', 'prod', build.id.slice(0, 10));
+    expect(r.code, r.stderr).toBe(0);
     const [p, b] = JSON.parse(r.stdout);
     expect(p).toMatchObject({ id: prod.id, lineage: [prod.id, build.id, base.id], children: [] });
     expect(b).toMatchObject({ id: build.id, children: [dev.id, prod.id] });
-    const miss = kiln('images', 'inspect', 'hello-prd');
-    expect(miss.status).toBe(1);
+    const miss = await kiln('images', 'inspect', 'hello-prd');
+    expect(miss.code).toBe(1);
     expect(miss.stdout).toBe('');
     expect(miss.stderr).toContain('no image matches "hello-prd"');
     expect(miss.stderr).toContain('hello-prod');
     expect(miss.stderr).toContain('kiln images ls');
   });
 
-  it('tag and untag', () => {
-    expect(kiln('images', 'tag', 'hello-dev', 'candidate').status).toBe(0);
-    expect(kiln('images', 'inspect', 'candidate').stdout).toContain(dev.id);
-    expect(kiln('images', 'untag', dev.id, 'candidate').status).toBe(0);
-    const again = kiln('images', 'untag', dev.id, 'candidate');
-    expect(again.status).toBe(1);
+  it('tag and untag', async () => {
+    expect((await kiln('images', 'tag', 'hello-dev', 'candidate')).code).toBe(0);
+    expect((await kiln('images', 'inspect', 'candidate')).stdout).toContain(dev.id);
+    expect((await kiln('images', 'untag', dev.id, 'candidate')).code).toBe(0);
+    const again = await kiln('images', 'untag', dev.id, 'candidate');
+    expect(again.code).toBe(1);
     expect(again.stderr).toContain('no tag "candidate"');
   });
 
-  it('rm refuses a parent, naming its children, and removes a whole branch when asked', () => {
-    const refused = kiln('images', 'rm', 'debian-base');
-    expect(refused.status).toBe(1);
+  it('rm refuses a parent, naming its children, and removes a whole branch when asked', async () => {
+    const refused = await kiln('images', 'rm', 'debian-base');
+    expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(build.id);
     expect(refused.stderr).toContain('no --force');
-    expect(JSON.parse(kiln('images', 'ls', '--json').stdout)).toHaveLength(4);
+    expect(JSON.parse((await kiln('images', 'ls', '--json')).stdout)).toHaveLength(4);
 
-    const r = kiln('images', 'rm', 'debian-base', 'hello-build', 'dev', 'prod');
-    expect(r.status, r.stderr).toBe(0);
+    const r = await kiln('images', 'rm', 'debian-base', 'hello-build', 'dev', 'prod');
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split('\n').slice(-1)).toEqual([base.id]);
-    expect(JSON.parse(kiln('images', 'ls', '--json').stdout)).toEqual([]);
+    expect(JSON.parse((await kiln('images', 'ls', '--json')).stdout)).toEqual([]);
     expect(existsSync(base.files[0]!)).toBe(false);
-    expect(kiln('gc', '--dry-run').stdout).toBe('nothing to remove\n');
+    expect((await kiln('gc', '--dry-run')).stdout).toBe('nothing to remove\n');
   });
 
-  it('ls reports an image whose file vanished; gc removes a stray directory', () => {
+  it('ls reports an image whose file vanished; gc removes a stray directory', async () => {
     rmSync(dev.files[0]!);
     mkdirSync(join(home, 'images', 'half-written'));
-    const r = kiln('images', 'ls');
+    const r = await kiln('images', 'ls');
     expect(r.stdout.split('\n')[0]).toMatch(/STATUS$/);
     expect(r.stdout).toMatch(new RegExp(`${dev.id}.*missing`));
     expect(r.stderr).toContain(dev.id);
     expect(r.stderr).toContain('1 stray entry');
-    const gc = kiln('gc');
+    const gc = await kiln('gc');
     expect(gc.stdout).toContain(`removed stray ${join(home, 'images', 'half-written')}`);
     expect(existsSync(join(home, 'images', 'half-written'))).toBe(false);
     expect(existsSync(join(home, 'images', 'prod'))).toBe(true);

@@ -3,7 +3,7 @@
  * child process behind; the run journal lets `orphanedRuns()` find them and `kiln gc`
  * remove both. Runs the compiled library and CLI from dist/ (npm run build first).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
 import { isSameProcessAlive } from '../src/catalog/process-info.js';
+import { kiln } from './helpers/kiln.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const DIST = join(REPO, 'dist/catalog/index.js');
@@ -91,20 +92,13 @@ describe('run journal after SIGKILL', () => {
       catalog.close();
     }
 
-    const env = { ...process.env, KILN_HOME: home };
-    const dry = spawnSync(process.execPath, [join(REPO, 'bin/kiln.js'), 'gc', '--dry-run'], {
-      env,
-      encoding: 'utf8',
-    });
-    expect(dry.status, dry.stderr).toBe(0);
+    const dry = await kiln(['gc', '--dry-run'], { home });
+    expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain(`would kill process ${vmPid}`);
     expect(isSameProcessAlive(vmPid)).toBe(true);
 
-    const gc = spawnSync(process.execPath, [join(REPO, 'bin/kiln.js'), 'gc'], {
-      env,
-      encoding: 'utf8',
-    });
-    expect(gc.status, gc.stderr).toBe(0);
+    const gc = await kiln(['gc'], { home });
+    expect(gc.code, gc.stderr).toBe(0);
     expect(gc.stdout).toContain(`killed process ${vmPid} (sleep 600)`);
     expect(gc.stdout).toContain(`removed file ${file}`);
     expect(gc.stdout).toContain('run run-crash');

@@ -5,7 +5,6 @@
  * never another exception, a hang, or a file written. Set KILN_FUZZ_SEED / KILN_FUZZ_CASES
  * to replay or widen a run; the seed and the case number of a failure are in its message.
  */
-import { spawn } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
@@ -23,10 +22,10 @@ import { formatError, UserError } from '../src/core/errors.js';
 import { loadPipeline } from '../src/pipeline/pipeline-file.js';
 import { registry } from '../src/plugins.js';
 import { loadTemplate } from '../src/template/index.js';
+import { kiln } from './helpers/kiln.js';
 import { mutate, prng } from './helpers/mutate.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const KILN = join(ROOT, 'bin/kiln.js');
 const CORPUS = join(ROOT, 'test/corpus/templates');
 const SEED = Number(process.env.KILN_FUZZ_SEED ?? 20261125);
 const CASES = Number(process.env.KILN_FUZZ_CASES ?? 10_000);
@@ -259,41 +258,34 @@ describe('fuzz', () => {
       const src = files[i % files.length]!;
       const text = mutate(r, src.text);
       writeFileSync(join(caseDir, 'template.json'), text);
-      return new Promise((done) => {
-        const child = spawn(process.execPath, [KILN, 'validate', 'template.json'], {
-          cwd: caseDir,
-          env: { ...process.env, KILN_HOME: home, NO_COLOR: '1', KILN_DEBUG: '' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        child.stdout.on('data', (d) => (out += String(d)));
-        child.stderr.on('data', (d) => (out += String(d)));
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        child.on('close', (code, signal) => {
-          clearTimeout(timer);
-          const left = readdirSync(caseDir).filter((f) => f !== 'template.json');
-          const problem =
-            signal !== null
-              ? `killed by ${signal} (hang)`
-              : code !== 0 && code !== 1
-                ? `exit ${code}`
-                : /internal error|\n\s+at .+:\d+:\d+\)?\n/.test(out)
-                  ? 'internal error or stack trace'
-                  : code === 1 && !/:\d+:\d+|error/i.test(out)
-                    ? 'failed without saying where'
-                    : left.length > 0
-                      ? `wrote ${left.join(', ')}`
-                      : undefined;
-          if (problem)
-            failures.push({
-              caseNo: i,
-              source: src.name,
-              problem,
-              input: `${text.slice(0, 1000)}\n--- output:\n${out.slice(0, 2000)}`,
-            });
-          rmSync(caseDir, { recursive: true, force: true });
-          done();
-        });
+      return kiln(['validate', 'template.json'], {
+        cwd: caseDir,
+        home,
+        env: { NO_COLOR: '1', KILN_DEBUG: '' },
+        timeoutMs: 30_000,
+        killSignal: 'SIGKILL',
+      }).then(({ code, signal, output: out }) => {
+        const left = readdirSync(caseDir).filter((f) => f !== 'template.json');
+        const problem =
+          signal !== null
+            ? `killed by ${signal} (hang)`
+            : code !== 0 && code !== 1
+              ? `exit ${code}`
+              : /internal error|\n\s+at .+:\d+:\d+\)?\n/.test(out)
+                ? 'internal error or stack trace'
+                : code === 1 && !/:\d+:\d+|error/i.test(out)
+                  ? 'failed without saying where'
+                  : left.length > 0
+                    ? `wrote ${left.join(', ')}`
+                    : undefined;
+        if (problem)
+          failures.push({
+            caseNo: i,
+            source: src.name,
+            problem,
+            input: `${text.slice(0, 1000)}\n--- output:\n${out.slice(0, 2000)}`,
+          });
+        rmSync(caseDir, { recursive: true, force: true });
       });
     };
     // Two at a time: the machine has two cores shared with others.

@@ -7,7 +7,6 @@
  * run's images are its own) and two environments keep the VM count down; the cases run in
  * order and reuse each other's images.
  */
-import { spawn } from 'node:child_process';
 import {
   appendFileSync,
   cpSync,
@@ -23,7 +22,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
 import { listInstanceStatuses, stopInstance } from '../src/runtime/index.js';
-import { ensureBase, HOME, KILN, ROOT } from './qemu-helpers.js';
+import { kiln } from './helpers/kiln.js';
+import { ensureBase, HOME, ROOT } from './qemu-helpers.js';
 
 const GROUP = `pl-${process.pid}`;
 const DEPLOY_PORT = 20000 + (process.pid % 5000) * 2;
@@ -73,38 +73,26 @@ function pipelineFile(over: Record<string, unknown> = {}): void {
   writeFileSync(join(app, 'kiln.pipeline.json'), `${JSON.stringify(config, null, 2)}\n`);
 }
 
-function kilnPipeline(args: string[] = []): Promise<Run> {
+async function kilnPipeline(args: string[] = []): Promise<Run> {
   const start = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [KILN, 'pipeline', '--output', 'json', '--parallel', '2', ...args],
-      {
-        cwd: app,
-        env: { ...process.env, KILN_HOME: HOME, SOURCE_DATE_EPOCH: '1700000000' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', (code) => {
-      const objs = out
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as Row & Run['summary']);
-      const rows = objs.filter((o) => o.type === 'step');
-      for (const r of rows) if (r.image?.startsWith('img-')) made.add(r.image);
-      resolve({
-        code,
-        rows,
-        summary: objs.find((o) => (o as { type: string }).type === 'summary')!,
-        stderr: err,
-        wallMs: Date.now() - start,
-      });
-    });
+  const r = await kiln(['pipeline', '--output', 'json', '--parallel', '2', ...args], {
+    cwd: app,
+    home: HOME,
+    env: { SOURCE_DATE_EPOCH: '1700000000' },
   });
+  const objs = r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Row & Run['summary']);
+  const rows = objs.filter((o) => o.type === 'step');
+  for (const x of rows) if (x.image?.startsWith('img-')) made.add(x.image);
+  return {
+    code: r.code,
+    rows,
+    summary: objs.find((o) => (o as { type: string }).type === 'summary')!,
+    stderr: r.stderr,
+    wallMs: Date.now() - start,
+  };
 }
 
 const row = (run: Run, step: string, env?: string) => {
@@ -147,8 +135,8 @@ function groupPort(): number {
 const timings: string[] = [];
 let first: Run;
 
-beforeAll(() => {
-  ensureBase();
+beforeAll(async () => {
+  await ensureBase();
   work = mkdtempSync(join(tmpdir(), 'kiln-pipeline-sample-'));
   app = join(work, 'examples', 'hello-web');
   mkdirSync(app, { recursive: true });

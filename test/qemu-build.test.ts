@@ -23,8 +23,8 @@ import {
 let base: string;
 let dir: string;
 
-beforeAll(() => {
-  base = usePrivateHome();
+beforeAll(async () => {
+  base = await usePrivateHome();
   dir = mkdtempSync(join(tmpdir(), 'kiln-qemu-test-'));
 });
 

@@ -3,15 +3,14 @@
  * once with `kiln base`, then reused: set KILN_TEST_HOME to keep it across runs), the
  * compiled CLI, and "nothing left" checks (no QEMU process, no temp dir, no stray image).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Catalog } from '../src/catalog/index.js';
+import { kiln, ROOT, type Running, startKiln as start } from './helpers/kiln.js';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const KILN = join(ROOT, 'bin/kiln.js');
+export { ROOT };
 /** Where the debian-12 base is made once and kept (shared with other suites). */
 export const SHARED_HOME = process.env.KILN_TEST_HOME ?? join(tmpdir(), 'kiln-test-home');
 /** The kiln home the tests of this process use (see usePrivateHome). */
@@ -22,17 +21,15 @@ export let HOME = SHARED_HOME;
  * debian-12 base (imported with its kernel, initrd and command line), so that other
  * suites using the shared home cannot disturb "nothing left" checks.
  */
-export function usePrivateHome(): string {
-  ensureBase();
+export async function usePrivateHome(): Promise<string> {
+  await ensureBase();
   const catalog = Catalog.open(SHARED_HOME);
   const base = catalog.resolveImage('debian-12');
   catalog.close();
   const md = base.metadata as Record<string, string>;
   HOME = mkdtempSync(join(tmpdir(), 'kiln-test-private-'));
-  const r = spawnSync(
-    process.execPath,
+  const r = await kiln(
     [
-      KILN,
       'images',
       'import',
       base.files[0]!,
@@ -47,82 +44,25 @@ export function usePrivateHome(): string {
       '--tag',
       'debian-12',
     ],
-    { env: { ...process.env, KILN_HOME: HOME }, encoding: 'utf8' },
+    { home: HOME },
   );
-  if (r.status !== 0) throw new Error(`kiln images import failed: ${r.stderr}`);
+  if (r.code !== 0) throw new Error(`kiln images import failed: ${r.stderr}`);
   return r.stdout.trim().split('\n').at(-1)!;
 }
 
 /** Makes (or finds) the debian-12 base in the test home; returns its id. */
-export function ensureBase(): string {
-  const r = spawnSync(process.execPath, [KILN, 'base', 'debian-12'], {
-    env: { ...process.env, KILN_HOME: SHARED_HOME },
-    encoding: 'utf8',
-    timeout: 900_000,
-  });
-  if (r.status !== 0) throw new Error(`kiln base failed (${r.status}): ${r.stderr}`);
+export async function ensureBase(): Promise<string> {
+  const r = await kiln(['base', 'debian-12'], { home: SHARED_HOME, timeoutMs: 900_000 });
+  if (r.code !== 0) throw new Error(`kiln base failed (${r.code}): ${r.stderr}`);
   return r.stdout.trim().split('\n').at(-1)!;
 }
 
-/** A running `kiln …` with its output collected and a way to wait for a line. */
-export interface KilnProcess {
-  child: ChildProcess;
-  output(): string;
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** This process's own TMPDIR (key dirs, QMP sockets): empty again when nothing is left. */
-  tmp: string;
-}
+/** A running `kiln …` with its own TMPDIR (key dirs, QMP sockets): empty again when nothing is left. */
+export type KilnProcess = Running & { tmp: string };
 
-/** Starts the compiled CLI with KILN_HOME set to the test home. */
+/** Starts the compiled CLI with KILN_HOME set to the test home and a TMPDIR of its own. */
 export function startKiln(args: string[], cwd = ROOT): KilnProcess {
-  const tmp = mkdtempSync(join(tmpdir(), 'kiln-qt-'));
-  const child = spawn(process.execPath, [KILN, ...args], {
-    cwd,
-    env: { ...process.env, KILN_HOME: HOME, TMPDIR: tmp },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const waiters: Array<() => void> = [];
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const w of [...waiters]) w();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    child,
-    tmp,
-    output: () => out,
-    exit,
-    waitFor(pattern, timeoutMs = 300_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = out.match(pattern);
-          if (m) {
-            waiters.splice(waiters.indexOf(check), 1);
-            clearTimeout(t);
-            resolve(m);
-          }
-        };
-        const t = setTimeout(
-          () => reject(new Error(`timed out waiting for ${pattern}; output:\n${out}`)),
-          timeoutMs,
-        );
-        waiters.push(check);
-        void exit.then(() => {
-          if (!out.match(pattern)) {
-            clearTimeout(t);
-            reject(new Error(`kiln exited before ${pattern}; output:\n${out}`));
-          }
-        });
-        check();
-      });
-    },
-  };
+  return start(args, { home: HOME, cwd, ownTmp: true }) as KilnProcess;
 }
 
 /** What a build may leave behind, to compare before and after. */

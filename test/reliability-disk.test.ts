@@ -24,7 +24,7 @@ let dir: string;
 let small: string;
 let home: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kiln-rel-disk-'));
   small = join(dir, 'small');
   mkdirSync(small);
@@ -32,7 +32,7 @@ beforeAll(() => {
     encoding: 'utf8',
   });
   if (m.status !== 0) throw new Error(`mounting a tmpfs needs root: ${m.stderr}`);
-  home = homeWithBase(join(small, 'home')).home;
+  home = (await homeWithBase(join(small, 'home'))).home;
 });
 
 afterAll(async () => {

@@ -25,8 +25,8 @@ const spyDir = join(dir, 'bin');
 const spyLog = join(dir, 'qemu-starts.log');
 let home: string;
 
-beforeAll(() => {
-  home = homeWithBase(join(dir, 'home')).home;
+beforeAll(async () => {
+  home = (await homeWithBase(join(dir, 'home'))).home;
   mkdirSync(spyDir);
   const real = ['/usr/bin/qemu-system-x86_64', '/usr/local/bin/qemu-system-x86_64'].find((p) =>
     existsSync(p),

@@ -29,9 +29,9 @@ let dir: string;
 let home: string;
 const runs: KilnRun[] = [];
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kiln-rel-qemu-'));
-  home = homeWithBase(join(dir, 'home')).home;
+  home = (await homeWithBase(join(dir, 'home'))).home;
 });
 
 afterAll(async () => {

@@ -27,8 +27,8 @@ let basePort: number;
 const seen = new Set<string>();
 
 beforeAll(async () => {
-  baseImage = ensureBase();
-  httpImage = ensureHttpImage();
+  baseImage = await ensureBase();
+  httpImage = await ensureHttpImage();
   basePort = await freeRun(3);
 });
 

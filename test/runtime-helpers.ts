@@ -4,16 +4,14 @@
  * serves HTTP with python3 (built once with the qemu builder and found again by tag),
  * the compiled CLI, and "nothing left" checks for instances.
  */
-import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Catalog } from '../src/catalog/index.js';
+import { ROOT, type Running, type RunResult, kiln as runKiln, startKiln } from './helpers/kiln.js';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const KILN = join(ROOT, 'bin/kiln.js');
+export { ROOT };
 export const HOME = process.env.KILN_TEST_HOME ?? join(tmpdir(), 'kiln-test-home');
 /** The port the test image's HTTP server listens on in the guest. */
 export const GUEST_PORT = 8000;
@@ -21,40 +19,25 @@ export const GUEST_PORT = 8000;
 const HTTP_TAG = 'runtime-test-http-1';
 
 /** Runs the compiled CLI to completion with KILN_HOME set to the test home. */
-export function kiln(args: string[], timeoutMs = 600_000): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [KILN, ...args], {
-    env: { ...process.env, KILN_HOME: HOME },
-    encoding: 'utf8',
-    timeout: timeoutMs,
-  });
+export function kiln(args: string[], timeoutMs = 600_000): Promise<RunResult> {
+  return runKiln(args, { home: HOME, timeoutMs });
 }
 
-/** Starts the compiled CLI in the background; resolves with its exit and output. */
-export function kilnAsync(args: string[]) {
-  const child = spawn(process.execPath, [KILN, ...args], {
-    env: { ...process.env, KILN_HOME: HOME },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  );
-  return { child, exit, stderr: () => stderr };
+/** Starts the compiled CLI in the background with KILN_HOME set to the test home. */
+export function kilnAsync(args: string[]): Running {
+  return startKiln(args, { home: HOME });
 }
 
 /** Makes (or finds) the debian-12 base in the test home; returns its id. */
-export function ensureBase(): string {
-  const r = kiln(['base', 'debian-12'], 900_000);
-  if (r.status !== 0) throw new Error(`kiln base failed (${r.status}): ${r.stderr}`);
+export async function ensureBase(): Promise<string> {
+  const r = await kiln(['base', 'debian-12'], 900_000);
+  if (r.code !== 0) throw new Error(`kiln base failed (${r.code}): ${r.stderr}`);
   return r.stdout.trim().split('\n').at(-1)!;
 }
 
 /** Makes (or finds by tag) an image whose service answers HTTP on GUEST_PORT (`/` and `/healthz`); returns its id. */
-export function ensureHttpImage(): string {
-  ensureBase();
+export async function ensureHttpImage(): Promise<string> {
+  await ensureBase();
   const catalog = Catalog.open(HOME);
   try {
     const found = catalog
@@ -99,12 +82,10 @@ export function ensureHttpImage(): string {
     };
     const file = join(dir, 'http.json');
     writeFileSync(file, JSON.stringify(tpl, null, 2));
-    const r = kiln(['build', '-machine-readable', file], 900_000);
+    const r = await kiln(['build', '-machine-readable', file], 900_000);
     const id = /,artifact,0,id,(img-[0-9a-f]+)/.exec(r.stdout)?.[1];
-    if (r.status !== 0 || !id)
-      throw new Error(
-        `building the HTTP test image failed (${r.status}):\n${r.stdout}\n${r.stderr}`,
-      );
+    if (r.code !== 0 || !id)
+      throw new Error(`building the HTTP test image failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
     const catalog = Catalog.open(HOME);
     try {
       catalog.addTag(id, HTTP_TAG);
@@ -185,6 +166,6 @@ export function groupMembers(group: string): string[] {
 }
 
 /** Stops the given instances (whatever a failed test left), ignoring those already gone. */
-export function stopQuietly(ids: readonly string[]): void {
-  if (ids.length > 0) kiln(['stop', '--timeout', '1s', ...ids], 120_000);
+export async function stopQuietly(ids: readonly string[]): Promise<void> {
+  if (ids.length > 0) await kiln(['stop', '--timeout', '1s', ...ids], 120_000);
 }

@@ -34,15 +34,15 @@ interface PsRow {
   image: string;
 }
 
-function ps(all = false): PsRow[] {
-  const r = kiln(['ps', '--json', ...(all ? ['-a'] : [])]);
-  expect(r.status, r.stderr).toBe(0);
+async function ps(all = false): Promise<PsRow[]> {
+  const r = await kiln(['ps', '--json', ...(all ? ['-a'] : [])]);
+  expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as PsRow[];
 }
 
-beforeAll(() => {
-  baseImage = ensureBase();
-  httpImage = ensureHttpImage();
+beforeAll(async () => {
+  baseImage = await ensureBase();
+  httpImage = await ensureHttpImage();
 });
 
 afterAll(() => stopQuietly(started));
@@ -54,7 +54,7 @@ describe('kiln run / ps / logs / stop', () => {
     catalog.close();
     const diskBefore = statSync(disk);
 
-    const r = kiln([
+    const r = await kiln([
       'run',
       httpImage,
       '-p',
@@ -63,14 +63,14 @@ describe('kiln run / ps / logs / stop', () => {
       '/healthz',
       '--quiet',
     ]);
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const id = r.stdout.trim();
     started.push(id);
     expect(id).toMatch(/^i-[0-9a-f]{17}$/);
     expect(r.stderr).toBe('');
 
     // `kiln run` has exited; the instance still runs and answers.
-    const row = ps().find((p) => p.id === id)!;
+    const row = (await ps()).find((p) => p.id === id)!;
     expect(row.state).toBe('running');
     expect(row.image).toBe(httpImage);
     expect(qemuPidsMentioning(id)).toEqual([row.pid]);
@@ -80,24 +80,24 @@ describe('kiln run / ps / logs / stop', () => {
     const diskAfter = statSync(disk);
     expect([diskAfter.size, diskAfter.mtimeMs]).toEqual([diskBefore.size, diskBefore.mtimeMs]);
 
-    const logs = kiln(['logs', id]);
-    expect(logs.status, logs.stderr).toBe(0);
+    const logs = await kiln(['logs', id]);
+    expect(logs.code, logs.stderr).toBe(0);
     expect(logs.stdout).toBe(readFileSync(row.console, 'utf8'));
-    expect(kiln(['logs', id, '-n', '3']).status).toBe(0);
+    expect((await kiln(['logs', id, '-n', '3'])).code).toBe(0);
 
     // `logs -f` follows the console until the instance stops.
     const follow = kilnAsync(['logs', '-f', id]);
-    const stop = kiln(['stop', id]);
-    expect(stop.status, stop.stderr).toBe(0);
+    const stop = await kiln(['stop', id]);
+    expect(stop.code, stop.stderr).toBe(0);
     expect(stop.stdout.trim()).toBe(id);
     expect((await follow.exit).code).toBe(0);
     expect(leftoversOf([id])).toEqual([]);
     expect(await httpGet(port, '/')).toBeUndefined();
-    expect(ps(true).some((p) => p.id === id)).toBe(false);
+    expect((await ps(true)).some((p) => p.id === id)).toBe(false);
   });
 
   it('prints where the instance answers, and shows an instance whose QEMU was killed as exited', async () => {
-    const r = kiln([
+    const r = await kiln([
       'run',
       httpImage,
       '-p',
@@ -107,7 +107,7 @@ describe('kiln run / ps / logs / stop', () => {
       '--name',
       `rt-${process.pid}`,
     ]);
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const id = r.stdout.trim();
     started.push(id);
     expect(r.stderr).toMatch(
@@ -116,27 +116,27 @@ describe('kiln run / ps / logs / stop', () => {
       ),
     );
 
-    const row = ps().find((p) => p.id === id)!;
+    const row = (await ps()).find((p) => p.id === id)!;
     process.kill(row.pid, 'SIGKILL');
     for (let i = 0; i < 50 && qemuPidsMentioning(id).length > 0; i++)
       await new Promise((res) => setTimeout(res, 100));
 
-    expect(ps().some((p) => p.id === id)).toBe(false);
-    const exited = ps(true).find((p) => p.id === id)!;
+    expect((await ps()).some((p) => p.id === id)).toBe(false);
+    const exited = (await ps(true)).find((p) => p.id === id)!;
     expect(exited.state).toBe('exited');
     expect(exited.reason).toMatch(/gone|exited/);
-    const table = kiln(['ps', '-a']);
+    const table = await kiln(['ps', '-a']);
     expect(table.stdout).toMatch(new RegExp(`${id}.*exited`));
 
     // Its name still resolves, and stop clears what the dead QEMU left.
-    const stop = kiln(['stop', `rt-${process.pid}`]);
-    expect(stop.status, stop.stderr).toBe(0);
+    const stop = await kiln(['stop', `rt-${process.pid}`]);
+    expect(stop.code, stop.stderr).toBe(0);
     expect(leftoversOf([id])).toEqual([]);
   });
 
-  it('stops the instance and leaves nothing when the health wait fails, naming what it saw', () => {
+  it('stops the instance and leaves nothing when the health wait fails, naming what it saw', async () => {
     // The base image serves nothing on the port.
-    const r = kiln([
+    const r = await kiln([
       'run',
       baseImage,
       '-p',
@@ -146,7 +146,7 @@ describe('kiln run / ps / logs / stop', () => {
       '--timeout',
       '20s',
     ]);
-    expect(r.status).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/did not become healthy; it was stopped/);
     expect(r.stderr).toMatch(/did not answer with a 2xx status within 20 s/);
@@ -196,7 +196,7 @@ describe('kiln run / ps / logs / stop', () => {
     expect(leftoversOf([id2])).toEqual([]);
   });
 
-  it('refuses bad options before any VM starts', () => {
+  it('refuses bad options before any VM starts', async () => {
     for (const args of [
       ['run', httpImage, '-p', '70000:80'],
       ['run', httpImage, '-p', '0.0.0.0:8080:80'],
@@ -206,12 +206,12 @@ describe('kiln run / ps / logs / stop', () => {
       ['run', httpImage, '--timeout', 'soon'],
       ['stop'],
     ]) {
-      const r = kiln(args);
-      expect(r.status, args.join(' ')).toBe(1);
+      const r = await kiln(args);
+      expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr, args.join(' ')).toMatch(/^kiln: /);
       expect(r.stderr).not.toMatch(/at .*\.js/);
     }
-    expect(kiln(['logs', 'i-00000000000000000']).stderr).toMatch(/no instance matches/);
+    expect((await kiln(['logs', 'i-00000000000000000'])).stderr).toMatch(/no instance matches/);
   });
 });
 

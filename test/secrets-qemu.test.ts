@@ -92,9 +92,9 @@ let samples = 0;
 const sampled = new Set<string>();
 const keyModes: string[] = [];
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kiln-secrets-'));
-  home = homeWithBase(join(dir, 'home')).home;
+  home = (await homeWithBase(join(dir, 'home'))).home;
 });
 
 afterAll(async () => {

@@ -4,14 +4,13 @@
  * and exits non-zero with nothing left on disk or in the catalog; a second signal 200 ms
  * after the first exits at once with 130 and names what it left.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { kiln, ROOT, startKiln } from './helpers/kiln.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const KILN = join(ROOT, 'bin/kiln.js');
 const scratch = mkdtempSync(join(tmpdir(), 'kiln-signals-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -23,16 +22,12 @@ interface Running {
 
 function startBuild(dir: string, template: object, marker: string): Running {
   writeFileSync(join(dir, 'template.json'), JSON.stringify(template, null, 2));
-  let out = '';
-  const child = spawn(process.execPath, [KILN, 'build', '-machine-readable', 'template.json'], {
+  const k = startKiln(['build', '-machine-readable', 'template.json'], {
     cwd: dir,
-    env: { ...process.env, KILN_HOME: join(dir, 'home'), NO_COLOR: '1', KILN_TEST_MARKER: marker },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    home: join(dir, 'home'),
+    env: { NO_COLOR: '1', KILN_TEST_MARKER: marker },
   });
-  child.stdout!.on('data', (c) => (out += String(c)));
-  child.stderr!.on('data', (c) => (out += String(c)));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, out: () => out, exited };
+  return { child: k.child, out: k.output, exited: k.exit.then((r) => r.code) };
 }
 
 async function waitFor(check: () => boolean, what: string, ms = 60_000): Promise<void> {
@@ -129,12 +124,8 @@ describe('kiln build and interrupts', () => {
     // The script's trap ends it a few seconds later; wait so nothing outlives the test.
     await waitFor(() => processesWith(marker).length === 0, 'the script to end', 20_000);
     // The run's journal names the file, so `kiln gc` removes it.
-    const gc = spawnSync(process.execPath, [KILN, 'gc'], {
-      cwd: dir,
-      env: { ...process.env, KILN_HOME: join(dir, 'home') },
-      encoding: 'utf8',
-    });
-    expect(gc.status, gc.stderr).toBe(0);
+    const gc = await kiln(['gc'], { cwd: dir, home: join(dir, 'home') });
+    expect(gc.code, gc.stderr).toBe(0);
     expect(existsSync(join(dir, 'left.txt'))).toBe(false);
   });
 });

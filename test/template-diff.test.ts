@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../src/core/exec.js';
+import { kiln, run as runCommand } from './helpers/kiln.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CORPUS = join(ROOT, 'test/corpus/templates');
-const KILN = join(ROOT, 'bin/kiln.js');
 
 interface Case {
   file: string;
@@ -44,20 +44,15 @@ async function validate(tool: 'packer' | 'kiln', c: Case) {
   const args = ['validate', ...(c.args ?? []), c.file];
   const r =
     tool === 'packer'
-      ? await run('packer', args, {
+      ? await runCommand('packer', args, {
           cwd: CORPUS,
           env: { ...c.env, CHECKPOINT_DISABLE: '1' },
-          reject: false,
         })
-      : await run(process.execPath, [KILN, ...args], {
-          cwd: CORPUS,
-          env: { ...c.env },
-          reject: false,
-        });
+      : await kiln(args, { cwd: CORPUS, env: { ...c.env } });
   return {
-    outcome: r.exitCode === 0 ? 'valid' : 'invalid',
+    outcome: r.code === 0 ? 'valid' : 'invalid',
     out: `${r.stdout}\n${r.stderr}`,
-    code: r.exitCode,
+    code: r.code,
   };
 }
 
@@ -107,11 +102,8 @@ describe('kiln validate agrees with packer validate', () => {
 describe('kiln inspect prints what packer inspect prints', () => {
   for (const c of cases) {
     it(c.file, async () => {
-      const p = await run('packer', ['inspect', c.file], { cwd: CORPUS, reject: false });
-      const k = await run(process.execPath, [KILN, 'inspect', c.file], {
-        cwd: CORPUS,
-        reject: false,
-      });
+      const p = await runCommand('packer', ['inspect', c.file], { cwd: CORPUS });
+      const k = await kiln(['inspect', c.file], { cwd: CORPUS });
       const raw = readFileSync(join(CORPUS, c.file), 'utf8');
       let requiredVars = 0;
       try {
@@ -119,11 +111,11 @@ describe('kiln inspect prints what packer inspect prints', () => {
           (v) => v === null,
         ).length;
       } catch {}
-      expect(k.exitCode === 0, `packer: ${p.stdout}${p.stderr}\nkiln: ${k.stdout}${k.stderr}`).toBe(
-        p.exitCode === 0,
+      expect(k.code === 0, `packer: ${p.stdout}${p.stderr}\nkiln: ${k.stdout}${k.stderr}`).toBe(
+        p.code === 0,
       );
       // Packer lists several required variables in Go's random map order: compare only when that cannot vary.
-      if (p.exitCode === 0 && requiredVars <= 1) expect(k.stdout).toBe(p.stdout);
+      if (p.code === 0 && requiredVars <= 1) expect(k.stdout).toBe(p.stdout);
     });
   }
 });

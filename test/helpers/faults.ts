@@ -5,7 +5,6 @@
  * the home, work dirs and stray entries under its images dir, files in the run's TMPDIR,
  * journal runs, and a dump of every catalog table.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -16,23 +15,22 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Catalog } from '../../src/catalog/index.js';
+import { ROOT, type Running, type RunResult, startKiln as start } from './kiln.js';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-export const KILN = join(ROOT, 'bin/kiln.js');
+export { ROOT };
 /** Where the debian-12 base is made once and kept (the same home the QEMU and runtime tests use). */
 export const SHARED_HOME = process.env.KILN_TEST_HOME ?? join(tmpdir(), 'kiln-test-home');
 
 /** Makes (or finds) the debian-12 base in the shared test home; returns its record's essentials. */
-export function sharedBase(): { id: string; files: string[]; metadata: Record<string, unknown> } {
-  const r = spawnSync(process.execPath, [KILN, 'base', 'debian-12'], {
-    env: { ...process.env, KILN_HOME: SHARED_HOME },
-    encoding: 'utf8',
-    timeout: 900_000,
-  });
-  if (r.status !== 0) throw new Error(`kiln base failed (${r.status}): ${r.stderr}`);
+export async function sharedBase(): Promise<{
+  id: string;
+  files: string[];
+  metadata: Record<string, unknown>;
+}> {
+  const r = await start(['base', 'debian-12'], { home: SHARED_HOME, timeoutMs: 900_000 }).exit;
+  if (r.code !== 0) throw new Error(`kiln base failed (${r.code}): ${r.stderr}`);
   const catalog = Catalog.open(SHARED_HOME);
   try {
     const base = catalog.resolveImage('debian-12');
@@ -47,8 +45,8 @@ export function sharedBase(): { id: string; files: string[]; metadata: Record<st
  * base registered by reference: builds use it as a backing file, nothing is copied. Never
  * remove that image from such a home (it would delete the shared disk).
  */
-export function homeWithBase(dir?: string): { home: string; baseId: string } {
-  const base = sharedBase();
+export async function homeWithBase(dir?: string): Promise<{ home: string; baseId: string }> {
+  const base = await sharedBase();
   const home = dir ?? mkdtempSync(join(tmpdir(), 'kiln-rel-home-'));
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const catalog = Catalog.open(home);
@@ -69,18 +67,8 @@ export function homeWithBase(dir?: string): { home: string; baseId: string } {
   }
 }
 
-/** A running `kiln …` with its output collected. */
-export interface KilnRun {
-  child: ChildProcess;
-  /** stdout and stderr interleaved. */
-  output(): string;
-  stdout(): string;
-  stderr(): string;
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** This process's own TMPDIR (key dirs, QMP sockets). */
-  tmp: string;
-}
+/** A running `kiln …` with its output collected and a TMPDIR of its own (key dirs, QMP sockets). */
+export type KilnRun = Running & { tmp: string };
 
 /** Starts the compiled CLI with KILN_HOME=`home` and a TMPDIR of its own. */
 export function startKiln(
@@ -88,71 +76,21 @@ export function startKiln(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string> } = {},
 ): KilnRun {
-  const tmp = mkdtempSync(join(tmpdir(), 'kiln-rel-tmp-'));
-  const child = spawn(process.execPath, [KILN, ...args], {
-    cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, KILN_HOME: home, TMPDIR: tmp, NO_COLOR: '1', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let stdout = '';
-  let stderr = '';
-  const waiters = new Set<() => void>();
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    stdout += d.toString();
-    for (const w of [...waiters]) w();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    out += d.toString();
-    stderr += d.toString();
-    for (const w of [...waiters]) w();
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    child,
-    tmp,
-    output: () => out,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exit,
-    waitFor(pattern, timeoutMs = 300_000) {
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`timed out waiting for ${pattern}; output:\n${out}`));
-        }, timeoutMs);
-        const check = () => {
-          const m = out.match(pattern);
-          if (!m) return;
-          waiters.delete(check);
-          clearTimeout(t);
-          resolve(m);
-        };
-        waiters.add(check);
-        void exit.then(() => {
-          if (!waiters.has(check)) return;
-          waiters.delete(check);
-          clearTimeout(t);
-          reject(new Error(`kiln exited before ${pattern}; output:\n${out}`));
-        });
-        check();
-      });
-    },
-  };
+  return start(args, {
+    home,
+    ownTmp: true,
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    env: { NO_COLOR: '1', ...opts.env },
+  }) as KilnRun;
 }
 
-/** Runs the compiled CLI to completion. */
-export async function kiln(
+/** Runs the compiled CLI to completion (KILN_HOME=`home`, a TMPDIR of its own). */
+export function kiln(
   home: string,
   args: string[],
   opts: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string; output: string; tmp: string }> {
-  const k = startKiln(home, args, opts);
-  const { code } = await k.exit;
-  return { code, stdout: k.stdout(), stderr: k.stderr(), output: k.output(), tmp: k.tmp };
+): Promise<RunResult & { tmp: string }> {
+  return startKiln(home, args, opts).exit as Promise<RunResult & { tmp: string }>;
 }
 
 /** QEMU processes whose command line names a file under `home` (builds and instances of that home). */
