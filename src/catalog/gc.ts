@@ -5,7 +5,7 @@
  * forgets the run; it also removes stray entries under `imagesDir` that nothing refers to.
  * Every step is recorded in the journal as it completes, so an interrupted gc can be rerun.
  */
-import { sleep } from '../core/sleep.js';
+import { setTimeout as delay } from 'node:timers/promises';
 import { removePath, unsafeToRemove } from './fs-util.js';
 import type { Catalog } from './index.js';
 import { isSameProcessAlive, processCmdline } from './process-info.js';
@@ -186,7 +186,7 @@ async function exited(
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (!isSameProcessAlive(pid, identity)) return true;
-    await sleep(50);
+    await delay(50);
   }
   return !isSameProcessAlive(pid, identity);
 }

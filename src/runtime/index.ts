@@ -16,6 +16,7 @@ export {
 } from './rolling.js';
 export { type PortSpec, type StartInstanceOptions, startInstance } from './start-instance.js';
 export {
+  consoleTail,
   type InstanceStatus,
   instanceStatus,
   instancesDir,

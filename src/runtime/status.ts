@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { Catalog, InstanceRecord } from '../catalog/index.js';
 import { UserError } from '../core/errors.js';
+import { lastLines } from '../qemu/console.js';
 import { qemuGone } from './qemu-process.js';
 
 /** What the runtime keeps in an instance row's `metadata`. */
@@ -46,6 +47,11 @@ export function instancesDir(catalog: Catalog): string {
 /** The runtime's metadata of a local instance. */
 export function metaOf(instance: InstanceRecord): LocalInstanceMeta {
   return instance.metadata as unknown as LocalInstanceMeta;
+}
+
+/** The last `n` non-empty lines of an instance's serial console (none when it printed nothing). */
+export function consoleTail(instance: InstanceRecord, n: number): Promise<string[]> {
+  return lastLines(metaOf(instance).serialLog, n);
 }
 
 /** Why a local instance's QEMU is not running, or undefined while it is (reads /proc; no side effect). */

@@ -3,8 +3,8 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
 import { pause } from '../../core/sleep.js';
-import { lastLines } from '../../qemu/console.js';
 import {
+  consoleTail,
   type InstanceStatus,
   instanceStatus,
   metaOf,
@@ -38,7 +38,7 @@ export function registerLogs(program: Command): void {
           const file = metaOf(status.instance).serialLog;
           let offset = 0;
           if (n !== undefined) {
-            const lines = await lastLines(file, n);
+            const lines = await consoleTail(status.instance, n);
             if (lines.length > 0) ctx.out(`${lines.join('\n')}\n`);
             offset = sizeOf(file);
           } else {

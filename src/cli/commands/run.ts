@@ -6,9 +6,8 @@ import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
 import { CancelledError, type KilnError, SystemError, UserError } from '../../core/errors.js';
 import { BuildUi } from '../../core/events.js';
-import { lastLines } from '../../qemu/console.js';
 import {
-  metaOf,
+  consoleTail,
   startInstance,
   stopInstance,
   waitHttp,
@@ -111,7 +110,7 @@ export function registerRun(program: Command): void {
               summary = `${rec.id} running from ${rec.imageId}; ${url} answered ${r.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
             } catch (err) {
               // Nothing is left of an instance that did not become healthy: read its console first.
-              const lines = await lastLines(metaOf(rec).serialLog, 15);
+              const lines = await consoleTail(rec, 15);
               await stopInstance(catalog, rec.id, { timeoutMs: 0 }).catch(() => undefined);
               if (err instanceof CancelledError)
                 throw new CancelledError(`kiln run cancelled; ${rec.id} stopped`);
