@@ -11,6 +11,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -251,6 +252,9 @@ describe('null builder over SSH matches packer 1.6.6', () => {
         '',
       ].join('\n'),
     );
+    // sshd refuses to start without its privilege-separation directory, which only a boot
+    // (tmpfiles) or another suite's sshd helper would have made.
+    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
       stdio: 'ignore',
     });
