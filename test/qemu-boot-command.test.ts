@@ -1,0 +1,275 @@
+/**
+ * boot_command typed into a real QEMU (TCG) and read back by the guest: a 512-byte boot
+ * sector polls the PS/2 controller and writes every scancode it receives to the serial
+ * console, so each key event is checked where an installer would see it, against the PC's
+ * scancode set 1 written out here independently of the module's key table.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { QmpClient } from '../src/builders/qemu/qmp.js';
+import { CancelledError } from '../src/core/errors.js';
+import { parseBootCommand, SPECIAL_KEY_NAMES, typeBootCommand } from '../src/qemu/boot-command.js';
+
+// The boot sector (GNU as, .code16, linked at 0x7c00):
+//   cli; xor %ax,%ax; mov %ax,%ds; mov $msg,%si
+//   1: lodsb; test %al,%al; jz 2f; call putc; jmp 1b        # print "READY\n"
+//   2: in $0x64,%al; test $1,%al; jz 2b                      # wait for a byte from the keyboard
+//      in $0x60,%al; mov %al,%ah; shr $4,%al; call nib       # print it as two hex digits
+//      mov %ah,%al; call nib; mov $0x0a,%al; call putc; jmp 2b
+//   nib: and $0x0f,%al; add $0x30,%al; cmp $0x39,%al; jbe putc; add $0x27,%al
+//   putc: mov $0x3f8,%dx; out %al,%dx; ret                   # COM1
+//   msg: .asciz "READY\n"; .org 510; .byte 0x55,0xaa
+const BOOT_SECTOR_CODE =
+  'fa31c08ed8be3d7cac84c07405e82800ebf6e464a80174fae46088c4c0e804e80c0088e0e80700b00ae80c00ebe4240f04303c3976020427baf803eec352454144590a00';
+
+// Scancode set 1 make codes (break = make | 0x80, e0-prefixed keys keep the prefix).
+const SPECIAL_MAKE: Record<string, string> = {
+  bs: '0e',
+  del: 'e0 53',
+  enter: '1c',
+  return: '1c',
+  esc: '01',
+  tab: '0f',
+  spacebar: '39',
+  insert: 'e0 52',
+  home: 'e0 47',
+  end: 'e0 4f',
+  pageUp: 'e0 49',
+  pageDown: 'e0 51',
+  up: 'e0 48',
+  down: 'e0 50',
+  left: 'e0 4b',
+  right: 'e0 4d',
+  f1: '3b',
+  f2: '3c',
+  f3: '3d',
+  f4: '3e',
+  f5: '3f',
+  f6: '40',
+  f7: '41',
+  f8: '42',
+  f9: '43',
+  f10: '44',
+  f11: '57',
+  f12: '58',
+  menu: 'e0 5d',
+  leftAlt: '38',
+  rightAlt: 'e0 38',
+  leftCtrl: '1d',
+  rightCtrl: 'e0 1d',
+  leftShift: '2a',
+  rightShift: '36',
+  leftSuper: 'e0 5b',
+  rightSuper: 'e0 5c',
+  leftCommand: '38',
+  rightCommand: 'e0 38',
+  leftOption: '38',
+  rightOption: 'e0 38',
+};
+// The US layout's rows in set 1 order; the shifted character of each key follows it.
+const CHAR_MAKE: Record<string, string> = {};
+for (const [row, first] of [
+  ['1!2@3#4$5%6^7&8*9(0)-_=+', 0x02],
+  ['qQwWeErRtTyYuUiIoOpP[{]}', 0x10],
+  ['aAsSdDfFgGhHjJkKlL;:\'"`~', 0x1e],
+  ['zZxXcCvVbBnNmM,<.>/?', 0x2c],
+] as const) {
+  for (let i = 0; i < row.length; i++)
+    CHAR_MAKE[row[i]!] = (first + (i >> 1)).toString(16).padStart(2, '0');
+}
+CHAR_MAKE['\\'] = '2b';
+CHAR_MAKE['|'] = '2b';
+CHAR_MAKE[' '] = '39';
+const SHIFTED = /[A-Z~!@#$%^&*()_+{}|:"<>?]/;
+const LSHIFT = '2a';
+
+const brk = (make: string) =>
+  make.replace(/([0-9a-f]{2})$/, (b) => (Number.parseInt(b, 16) | 0x80).toString(16));
+const bytes = (s: string) => s.split(' ');
+function press(make: string, shift = false): string[] {
+  const key = [...bytes(make), ...bytes(brk(make))];
+  return shift ? [LSHIFT, ...key, brk(LSHIFT)] : key;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'kiln-boot-command-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Guest {
+  qemu: ChildProcess;
+  qmp: QmpClient;
+  /** Scancodes the guest has echoed so far, each with the time it arrived. */
+  received: Array<{ code: string; at: number }>;
+  /** Resolves once `n` scancodes have arrived (rejects after `ms`). */
+  waitFor(n: number, ms?: number): Promise<void>;
+}
+const running: Guest[] = [];
+afterEach(async () => {
+  for (const g of running.splice(0)) {
+    g.qmp.close();
+    g.qemu.kill('SIGKILL');
+    if (g.qemu.exitCode === null && g.qemu.signalCode === null) {
+      await new Promise((r) => g.qemu.once('exit', r));
+    }
+  }
+});
+
+async function startGuest(name: string): Promise<Guest> {
+  const img = join(dir, `${name}.img`);
+  const sector = Buffer.alloc(512);
+  Buffer.from(BOOT_SECTOR_CODE, 'hex').copy(sector);
+  sector[510] = 0x55;
+  sector[511] = 0xaa;
+  writeFileSync(img, sector);
+  const sock = join(dir, `${name}.qmp`);
+  const qemu = spawn(
+    'qemu-system-x86_64',
+    [
+      ...['-machine', 'pc', '-accel', 'tcg', '-nodefaults', '-display', 'none', '-m', '16'],
+      ...['-drive', `file=${img},format=raw,if=ide`],
+      ...['-serial', 'stdio', '-qmp', `unix:${sock},server=on,wait=off`],
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const received: Guest['received'] = [];
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => {
+    ready = r;
+  });
+  let waiters: Array<() => void> = [];
+  let buf = '';
+  qemu.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buf += chunk;
+    let nl = buf.indexOf('\n');
+    while (nl >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line === 'READY') ready();
+      else if (/^[0-9a-f]{2}$/.test(line)) received.push({ code: line, at: Date.now() });
+      nl = buf.indexOf('\n');
+    }
+    for (const w of waiters) w();
+  });
+  const qmp = await QmpClient.connect(sock, { isAlive: () => qemu.exitCode === null });
+  const guest: Guest = {
+    qemu,
+    qmp,
+    received,
+    waitFor: (n, ms = 20_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (received.length < n) return;
+          clearTimeout(timer);
+          waiters = waiters.filter((w) => w !== check);
+          resolve();
+        };
+        const timer = setTimeout(
+          () => reject(new Error(`the guest echoed ${received.length} of ${n} scancodes`)),
+          ms,
+        );
+        waiters.push(check);
+        check();
+      }),
+  };
+  running.push(guest);
+  await Promise.race([
+    isReady,
+    new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('the guest never said READY')), 30_000),
+    ),
+  ]);
+  return guest;
+}
+
+const send = (g: Guest) => (cmd: string, args?: Record<string, unknown>) =>
+  g.qmp.execute(cmd, args);
+
+describe('boot_command typed into a real QEMU guest', () => {
+  it('every special key, On/Off, and every printable character reach the guest as the PC scancodes', async () => {
+    const g = await startGuest('all');
+    const printable = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i))
+      .join('')
+      .replaceAll('<', '') // typed below, in a spot where it starts no <…>
+      .replaceAll('>', '');
+    const command = [
+      ...SPECIAL_KEY_NAMES.map((n) => `<${n}>`),
+      ...SPECIAL_KEY_NAMES.map((n) => `<${n}On><${n}Off>`),
+      printable,
+      '< >',
+      '<xOn><xOff><QOn><QOff>',
+    ];
+    const expected = [
+      ...SPECIAL_KEY_NAMES.flatMap((n) => press(SPECIAL_MAKE[n]!)),
+      ...SPECIAL_KEY_NAMES.flatMap((n) => press(SPECIAL_MAKE[n]!)),
+      ...[...printable].flatMap((c) => press(CHAR_MAKE[c]!, SHIFTED.test(c))),
+      ...[...'< >'].flatMap((c) => press(CHAR_MAKE[c]!, SHIFTED.test(c))),
+      ...press(CHAR_MAKE.x!),
+      ...press(CHAR_MAKE.q!, true),
+    ];
+    expect(SPECIAL_KEY_NAMES.every((n) => SPECIAL_MAKE[n])).toBe(true);
+    const t0 = Date.now();
+    await typeBootCommand(parseBootCommand(command), { send: send(g), keyIntervalMs: 2 });
+    await g.waitFor(expected.length);
+    const typedMs = Date.now() - t0;
+    // Nothing more than expected arrives (no key repeat, no stray events).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(g.received.map((r) => r.code)).toEqual(expected);
+    console.log(`typed ${expected.length} scancodes in ${typedMs} ms`);
+  });
+
+  it('waits <wait1s> between keys, and <wait> one second', async () => {
+    const g = await startGuest('wait');
+    await typeBootCommand(parseBootCommand(['a<wait1s>b<wait>c']), {
+      send: send(g),
+      keyIntervalMs: 0,
+    });
+    await g.waitFor(6);
+    const at = (code: string) => g.received.find((r) => r.code === code)!.at;
+    expect(at('30') - at('9e')).toBeGreaterThanOrEqual(950); // a up → b down
+    expect(at('2e') - at('b0')).toBeGreaterThanOrEqual(950); // b up → c down
+  });
+
+  it('waits boot_key_interval after each key event', async () => {
+    const g = await startGuest('interval');
+    const t0 = Date.now();
+    await typeBootCommand(parseBootCommand(['abcde']), { send: send(g), keyIntervalMs: 100 });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(10 * 100);
+    await g.waitFor(10);
+    const times = g.received.map((r) => r.at);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(800);
+  });
+
+  it('stops at once when aborted, in a wait or between keys, and types nothing after', async () => {
+    const g = await startGuest('abort');
+    const ac = new AbortController();
+    const steps = parseBootCommand(['abc<wait30s>def']);
+    const typed = typeBootCommand(steps, { send: send(g), keyIntervalMs: 10, signal: ac.signal });
+    await g.waitFor(6);
+    const t0 = Date.now();
+    ac.abort();
+    await expect(typed).rejects.toBeInstanceOf(CancelledError);
+    expect(Date.now() - t0).toBeLessThan(500);
+
+    const ac2 = new AbortController();
+    const many = parseBootCommand(['x'.repeat(200)]);
+    const typed2 = typeBootCommand(many, {
+      send: send(g),
+      keyIntervalMs: 20,
+      signal: ac2.signal,
+      onStep: (s) => {
+        if (s.column === 5) ac2.abort();
+      },
+    });
+    await expect(typed2).rejects.toBeInstanceOf(CancelledError);
+    await new Promise((r) => setTimeout(r, 500));
+    // a b c, then four x pressed before the abort came with the fifth.
+    expect(g.received.map((r) => r.code)).toEqual([
+      ...press(CHAR_MAKE.a!),
+      ...press(CHAR_MAKE.b!),
+      ...press(CHAR_MAKE.c!),
+      ...[1, 2, 3, 4].flatMap(() => press(CHAR_MAKE.x!)),
+    ]);
+  });
+});
