@@ -5,9 +5,10 @@
  * scancode set 1 written out here independently of the module's key table.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { QmpClient } from '../src/builders/qemu/qmp.js';
 import { CancelledError } from '../src/core/errors.js';
@@ -116,13 +117,17 @@ afterEach(async () => {
   }
 });
 
-async function startGuest(name: string): Promise<Guest> {
-  const img = join(dir, `${name}.img`);
+function writeBootSector(img: string): void {
   const sector = Buffer.alloc(512);
   Buffer.from(BOOT_SECTOR_CODE, 'hex').copy(sector);
   sector[510] = 0x55;
   sector[511] = 0xaa;
   writeFileSync(img, sector);
+}
+
+async function startGuest(name: string): Promise<Guest> {
+  const img = join(dir, `${name}.img`);
+  writeBootSector(img);
   const sock = join(dir, `${name}.qmp`);
   const qemu = spawn(
     'qemu-system-x86_64',
@@ -271,5 +276,76 @@ describe('boot_command typed into a real QEMU guest', () => {
       ...press(CHAR_MAKE.c!),
       ...[1, 2, 3, 4].flatMap(() => press(CHAR_MAKE.x!)),
     ]);
+  });
+
+  it('sends the guest the very scancodes Packer 1.6.6 sends for the same boot_command', async () => {
+    const v = await execa('packer', ['version'], { reject: false });
+    expect(v.stdout, 'packer 1.6.6 must be installed').toMatch(/Packer v1\.6\.6/);
+    // Packer 1.6.6's keys (the names later SDKs added are absent there), every printable
+    // character, holds, waits, and a key still held at the end (Packer's VNC session lifts
+    // it on leaving). Not compared: a shifted character's Off (<QOff>), where 1.6.6 releases
+    // shift before the key and later SDKs, like kiln, after it; control characters, which
+    // 1.6.6 types as nothing and kiln refuses.
+    const v166 = SPECIAL_KEY_NAMES.filter(
+      (n) => !/^(menu|left|right)(Command|Option)?$/.test(n) || n === 'left' || n === 'right',
+    );
+    expect(v166).toHaveLength(36);
+    const printable = Array.from({ length: 0x7f - 0x20 }, (_, i) =>
+      String.fromCharCode(0x20 + i),
+    ).join('');
+    const command = [
+      ...v166.map((n) => `<${n}>`),
+      ...v166.map((n) => `<${n}On><${n.toUpperCase()}off>`),
+      printable.replaceAll('<', '').replaceAll('>', ''),
+      '< > <<enter>',
+      '<wait><xOn><wait500ms><xOff><QOn><wait1s>',
+    ];
+    const work = join(dir, 'packer');
+    mkdirSync(work);
+    writeBootSector(join(work, 'disk.img'));
+    const serial = join(work, 'serial.txt');
+    const template = {
+      builders: [
+        {
+          type: 'qemu',
+          disk_image: true,
+          iso_url: join(work, 'disk.img'),
+          iso_checksum: 'none',
+          format: 'raw',
+          disk_interface: 'ide',
+          accelerator: 'tcg',
+          headless: true,
+          communicator: 'none',
+          boot_wait: '6s',
+          boot_key_interval: '5ms',
+          boot_command: command,
+          vnc_bind_address: '127.0.0.1',
+          qemuargs: [
+            ['-serial', `file:${serial}`],
+            ['-m', '16'],
+          ],
+          output_directory: join(work, 'out'),
+          shutdown_timeout: '3s',
+        },
+      ],
+    };
+    writeFileSync(join(work, 't.json'), JSON.stringify(template));
+    // The guest never powers off, so Packer's build ends in "Failed to shutdown" once the
+    // command is typed; the serial file is what counts.
+    await execa('packer', ['build', 't.json'], {
+      cwd: work,
+      reject: false,
+      env: { PACKER_CACHE_DIR: join(work, 'cache'), CHECKPOINT_DISABLE: '1' },
+    });
+    const lines = readFileSync(serial, 'utf8').split('\n');
+    expect(lines[0]).toBe('READY');
+    const packer = lines.slice(1).filter((l) => l !== '');
+
+    const g = await startGuest('packer-diff');
+    await typeBootCommand(parseBootCommand(command), { send: send(g), keyIntervalMs: 5 });
+    await g.waitFor(packer.length);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(packer.length).toBeGreaterThan(450);
+    expect(g.received.map((r) => r.code)).toEqual(packer);
   });
 });

@@ -344,29 +344,55 @@ export interface TypeOptions {
 
 /**
  * Types the steps into the VM: each key event is one `input-send-event`, followed by the key
- * interval; waits pause. Stops with a CancelledError as soon as the signal aborts (keys held
- * by an `On` stay held: the VM is being stopped anyway).
+ * interval; waits pause; keys still held by an `On` at the end are released, as Packer's are.
+ * Stops with a CancelledError as soon as the signal aborts (held keys then stay held: the VM
+ * is being stopped anyway).
  */
 export async function typeBootCommand(
   steps: readonly BootStep[],
   opts: TypeOptions,
 ): Promise<void> {
+  const held = new Set<string>();
+  const sendKey = async (e: KeyEvent) => {
+    throwIfCancelled(opts.signal);
+    await opts.send('input-send-event', {
+      events: [{ type: 'key', data: { down: e.down, key: { type: 'qcode', data: e.qcode } } }],
+    });
+    if (e.down) held.add(e.qcode);
+    else held.delete(e.qcode);
+    await pause(opts.keyIntervalMs, opts.signal);
+  };
   for (const step of steps) {
     throwIfCancelled(opts.signal);
     opts.onStep?.(step);
-    if (step.kind === 'wait') {
-      await pause(step.ms, opts.signal);
-      continue;
-    }
-    for (const e of keyEvents(step)) {
-      throwIfCancelled(opts.signal);
-      await opts.send('input-send-event', {
-        events: [{ type: 'key', data: { down: e.down, key: { type: 'qcode', data: e.qcode } } }],
-      });
-      await pause(opts.keyIntervalMs, opts.signal);
-    }
+    if (step.kind === 'wait') await pause(step.ms, opts.signal);
+    else for (const e of keyEvents(step)) await sendKey(e);
+  }
+  // Packer types over VNC, and QEMU lifts every key still held when that VNC client
+  // disconnects after the last step, in its key code order; QMP keeps no such session, so
+  // kiln lifts them itself, in the same order.
+  const order = (q: string) =>
+    (QKEY_ORDER.indexOf(q) + QKEY_ORDER.length + 1) % (QKEY_ORDER.length + 1);
+  for (const qcode of [...held].sort((a, b) => order(a) - order(b))) {
+    await sendKey({ qcode, down: false });
   }
 }
+
+// QEMU's QKeyCode enumeration order (qapi/ui.json) of the keys kiln types: the order in which
+// QEMU's VNC server lifts held keys (qkbd_state_lift_all_keys).
+const QKEY_ORDER = [
+  ...['shift', 'shift_r', 'alt', 'alt_r', 'ctrl', 'ctrl_r', 'menu', 'esc'],
+  ...['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'minus', 'equal', 'backspace', 'tab'],
+  ...['q', 'w', 'e', 'r', 't', 'y', 'u', 'i', 'o', 'p', 'bracket_left', 'bracket_right', 'ret'],
+  ...['a', 's', 'd', 'f', 'g', 'h', 'j', 'k', 'l', 'semicolon', 'apostrophe', 'grave_accent'],
+  ...['backslash', 'z', 'x', 'c', 'v', 'b', 'n', 'm', 'comma', 'dot', 'slash', 'asterisk', 'spc'],
+  ...['caps_lock', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8', 'f9', 'f10'],
+  ...['num_lock', 'scroll_lock', 'kp_divide', 'kp_multiply', 'kp_subtract', 'kp_add', 'kp_enter'],
+  ...['kp_decimal', 'sysrq', 'kp_0', 'kp_1', 'kp_2', 'kp_3', 'kp_4', 'kp_5', 'kp_6', 'kp_7'],
+  ...['kp_8', 'kp_9', 'less', 'f11', 'f12', 'print', 'home', 'pgup', 'pgdn', 'end', 'left', 'up'],
+  ...['down', 'right', 'insert', 'delete', 'stop', 'again', 'props', 'undo', 'front', 'copy'],
+  ...['open', 'paste', 'find', 'cut', 'lf', 'help', 'meta_l', 'meta_r', 'compose'],
+];
 
 /**
  * The pause between key events as Packer picks it: `boot_key_interval` when set and above
