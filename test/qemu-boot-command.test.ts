@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { QmpClient } from '../src/builders/qemu/qmp.js';
 import { CancelledError } from '../src/core/errors.js';
 import { parseBootCommand, SPECIAL_KEY_NAMES, typeBootCommand } from '../src/qemu/boot-command.js';
+import { QmpClient } from '../src/qemu/qmp.js';
 
 // The boot sector (GNU as, .code16, linked at 0x7c00):
 //   cli; xor %ax,%ax; mov %ax,%ds; mov $msg,%si

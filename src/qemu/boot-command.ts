@@ -12,8 +12,9 @@
  * boot prompt is never what a template meant. Characters are typed on a US layout, the
  * shifted ones with left shift held, as Packer does.
  */
+import { parseGoDurationNs } from '../core/duration.js';
 import { CancelledError, UserError } from '../core/errors.js';
-import { parseGoDurationNs } from '../template/duration.js';
+import { sleep } from '../core/sleep.js';
 import { nearest } from '../template/suggest.js';
 
 /** Sends one QMP command and resolves with its answer (e.g. `QmpClient.execute`). */
@@ -415,18 +416,13 @@ function throwIfCancelled(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError('typing the boot command was cancelled');
 }
 
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   throwIfCancelled(signal);
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new CancelledError('typing the boot command was cancelled'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  if (ms <= 0) return;
+  try {
+    await sleep(ms, signal);
+  } catch (err) {
+    throwIfCancelled(signal); // the same error, saying what was cancelled
+    throw err;
+  }
 }
