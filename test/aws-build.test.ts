@@ -110,7 +110,7 @@ describe('amazon-ebs against moto', () => {
 
     const catalog = Catalog.open(home);
     try {
-      const rec = catalog.getImage(east)!;
+      const rec = catalog.images.get(east)!;
       expect(rec).toMatchObject({
         builder: 'amazon-ebs',
         format: 'ami',
@@ -140,7 +140,7 @@ describe('amazon-ebs against moto', () => {
     const releaseAmi = release.artifact!.id.split(':')[1]!;
     const catalog = Catalog.open(home);
     try {
-      expect(catalog.lineage(releaseAmi).map((i) => i.id)).toEqual([releaseAmi, buildAmi]);
+      expect(catalog.images.lineage(releaseAmi).map((i) => i.id)).toEqual([releaseAmi, buildAmi]);
     } finally {
       catalog.close();
     }
@@ -215,7 +215,7 @@ describe('amazon-ebs against moto', () => {
     expect(named.Images?.map((i) => i.ImageId)).toEqual([final]);
     const catalog = Catalog.open(home);
     try {
-      expect(catalog.getImage(final)?.parentId).toBe(newest);
+      expect(catalog.images.get(final)?.parentId).toBe(newest);
     } finally {
       catalog.close();
     }

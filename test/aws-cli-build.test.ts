@@ -91,8 +91,8 @@ describe('kiln build with amazon-ebs (CLI, moto)', () => {
     }
     const catalog = Catalog.open(join(dir, 'home'));
     try {
-      expect(catalog.lineage(releaseAmi).map((i) => i.id)).toEqual([releaseAmi, buildAmi]);
-      expect(JSON.stringify(catalog.listImages())).not.toContain('moto-secret');
+      expect(catalog.images.lineage(releaseAmi).map((i) => i.id)).toEqual([releaseAmi, buildAmi]);
+      expect(JSON.stringify(catalog.images.list())).not.toContain('moto-secret');
     } finally {
       catalog.close();
     }

@@ -17,9 +17,15 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { listDeployments } from '../src/catalog/deployments.js';
+import { Catalog } from '../src/catalog/index.js';
 import { kiln as runKiln, startKiln } from './helpers/kiln.js';
 import { awsEnv, motoLinuxAmi, useMotoWithProxy } from './helpers/moto.js';
+
+/** The deploy history as `kiln` recorded it under the test's kiln home. */
+function listDeployments(filter: { backend?: string; group?: string }) {
+  using catalog = Catalog.openReadOnly(home);
+  return catalog.deployments.list(filter);
+}
 
 const aws = useMotoWithProxy();
 let home: string;
@@ -132,7 +138,7 @@ describe('kiln deploy aws', () => {
     });
     expect(r.stderr).toMatch(/instance refresh .*: InProgress 50%/);
     expect(r.stderr).toMatch(/Successful 100%/);
-    const history = listDeployments(home, { group: 'hello-web-asg' });
+    const history = listDeployments({ group: 'hello-web-asg' });
     expect(history[0]).toMatchObject({
       imageId: amis[0],
       status: 'succeeded',
@@ -161,7 +167,7 @@ describe('kiln deploy aws', () => {
       'Failed',
       'Successful',
     ]);
-    const history = listDeployments(home, { group: 'hello-web-asg' });
+    const history = listDeployments({ group: 'hello-web-asg' });
     expect(history[0]).toMatchObject({
       imageId: amis[1],
       status: 'failed',
@@ -256,7 +262,7 @@ describe('kiln deploy aws', () => {
     expect(aws.proxy.count('CancelInstanceRefresh', 'refresh')).toBe(1);
     expect(aws.proxy.refreshes[0]!.status).toBe('Cancelled');
     expect((await template()).defaultVersion).toBe(before.defaultVersion);
-    expect(listDeployments(home, { group: 'hello-web-asg' })[0]).toMatchObject({
+    expect(listDeployments({ group: 'hello-web-asg' })[0]).toMatchObject({
       status: 'cancelled',
       imageId: amis[0],
     });

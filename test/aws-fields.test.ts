@@ -238,7 +238,7 @@ describe('amazon-ebs fields against moto', () => {
     const { Catalog } = await import('../src/catalog/index.js');
     const catalog = Catalog.open(home);
     try {
-      expect(catalog.getImage(r.artifact!.id.split(':')[1]!)?.metadata).toMatchObject({
+      expect(catalog.images.get(r.artifact!.id.split(':')[1]!)?.metadata).toMatchObject({
         userDataFileSha256: createHash('sha256')
           .update('#!/bin/sh\necho from-file\n')
           .digest('hex'),
@@ -504,7 +504,7 @@ describe('amazon-ebs fields against moto', () => {
     const { Catalog } = await import('../src/catalog/index.js');
     const catalog = Catalog.open(home);
     try {
-      expect(catalog.getImage(amiId)?.metadata).toMatchObject({ accountId: '111122223333' });
+      expect(catalog.images.get(amiId)?.metadata).toMatchObject({ accountId: '111122223333' });
     } finally {
       catalog.close();
     }

@@ -17,7 +17,7 @@ describe('kiln base debian-12', () => {
     expect(again.stderr).toMatch(/already exists/);
 
     const catalog = Catalog.open(HOME);
-    const image = catalog.resolveImage('debian-12');
+    const image = catalog.images.resolve('debian-12');
     catalog.close();
     expect(image.id).toBe(id);
     expect(image.tags).toContain('debian-12');
@@ -31,7 +31,7 @@ describe('kiln base debian-12', () => {
   it('bakes in no host key, no authorized key, no root password and no machine id', async () => {
     await ensureBase();
     const catalog = Catalog.open(HOME);
-    const image = catalog.resolveImage('debian-12');
+    const image = catalog.images.resolve('debian-12');
     catalog.close();
     const f = readImageFiles(image.files[0]!, [
       '/etc/ssh/ssh_host_ed25519_key',

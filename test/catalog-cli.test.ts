@@ -34,26 +34,26 @@ beforeEach(() => {
     writeFileSync(join(dir, 'disk.qcow2'), Buffer.alloc(bytes, 1));
     return join(dir, 'disk.qcow2');
   };
-  base = catalog.registerImage({
+  base = catalog.images.register({
     name: 'debian-base',
     builder: 'base',
     files: [file('base', 2_000_000)],
     tags: ['bookworm'],
   });
-  build = catalog.registerImage({
+  build = catalog.images.register({
     name: 'hello-build',
     builder: 'qemu',
     parentId: base.id,
     files: [file('build', 300_000)],
   });
-  dev = catalog.registerImage({
+  dev = catalog.images.register({
     name: 'hello-dev',
     builder: 'qemu',
     parentId: build.id,
     files: [file('dev', 50_000)],
     tags: ['dev'],
   });
-  prod = catalog.registerImage({
+  prod = catalog.images.register({
     name: 'hello-prod',
     builder: 'qemu',
     parentId: build.id,

@@ -22,13 +22,13 @@ import { writeFileSync } from 'node:fs';
 const [, , distUrl, home, file] = process.argv;
 const { Catalog } = await import(distUrl);
 const catalog = Catalog.open(home);
-catalog.beginRun('run-crash', process.pid, 'kiln build (crash test)');
-catalog.recordResource({ runId: 'run-crash', kind: 'file', ref: file });
+catalog.journal.begin('run-crash', process.pid, 'kiln build (crash test)');
+catalog.journal.record({ runId: 'run-crash', kind: 'file', ref: file });
 writeFileSync(file, 'overlay');
 // Detached: it outlives its parent the way a QEMU child of a killed kiln does.
 const vm = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
 vm.unref();
-catalog.recordResource({ runId: 'run-crash', kind: 'process', ref: String(vm.pid) });
+catalog.journal.record({ runId: 'run-crash', kind: 'process', ref: String(vm.pid) });
 process.stdout.write('ready ' + vm.pid + '\\n');
 setInterval(() => {}, 1000);
 `;
@@ -70,7 +70,7 @@ describe('run journal after SIGKILL', () => {
 
     const live = Catalog.open(home);
     try {
-      expect(live.orphanedRuns()).toEqual([]);
+      expect(live.journal.orphaned()).toEqual([]);
     } finally {
       live.close();
     }
@@ -82,7 +82,7 @@ describe('run journal after SIGKILL', () => {
 
     const catalog = Catalog.open(home);
     try {
-      const orphans = catalog.orphanedRuns();
+      const orphans = catalog.journal.orphaned();
       expect(orphans.map((o) => o.runId)).toEqual(['run-crash']);
       expect(orphans[0]!.resources.map((r) => `${r.kind}:${r.ref}`).sort()).toEqual([
         `file:${file}`,
@@ -107,7 +107,7 @@ describe('run journal after SIGKILL', () => {
 
     const after = Catalog.open(home);
     try {
-      expect(after.orphanedRuns()).toEqual([]);
+      expect(after.journal.orphaned()).toEqual([]);
     } finally {
       after.close();
     }

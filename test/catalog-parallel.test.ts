@@ -29,9 +29,9 @@ const dir = join(catalog.imagesDir, 'worker-' + n);
 mkdirSync(dir, { recursive: true });
 const disk = join(dir, 'disk.qcow2');
 writeFileSync(disk, Buffer.alloc(4096 * (1 + Number(n)), 7));
-const image = catalog.registerImage({ name: 'parallel-' + n, builder: 'qemu', files: [disk], format: 'qcow2',
+const image = catalog.images.register({ name: 'parallel-' + n, builder: 'qemu', files: [disk], format: 'qcow2',
   inputHash: 'hash-' + n, variables: { n }, tags: ['worker-' + n] });
-catalog.addTag(image.id, 'latest');
+catalog.images.addTag(image.id, 'latest');
 catalog.close();
 process.stdout.write(JSON.stringify({ id: image.id, ms: performance.now() - t0, retries: busyStats.retries }) + '\\n');
 `;
@@ -104,13 +104,13 @@ describe('catalog under 20 parallel writers', () => {
     const catalog = Catalog.open(home);
     try {
       expect(catalog.database.pragma('integrity_check', { simple: true })).toBe('ok');
-      const images = catalog.listImages();
+      const images = catalog.images.list();
       expect(images).toHaveLength(N);
       expect(new Set(images.map((i) => i.id))).toEqual(new Set(reports.map((r) => r.id)));
       for (let n = 0; n < N; n++) {
-        const image = catalog.resolveImage(`worker-${n}`);
+        const image = catalog.images.resolve(`worker-${n}`);
         expect(image.name).toBe(`parallel-${n}`);
-        expect(catalog.findByInputHash(`hash-${n}`)?.id).toBe(image.id);
+        expect(catalog.images.findByInputHash(`hash-${n}`)?.id).toBe(image.id);
       }
       // The shared tag moved from writer to writer and ended on exactly one image.
       expect(images.filter((i) => i.tags.includes('latest'))).toHaveLength(1);

@@ -160,9 +160,9 @@ afterAll(async () => {
       await stopInstance(catalog, s.instance.id, { timeoutMs: 0 }).catch(() => {});
     // Leaves first: a build image goes once its releases are gone.
     for (let pass = 0; pass < 3; pass++)
-      for (const i of catalog.listImages().filter((x) => made.has(x.id)))
+      for (const i of catalog.images.list().filter((x) => made.has(x.id)))
         try {
-          catalog.removeImage(i.id);
+          catalog.images.remove(i.id);
         } catch {}
   } finally {
     catalog.close();
@@ -193,12 +193,12 @@ describe('kiln pipeline on examples/hello-web', () => {
     // Releases are children of this run's build image, which is a child of the base.
     const catalog = Catalog.open(HOME);
     try {
-      const lineage = catalog.lineage(row(first, 'release', 'prod').image!).map((i) => i.id);
+      const lineage = catalog.images.lineage(row(first, 'release', 'prod').image!).map((i) => i.id);
       expect(lineage.slice(0, 2)).toEqual([
         row(first, 'release', 'prod').image,
         row(first, 'build').image,
       ]);
-      expect(catalog.getImage(row(first, 'build').image!)!.inputHash).toMatch(
+      expect(catalog.images.get(row(first, 'build').image!)!.inputHash).toMatch(
         /^sha256:[0-9a-f]{64}$/,
       );
     } finally {
@@ -298,7 +298,7 @@ describe('kiln pipeline on examples/hello-web', () => {
     );
     const catalog = Catalog.open(HOME);
     try {
-      expect(catalog.getImage(release.image!)!.status).toBe('failed');
+      expect(catalog.images.get(release.image!)!.status).toBe('failed');
       // The group still runs the dev release deployed before.
       const members = listInstanceStatuses(catalog, { group: GROUP });
       expect(members.map((m) => m.instance.imageId)).not.toContain(release.image);

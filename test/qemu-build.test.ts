@@ -71,7 +71,7 @@ function expectNothingLeft(before: Snapshot, ...runs: KilnProcess[]): void {
 function removeImages(...ids: string[]): void {
   const catalog = Catalog.open(HOME);
   try {
-    for (const id of ids) catalog.removeImage(id);
+    for (const id of ids) catalog.images.remove(id);
   } finally {
     catalog.close();
   }
@@ -94,7 +94,7 @@ describe('qemu builder', () => {
     expect(k.output()).toMatch(/,artifact,0,builder-id,transcend\.qemu/);
 
     const catalog = Catalog.open(HOME);
-    const image = catalog.getImage(id!)!;
+    const image = catalog.images.get(id!)!;
     catalog.close();
     expect(image.parentId).toBe(base);
     expect(image.name).toBe('kiln-test-parent');
@@ -137,7 +137,7 @@ describe('qemu builder', () => {
     expect(c.output()).toMatch(/child-ok/);
     const childId = artifactId(c.output())!;
     const cat2 = Catalog.open(HOME);
-    const childImage = cat2.getImage(childId)!;
+    const childImage = cat2.images.get(childId)!;
     cat2.close();
     expect(childImage.parentId).toBe(id);
     const childFiles = readImageFiles(childImage.files[0]!, [

@@ -24,7 +24,7 @@ export let HOME = SHARED_HOME;
 export async function usePrivateHome(): Promise<string> {
   await ensureBase();
   const catalog = Catalog.open(SHARED_HOME);
-  const base = catalog.resolveImage('debian-12');
+  const base = catalog.images.resolve('debian-12');
   catalog.close();
   const md = base.metadata as Record<string, string>;
   HOME = mkdtempSync(join(tmpdir(), 'kiln-test-private-'));
@@ -95,8 +95,8 @@ export function snapshot(): Snapshot {
   try {
     const imagesDir = catalog.imagesDir;
     return {
-      imageIds: catalog
-        .listImages()
+      imageIds: catalog.images
+        .list()
         .filter((i) => i.name.startsWith('kiln-test-'))
         .map((i) => i.id)
         .sort(),
@@ -104,7 +104,7 @@ export function snapshot(): Snapshot {
         ? readdirSync(imagesDir).filter((n) => n.startsWith('.tmp-'))
         : [],
       qemuPids: qemuPidsOfHome(),
-      runs: catalog.orphanedRuns().length,
+      runs: catalog.journal.orphaned().length,
     };
   } finally {
     catalog.close();

@@ -66,7 +66,7 @@ async function build(tpl: string, env: Record<string, string> = {}) {
 function diskOf(id: string): string {
   const c = Catalog.open(HOME);
   try {
-    return c.getImage(id)!.files[0]!;
+    return c.images.get(id)!.files[0]!;
   } finally {
     c.close();
   }
@@ -186,8 +186,9 @@ describe('warm starts', () => {
     const disk = diskOf(parent);
     const c = Catalog.open(HOME);
     try {
-      for (const img of c.listImages().filter((i) => i.parentId === parent)) c.removeImage(img.id);
-      c.removeImage(parent);
+      for (const img of c.images.list().filter((i) => i.parentId === parent))
+        c.images.remove(img.id);
+      c.images.remove(parent);
     } finally {
       c.close();
     }

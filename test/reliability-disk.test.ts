@@ -75,7 +75,7 @@ describe('disk full and integrity', () => {
 
   it('an image whose disk changed after registration is refused before it is used as a source', async () => {
     const catalog = Catalog.open(home);
-    const base = catalog.resolveImage('debian-12');
+    const base = catalog.images.resolve('debian-12');
     // A small child image: a qcow2 overlay on the base, registered with its sha256 as a build would.
     const imgDir = join(catalog.imagesDir, 'img-0123456789abcdef0');
     mkdirSync(imgDir, { mode: 0o700 });
@@ -94,7 +94,7 @@ describe('disk full and integrity', () => {
     expect(c.status).toBe(0);
     const { digestForRegistration } = await import('../src/catalog/digest.js');
     const sha256 = await digestForRegistration(home, disk);
-    catalog.registerImage({
+    catalog.images.register({
       id: 'img-0123456789abcdef0',
       name: 'kiln-rel-tampered',
       builder: 'qemu',

@@ -230,11 +230,11 @@ describe('reliability with a real VM', () => {
     expect(crashed.catalog).toEqual(before.catalog);
     expect(crashed.orphanedRuns.length).toBe(1);
     const catalog = Catalog.open(home);
-    const dangling = catalog
-      .orphanedRuns()[0]!
+    const dangling = catalog.journal
+      .orphaned()[0]!
       .resources.filter((r) => /\/images\/img-[0-9a-f]{17}$/.test(r.ref));
     // The catalog never points to a missing file.
-    for (const img of catalog.listImages())
+    for (const img of catalog.images.list())
       for (const f of img.files) expect(existsSync(f), f).toBe(true);
     catalog.close();
     expect(dangling.length, JSON.stringify(crashed)).toBe(1);

@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listDeployments } from '../src/catalog/deployments.js';
+import { Catalog } from '../src/catalog/index.js';
 import {
   ensureBase,
   ensureHttpImage,
@@ -19,6 +19,12 @@ import {
   leftoversOf,
   stopQuietly,
 } from './runtime-helpers.js';
+
+/** The deploy history as `kiln` recorded it under the test's kiln home. */
+function listDeployments(filter: { backend?: string; group?: string }) {
+  using catalog = Catalog.openReadOnly(HOME);
+  return catalog.deployments.list(filter);
+}
 
 const group = `rt-web-${process.pid}`;
 let httpImage: string;
@@ -108,7 +114,7 @@ describe('kiln deploy local', () => {
       'stopping i-',
     ]);
 
-    const history = listDeployments(HOME, { backend: 'local', group });
+    const history = listDeployments({ backend: 'local', group });
     expect(history.map((d) => [d.imageId, d.kind, d.status])).toEqual([
       [httpImage, 'deploy', 'succeeded'],
       [httpImage, 'deploy', 'succeeded'],
@@ -134,7 +140,7 @@ describe('kiln deploy local', () => {
     for (let port = basePort; port <= basePort + 2; port++)
       if ((await httpGet(port, '/healthz'))?.status === 200) answering++;
     expect(answering).toBe(2);
-    const last = listDeployments(HOME, { backend: 'local', group })[0]!;
+    const last = listDeployments({ backend: 'local', group })[0]!;
     expect([last.imageId, last.status]).toEqual([baseImage, 'failed']);
     expect(last.reason).toMatch(/did not answer/);
   });

@@ -40,8 +40,8 @@ export async function ensureHttpImage(): Promise<string> {
   await ensureBase();
   const catalog = Catalog.open(HOME);
   try {
-    const found = catalog
-      .listImages()
+    const found = catalog.images
+      .list()
       .find((i) => i.tags.includes(HTTP_TAG) && i.status === 'ready');
     if (found) return found.id;
   } finally {
@@ -88,7 +88,7 @@ export async function ensureHttpImage(): Promise<string> {
       throw new Error(`building the HTTP test image failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
     const catalog = Catalog.open(HOME);
     try {
-      catalog.addTag(id, HTTP_TAG);
+      catalog.images.addTag(id, HTTP_TAG);
     } finally {
       catalog.close();
     }
@@ -139,11 +139,11 @@ export function leftoversOf(ids: readonly string[]): string[] {
   const catalog = Catalog.open(HOME);
   try {
     const left: string[] = [];
-    const orphans = new Set(catalog.orphanedRuns().map((r) => r.runId));
+    const orphans = new Set(catalog.journal.orphaned().map((r) => r.runId));
     for (const id of ids) {
       for (const pid of qemuPidsMentioning(id)) left.push(`${id}: QEMU pid ${pid}`);
       if (existsSync(join(HOME, 'instances', id))) left.push(`${id}: directory`);
-      if (catalog.getInstance(id)) left.push(`${id}: catalog row`);
+      if (catalog.instances.get(id)) left.push(`${id}: catalog row`);
       if (orphans.has(`run-${id}`)) left.push(`${id}: journal run`);
     }
     return left;
@@ -156,8 +156,8 @@ export function leftoversOf(ids: readonly string[]): string[] {
 export function groupMembers(group: string): string[] {
   const catalog = Catalog.open(HOME);
   try {
-    return catalog
-      .listInstances()
+    return catalog.instances
+      .list()
       .filter((i) => i.group === group)
       .map((i) => i.id);
   } finally {

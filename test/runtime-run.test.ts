@@ -50,7 +50,7 @@ afterAll(() => stopQuietly(started));
 describe('kiln run / ps / logs / stop', () => {
   it('boots an image that serves HTTP, keeps it running after kiln exits, and stop leaves nothing', async () => {
     const catalog = Catalog.open(HOME);
-    const disk = catalog.getImage(httpImage)!.files[0]!;
+    const disk = catalog.images.get(httpImage)!.files[0]!;
     catalog.close();
     const diskBefore = statSync(disk);
 

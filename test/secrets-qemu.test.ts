@@ -272,7 +272,7 @@ describe('secrets', () => {
 
     // The image: the overlay's bytes (everything the build wrote, deleted blocks included).
     const catalog = Catalog.open(home);
-    const image = catalog.getImage(id)!;
+    const image = catalog.images.get(id)!;
     catalog.close();
     const disk = image.files[0]!;
     // Files: the home, the images dir and the image's dir are 0700; the disk is read-only.

@@ -47,11 +47,11 @@ function processesWith(marker: string): string[] {
 async function catalogImages(home: string): Promise<unknown[]> {
   if (!existsSync(home)) return [];
   const { Catalog } = (await import(join(ROOT, 'dist/catalog/index.js'))) as {
-    Catalog: { open(h: string): { listImages(): unknown[]; close(): void } };
+    Catalog: { open(h: string): { images: { list(): unknown[] }; close(): void } };
   };
   const c = Catalog.open(home);
   try {
-    return c.listImages();
+    return c.images.list();
   } finally {
     c.close();
   }

@@ -99,14 +99,14 @@ export async function makeBase(opts: MakeBaseOptions): Promise<MakeBaseResult> {
   };
 
   const runId = opts.runId ?? `base-${randomBytes(8).toString('hex')}`;
-  const id = catalog.newImageId('img');
+  const id = catalog.images.newId('img');
   const work = join(catalog.imagesDir, `.tmp-${id}`);
   const final = join(catalog.imagesDir, id);
-  catalog.beginRun(runId, process.pid, `kiln base ${opts.name}`);
+  catalog.journal.begin(runId, process.pid, `kiln base ${opts.name}`);
   let registered = false;
   try {
-    catalog.recordResource({ runId, kind: 'dir', ref: work });
-    catalog.recordResource({ runId, kind: 'dir', ref: final });
+    catalog.journal.record({ runId, kind: 'dir', ref: work });
+    catalog.journal.record({ runId, kind: 'dir', ref: final });
     await mkdir(work, { recursive: true, mode: 0o700 });
     const rootfs = join(work, 'rootfs');
 
@@ -162,7 +162,7 @@ export async function makeBase(opts: MakeBaseOptions): Promise<MakeBaseResult> {
     await rename(work, final);
     const files = [join(final, 'disk.qcow2'), join(final, 'vmlinuz'), join(final, 'initrd.img')];
     const sha256 = await digestForRegistration(catalog.home, files[0]!, signal);
-    const image = catalog.registerImage({
+    const image = catalog.images.register({
       id,
       sha256,
       name: opts.name,
@@ -196,7 +196,7 @@ export async function makeBase(opts: MakeBaseOptions): Promise<MakeBaseResult> {
       await rm(work, { recursive: true, force: true }).catch(() => undefined);
       await rm(final, { recursive: true, force: true }).catch(() => undefined);
     }
-    catalog.endRun(runId);
+    catalog.journal.end(runId);
   }
 }
 
@@ -204,7 +204,7 @@ export async function makeBase(opts: MakeBaseOptions): Promise<MakeBaseResult> {
 export function findUsable(catalog: CatalogApi, name: string): ImageRecord | undefined {
   let image: ImageRecord;
   try {
-    image = catalog.resolveImage(name);
+    image = catalog.images.resolve(name);
   } catch {
     return undefined;
   }

@@ -55,7 +55,7 @@ export async function importImage(opts: ImportOptions): Promise<ImageRecord> {
     );
   }
   const { catalog, ui } = opts;
-  const id = catalog.newImageId('img');
+  const id = catalog.images.newId('img');
   const work = join(catalog.imagesDir, `.tmp-${id}`);
   const final = join(catalog.imagesDir, id);
   let done = false;
@@ -72,7 +72,7 @@ export async function importImage(opts: ImportOptions): Promise<ImageRecord> {
     if (opts.kernel) files.push(join(final, 'vmlinuz'));
     if (opts.initrd) files.push(join(final, 'initrd.img'));
     const sha256 = await digestForRegistration(catalog.home, files[0]!, opts.signal);
-    const image = catalog.registerImage({
+    const image = catalog.images.register({
       id,
       sha256,
       name: opts.name ?? basename(disk).replace(/\.(qcow2|raw|img)$/i, ''),

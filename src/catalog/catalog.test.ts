@@ -1,10 +1,20 @@
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KilnError, UserError } from '../core/errors.js';
 import { editDistance, idPrefixOf, isImageId, newId } from './ids.js';
 import { Catalog, imageForest } from './index.js';
+import { currentVersion, LATEST_VERSION } from './schema.js';
 
 let root: string;
 let home: string;
@@ -45,8 +55,8 @@ describe('ids', () => {
     const ids = new Set(Array.from({ length: 1000 }, () => newId('img')));
     expect(ids.size).toBe(1000);
     for (const id of ids) expect(id).toMatch(/^img-[0-9a-f]{17}$/);
-    expect(catalog.newImageId('ami')).toMatch(/^ami-[0-9a-f]{17}$/);
-    expect(isImageId(catalog.newImageId())).toBe(true);
+    expect(catalog.images.newId('ami')).toMatch(/^ami-[0-9a-f]{17}$/);
+    expect(isImageId(catalog.images.newId())).toBe(true);
     expect(isImageId('ami-0123abcd')).toBe(true);
     expect(isImageId('img-0123abcd')).toBe(false);
     expect(isImageId('IMG-0123456789abcdef0')).toBe(false);
@@ -68,14 +78,14 @@ describe('open', () => {
     const db = catalog.database;
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.pragma('user_version', { simple: true })).toBe(LATEST_VERSION);
   });
 });
 
 describe('registerImage', () => {
   it('records the image, measures it and makes its files read-only', () => {
     const file = imageFile('a', 10_000);
-    const image = catalog.registerImage({
+    const image = catalog.images.register({
       name: 'base',
       builder: 'base',
       files: [file],
@@ -87,13 +97,13 @@ describe('registerImage', () => {
     expect(image.sizeBytes).toBe(statSync(file).blocks * 512);
     expect(image.sizeBytes).toBeGreaterThanOrEqual(10_000);
     expect(statSync(file).mode & 0o777).toBe(0o444);
-    expect(catalog.getImage(image.id)).toEqual(image);
+    expect(catalog.images.get(image.id)).toEqual(image);
   });
 
   it('refuses an unknown parent or a missing file, changing nothing', () => {
     const file = imageFile('b');
     const e1 = thrown(() =>
-      catalog.registerImage({
+      catalog.images.register({
         name: 'x',
         builder: 'qemu',
         files: [file],
@@ -104,15 +114,15 @@ describe('registerImage', () => {
     expect(e1.code).toBe('ParentImageNotFound');
     expect(statSync(file).mode & 0o200).toBe(0o200);
     const e2 = thrown(() =>
-      catalog.registerImage({ name: 'x', builder: 'qemu', files: [join(root, 'nope.qcow2')] }),
+      catalog.images.register({ name: 'x', builder: 'qemu', files: [join(root, 'nope.qcow2')] }),
     );
     expect(e2.code).toBe('ImageFileMissing');
-    expect(catalog.listImages()).toEqual([]);
+    expect(catalog.images.list()).toEqual([]);
   });
 
   it('keeps a given AMI id and refuses it twice', () => {
-    const ami = catalog.newImageId('ami');
-    const image = catalog.registerImage({
+    const ami = catalog.images.newId('ami');
+    const image = catalog.images.register({
       id: ami,
       name: 'web',
       builder: 'amazon-ebs',
@@ -123,7 +133,7 @@ describe('registerImage', () => {
     expect(image.sizeBytes).toBe(8e9);
     expect(
       thrown(() =>
-        catalog.registerImage({ id: ami, name: 'web', builder: 'amazon-ebs', files: [] }),
+        catalog.images.register({ id: ami, name: 'web', builder: 'amazon-ebs', files: [] }),
       ).code,
     ).toBe('ImageExists');
   });
@@ -131,76 +141,76 @@ describe('registerImage', () => {
 
 describe('resolveImage', () => {
   it('finds by id, prefix, tag and name (newest wins)', () => {
-    const a = catalog.registerImage({
+    const a = catalog.images.register({
       id: 'img-aaaaaa00000000001',
       name: 'web',
       builder: 'qemu',
       files: [imageFile('a')],
     });
-    const b = catalog.registerImage({
+    const b = catalog.images.register({
       id: 'img-aaaaaa00000000002',
       name: 'web',
       builder: 'qemu',
       files: [imageFile('b')],
     });
-    const c = catalog.registerImage({
+    const c = catalog.images.register({
       id: 'img-bbbbbb00000000003',
       name: 'db',
       builder: 'qemu',
       files: [imageFile('c')],
       tags: ['prod'],
     });
-    expect(catalog.resolveImage(a.id).id).toBe(a.id);
-    expect(catalog.resolveImage('img-bbbbbb').id).toBe(c.id);
-    expect(catalog.resolveImage('bbbbbb00').id).toBe(c.id);
-    expect(catalog.resolveImage('prod').id).toBe(c.id);
-    expect(catalog.resolveImage('web').id).toBe(b.id);
-    const amb = thrown(() => catalog.resolveImage('img-aaaaaa'));
+    expect(catalog.images.resolve(a.id).id).toBe(a.id);
+    expect(catalog.images.resolve('img-bbbbbb').id).toBe(c.id);
+    expect(catalog.images.resolve('bbbbbb00').id).toBe(c.id);
+    expect(catalog.images.resolve('prod').id).toBe(c.id);
+    expect(catalog.images.resolve('web').id).toBe(b.id);
+    const amb = thrown(() => catalog.images.resolve('img-aaaaaa'));
     expect(amb.code).toBe('AmbiguousImage');
     expect(amb.details.join('\n')).toContain(a.id);
     expect(amb.details.join('\n')).toContain(b.id);
   });
 
   it('names close matches and the ls hint when nothing matches', () => {
-    catalog.registerImage({ name: 'hello-web-build', builder: 'qemu', files: [imageFile('a')] });
-    const e = thrown(() => catalog.resolveImage('hello-web-biuld'));
+    catalog.images.register({ name: 'hello-web-build', builder: 'qemu', files: [imageFile('a')] });
+    const e = thrown(() => catalog.images.resolve('hello-web-biuld'));
     expect(e).toBeInstanceOf(UserError);
     expect(e.code).toBe('ImageNotFound');
     expect(e.details.join('\n')).toContain('hello-web-build');
     expect(e.hint).toContain('kiln images ls');
-    expect(thrown(() => catalog.resolveImage('zzzzzzzzzzzzzzzzzzzz')).details).toEqual([]);
+    expect(thrown(() => catalog.images.resolve('zzzzzzzzzzzzzzzzzzzz')).details).toEqual([]);
   });
 });
 
 describe('lineage', () => {
   it('follows parents to the root and arranges trees', () => {
-    const base = catalog.registerImage({
+    const base = catalog.images.register({
       name: 'base',
       builder: 'base',
       files: [imageFile('base')],
     });
-    const build = catalog.registerImage({
+    const build = catalog.images.register({
       name: 'build',
       builder: 'qemu',
       parentId: base.id,
       files: [imageFile('build')],
     });
-    const dev = catalog.registerImage({
+    const dev = catalog.images.register({
       name: 'dev',
       builder: 'qemu',
       parentId: build.id,
       files: [imageFile('dev')],
     });
-    const prod = catalog.registerImage({
+    const prod = catalog.images.register({
       name: 'prod',
       builder: 'qemu',
       parentId: build.id,
       files: [imageFile('prod')],
     });
-    expect(catalog.lineage(dev.id).map((i) => i.name)).toEqual(['dev', 'build', 'base']);
-    expect(catalog.lineage('img-00000000000000000')).toEqual([]);
-    expect(catalog.children(build.id).map((i) => i.id)).toEqual([dev.id, prod.id]);
-    const forest = imageForest(catalog.listImages());
+    expect(catalog.images.lineage(dev.id).map((i) => i.name)).toEqual(['dev', 'build', 'base']);
+    expect(catalog.images.lineage('img-00000000000000000')).toEqual([]);
+    expect(catalog.images.children(build.id).map((i) => i.id)).toEqual([dev.id, prod.id]);
+    const forest = imageForest(catalog.images.list());
     expect(forest).toHaveLength(1);
     expect(forest[0]!.image.id).toBe(base.id);
     expect(forest[0]!.children[0]!.children.map((n) => n.image.name)).toEqual(['dev', 'prod']);
@@ -209,33 +219,33 @@ describe('lineage', () => {
 
 describe('removeImage', () => {
   it('refuses an image with children or running instances, naming them', () => {
-    const base = catalog.registerImage({
+    const base = catalog.images.register({
       name: 'base',
       builder: 'base',
       files: [imageFile('base')],
     });
-    const kid = catalog.registerImage({
+    const kid = catalog.images.register({
       name: 'kid',
       builder: 'qemu',
       parentId: base.id,
       files: [imageFile('kid')],
     });
-    const e = thrown(() => catalog.removeImage(base.id));
+    const e = thrown(() => catalog.images.remove(base.id));
     expect(e.code).toBe('ImageHasChildren');
     expect(e.details.join('\n')).toContain(kid.id);
     expect(e.hint).toContain(`kiln images rm ${kid.id} ${base.id}`);
     expect(e.hint).toContain('no --force');
-    const inst = catalog.addInstance({ imageId: kid.id, backend: 'local', name: 'web-1' });
-    const e2 = thrown(() => catalog.removeImage(kid.id));
+    const inst = catalog.instances.add({ imageId: kid.id, backend: 'local', name: 'web-1' });
+    const e2 = thrown(() => catalog.images.remove(kid.id));
     expect(e2.code).toBe('ImageInUse');
     expect(e2.details.join('\n')).toContain(inst.id);
-    expect(catalog.listImages()).toHaveLength(2);
+    expect(catalog.images.list()).toHaveLength(2);
     expect(statSync(kid.files[0]!).isFile()).toBe(true);
   });
 
   it('deletes the row, tags, stopped instances, files and the empty image directory', () => {
     const file = imageFile('gone');
-    const image = catalog.registerImage({
+    const image = catalog.images.register({
       name: 'gone',
       builder: 'qemu',
       files: [file],
@@ -243,85 +253,164 @@ describe('removeImage', () => {
     });
     const overlay = join(root, 'overlay.qcow2');
     writeFileSync(overlay, 'x');
-    const inst = catalog.addInstance({ imageId: image.id, backend: 'local', files: [overlay] });
-    catalog.updateInstance(inst.id, { state: 'stopped', pid: null });
-    catalog.removeImage(image.id);
-    expect(catalog.getImage(image.id)).toBeUndefined();
-    expect(catalog.getInstance(inst.id)).toBeUndefined();
+    const inst = catalog.instances.add({ imageId: image.id, backend: 'local', files: [overlay] });
+    catalog.instances.update(inst.id, { state: 'stopped', pid: null });
+    catalog.images.remove(image.id);
+    expect(catalog.images.get(image.id)).toBeUndefined();
+    expect(catalog.instances.get(inst.id)).toBeUndefined();
     expect(statSync(file, { throwIfNoEntry: false })).toBeUndefined();
     expect(statSync(join(catalog.imagesDir, 'gone'), { throwIfNoEntry: false })).toBeUndefined();
     expect(statSync(overlay, { throwIfNoEntry: false })).toBeUndefined();
-    expect(() => catalog.resolveImage('t1')).toThrow(UserError);
+    expect(() => catalog.images.resolve('t1')).toThrow(UserError);
     expect(catalog.database.prepare('SELECT count(*) FROM runs').pluck().get()).toBe(0);
   });
   it('keeps a file that another image still lists', () => {
     const kernel = join(root, 'vmlinuz');
     writeFileSync(kernel, 'kernel');
-    const a = catalog.registerImage({
+    const a = catalog.images.register({
       name: 'a',
       builder: 'qemu',
       files: [imageFile('a'), kernel],
     });
-    const b = catalog.registerImage({
+    const b = catalog.images.register({
       name: 'b',
       builder: 'qemu',
       files: [imageFile('b'), kernel],
     });
-    catalog.removeImage(a.id);
+    catalog.images.remove(a.id);
     expect(statSync(kernel).isFile()).toBe(true);
     expect(statSync(a.files[0]!, { throwIfNoEntry: false })).toBeUndefined();
-    catalog.removeImage(b.id);
+    catalog.images.remove(b.id);
     expect(statSync(kernel, { throwIfNoEntry: false })).toBeUndefined();
   });
 });
 
 describe('tags', () => {
   it('move between images and are checked', () => {
-    const a = catalog.registerImage({ name: 'a', builder: 'qemu', files: [imageFile('a')] });
-    const b = catalog.registerImage({ name: 'b', builder: 'qemu', files: [imageFile('b')] });
-    catalog.addTag(a.id, 'live');
-    catalog.addTag(b.id, 'live');
-    expect(catalog.getImage(a.id)!.tags).toEqual([]);
-    expect(catalog.resolveImage('live').id).toBe(b.id);
-    expect(thrown(() => catalog.removeTag(a.id, 'live')).code).toBe('TagNotFound');
-    catalog.removeTag(b.id, 'live');
-    expect(catalog.getImage(b.id)!.tags).toEqual([]);
-    expect(thrown(() => catalog.addTag(a.id, 'has space')).code).toBe('InvalidTag');
-    expect(thrown(() => catalog.addTag(a.id, b.id)).code).toBe('InvalidTag');
+    const a = catalog.images.register({ name: 'a', builder: 'qemu', files: [imageFile('a')] });
+    const b = catalog.images.register({ name: 'b', builder: 'qemu', files: [imageFile('b')] });
+    catalog.images.addTag(a.id, 'live');
+    catalog.images.addTag(b.id, 'live');
+    expect(catalog.images.get(a.id)!.tags).toEqual([]);
+    expect(catalog.images.resolve('live').id).toBe(b.id);
+    expect(thrown(() => catalog.images.removeTag(a.id, 'live')).code).toBe('TagNotFound');
+    catalog.images.removeTag(b.id, 'live');
+    expect(catalog.images.get(b.id)!.tags).toEqual([]);
+    expect(thrown(() => catalog.images.addTag(a.id, 'has space')).code).toBe('InvalidTag');
+    expect(thrown(() => catalog.images.addTag(a.id, b.id)).code).toBe('InvalidTag');
   });
 });
 
 describe('reconciliation at open', () => {
   it('marks an image whose disk is gone as missing, and restores its status when it returns', () => {
     const file = imageFile('r');
-    const image = catalog.registerImage({ name: 'r', builder: 'qemu', files: [file] });
-    catalog.setStatus(image.id, 'failed');
+    const image = catalog.images.register({ name: 'r', builder: 'qemu', files: [file] });
+    catalog.images.setStatus(image.id, 'failed');
     catalog.close();
     rmSync(file);
     catalog = Catalog.open(home);
-    expect(catalog.getImage(image.id)!.status).toBe('missing');
+    expect(catalog.images.get(image.id)!.status).toBe('missing');
     catalog.close();
     writeFileSync(file, 'back');
     catalog = Catalog.open(home);
-    expect(catalog.getImage(image.id)!.status).toBe('failed');
+    expect(catalog.images.get(image.id)!.status).toBe('failed');
   });
 
   it('lists stray entries under imagesDir that nothing refers to', () => {
-    catalog.registerImage({ name: 'kept', builder: 'qemu', files: [imageFile('kept')] });
+    catalog.images.register({ name: 'kept', builder: 'qemu', files: [imageFile('kept')] });
     const stray = join(catalog.imagesDir, 'img-leftover');
     mkdirSync(stray);
     const busy = join(catalog.imagesDir, 'being-built');
-    catalog.beginRun('run-1', process.pid, 'test');
-    catalog.recordResource({ runId: 'run-1', kind: 'dir', ref: busy });
+    catalog.journal.begin('run-1', process.pid, 'test');
+    catalog.journal.record({ runId: 'run-1', kind: 'dir', ref: busy });
     mkdirSync(busy);
     expect(catalog.strayPaths()).toEqual([stray]);
   });
 });
 
+describe('read-only', () => {
+  it('of a kiln home that does not exist reads as an empty catalog and creates nothing', () => {
+    const absent = join(root, 'absent', 'home');
+    {
+      using ro = Catalog.openReadOnly(absent);
+      expect(ro.readonly).toBe(true);
+      expect(ro.images.list()).toEqual([]);
+      expect(ro.instances.list()).toEqual([]);
+      expect(ro.deployments.list()).toEqual([]);
+      expect(ro.journal.orphaned()).toEqual([]);
+      expect(ro.strayPaths()).toEqual([]);
+      expect(thrown(() => ro.images.resolve('debian-12')).code).toBe('ImageNotFound');
+      expect(thrown(() => ro.journal.begin('r', process.pid, 'x')).code).toBe('CatalogReadOnly');
+    }
+    expect(existsSync(join(root, 'absent'))).toBe(false);
+  });
+
+  it('refuses every write before its side effects, and migrates nothing', () => {
+    const file = imageFile('ro');
+    const kept = catalog.images.register({ name: 'kept', builder: 'qemu', files: [file] });
+    const other = imageFile('other');
+    chmodSync(other, 0o644);
+    const before = readdirSync(home).sort();
+    using ro = Catalog.openReadOnly(home);
+    expect(currentVersion(ro.database)).toBe(LATEST_VERSION);
+    expect(ro.images.get(kept.id)!.name).toBe('kept');
+    const writes: Array<() => unknown> = [
+      () => ro.images.register({ name: 'new', builder: 'qemu', files: [other] }),
+      () => ro.images.remove(kept.id),
+      () => ro.images.addTag(kept.id, 'x'),
+      () => ro.images.setStatus(kept.id, 'failed'),
+      () => ro.instances.add({ imageId: kept.id, backend: 'local' }),
+      () => ro.deployments.record({
+        backend: 'local',
+        group: 'g',
+        imageId: kept.id,
+        kind: 'deploy',
+        status: 'succeeded',
+      }),
+    ];
+    for (const write of writes) expect(thrown(write).code).toBe('CatalogReadOnly');
+    // register refused before making the file read-only.
+    expect(statSync(other).mode & 0o777).toBe(0o644);
+    expect(catalog.images.list().map((i) => i.id)).toEqual([kept.id]);
+    ro.close();
+    // The WAL files a reader needs while open go with it.
+    expect(readdirSync(home).sort()).toEqual(before);
+  });
+
+  it('sees a lost disk as missing without recording it', () => {
+    const file = imageFile('gone');
+    const image = catalog.images.register({ name: 'gone', builder: 'qemu', files: [file] });
+    rmSync(file);
+    {
+      using ro = Catalog.openReadOnly(home);
+      expect(ro.images.get(image.id)!.status).toBe('missing');
+      expect(ro.images.list()[0]!.status).toBe('missing');
+      expect(ro.images.findByInputHash('none')).toBeUndefined();
+    }
+    const row = catalog.database.prepare('SELECT status FROM images WHERE id = ?').pluck();
+    expect(row.get(image.id)).toBe('ready');
+  });
+
+  it('upgrades a catalog an older kiln wrote (its only write), and refuses a newer one', () => {
+    catalog.database.pragma('user_version = 2');
+    catalog.database.exec('DROP TABLE deploy_history');
+    catalog.close();
+    {
+      using ro = Catalog.openReadOnly(home);
+      expect(currentVersion(ro.database)).toBe(LATEST_VERSION);
+      expect(ro.deployments.list()).toEqual([]);
+    }
+    catalog = Catalog.open(home);
+    catalog.database.pragma(`user_version = ${LATEST_VERSION + 1}`);
+    expect(thrown(() => Catalog.openReadOnly(home)).code).toBe('CatalogTooNew');
+    catalog.database.pragma(`user_version = ${LATEST_VERSION}`);
+  });
+});
+
 describe('instances', () => {
   it('are recorded, updated and removed', () => {
-    const image = catalog.registerImage({ name: 'i', builder: 'qemu', files: [imageFile('i')] });
-    const inst = catalog.addInstance({
+    const image = catalog.images.register({ name: 'i', builder: 'qemu', files: [imageFile('i')] });
+    const inst = catalog.instances.add({
       imageId: image.id,
       backend: 'local',
       pid: 42,
@@ -329,17 +418,17 @@ describe('instances', () => {
     });
     expect(inst.id).toMatch(/^i-[0-9a-f]{17}$/);
     expect(inst.state).toBe('running');
-    catalog.updateInstance(inst.id, { state: 'stopped', metadata: { exit: 0 } });
-    expect(catalog.getInstance(inst.id)).toMatchObject({
+    catalog.instances.update(inst.id, { state: 'stopped', metadata: { exit: 0 } });
+    expect(catalog.instances.get(inst.id)).toMatchObject({
       state: 'stopped',
       pid: 42,
       metadata: { exit: 0 },
     });
-    expect(catalog.listInstances()).toHaveLength(1);
-    catalog.removeInstance(inst.id);
-    expect(catalog.listInstances()).toEqual([]);
+    expect(catalog.instances.list()).toHaveLength(1);
+    catalog.instances.remove(inst.id);
+    expect(catalog.instances.list()).toEqual([]);
     expect(
-      thrown(() => catalog.addInstance({ imageId: 'img-00000000000000000', backend: 'local' }))
+      thrown(() => catalog.instances.add({ imageId: 'img-00000000000000000', backend: 'local' }))
         .code,
     ).toBe('ImageNotFound');
   });

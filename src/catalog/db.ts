@@ -5,8 +5,9 @@
  * journal mode changes) — every write runs as BEGIN IMMEDIATE inside a retry loop with
  * jittered back-off, so many kiln processes sharing one catalog never show it to a user.
  */
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SystemError } from '../core/errors.js';
+import { KilnError, SystemError } from '../core/errors.js';
 
 export type Db = Database.Database;
 
@@ -36,6 +37,29 @@ export function openDatabase(file: string): Db {
     throw err;
   }
   return db;
+}
+
+/**
+ * Opens an existing database file for reading only: SQLite refuses every write on it, so a
+ * command that only reads can never change the catalog, whatever code path it takes.
+ */
+export function openDatabaseReadOnly(file: string): Db {
+  const db = withBusyRetry(
+    file,
+    () => new Database(file, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS }),
+  );
+  try {
+    withBusyRetry(file, () => db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`));
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
+/** An empty database in memory: what a read-only open of a kiln home that has no catalog yet reads. */
+export function openEmptyDatabase(): Db {
+  return new Database(':memory:');
 }
 
 /** Runs `fn` in a BEGIN IMMEDIATE transaction, retried with back-off while the database is busy. */
@@ -82,4 +106,43 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** Blocks the thread: better-sqlite3 is synchronous, so its retries are too. */
 function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
+}
+
+/**
+ * The one database handle a `Catalog` and its concerns share. A read-only handle refuses
+ * every write before it starts (a clear internal error instead of SQLite's SQLITE_READONLY
+ * halfway through, e.g. after image files were made read-only).
+ */
+export class CatalogDb {
+  /** `<home>/images`: where image files live (0700). */
+  readonly imagesDir: string;
+
+  constructor(
+    readonly db: Db,
+    readonly home: string,
+    readonly readonly: boolean,
+  ) {
+    this.imagesDir = join(home, 'images');
+  }
+
+  /** Runs `fn` as one IMMEDIATE write transaction (retried while busy); refused on a read-only handle. */
+  write<T>(fn: () => T): T {
+    this.assertWritable();
+    return writeTx(this.db, fn);
+  }
+
+  /** Throws unless writes are allowed: call before any side effect of a write. */
+  assertWritable(): void {
+    if (this.readonly) {
+      throw new KilnError(
+        'CatalogReadOnly',
+        `the catalog at ${this.home} was opened read-only and cannot be changed`,
+      );
+    }
+  }
+
+  /** Closes the connection; the handle must not be used afterwards. */
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
 }

@@ -69,7 +69,7 @@ export async function collectGarbage(catalog: Catalog, opts: GcOptions = {}): Pr
   };
   const protect = [catalog.home, catalog.imagesDir];
 
-  for (const run of catalog.orphanedRuns()) {
+  for (const run of catalog.journal.orphaned()) {
     let clear = true;
     // Processes first (they may hold the files), then files, then directories.
     const order = (r: RunResource) =>
@@ -79,9 +79,9 @@ export async function collectGarbage(catalog: Catalog, opts: GcOptions = {}): Pr
       const action = await cleanResource(catalog, res, protect, opts);
       act({ runId: run.runId, ...action });
       if (action.outcome === 'failed' || action.outcome === 'left' || opts.dryRun) clear = false;
-      else if (!opts.dryRun) catalog.forgetResource(run.runId, res.ref);
+      else if (!opts.dryRun) catalog.journal.forget(run.runId, res.ref);
     }
-    if (clear) catalog.endRun(run.runId);
+    if (clear) catalog.journal.end(run.runId);
     report.runs.push({
       runId: run.runId,
       pid: run.pid,
@@ -117,7 +117,7 @@ async function cleanResource(
   const unsafe = unsafeToRemove(res.ref, protect);
   if (unsafe) return { ...base, outcome: 'skipped', detail: `not removed: ${unsafe}` };
   // The run may have died after registering an image but before forgetting its files.
-  const users = catalog.usersOf(res.ref);
+  const users = catalog.images.usersOf(res.ref);
   if (users.length > 0)
     return { ...base, outcome: 'skipped', detail: `kept: in use by ${users.join(', ')}` };
   if (opts.dryRun) return { ...base, outcome: 'would-remove' };

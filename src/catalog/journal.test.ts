@@ -37,10 +37,10 @@ function sleeper(): ChildProcess {
 
 describe('orphanedRuns', () => {
   it('finds runs whose process is gone, not live ones', () => {
-    catalog.beginRun('live', process.pid, 'this test');
-    catalog.beginRun('dead', deadPid(), 'a finished process');
-    catalog.recordResource({ runId: 'dead', kind: 'file', ref: join(root, 'f') });
-    const orphans = catalog.orphanedRuns();
+    catalog.journal.begin('live', process.pid, 'this test');
+    catalog.journal.begin('dead', deadPid(), 'a finished process');
+    catalog.journal.record({ runId: 'dead', kind: 'file', ref: join(root, 'f') });
+    const orphans = catalog.journal.orphaned();
     expect(orphans.map((o) => o.runId)).toEqual(['dead']);
     expect(orphans[0]!.resources).toEqual([
       { runId: 'dead', kind: 'file', ref: join(root, 'f'), metadata: {} },
@@ -48,22 +48,22 @@ describe('orphanedRuns', () => {
   });
 
   it('is not fooled by a reused pid (the start time differs)', () => {
-    catalog.beginRun('reused', process.pid, 'pid now belongs to another process');
-    expect(catalog.orphanedRuns()).toEqual([]);
+    catalog.journal.begin('reused', process.pid, 'pid now belongs to another process');
+    expect(catalog.journal.orphaned()).toEqual([]);
     catalog.database.prepare(`UPDATE runs SET start_time = '1' WHERE id = 'reused'`).run();
-    expect(catalog.orphanedRuns().map((o) => o.runId)).toEqual(['reused']);
+    expect(catalog.journal.orphaned().map((o) => o.runId)).toEqual(['reused']);
   });
 
   it('needs beginRun before recordResource, and forgets on endRun', () => {
-    expect(() => catalog.recordResource({ runId: 'nope', kind: 'file', ref: '/tmp/x' })).toThrow(
-      /beginRun/,
+    expect(() => catalog.journal.record({ runId: 'nope', kind: 'file', ref: '/tmp/x' })).toThrow(
+      /begin first/,
     );
-    catalog.beginRun('r', deadPid(), 'x');
-    catalog.recordResource({ runId: 'r', kind: 'file', ref: '/tmp/a' });
-    catalog.forgetResource('r', '/tmp/a');
-    expect(catalog.orphanedRuns()[0]!.resources).toEqual([]);
-    catalog.endRun('r');
-    expect(catalog.orphanedRuns()).toEqual([]);
+    catalog.journal.begin('r', deadPid(), 'x');
+    catalog.journal.record({ runId: 'r', kind: 'file', ref: '/tmp/a' });
+    catalog.journal.forget('r', '/tmp/a');
+    expect(catalog.journal.orphaned()[0]!.resources).toEqual([]);
+    catalog.journal.end('r');
+    expect(catalog.journal.orphaned()).toEqual([]);
   });
 });
 
@@ -72,14 +72,14 @@ describe('collectGarbage', () => {
     const proc = sleeper();
     const file = join(root, 'overlay.qcow2');
     const dir = join(root, 'tmpdir');
-    catalog.beginRun('crashed', deadPid(), 'kiln build (crashed)');
-    catalog.recordResource({ runId: 'crashed', kind: 'file', ref: file });
+    catalog.journal.begin('crashed', deadPid(), 'kiln build (crashed)');
+    catalog.journal.record({ runId: 'crashed', kind: 'file', ref: file });
     writeFileSync(file, 'x');
-    catalog.recordResource({ runId: 'crashed', kind: 'dir', ref: dir });
+    catalog.journal.record({ runId: 'crashed', kind: 'dir', ref: dir });
     mkdirSync(join(dir, 'sub'), { recursive: true });
-    catalog.recordResource({ runId: 'crashed', kind: 'process', ref: String(proc.pid) });
+    catalog.journal.record({ runId: 'crashed', kind: 'process', ref: String(proc.pid) });
     expect(
-      catalog.orphanedRuns()[0]!.resources.find((r) => r.kind === 'process')!.metadata,
+      catalog.journal.orphaned()[0]!.resources.find((r) => r.kind === 'process')!.metadata,
     ).toMatchObject({
       cmdline: 'sleep 300',
     });
@@ -111,13 +111,13 @@ describe('collectGarbage', () => {
     await exit;
     expect(existsSync(file)).toBe(false);
     expect(existsSync(dir)).toBe(false);
-    expect(catalog.orphanedRuns()).toEqual([]);
+    expect(catalog.journal.orphaned()).toEqual([]);
   });
 
   it('does not kill a pid that now runs another command', async () => {
     const proc = sleeper();
-    catalog.beginRun('old', deadPid(), 'x');
-    catalog.recordResource({
+    catalog.journal.begin('old', deadPid(), 'x');
+    catalog.journal.record({
       runId: 'old',
       kind: 'process',
       ref: String(proc.pid),
@@ -130,13 +130,13 @@ describe('collectGarbage', () => {
   });
 
   it('leaves resources of other kinds (AWS) and keeps their run; refuses unsafe paths', async () => {
-    catalog.beginRun('aws', deadPid(), 'x');
-    catalog.recordResource({ runId: 'aws', kind: 'instance', ref: 'i-0123456789abcdef0' });
-    catalog.recordResource({ runId: 'aws', kind: 'dir', ref: '/' });
+    catalog.journal.begin('aws', deadPid(), 'x');
+    catalog.journal.record({ runId: 'aws', kind: 'instance', ref: 'i-0123456789abcdef0' });
+    catalog.journal.record({ runId: 'aws', kind: 'dir', ref: '/' });
     const report = await collectGarbage(catalog);
     expect(report.actions.map((a) => a.outcome).sort()).toEqual(['left', 'skipped']);
     expect(report.runs[0]!.cleared).toBe(false);
-    expect(catalog.orphanedRuns()[0]!.resources.map((r) => r.kind)).toEqual(['instance']);
+    expect(catalog.journal.orphaned()[0]!.resources.map((r) => r.kind)).toEqual(['instance']);
     expect(unsafeToRemove('/tmp')).toBeDefined();
     expect(unsafeToRemove('relative/x')).toBeDefined();
     expect(unsafeToRemove(catalog.home, [catalog.home])).toBeDefined();
@@ -146,22 +146,22 @@ describe('collectGarbage', () => {
   });
 
   it('never deletes what a registered image uses, even if the run died before forgetting it', async () => {
-    catalog.beginRun('built', deadPid(), 'kiln build (died right after registering)');
+    catalog.journal.begin('built', deadPid(), 'kiln build (died right after registering)');
     const ownDir = join(catalog.imagesDir, 'img-new');
     const outDir = join(root, 'output-qemu');
     for (const d of [ownDir, outDir])
-      catalog.recordResource({ runId: 'built', kind: 'dir', ref: d });
+      catalog.journal.record({ runId: 'built', kind: 'dir', ref: d });
     mkdirSync(ownDir);
     mkdirSync(outDir);
     const disk = join(ownDir, 'disk.qcow2');
     const kernel = join(outDir, 'vmlinuz');
     for (const f of [disk, kernel]) {
-      catalog.recordResource({ runId: 'built', kind: 'file', ref: f });
+      catalog.journal.record({ runId: 'built', kind: 'file', ref: f });
       writeFileSync(f, 'image');
     }
-    const image = catalog.registerImage({ name: 'new', builder: 'qemu', files: [disk, kernel] });
+    const image = catalog.images.register({ name: 'new', builder: 'qemu', files: [disk, kernel] });
     // Registration took over the image's files and its own directory from the run ...
-    expect(catalog.orphanedRuns()[0]!.resources.map((r) => r.ref)).toEqual([outDir]);
+    expect(catalog.journal.orphaned()[0]!.resources.map((r) => r.ref)).toEqual([outDir]);
     // ... and gc keeps a journalled directory that still holds an image file.
     const report = await collectGarbage(catalog);
     expect(report.actions).toEqual([
@@ -174,7 +174,7 @@ describe('collectGarbage', () => {
       },
     ]);
     expect(existsSync(disk) && existsSync(kernel)).toBe(true);
-    expect(catalog.orphanedRuns()).toEqual([]);
+    expect(catalog.journal.orphaned()).toEqual([]);
   });
 
   it('removes stray image entries', async () => {

@@ -42,18 +42,86 @@ describe('migrations', () => {
     const catalog = Catalog.open(home);
     try {
       expect(currentVersion(catalog.database)).toBe(LATEST_VERSION);
-      expect(catalog.resolveImage('v1')).toMatchObject({
+      expect(catalog.images.resolve('v1')).toMatchObject({
         name: 'old',
         status: 'ready',
         variables: {},
         metadata: {},
       });
       // The journal tables from migration 2 work.
-      catalog.beginRun('r1', process.pid, 'after migration');
-      expect(catalog.orphanedRuns()).toEqual([]);
+      catalog.journal.begin('r1', process.pid, 'after migration');
+      expect(catalog.journal.orphaned()).toEqual([]);
     } finally {
       catalog.close();
     }
+  });
+
+  it('adopt a deploy_history that kiln created on first use before migration 3, keeping its rows', () => {
+    const home = join(root, 'home');
+    mkdirSync(join(home, 'images'), { recursive: true });
+    const old = openDatabase(join(home, 'catalog.db'));
+    expect(migrate(old, migrations.slice(0, 2))).toEqual([1, 2]);
+    // Exactly what catalog/deployments.ts ran on first use before it became a migration.
+    old.exec(`
+      CREATE TABLE IF NOT EXISTS deploy_history (
+        id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+        backend            TEXT NOT NULL,
+        group_name         TEXT NOT NULL,
+        region             TEXT,
+        image_id           TEXT NOT NULL,
+        kind               TEXT NOT NULL,
+        status             TEXT NOT NULL,
+        launch_template_id TEXT,
+        version            INTEGER,
+        previous_version   INTEGER,
+        refresh_id         TEXT,
+        reason             TEXT,
+        created_at         TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS deploy_history_group ON deploy_history(backend, group_name, id);
+    `);
+    old
+      .prepare(
+        `INSERT INTO deploy_history (backend, group_name, image_id, kind, status, launch_template_id, version, previous_version, created_at)
+         VALUES ('aws', 'web-asg', 'ami-0123456789abcdef0', 'deploy', 'succeeded', 'lt-1', 3, 2, '2025-01-01T00:00:00.000Z')`,
+      )
+      .run();
+    old.close();
+
+    using catalog = Catalog.open(home);
+    expect(currentVersion(catalog.database)).toBe(3);
+    expect(catalog.deployments.list({ group: 'web-asg' })).toEqual([
+      {
+        id: 1,
+        backend: 'aws',
+        group: 'web-asg',
+        imageId: 'ami-0123456789abcdef0',
+        kind: 'deploy',
+        status: 'succeeded',
+        launchTemplateId: 'lt-1',
+        version: 3,
+        previousVersion: 2,
+        createdAt: '2025-01-01T00:00:00.000Z',
+      },
+    ]);
+    const next = catalog.deployments.record({
+      backend: 'aws',
+      group: 'web-asg',
+      imageId: 'ami-0123456789abcdef1',
+      kind: 'deploy',
+      status: 'succeeded',
+    });
+    expect(next.id).toBe(2);
+  });
+
+  it('create deploy_history in a new catalog', () => {
+    using catalog = Catalog.open(join(root, 'fresh'));
+    const tables = catalog.database
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+      .pluck()
+      .all();
+    expect(tables).toContain('deploy_history');
+    expect(catalog.deployments.list()).toEqual([]);
   });
 
   it('roll back entirely when one fails', () => {

@@ -2,7 +2,7 @@
  * The catalog's schema as numbered migrations. `PRAGMA user_version` holds the number of
  * the last one applied; `migrate` applies the missing ones at open, all in one IMMEDIATE
  * transaction, so a crash or a second process never sees a half-migrated catalog.
- * Append new migrations (e.g. `deployments` for `kiln deploy`); never edit an applied one.
+ * Append new migrations; never edit an applied one.
  */
 import { SystemError } from '../core/errors.js';
 import { type Db, writeTx } from './db.js';
@@ -86,6 +86,30 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE images ADD COLUMN status_before_missing TEXT;
     `,
   },
+  {
+    version: 3,
+    description: 'deploy history (kiln deploy aws|local and their rollbacks)',
+    // IF NOT EXISTS: kiln before this migration created the same table on first use, so a
+    // catalog that has deployed already holds it, with its rows.
+    sql: `
+      CREATE TABLE IF NOT EXISTS deploy_history (
+        id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+        backend            TEXT NOT NULL,
+        group_name         TEXT NOT NULL,
+        region             TEXT,
+        image_id           TEXT NOT NULL,
+        kind               TEXT NOT NULL,
+        status             TEXT NOT NULL,
+        launch_template_id TEXT,
+        version            INTEGER,
+        previous_version   INTEGER,
+        refresh_id         TEXT,
+        reason             TEXT,
+        created_at         TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS deploy_history_group ON deploy_history(backend, group_name, id);
+    `,
+  },
 ];
 
 /** The schema version this build of kiln writes. */
@@ -98,16 +122,7 @@ export function migrate(db: Db, list: readonly Migration[] = migrations): number
   if (currentVersion(db) === latest) return [];
   return writeTx(db, () => {
     const from = currentVersion(db);
-    if (from > latest) {
-      throw new SystemError(
-        'CatalogTooNew',
-        `the catalog has schema version ${from}; this kiln knows up to ${latest}`,
-        {
-          where: db.name,
-          hint: 'upgrade kiln (an older kiln must not write to a newer catalog)',
-        },
-      );
-    }
+    refuseNewer(db, from, latest);
     const applied: number[] = [];
     for (const m of list) {
       if (m.version <= from) continue;
@@ -117,6 +132,20 @@ export function migrate(db: Db, list: readonly Migration[] = migrations): number
     }
     return applied;
   });
+}
+
+/** Throws CatalogTooNew when the database was written by a kiln with a newer schema. */
+export function refuseNewer(db: Db, from = currentVersion(db), latest = LATEST_VERSION): void {
+  if (from > latest) {
+    throw new SystemError(
+      'CatalogTooNew',
+      `the catalog has schema version ${from}; this kiln knows up to ${latest}`,
+      {
+        where: db.name,
+        hint: 'upgrade kiln (an older kiln must not write to a newer catalog)',
+      },
+    );
+  }
 }
 
 /** The schema version recorded in the database (0 for a new file). */

@@ -1,7 +1,8 @@
 /**
- * The catalog's public shape, fixed here so that builders, the runtime and the CLI can
- * be written against it. `src/catalog/index.ts` exports `Catalog` implementing
- * `CatalogApi` with `static open(home?: string): Catalog`.
+ * The catalog's public shape, fixed here so that builders, the runtime, core and the CLI can
+ * be written against it: one handle (`CatalogApi`) exposing each concern — images (with tags
+ * and lineage), instances, the run journal and the deploy history — over one database.
+ * `src/catalog/index.ts` exports `Catalog` implementing it.
  */
 
 /** What a builder knows when it registers an image. */
@@ -80,48 +81,102 @@ export interface RunResource {
   metadata?: Record<string, unknown>;
 }
 
-export interface CatalogApi {
-  readonly home: string;
-  /** `<home>/images`: where image files live (0700). */
-  readonly imagesDir: string;
-  newImageId(prefix?: 'img' | 'ami'): string;
+/** One deploy as the history records it (`kiln deploy aws|local` and their rollbacks). */
+export interface NewDeployment {
+  /** `aws` (an Auto Scaling group) — or `local` for a local rolling deploy. */
+  backend: string;
+  /** The Auto Scaling group (or local group). */
+  group: string;
+  region?: string;
+  imageId: string;
+  /** `deploy` or `rollback`. */
+  kind: 'deploy' | 'rollback';
+  /** `succeeded`, `failed` (rolled back), `rollback-failed`, `cancelled`. */
+  status: string;
+  launchTemplateId?: string;
+  /** The launch template version this deploy made default. */
+  version?: number;
+  /** The default version it replaced (what a rollback returns to). */
+  previousVersion?: number;
+  refreshId?: string;
+  reason?: string;
+}
+
+export interface DeploymentRecord extends NewDeployment {
+  id: number;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+/** An orphaned run as `journal.orphaned()` reports it. */
+export interface OrphanedRun {
+  runId: string;
+  pid: number;
+  description: string;
+  resources: RunResource[];
+}
+
+/** Images, their tags and lineage. */
+export interface ImagesApi {
+  /** A fresh `img-`/`ami-` + 17 hex id (not yet recorded). */
+  newId(prefix?: 'img' | 'ami'): string;
   /** Records an image in one transaction; throws if `parentId` is unknown or a file is missing. */
-  registerImage(image: NewImage): ImageRecord;
-  getImage(id: string): ImageRecord | undefined;
+  register(image: NewImage): ImageRecord;
+  get(id: string): ImageRecord | undefined;
   /** By id, unique id prefix, name (newest) or tag; throws a UserError naming close matches when none. */
-  resolveImage(ref: string): ImageRecord;
+  resolve(ref: string): ImageRecord;
   findByInputHash(hash: string): ImageRecord | undefined;
-  listImages(): ImageRecord[];
+  list(): ImageRecord[];
   children(id: string): ImageRecord[];
   /** Ancestors from the image up to its root (image first). */
   lineage(id: string): ImageRecord[];
+  /** Every image below `id`, deepest first. */
+  descendants(id: string): string[];
+  /** Ids of images and instances with a file at `path` or under it. */
+  usersOf(path: string): string[];
   /** Deletes the row and its files; refuses (UserError) when it has children or running instances. */
-  removeImage(id: string): void;
+  remove(id: string): void;
   setStatus(id: string, status: string): void;
   addTag(id: string, tag: string): void;
   removeTag(id: string, tag: string): void;
+}
 
-  addInstance(instance: NewInstance): InstanceRecord;
-  getInstance(id: string): InstanceRecord | undefined;
-  listInstances(): InstanceRecord[];
-  updateInstance(
-    id: string,
-    patch: Partial<Pick<InstanceRecord, 'state' | 'pid' | 'metadata'>>,
-  ): void;
-  removeInstance(id: string): void;
+/** Instances (local QEMU or AWS) of catalogued images. */
+export interface InstancesApi {
+  add(instance: NewInstance): InstanceRecord;
+  get(id: string): InstanceRecord | undefined;
+  list(): InstanceRecord[];
+  update(id: string, patch: Partial<Pick<InstanceRecord, 'state' | 'pid' | 'metadata'>>): void;
+  remove(id: string): void;
+}
 
-  /** Journal: a run announces itself, then each resource *before* creating it. */
-  beginRun(runId: string, pid: number, description: string): void;
-  recordResource(resource: RunResource): void;
-  forgetResource(runId: string, ref: string): void;
-  endRun(runId: string): void;
+/** The run journal: a run announces itself, then each resource *before* creating it. */
+export interface JournalApi {
+  begin(runId: string, pid: number, description: string): void;
+  record(resource: RunResource): void;
+  forget(runId: string, ref: string): void;
+  end(runId: string): void;
   /** Runs whose process is gone, with what they left. */
-  orphanedRuns(): Array<{
-    runId: string;
-    pid: number;
-    description: string;
-    resources: RunResource[];
-  }>;
+  orphaned(): OrphanedRun[];
+}
 
+/** The deploy history: what each deploy set and replaced, so a rollback knows where to return. */
+export interface DeploymentsApi {
+  record(deployment: NewDeployment): DeploymentRecord;
+  /** Newest first; of one backend and/or group, or all. */
+  list(filter?: { backend?: string; group?: string }): DeploymentRecord[];
+}
+
+/** An open catalog: one database handle and its concerns; dispose it (or `close()`) when done. */
+export interface CatalogApi extends Disposable {
+  readonly home: string;
+  /** `<home>/images`: where image files live (0700). */
+  readonly imagesDir: string;
+  /** Opened read-only: every write is refused, and nothing was created or reconciled on disk. */
+  readonly readonly: boolean;
+  readonly images: ImagesApi;
+  readonly instances: InstancesApi;
+  readonly journal: JournalApi;
+  readonly deployments: DeploymentsApi;
   close(): void;
 }

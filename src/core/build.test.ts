@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Catalog } from '../catalog/index.js';
 import { runBuilds } from './build.js';
 import { formatGoDuration, humanDuration } from './duration.js';
 import { KilnError } from './errors.js';
@@ -171,7 +172,7 @@ async function go(t: LoadedTemplate, opts: Partial<Parameters<typeof runBuilds>[
   let now = 0;
   const result = await runBuilds(t, {
     ui,
-    kilnHome: '/nonexistent',
+    catalog: Catalog.openReadOnly('/nonexistent'),
     clock: () => (now += 1.5),
     ...opts,
   });

@@ -6,7 +6,7 @@
  * exit code. One AbortSignal reaches every build; a second one stops cleanups.
  */
 import { randomBytes } from 'node:crypto';
-import { Catalog } from '../catalog/index.js';
+import type { CatalogApi } from '../catalog/types.js';
 import { BuildTracker } from './build-tracker.js';
 import { humanDuration } from './duration.js';
 import { CancelledError, KilnError } from './errors.js';
@@ -18,7 +18,6 @@ import {
   NotCacheable,
 } from './input-hash.js';
 import type { LoadedTemplate, PreparedBuild, PreparedPostProcessor } from './loaded-template.js';
-import { defaultKilnHome } from './paths.js';
 import type { Artifact, BuildContext, PostProcessContext } from './plugin.js';
 import { createProvisionHook, errorText } from './provision-hook.js';
 
@@ -32,7 +31,8 @@ export interface RunBuildsOptions {
   signal?: AbortSignal;
   /** The second interrupt: cleanups give up at once. */
   cleanupSignal?: AbortSignal;
-  kilnHome?: string;
+  /** The command's open catalog: builders record into it and the cache looks up in it. */
+  catalog: CatalogApi;
   /** `run-` + hex; generated when absent. */
   runId?: string;
   /** Told what each build is doing and still owes, for a forced exit's report. */
@@ -190,7 +190,8 @@ async function runOne(
     buildName: name,
     buildType: build.type,
     templateDir: template.dir,
-    kilnHome: opts.kilnHome ?? defaultKilnHome(),
+    kilnHome: opts.catalog.home,
+    catalog: opts.catalog,
     signal: opts.signal,
     ui: new BuildUi(root, name),
     rootUi: root,
@@ -254,13 +255,12 @@ function lookUpCache(
   noCache: boolean,
 ): Artifact | undefined {
   if (!makesCatalogImages(build)) return undefined;
-  let catalog: Catalog | undefined;
+  const { catalog } = ctx;
   try {
-    catalog = Catalog.open(ctx.kilnHome);
     const { hash } = computeInputHash(build, { template, catalog });
     ctx.inputHash = hash;
     if (noCache) return undefined;
-    const image = catalog.findByInputHash(hash);
+    const image = catalog.images.findByInputHash(hash);
     if (!image || !imageFilesExist(image)) return undefined;
     const config = build.builder.resolve(ctx.generated);
     const artifact = build.builder.plugin.artifactFor?.(image, config, ctx);
@@ -276,8 +276,6 @@ function lookUpCache(
         : `Not looking for a reusable image: cannot hash the inputs: ${errorText(err)}`,
     );
     return undefined;
-  } finally {
-    catalog?.close();
   }
 }
 

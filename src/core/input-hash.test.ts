@@ -20,7 +20,7 @@ function registerBase(name: string): string {
   const d = mkdtempSync(join(dir, 'img-'));
   const disk = join(d, 'disk.qcow2');
   writeFileSync(disk, `disk of ${d}`);
-  return catalog.registerImage({ name, builder: 'base', files: [disk], format: 'qcow2' }).id;
+  return catalog.images.register({ name, builder: 'base', files: [disk], format: 'qcow2' }).id;
 }
 
 const template = (extra: Record<string, unknown> = {}) => ({
@@ -52,7 +52,7 @@ async function hashOf(
   writeFileSync(path, JSON.stringify(tpl, null, 2));
   const loaded = await loadTemplate(path, {
     registry,
-    kilnHome: home,
+    catalog,
     vars: opts.vars ?? [],
     initTime: opts.time ?? new Date(),
   }).catch((err) => {
@@ -237,18 +237,13 @@ describe('runBuilds with the cache', () => {
           runs++;
           const d = mkdtempSync(join(dir, 'img-'));
           writeFileSync(join(d, 'disk'), 'x');
-          const c = Catalog.open(ctx.kilnHome);
-          try {
-            const image = c.registerImage({
-              name: 'web',
-              builder: 'qemu',
-              files: [join(d, 'disk')],
-              ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
-            });
-            return { builderId: 'stub.qemu', id: image.id, string: 'made', files: image.files };
-          } finally {
-            c.close();
-          }
+          const image = ctx.catalog.images.register({
+            name: 'web',
+            builder: 'qemu',
+            files: [join(d, 'disk')],
+            ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
+          });
+          return { builderId: 'stub.qemu', id: image.id, string: 'made', files: image.files };
         },
         artifactFor(image: { id: string; files: string[] }) {
           return { builderId: 'stub.qemu', id: image.id, string: 'made', files: image.files };
@@ -260,9 +255,9 @@ describe('runBuilds with the cache', () => {
   async function build(noCache = false) {
     const path = join(dir, 'stub.json');
     writeFileSync(path, JSON.stringify({ builders: [{ type: 'qemu', name: 'web', size: 1 }] }));
-    const loaded = await loadTemplate(path, { registry: stubRegistry, kilnHome: home });
+    const loaded = await loadTemplate(path, { registry: stubRegistry, catalog });
     const ui = new MemoryUi(new Secrets());
-    const result = await runBuilds(loaded, { ui, kilnHome: home, noCache });
+    const result = await runBuilds(loaded, { ui, catalog, noCache });
     const artifacts = ui.events.filter((e) => e.type === 'artifact');
     const says = ui.events.flatMap((e) => (e.type === 'ui' && e.build ? [e.text] : []));
     return { outcome: result.builds[0]!, artifacts, says };
@@ -284,10 +279,10 @@ describe('runBuilds with the cache', () => {
     expect(runs).toBe(2);
     expect(c.outcome.reusedImageId).toBeUndefined();
     // Both images carry the hash; a failed one is never reused, the other ready one is.
-    catalog.setStatus(c.outcome.artifacts![0]!.id, 'failed');
+    catalog.images.setStatus(c.outcome.artifacts![0]!.id, 'failed');
     const d = await build();
     expect(d.outcome.reusedImageId).toBe(a.outcome.artifacts![0]!.id);
-    catalog.setStatus(a.outcome.artifacts![0]!.id, 'failed');
+    catalog.images.setStatus(a.outcome.artifacts![0]!.id, 'failed');
     const e = await build();
     expect(runs).toBe(3);
     expect(e.outcome.reusedImageId).toBeUndefined();

@@ -18,6 +18,8 @@ export interface PrepareContext {
   templateDir: string;
   /** Where kiln keeps its catalog and images. */
   kilnHome: string;
+  /** The command's open catalog (read-only for `kiln validate`): plugins never open their own. */
+  catalog: CatalogApi;
 }
 
 /** The result of a plugin's own checks beyond the schema: all problems at once. */

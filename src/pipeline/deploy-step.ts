@@ -4,7 +4,7 @@
  * Scaling group (launch template version + instance refresh, rolled back on failure).
  */
 
-import { Catalog } from '../catalog/index.js';
+import type { CatalogApi } from '../catalog/types.js';
 import { parseGoDurationMs } from '../core/duration.js';
 import type { BuildUi } from '../core/events.js';
 import { deployLocal, listInstanceStatuses } from '../runtime/index.js';
@@ -17,7 +17,7 @@ export interface DeployReleaseOptions {
   guestPort: number;
   /** Roll the group even when it already runs this image (`--no-cache`). */
   force?: boolean;
-  kilnHome: string;
+  catalog: CatalogApi;
   ui: BuildUi;
   signal?: AbortSignal;
 }
@@ -31,7 +31,7 @@ export async function deployRelease(o: DeployReleaseOptions): Promise<{ alreadyS
       region: deploy.aws.region,
       asg: deploy.aws.asg,
       imageId: o.imageId,
-      kilnHome: o.kilnHome,
+      catalog: o.catalog,
       ui: o.ui,
       ...(o.signal ? { signal: o.signal } : {}),
       minHealthy: 90,
@@ -40,35 +40,29 @@ export async function deployRelease(o: DeployReleaseOptions): Promise<{ alreadyS
     return { alreadyServing: false };
   }
   const local = deploy.local!;
-  const catalog = Catalog.open(o.kilnHome);
-  try {
-    // A rerun with nothing changed must not roll a group that already serves this release.
-    const members = listInstanceStatuses(catalog, { group: local.group });
-    const serving = members.filter(
-      (m) => m.state === 'running' && m.instance.imageId === o.imageId,
-    );
-    if (!o.force && members.length === local.count && serving.length === local.count) {
-      o.ui.say(
-        `${local.group} already runs ${o.imageId} on ${local.count} member(s): nothing to deploy`,
-      );
-      return { alreadyServing: true };
-    }
-    const result = await deployLocal({
-      catalog,
-      image: o.imageId,
-      group: local.group,
-      count: local.count,
-      port: { basePort: local.port, guestPort: o.guestPort },
-      healthPath: local.health_path,
-      timeoutMs: parseGoDurationMs(local.timeout),
-      ui: o.ui,
-      ...(o.signal ? { signal: o.signal } : {}),
-    });
+  const { catalog } = o;
+  // A rerun with nothing changed must not roll a group that already serves this release.
+  const members = listInstanceStatuses(catalog, { group: local.group });
+  const serving = members.filter((m) => m.state === 'running' && m.instance.imageId === o.imageId);
+  if (!o.force && members.length === local.count && serving.length === local.count) {
     o.ui.say(
-      `${local.group} serves ${o.imageId} on ${result.started.map((m) => `127.0.0.1:${m.port}`).join(', ')}`,
+      `${local.group} already runs ${o.imageId} on ${local.count} member(s): nothing to deploy`,
     );
-    return { alreadyServing: false };
-  } finally {
-    catalog.close();
+    return { alreadyServing: true };
   }
+  const result = await deployLocal({
+    catalog,
+    image: o.imageId,
+    group: local.group,
+    count: local.count,
+    port: { basePort: local.port, guestPort: o.guestPort },
+    healthPath: local.health_path,
+    timeoutMs: parseGoDurationMs(local.timeout),
+    ui: o.ui,
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  o.ui.say(
+    `${local.group} serves ${o.imageId} on ${result.started.map((m) => `127.0.0.1:${m.port}`).join(', ')}`,
+  );
+  return { alreadyServing: false };
 }

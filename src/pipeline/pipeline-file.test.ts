@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { Catalog } from '../catalog/index.js';
 import { MemoryUi } from '../core/events.js';
 import { Secrets } from '../core/secrets.js';
 import { registry } from '../plugins.js';
@@ -132,7 +133,7 @@ describe('runPipeline', () => {
       pipeline: p,
       ui,
       registry,
-      kilnHome: join(dir, 'home'),
+      catalog: Catalog.openReadOnly(join(dir, 'home')),
     });
     expect(result.ok).toBe(false);
     expect(result.failure).toMatchObject({ step: 'unit_tests' });
@@ -155,7 +156,7 @@ describe('runPipeline', () => {
       pipeline: p,
       ui: new MemoryUi(new Secrets()),
       registry,
-      kilnHome: join(dir, 'home'),
+      catalog: Catalog.openReadOnly(join(dir, 'home')),
     });
     expect(result.failure).toMatchObject({ step: 'package' });
     expect(result.failure!.message).toMatch(/did not produce .*dist\/app\.deb/);

@@ -2,7 +2,6 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { recordDeployment } from '../catalog/deployments.js';
 import { Catalog } from '../catalog/index.js';
 import { pruneImages } from './prune.js';
 
@@ -12,12 +11,12 @@ const ids: Record<string, string> = {};
 const disks: Record<string, string> = {};
 
 function image(label: string, name: string, parent?: string): void {
-  const id = catalog.newImageId();
+  const id = catalog.images.newId();
   const dir = join(catalog.imagesDir, id);
   mkdirSync(dir);
   const disk = join(dir, 'disk.qcow2');
   writeFileSync(disk, label);
-  catalog.registerImage({
+  catalog.images.register({
     id,
     name,
     builder: 'qemu',
@@ -54,11 +53,11 @@ beforeEach(() => {
   image('w3', 'web-build', 'b2');
   image('d3', 'web-dev', 'w3');
   image('p2', 'web-prod', 'w3');
-  catalog.addInstance({ imageId: ids.p1!, backend: 'local', pid: process.pid, group: 'web' });
+  catalog.instances.add({ imageId: ids.p1!, backend: 'local', pid: process.pid, group: 'web' });
   const deploy = { backend: 'aws', group: 'asg-web', region: 'us-east-1', kind: 'deploy' as const };
-  recordDeployment(home, { ...deploy, imageId: ids.d1!, status: 'succeeded' });
-  recordDeployment(home, { ...deploy, imageId: ids.d2!, status: 'succeeded' });
-  recordDeployment(home, { ...deploy, imageId: ids.d3!, status: 'failed' });
+  catalog.deployments.record({ ...deploy, imageId: ids.d1!, status: 'succeeded' });
+  catalog.deployments.record({ ...deploy, imageId: ids.d2!, status: 'succeeded' });
+  catalog.deployments.record({ ...deploy, imageId: ids.d3!, status: 'failed' });
 });
 afterEach(() => catalog.close());
 
@@ -79,11 +78,11 @@ describe('pruneImages', () => {
       d2: 'current deployment of aws:asg-web',
     });
     for (const l of ['d1', 'x1', 'y1']) {
-      expect(catalog.getImage(ids[l]!)).toBeUndefined();
+      expect(catalog.images.get(ids[l]!)).toBeUndefined();
       expect(existsSync(disks[l]!)).toBe(false);
     }
     for (const l of ['b1', 'b2', 'w1', 'w2', 'w3', 'd2', 'd3', 'p1', 'p2', 'x2', 'y2']) {
-      expect(catalog.getImage(ids[l]!)).toBeDefined();
+      expect(catalog.images.get(ids[l]!)).toBeDefined();
       expect(existsSync(disks[l]!)).toBe(true);
     }
   });
@@ -91,13 +90,13 @@ describe('pruneImages', () => {
   it('--dry-run reports the same and removes nothing', () => {
     const report = pruneImages(catalog, { keep: 1, dryRun: true });
     expect(labels(report.removed)).toEqual(['d1', 'x1', 'y1']);
-    expect(catalog.listImages()).toHaveLength(14);
+    expect(catalog.images.list()).toHaveLength(14);
     for (const d of Object.values(disks)) expect(existsSync(d)).toBe(true);
   });
 
   it('frees an image once its instance stops and its group deploys something else', () => {
-    catalog.updateInstance(catalog.listInstances()[0]!.id, { state: 'stopped' });
-    recordDeployment(home, {
+    catalog.instances.update(catalog.instances.list()[0]!.id, { state: 'stopped' });
+    catalog.deployments.record({
       backend: 'aws',
       group: 'asg-web',
       kind: 'deploy',

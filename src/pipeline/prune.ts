@@ -6,8 +6,7 @@
  * too; removing an image removes its files (`Catalog.removeImage`).
  */
 
-import { listDeployments } from '../catalog/deployments.js';
-import type { Catalog, ImageRecord } from '../catalog/index.js';
+import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import { UserError } from '../core/errors.js';
 
 export interface PruneOptions {
@@ -32,11 +31,11 @@ export interface PruneReport {
 }
 
 /** The image of each group's latest successful deploy: what that group runs now. */
-export function currentDeployments(home: string): Map<string, string> {
+export function currentDeployments(catalog: CatalogApi): Map<string, string> {
   const current = new Map<string, string>();
   const seen = new Set<string>();
   // Newest first: the first succeeded record of each group is its current release.
-  for (const d of listDeployments(home)) {
+  for (const d of catalog.deployments.list()) {
     const key = `${d.backend}:${d.group}`;
     if (seen.has(key) || d.status !== 'succeeded') continue;
     seen.add(key);
@@ -46,7 +45,7 @@ export function currentDeployments(home: string): Map<string, string> {
 }
 
 /** Decides and (unless dryRun) removes; never removes an image something still needs. */
-export function pruneImages(catalog: Catalog, opts: PruneOptions): PruneReport {
+export function pruneImages(catalog: CatalogApi, opts: PruneOptions): PruneReport {
   if (!Number.isInteger(opts.keep) || opts.keep < 0)
     throw new UserError(
       'BadFlag',
@@ -55,7 +54,7 @@ export function pruneImages(catalog: Catalog, opts: PruneOptions): PruneReport {
         hint: 'kiln images prune --keep 3 --dry-run',
       },
     );
-  const images = catalog.listImages();
+  const images = catalog.images.list();
   const byName = new Map<string, ImageRecord[]>();
   for (const i of images) byName.set(i.name, [...(byName.get(i.name) ?? []), i]);
   const old = new Set<string>();
@@ -67,11 +66,11 @@ export function pruneImages(catalog: Catalog, opts: PruneOptions): PruneReport {
   }
 
   const running = new Map<string, string[]>();
-  for (const inst of catalog.listInstances()) {
+  for (const inst of catalog.instances.list()) {
     if (inst.state !== 'running') continue;
     running.set(inst.imageId, [...(running.get(inst.imageId) ?? []), inst.id]);
   }
-  const deployed = currentDeployments(catalog.home);
+  const deployed = currentDeployments(catalog);
   const childrenOf = new Map<string, Set<string>>();
   for (const i of images) {
     if (!i.parentId) continue;
@@ -96,7 +95,7 @@ export function pruneImages(catalog: Catalog, opts: PruneOptions): PruneReport {
       const image = byId.get(id)!;
       if (!opts.dryRun) {
         try {
-          catalog.removeImage(id);
+          catalog.images.remove(id);
         } catch (err) {
           report.failed.push({ id, name: image.name, reason: (err as Error).message });
           continue;

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
-import { Catalog } from '../catalog/index.js';
+import type { CatalogApi } from '../catalog/types.js';
 import { runBuilds } from '../core/build.js';
 import { CancelledError, formatError, KilnError, UserError } from '../core/errors.js';
 import type { Ui } from '../core/events.js';
@@ -65,7 +65,8 @@ export interface RunPipelineOptions {
   environments?: Environment[];
   ui: Ui;
   registry: Registry;
-  kilnHome: string;
+  /** The command's open catalog: every build, test and deploy of the run records into it. */
+  catalog: CatalogApi;
   /** Build every image even when its inputs are unchanged; smoke-test every release again. */
   noCache?: boolean;
   /** Releases (and smoke tests) at once; default `defaultParallelism()`. */
@@ -178,7 +179,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineRes
   for (const env of envs) {
     const { variables } = await loadTemplate(resolve(p.dir, c.release.template), {
       registry: opts.registry,
-      kilnHome: opts.kilnHome,
+      catalog: opts.catalog,
       syntaxOnly: true,
       vars: [...Object.entries(c.release.vars ?? {}), ...Object.entries(env.vars)],
       varFiles: [...(c.release.var_files ?? []).map((f) => resolve(p.dir, f)), ...env.varFiles],
@@ -213,7 +214,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineRes
     const buildImage = await step('build', undefined, async () => {
       const loaded = await loadTemplate(resolve(p.dir, c.build.template), {
         registry: opts.registry,
-        kilnHome: opts.kilnHome,
+        catalog: opts.catalog,
         vars: Object.entries(c.build.vars ?? {}),
         varFiles: (c.build.var_files ?? []).map((f) => resolve(p.dir, f)),
       });
@@ -232,7 +233,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineRes
         const ui = new StepUi(opts.ui, `release ${env.name}`);
         const loaded = await loadTemplate(resolve(p.dir, c.release.template), {
           registry: opts.registry,
-          kilnHome: opts.kilnHome,
+          catalog: opts.catalog,
           vars: [
             ...Object.entries(c.release.vars ?? {}),
             ...Object.entries(env.vars),
@@ -262,7 +263,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineRes
           );
           try {
             const outcome = await smokeTest({
-              kilnHome: opts.kilnHome,
+              catalog: opts.catalog,
               imageId: r.image,
               guestPort: port,
               path: smoke.path,
@@ -287,12 +288,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineRes
           } catch (err) {
             if (signal.aborted) throw err;
             // A release that fails its test is never deployed, nor reused by a later run.
-            const catalog = Catalog.open(opts.kilnHome);
-            try {
-              catalog.setStatus(r.image, 'failed');
-            } finally {
-              catalog.close();
-            }
+            opts.catalog.images.setStatus(r.image, 'failed');
             throw new StepFailed(
               'smoke_test',
               r.env.name,
@@ -330,7 +326,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineRes
             deploy: c.deploy!,
             imageId: target.image,
             guestPort,
-            kilnHome: opts.kilnHome,
+            catalog: opts.catalog,
             ui: ui.build,
             signal,
           });
@@ -378,7 +374,7 @@ async function buildOne(
   for (const w of loaded.warnings) ui.build.say(`Warning: ${w}`);
   const result = await runBuilds(loaded, {
     ui,
-    kilnHome: opts.kilnHome,
+    catalog: opts.catalog,
     signal,
     ...(opts.noCache ? { noCache: true } : {}),
   });

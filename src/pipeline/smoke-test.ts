@@ -7,14 +7,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Catalog } from '../catalog/index.js';
+import type { CatalogApi } from '../catalog/types.js';
 import { parseGoDurationMs } from '../core/duration.js';
 import type { BuildUi } from '../core/events.js';
 import { canonicalJson } from '../core/input-hash.js';
 import { startInstance, stopInstance, waitHttp, whyNotRunning } from '../runtime/index.js';
 
 export interface SmokeTestOptions {
-  kilnHome: string;
+  catalog: CatalogApi;
   imageId: string;
   /** The port the service listens on inside the guest. */
   guestPort: number;
@@ -41,7 +41,8 @@ export async function smokeTest(o: SmokeTestOptions): Promise<{ cached: boolean 
     body: o.expectBody ?? null,
   };
   const key = createHash('sha256').update(canonicalJson(check)).digest('hex');
-  const dir = join(o.kilnHome, 'pipeline', 'smoke');
+  const { catalog } = o;
+  const dir = join(catalog.home, 'pipeline', 'smoke');
   const marker = join(dir, `${o.imageId}-${key.slice(0, 16)}.json`);
   if (!o.force && existsSync(marker)) {
     o.ui.say(
@@ -50,42 +51,37 @@ export async function smokeTest(o: SmokeTestOptions): Promise<{ cached: boolean 
     return { cached: true };
   }
 
-  const catalog = Catalog.open(o.kilnHome);
+  o.ui.say(`Booting ${o.imageId} to check GET ${o.path} on guest port ${o.guestPort}`);
+  const instance = await startInstance({
+    catalog,
+    image: o.imageId,
+    ports: [{ host: 0, guest: o.guestPort }],
+    name: `${o.name}-${o.imageId.slice(4, 12)}`,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ui: o.ui,
+  });
   try {
-    o.ui.say(`Booting ${o.imageId} to check GET ${o.path} on guest port ${o.guestPort}`);
-    const instance = await startInstance({
-      catalog,
-      image: o.imageId,
-      ports: [{ host: 0, guest: o.guestPort }],
-      name: `${o.name}-${o.imageId.slice(4, 12)}`,
+    const hostPort = instance.ports[0]!.host;
+    const answer = await waitHttp({
+      port: hostPort,
+      path: o.path,
+      timeoutMs: parseGoDurationMs(o.timeout),
+      expectStatus: o.expectStatus,
+      ...(o.expectBody !== undefined ? { expectBody: o.expectBody } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
-      ui: o.ui,
+      isAlive: () => {
+        const now = catalog.instances.get(instance.id);
+        return now ? whyNotRunning(now) : 'the instance is gone';
+      },
     });
-    try {
-      const hostPort = instance.ports[0]!.host;
-      const answer = await waitHttp({
-        port: hostPort,
-        path: o.path,
-        timeoutMs: parseGoDurationMs(o.timeout),
-        expectStatus: o.expectStatus,
-        ...(o.expectBody !== undefined ? { expectBody: o.expectBody } : {}),
-        ...(o.signal ? { signal: o.signal } : {}),
-        isAlive: () => {
-          const now = catalog.getInstance(instance.id);
-          return now ? whyNotRunning(now) : 'the instance is gone';
-        },
-      });
-      o.ui.say(
-        `${o.imageId} answered ${answer.status} after ${(answer.elapsedMs / 1000).toFixed(1)} s: ${answer.body.trim().slice(0, 80)}`,
-      );
-    } finally {
-      // The instance is thrown away: no graceful shutdown to wait for.
-      await stopInstance(catalog, instance.id, { timeoutMs: 0 }).catch((err: unknown) =>
-        o.ui.error(`could not stop ${instance.id}: ${(err as Error).message}`),
-      );
-    }
+    o.ui.say(
+      `${o.imageId} answered ${answer.status} after ${(answer.elapsedMs / 1000).toFixed(1)} s: ${answer.body.trim().slice(0, 80)}`,
+    );
   } finally {
-    catalog.close();
+    // The instance is thrown away: no graceful shutdown to wait for.
+    await stopInstance(catalog, instance.id, { timeoutMs: 0 }).catch((err: unknown) =>
+      o.ui.error(`could not stop ${instance.id}: ${(err as Error).message}`),
+    );
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(marker, `${JSON.stringify({ ...check, passedAt: new Date().toISOString() })}\n`);

@@ -1,11 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Catalog } from '../catalog/index.js';
 import { UserError } from '../core/errors.js';
 import { ansibleProvisioner, inventoryText } from './ansible.js';
 
-const ctx = { buildName: 'b', buildType: 'qemu', templateDir: '.', kilnHome: '.' };
+const ctx = {
+  buildName: 'b',
+  buildType: 'qemu',
+  templateDir: '.',
+  kilnHome: '.',
+  catalog: Catalog.openReadOnly(join(tmpdir(), `kiln-no-home-${randomUUID()}`)),
+};
 let dir: string;
 let playbook: string;
 beforeAll(async () => {

@@ -7,9 +7,8 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { recordDeployment } from '../catalog/deployments.js';
-import type { Catalog, InstanceRecord } from '../catalog/index.js';
 import { isSameProcessAlive, processIdentity } from '../catalog/process-info.js';
+import type { CatalogApi, InstanceRecord } from '../catalog/types.js';
 import { CancelledError, KilnError, SystemError, UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
 import { lastLines } from '../qemu/console.js';
@@ -25,7 +24,7 @@ import { stopInstance } from './stop-instance.js';
 import { waitHttp } from './wait-http.js';
 
 export interface DeployLocalOptions {
-  catalog: Catalog;
+  catalog: CatalogApi;
   /** Image reference (id, prefix, tag or name). */
   image: string;
   group: string;
@@ -78,7 +77,7 @@ export async function deployLocal(opts: DeployLocalOptions): Promise<DeployLocal
       'InvalidOption',
       `--count ${opts.count} must be a whole number from 1 to 32`,
     );
-  const image = catalog.resolveImage(opts.image);
+  const image = catalog.images.resolve(opts.image);
   if (image.status === 'failed')
     ui?.error(
       `${image.id} is marked failed in the catalog (a smoke test failed); deploying it anyway`,
@@ -195,7 +194,7 @@ export async function deployLocal(opts: DeployLocalOptions): Promise<DeployLocal
         opts.rollback === false || opts.signal?.aborted ? undefined : previousImage,
       );
       stopped.push(...r.stopped.map((m) => m.id));
-      const dep = recordDeployment(catalog.home, {
+      const dep = catalog.deployments.record({
         backend: 'local',
         group,
         imageId: image.id,
@@ -219,7 +218,7 @@ export async function deployLocal(opts: DeployLocalOptions): Promise<DeployLocal
       const cause = err.reason;
       const cancelled = cause instanceof CancelledError || opts.signal?.aborted === true;
       const reason = cause instanceof Error ? cause.message : String(cause);
-      recordDeployment(catalog.home, {
+      catalog.deployments.record({
         backend: 'local',
         group,
         imageId: image.id,
@@ -230,7 +229,7 @@ export async function deployLocal(opts: DeployLocalOptions): Promise<DeployLocal
       if (cancelled) throw new CancelledError(`deploy of ${image.id} to ${group} cancelled`);
       let rollbackNote = '';
       if (rollback) {
-        recordDeployment(catalog.home, {
+        catalog.deployments.record({
           backend: 'local',
           group,
           imageId: rollback.imageId,
@@ -255,7 +254,7 @@ export async function deployLocal(opts: DeployLocalOptions): Promise<DeployLocal
 }
 
 /** One deploy per group at a time: a lock file naming the process (a dead holder's lock is taken over). */
-function lockGroup(catalog: Catalog, group: string): () => void {
+function lockGroup(catalog: CatalogApi, group: string): () => void {
   const dir = instancesDir(catalog);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `.deploy-${group}.lock`);

@@ -37,7 +37,7 @@ beforeEach(() => {
   mkdirSync(dir, { recursive: true });
   const disk = join(dir, 'disk.qcow2');
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '64M']);
-  imageId = catalog.registerImage({
+  imageId = catalog.images.register({
     name: 'tiny',
     builder: 'test',
     files: [disk],
@@ -68,10 +68,10 @@ async function thrown(p: Promise<unknown>): Promise<KilnError> {
 }
 
 function nothingLeft(): void {
-  expect(catalog.listInstances()).toEqual([]);
+  expect(catalog.instances.list()).toEqual([]);
   const dir = instancesDir(catalog);
   expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
-  expect(catalog.orphanedRuns()).toEqual([]);
+  expect(catalog.journal.orphaned()).toEqual([]);
 }
 
 describe('startInstance', () => {
@@ -106,7 +106,7 @@ describe('startInstance', () => {
         /not a valid instance name/,
       ],
     ];
-    const ami = catalog.registerImage({
+    const ami = catalog.images.register({
       id: 'ami-0123456789abcdef0',
       name: 'cloud',
       builder: 'amazon-ebs',
@@ -173,7 +173,7 @@ describe('instance status', () => {
     const dir = join(instancesDir(catalog), dirName);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'console.log'), 'boot\n');
-    return catalog.addInstance({
+    return catalog.instances.add({
       imageId,
       backend: 'local',
       pid,
@@ -196,10 +196,10 @@ describe('instance status', () => {
     expect(all.map((s) => [s.instance.id, s.state])).toEqual([[rec.id, 'exited']]);
     expect(all[0]!.reason).toMatch(/gone/);
     // Recorded, so the image can be removed without first running `kiln ps`.
-    expect(catalog.getInstance(rec.id)!.state).toBe('exited');
+    expect(catalog.instances.get(rec.id)!.state).toBe('exited');
 
     await stopInstance(catalog, rec.id);
-    expect(catalog.getInstance(rec.id)).toBeUndefined();
+    expect(catalog.instances.get(rec.id)).toBeUndefined();
     expect(existsSync(join(instancesDir(catalog), 'i-gone'))).toBe(false);
   });
 
@@ -210,7 +210,7 @@ describe('instance status', () => {
     expect(s.state).toBe('exited');
     expect(s.reason).toMatch(/another program/);
     await stopInstance(catalog, rec.id);
-    expect(catalog.getInstance(rec.id)).toBeUndefined();
+    expect(catalog.instances.get(rec.id)).toBeUndefined();
   });
 
   it('names an unknown instance with a hint', () => {

@@ -59,7 +59,7 @@ describe('startInstance VM size', () => {
     mkdirSync(dir, { recursive: true });
     const disk = join(dir, 'disk.qcow2');
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '16M']);
-    return catalog.registerImage({
+    return catalog.images.register({
       name: 'x',
       builder: 'test',
       files: [disk],

@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newId } from '../catalog/ids.js';
-import type { Catalog, ImageRecord, InstanceRecord } from '../catalog/index.js';
+import type { CatalogApi, ImageRecord, InstanceRecord } from '../catalog/types.js';
 import { CancelledError, KilnError, SystemError, UserError } from '../core/errors.js';
 import { BuildUi } from '../core/events.js';
 import { Secrets } from '../core/secrets.js';
@@ -37,7 +37,7 @@ export const START_STEPS: readonly Step<StartState>[] = [
 ];
 
 export interface StartInstanceOptions {
-  catalog: Catalog;
+  catalog: CatalogApi;
   /** An image reference: id, unique prefix, tag or name. */
   image: string;
   ports?: PortSpec[];
@@ -167,7 +167,7 @@ async function checkRequest(opts: StartInstanceOptions): Promise<{
   ports: PortSpec[];
 }> {
   const { catalog } = opts;
-  const image = catalog.resolveImage(opts.image);
+  const image = catalog.images.resolve(opts.image);
   if (image.status === 'missing') {
     throw new UserError(
       'ImageFileMissing',
@@ -208,7 +208,7 @@ async function checkRequest(opts: StartInstanceOptions): Promise<{
       throw new UserError('InvalidName', `"${opts.name}" is not a valid instance name`, {
         hint: 'use letters, digits, `_`, `.` or `-` (up to 63), starting with a letter or digit',
       });
-    const taken = catalog.listInstances().find((i) => i.name === opts.name);
+    const taken = catalog.instances.list().find((i) => i.name === opts.name);
     if (taken)
       throw new UserError(
         'NameInUse',

@@ -1,11 +1,11 @@
 /**
  * Where an instance's files are, and whether it still runs. The catalog row says what
  * kiln started; the process table says what is true now: an instance whose QEMU is gone
- * (or whose pid was reused by another program) is `exited`, and the row is updated so
- * that, for example, its image can be removed.
+ * (or whose pid was reused by another program) is `exited`, and the row is updated (on a
+ * catalog open for writing) so that, for example, its image can be removed.
  */
 import { join } from 'node:path';
-import type { Catalog, InstanceRecord } from '../catalog/index.js';
+import type { CatalogApi, InstanceRecord } from '../catalog/types.js';
 import { UserError } from '../core/errors.js';
 import { lastLines } from '../qemu/console.js';
 import { qemuGone } from './qemu-process.js';
@@ -40,7 +40,7 @@ export interface InstanceStatus {
 }
 
 /** `<kiln home>/instances`: one directory per local instance. */
-export function instancesDir(catalog: Catalog): string {
+export function instancesDir(catalog: CatalogApi): string {
   return join(catalog.home, 'instances');
 }
 
@@ -68,27 +68,27 @@ export function whyNotRunning(instance: InstanceRecord): string | undefined {
 }
 
 /** The instance's state now; a `running` row whose QEMU is gone is recorded as `exited`. */
-export function instanceStatus(catalog: Catalog, id: string): InstanceStatus {
-  const instance = catalog.getInstance(id);
+export function instanceStatus(catalog: CatalogApi, id: string): InstanceStatus {
+  const instance = catalog.instances.get(id);
   if (!instance) throw notFound(id);
   return reconcileOne(catalog, instance);
 }
 
 /** Every instance (only the running ones unless `all`), reconciled with the process table. */
 export function listInstanceStatuses(
-  catalog: Catalog,
+  catalog: CatalogApi,
   opts: { all?: boolean; group?: string } = {},
 ): InstanceStatus[] {
-  return catalog
-    .listInstances()
+  return catalog.instances
+    .list()
     .filter((i) => i.backend === 'local' && (opts.group === undefined || i.group === opts.group))
     .map((i) => reconcileOne(catalog, i))
     .filter((s) => opts.all || s.state === 'running');
 }
 
 /** Finds an instance by id, unique id prefix, or name; a UserError otherwise. */
-export function resolveInstance(catalog: Catalog, ref: string): InstanceRecord {
-  const all = catalog.listInstances();
+export function resolveInstance(catalog: CatalogApi, ref: string): InstanceRecord {
+  const all = catalog.instances.list();
   const exact = all.find((i) => i.id === ref);
   if (exact) return exact;
   const named = all.filter((i) => i.name === ref);
@@ -105,7 +105,7 @@ export function resolveInstance(catalog: Catalog, ref: string): InstanceRecord {
   throw notFound(ref);
 }
 
-function reconcileOne(catalog: Catalog, instance: InstanceRecord): InstanceStatus {
+function reconcileOne(catalog: CatalogApi, instance: InstanceRecord): InstanceStatus {
   if (instance.backend !== 'local') return { instance, state: instance.state };
   if (instance.state !== 'running') {
     const reason = metaOf(instance).exitReason;
@@ -114,10 +114,13 @@ function reconcileOne(catalog: Catalog, instance: InstanceRecord): InstanceStatu
   const reason = whyNotRunning(instance);
   if (reason === undefined) return { instance, state: 'running' };
   const metadata = { ...instance.metadata, exitReason: reason };
-  try {
-    catalog.updateInstance(instance.id, { state: 'exited', metadata });
-  } catch {
-    // Stopped and removed meanwhile by another kiln: nothing to record.
+  // A read-only catalog (`kiln ps`, `kiln logs`) reports the state without recording it.
+  if (!catalog.readonly) {
+    try {
+      catalog.instances.update(instance.id, { state: 'exited', metadata });
+    } catch {
+      // Stopped and removed meanwhile by another kiln: nothing to record.
+    }
   }
   return { instance: { ...instance, state: 'exited', metadata }, state: 'exited', reason };
 }

@@ -6,7 +6,7 @@
  * `kiln ps -a` lists only running and exited ones.
  */
 import { rmSync } from 'node:fs';
-import type { Catalog } from '../catalog/index.js';
+import type { CatalogApi } from '../catalog/types.js';
 import { SystemError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
 import { QmpClient } from '../qemu/qmp.js';
@@ -21,7 +21,7 @@ export interface StopInstanceOptions {
 
 /** Stops the instance (gracefully, then by force), deletes its files and forgets it; a UserError when unknown. */
 export async function stopInstance(
-  catalog: Catalog,
+  catalog: CatalogApi,
   id: string,
   opts: StopInstanceOptions = {},
 ): Promise<void> {
@@ -63,7 +63,7 @@ export async function stopInstance(
     }
   }
   removeFiles(meta);
-  catalog.removeInstance(id);
+  catalog.instances.remove(id);
 }
 
 /** Sends one QMP command on a fresh connection; false when QEMU could not be reached. */

@@ -97,7 +97,7 @@ export async function loadTemplate(path: string, opts: LoadOptions): Promise<Loa
     variables,
     initTime,
     env,
-    kilnHome: opts.kilnHome,
+    catalog: opts.catalog,
     only: opts.only ?? [],
     except: opts.except ?? [],
   });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { Catalog } from '../catalog/index.js';
 import { UserError } from '../core/errors.js';
 import { loadTemplate } from './index.js';
 import type { Registry } from './types.js';
@@ -75,6 +76,8 @@ const registry: Registry = {
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'kiln-tpl-'));
+// No catalog under `dir`: read-only, it reads as an empty one and creates nothing.
+const catalog = Catalog.openReadOnly(dir);
 let n = 0;
 function write(content: unknown, name = `t${n++}.json`): string {
   const p = join(dir, name);
@@ -82,7 +85,7 @@ function write(content: unknown, name = `t${n++}.json`): string {
   return p;
 }
 const load = (p: string, extra: Record<string, unknown> = {}) =>
-  loadTemplate(p, { registry, kilnHome: dir, env: { HOME: '/home/u' }, ...extra });
+  loadTemplate(p, { registry, catalog, env: { HOME: '/home/u' }, ...extra });
 
 async function errorOf(p: Promise<unknown>): Promise<UserError> {
   try {

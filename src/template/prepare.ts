@@ -42,7 +42,7 @@ export interface PrepareInputs {
   variables: Record<string, string>;
   initTime: Date;
   env: NodeJS.ProcessEnv;
-  kilnHome: string;
+  catalog: PrepareContext['catalog'];
   only: string[];
   except: string[];
 }
@@ -115,7 +115,8 @@ async function prepareOne(
     buildName: name,
     buildType: b.type,
     templateDir: tpl.dir,
-    kilnHome: inp.kilnHome,
+    kilnHome: inp.catalog.home,
+    catalog: inp.catalog,
   };
   const base: InterpolationContext = {
     userVariables: inp.variables,

@@ -2,7 +2,7 @@
  * The template layer's side of the hand-over to the build runner. The loaded builds' types
  * belong to core (`core/loaded-template.ts`): types flow from template to core, never back.
  */
-import type { Registry } from '../core/plugin.js';
+import type { PrepareContext, Registry } from '../core/plugin.js';
 
 export type {
   LoadedTemplate,
@@ -26,7 +26,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Check JSON syntax and structure only (`validate -syntax-only`). */
   syntaxOnly?: boolean;
-  kilnHome: string;
+  /** The command's open catalog (read-only is enough): what `source_image` and the like resolve against. */
+  catalog: PrepareContext['catalog'];
   /** The run's start (`timestamp`, `isotime`, `strftime`); defaults to now. */
   initTime?: Date;
 }

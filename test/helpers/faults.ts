@@ -33,7 +33,7 @@ export async function sharedBase(): Promise<{
   if (r.code !== 0) throw new Error(`kiln base failed (${r.code}): ${r.stderr}`);
   const catalog = Catalog.open(SHARED_HOME);
   try {
-    const base = catalog.resolveImage('debian-12');
+    const base = catalog.images.resolve('debian-12');
     return { id: base.id, files: base.files, metadata: base.metadata as Record<string, unknown> };
   } finally {
     catalog.close();
@@ -51,9 +51,9 @@ export async function homeWithBase(dir?: string): Promise<{ home: string; baseId
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const catalog = Catalog.open(home);
   try {
-    const found = catalog.listImages().find((i) => i.name === 'debian-12');
+    const found = catalog.images.list().find((i) => i.name === 'debian-12');
     if (found) return { home, baseId: found.id };
-    const image = catalog.registerImage({
+    const image = catalog.images.register({
       name: 'debian-12',
       builder: 'base',
       files: base.files,
@@ -151,7 +151,7 @@ export function leftovers(home: string, tmps: readonly string[] = []): Leftovers
   let orphanedRuns: string[];
   try {
     strays = catalog.strayPaths();
-    orphanedRuns = catalog.orphanedRuns().map((r) => r.runId);
+    orphanedRuns = catalog.journal.orphaned().map((r) => r.runId);
   } finally {
     catalog.close();
   }

@@ -186,6 +186,7 @@ export async function runAmazonEbs(
   const { BuildUi, MemoryUi } = await import('../../src/core/events.js');
   const { Secrets } = await import('../../src/core/secrets.js');
   const { randomBytes } = await import('node:crypto');
+  const { Catalog } = await import('../../src/catalog/index.js');
   const secrets = new Secrets();
   const ui = new MemoryUi(secrets);
   const runId = opts.runId ?? `run-${randomBytes(16).toString('hex')}`;
@@ -200,6 +201,7 @@ export async function runAmazonEbs(
         .filter(Boolean)
         .join('\n'),
   };
+  using catalog = Catalog.open(opts.kilnHome);
   try {
     const config = amazonEbs.schema.parse({ type: 'amazon-ebs', ...raw });
     const prep = await amazonEbs.prepare!(config, {
@@ -207,6 +209,7 @@ export async function runAmazonEbs(
       buildType: 'amazon-ebs',
       templateDir: process.cwd(),
       kilnHome: opts.kilnHome,
+      catalog,
     });
     if (prep.errors.length > 0)
       throw new Error(prep.errors.map((e) => `${e.key}: ${e.message}`).join('; '));
@@ -217,6 +220,7 @@ export async function runAmazonEbs(
         buildType: 'amazon-ebs',
         templateDir: process.cwd(),
         kilnHome: opts.kilnHome,
+        catalog,
         signal: opts.signal ?? new AbortController().signal,
         ui: new BuildUi(ui, 'amazon-ebs'),
         rootUi: ui,

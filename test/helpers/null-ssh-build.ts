@@ -5,6 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Catalog } from '../../src/catalog/index.js';
 import { runBuilds } from '../../src/core/build.js';
 import { MemoryUi, type UiEvent } from '../../src/core/events.js';
 import { Secrets } from '../../src/core/secrets.js';
@@ -50,15 +51,16 @@ export async function buildWithProvisioners(
   };
   const path = join(dir, `template-${Date.now()}-${Math.random().toString(16).slice(2)}.json`);
   await writeFile(path, JSON.stringify(template, null, 2));
+  using catalog = Catalog.open(join(dir, 'kiln-home'));
   const loaded = await loadTemplate(path, {
     registry,
-    kilnHome: join(dir, 'kiln-home'),
+    catalog,
     vars: opts.vars,
   });
   const ui = new MemoryUi(new Secrets());
   const result = await runBuilds(loaded, {
     ui,
-    kilnHome: join(dir, 'kiln-home'),
+    catalog,
     signal: opts.signal,
   });
   const lines = ui.events.flatMap((e) =>

@@ -1,6 +1,10 @@
 /**
  * A ProvisionContext for calling one provisioner directly in a test, with a MemoryUi.
  */
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Catalog } from '../../src/catalog/index.js';
 import type { Communicator } from '../../src/communicator/communicator.js';
 import { BuildUi, MemoryUi } from '../../src/core/events.js';
 import type { ProvisionContext } from '../../src/core/plugin.js';
@@ -19,6 +23,8 @@ export function testProvisionContext(
     buildType: 'null',
     templateDir: process.cwd(),
     kilnHome: process.cwd(),
+    // Provisioners never touch the catalog: an empty read-only one, which creates nothing.
+    catalog: Catalog.openReadOnly(join(tmpdir(), `kiln-no-home-${randomUUID()}`)),
     signal: opts.signal ?? new AbortController().signal,
     ui: new BuildUi(ui, 'test'),
     rootUi: ui,

@@ -8,7 +8,6 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { removeImage } from '../../aws/ami.js';
 import { ec2Client } from '../../aws/clients.js';
 import { kilnTags } from '../../aws/tags.js';
-import { Catalog } from '../../catalog/index.js';
 import type { Artifact, BuildContext, ProvisionHook } from '../../core/plugin.js';
 import { runSteps } from '../../core/steps.js';
 import { amiArtifact } from './artifact.js';
@@ -122,13 +121,8 @@ export async function runAmazonEbs(
         ec2.destroy();
       }
     }
-    const catalog = Catalog.open(ctx.kilnHome);
-    try {
-      if (state.catalogId && catalog.getImage(state.catalogId))
-        catalog.removeImage(state.catalogId);
-    } finally {
-      catalog.close();
-    }
+    const { images } = ctx.catalog;
+    if (state.catalogId && images.get(state.catalogId)) images.remove(state.catalogId);
   };
   return artifact;
 }

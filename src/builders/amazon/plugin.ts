@@ -29,7 +29,7 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
   sourceImage(config, catalog) {
     if (config.source_ami_filter !== undefined && !config.source_ami)
       throw new NotCacheable('source_ami_filter picks the source AMI when the build runs');
-    return config.source_ami ? catalog.getImage(config.source_ami) : undefined;
+    return config.source_ami ? catalog.images.get(config.source_ami) : undefined;
   },
 
   inputs(config) {

@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Catalog } from '../../catalog/index.js';
+import type { CatalogApi } from '../../catalog/types.js';
 import { UserError } from '../../core/errors.js';
 import type {
   BuildContext,
@@ -27,20 +27,10 @@ interface FileState {
   journalRun?: string;
 }
 
-/** Runs `fn` with the catalog open, closing it afterwards. */
-function withCatalog<T>(home: string, fn: (c: Catalog) => T): T {
-  const catalog = Catalog.open(home);
-  try {
-    return fn(catalog);
-  } finally {
-    catalog.close();
-  }
-}
-
 /** Removes catalog images of this builder that own `absTarget`, so a rebuild replaces them. */
-function forgetPrevious(catalog: Catalog, absTarget: string): void {
-  for (const img of catalog.listImages()) {
-    if (img.builder === 'file' && img.files.includes(absTarget)) catalog.removeImage(img.id);
+function forgetPrevious(catalog: CatalogApi, absTarget: string): void {
+  for (const img of catalog.images.list()) {
+    if (img.builder === 'file' && img.files.includes(absTarget)) catalog.images.remove(img.id);
   }
 }
 
@@ -52,24 +42,20 @@ function steps(config: FileConfig, ctx: BuildContext, hook: ProvisionHook): Step
     async run(state) {
       // Same convention as the qemu builder: one journal run per build of this process.
       const id = `${ctx.runId}-${ctx.buildName}`.replace(/[^A-Za-z0-9._-]/g, '_');
-      withCatalog(ctx.kilnHome, (c) =>
-        c.beginRun(id, process.pid, `kiln build ${ctx.buildName} (file)`),
-      );
+      ctx.catalog.journal.begin(id, process.pid, `kiln build ${ctx.buildName} (file)`);
       state.journalRun = id;
     },
     async cleanup(state) {
       const id = state.journalRun;
-      if (id) withCatalog(ctx.kilnHome, (c) => c.endRun(id));
+      if (id) ctx.catalog.journal.end(id);
       state.journalRun = undefined;
     },
   };
   const write: Step<FileState> = {
     name: `write-file (${absTarget})`,
     async run(state, sctx) {
-      withCatalog(ctx.kilnHome, (c) => {
-        forgetPrevious(c, absTarget);
-        c.recordResource({ runId: state.journalRun!, kind: 'file', ref: absTarget });
-      });
+      forgetPrevious(ctx.catalog, absTarget);
+      ctx.catalog.journal.record({ runId: state.journalRun!, kind: 'file', ref: absTarget });
       const dir = dirname(target);
       if (dir !== '.') await mkdir(dir, { recursive: true, mode: 0o755 });
       // A previous build's file is read-only once registered: replace it, do not write into it.
@@ -104,18 +90,16 @@ function steps(config: FileConfig, ctx: BuildContext, hook: ProvisionHook): Step
   const register: Step<FileState> = {
     name: 'register-image',
     async run(state) {
-      withCatalog(ctx.kilnHome, (c) => {
-        const rec = c.registerImage({
-          name: ctx.buildName,
-          builder: 'file',
-          files: [absTarget],
-          format: 'file',
-          metadata: { runId: ctx.runId, target },
-        });
-        state.imageId = rec.id;
-        // The file now belongs to the image: a crash from here on must not delete it.
-        c.forgetResource(state.journalRun!, absTarget);
+      const rec = ctx.catalog.images.register({
+        name: ctx.buildName,
+        builder: 'file',
+        files: [absTarget],
+        format: 'file',
+        metadata: { runId: ctx.runId, target },
       });
+      state.imageId = rec.id;
+      // The file now belongs to the image: a crash from here on must not delete it.
+      ctx.catalog.journal.forget(state.journalRun!, absTarget);
     },
   };
   return [journal, write, provision, register];
@@ -153,16 +137,14 @@ export const fileBuilder: BuilderPlugin<FileConfig> = {
     const imageId = state.imageId;
     return fileArtifact(target, imageId, async () => {
       if (!imageId) return;
-      const catalog = Catalog.open(ctx.kilnHome);
+      const { images } = ctx.catalog;
       try {
-        if (catalog.getImage(imageId)) catalog.removeImage(imageId);
+        if (images.get(imageId)) images.remove(imageId);
       } catch (err) {
         throw new UserError(
           'FileImageInUse',
           `cannot remove image ${imageId}: ${(err as Error).message}`,
         );
-      } finally {
-        catalog.close();
       }
     });
   },

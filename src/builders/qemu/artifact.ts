@@ -1,6 +1,6 @@
 /** The qemu builder's artifact: a catalog image (`img-…`) and its disk file(s). */
 import { rm } from 'node:fs/promises';
-import { Catalog } from '../../catalog/index.js';
+import type { CatalogApi } from '../../catalog/types.js';
 import type { Artifact } from '../../core/plugin.js';
 
 export const QEMU_BUILDER_ID = 'transcend.qemu';
@@ -11,7 +11,8 @@ export function qemuArtifact(opts: {
   parentId?: string;
   directory: string;
   files: string[];
-  kilnHome: string;
+  /** The open catalog the image is in (the command's, still open when post-processors run). */
+  catalog: CatalogApi;
   outputDirectory?: string;
 }): Artifact {
   return {
@@ -26,12 +27,7 @@ export function qemuArtifact(opts: {
       directory: opts.directory,
     },
     async destroy() {
-      const catalog = Catalog.open(opts.kilnHome);
-      try {
-        catalog.removeImage(opts.imageId);
-      } finally {
-        catalog.close();
-      }
+      opts.catalog.images.remove(opts.imageId);
       if (opts.outputDirectory) await rm(opts.outputDirectory, { recursive: true, force: true });
     },
   };

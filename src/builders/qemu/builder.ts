@@ -6,7 +6,6 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Catalog } from '../../catalog/index.js';
 import { CancelledError, UserError } from '../../core/errors.js';
 import { haveCommand } from '../../core/exec.js';
 import type {
@@ -85,10 +84,8 @@ export async function prepareQemu(config: QemuConfig, ctx: PrepareContext): Prom
     });
   }
   if (config.source_image) {
-    let catalog: Catalog | undefined;
     try {
-      catalog = Catalog.open(ctx.kilnHome);
-      const image = resolveSourceImage(catalog, config.source_image);
+      const image = resolveSourceImage(ctx.catalog, config.source_image);
       if (image.files[0] && !existsSync(image.files[0])) {
         errors.push({
           key: 'source_image',
@@ -98,8 +95,6 @@ export async function prepareQemu(config: QemuConfig, ctx: PrepareContext): Prom
     } catch (err) {
       const e = err as UserError;
       errors.push({ key: 'source_image', message: e.hint ? `${e.message}; ${e.hint}` : e.message });
-    } finally {
-      catalog?.close();
     }
   } else if (config.iso_url || config.iso_urls) {
     try {
@@ -147,13 +142,12 @@ export async function runQemuBuild(
       },
     );
   }
-  const catalog = Catalog.open(ctx.kilnHome);
   const state: QemuState = {
     config,
     driver,
     ctx,
     hook,
-    catalog,
+    catalog: ctx.catalog,
     vmDied: new AbortController(),
     frozen: [],
     // Counted before this build adds its own key: the template's sensitive values.
@@ -179,8 +173,6 @@ export async function runQemuBuild(
     )
       throw state.vmError;
     throw err;
-  } finally {
-    catalog.close();
   }
 }
 
@@ -193,7 +185,7 @@ export const qemuBuilder: BuilderPlugin<QemuConfig> = {
   run: (config, ctx, hook) => runQemuBuild(config, ctx, hook),
 
   sourceImage(config, catalog) {
-    return config.source_image ? catalog.resolveImage(config.source_image) : undefined;
+    return config.source_image ? catalog.images.resolve(config.source_image) : undefined;
   },
 
   inputs(config) {
@@ -213,7 +205,7 @@ export const qemuBuilder: BuilderPlugin<QemuConfig> = {
       ...(image.parentId ? { parentId: image.parentId } : {}),
       directory: dirname(image.files[0]),
       files: [...image.files],
-      kilnHome: ctx.kilnHome,
+      catalog: ctx.catalog,
     });
   },
 };

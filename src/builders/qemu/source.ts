@@ -39,7 +39,7 @@ export function pickDiskFile(config: QemuConfig): string {
 /** Resolves a catalog image by reference, with a hint to make the base when it is one kiln can make. */
 export function resolveSourceImage(catalog: CatalogApi, ref: string): ImageRecord {
   try {
-    const image = catalog.resolveImage(ref);
+    const image = catalog.images.resolve(ref);
     if (image.status === 'missing') {
       throw new UserError(
         'SourceImageMissing',

@@ -74,14 +74,14 @@ export interface QemuState {
 
 /** Journals a resource before it is created, when a catalog journal is open. */
 export function journal(state: QemuState, kind: string, ref: string): void {
-  if (state.journalRun) state.catalog.recordResource({ runId: state.journalRun, kind, ref });
+  if (state.journalRun) state.catalog.journal.record({ runId: state.journalRun, kind, ref });
 }
 
 /** Forgets a journalled resource (removed, or handed over to the catalog). */
 export function unjournal(state: QemuState, ref: string): void {
   if (!state.journalRun) return;
   try {
-    state.catalog.forgetResource(state.journalRun, ref);
+    state.catalog.journal.forget(state.journalRun, ref);
   } catch {
     // A journal write that fails (SQLITE_FULL on a full disk) must not stop the cleanup
     // after it: the entry left only sends `kiln gc` to something already removed.

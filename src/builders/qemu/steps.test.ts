@@ -130,7 +130,7 @@ beforeEach(() => {
     const dir = join(catalog.imagesDir, 'img-source');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'disk.qcow2'), 'source disk');
-    sourceId = catalog.registerImage({
+    sourceId = catalog.images.register({
       name: 'source',
       builder: 'test',
       files: [join(dir, 'disk.qcow2')],
@@ -197,8 +197,8 @@ function leftovers(): { runs: unknown[]; work: string[]; images: string[] } {
     return {
       runs: catalog.database.prepare('SELECT id FROM runs').all(),
       work: readdirSync(catalog.imagesDir).filter((f) => f.startsWith('.tmp-')),
-      images: catalog
-        .listImages()
+      images: catalog.images
+        .list()
         .map((i) => i.id)
         .filter((id) => id !== sourceId),
     };
@@ -236,7 +236,7 @@ describe('qemu builder steps', () => {
     expect(artifact?.id).toBe(left.images[0]);
     const catalog = Catalog.open(home);
     try {
-      const image = catalog.resolveImage(left.images[0]!);
+      const image = catalog.images.resolve(left.images[0]!);
       expect(image.parentId).toBe(sourceId);
       expect(existsSync(image.files[0]!)).toBe(true);
     } finally {

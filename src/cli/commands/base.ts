@@ -32,25 +32,21 @@ export function registerBase(program: Command): void {
       withContext({ name: 'kiln base' }, async (ctx, name: string, opts: { force?: boolean }) => {
         // Progress to stderr; stdout carries only the image id (or the machine-readable lines).
         const ui = ctx.ui();
-        const catalog = Catalog.open();
-        try {
-          const r = await makeBase({
-            catalog,
-            name,
-            force: opts.force === true,
-            ui: new BuildUi(ui, name),
-            signal: ctx.signal,
-          });
-          if (r.created) {
-            const t = Object.entries(r.timings)
-              .map(([k, v]) => `${k} ${v.toFixed(1)}s`)
-              .join(', ');
-            ui.emit({ type: 'ui', level: 'message', build: name, text: `timings: ${t}` });
-          }
-          ctx.out(`${r.image.id}\n`);
-        } finally {
-          catalog.close();
+        using catalog = Catalog.open();
+        const r = await makeBase({
+          catalog,
+          name,
+          force: opts.force === true,
+          ui: new BuildUi(ui, name),
+          signal: ctx.signal,
+        });
+        if (r.created) {
+          const t = Object.entries(r.timings)
+            .map(([k, v]) => `${k} ${v.toFixed(1)}s`)
+            .join(', ');
+          ui.emit({ type: 'ui', level: 'message', build: name, text: `timings: ${t}` });
         }
+        ctx.out(`${r.image.id}\n`);
       }),
     );
 
@@ -70,23 +66,19 @@ export function registerBase(program: Command): void {
     .option('--tag <tag...>', 'tags for the image')
     .action(
       withContext({ name: 'kiln images import' }, async (ctx, disk: string, opts: ImportOpts) => {
-        const catalog = Catalog.open();
-        try {
-          const image = await importImage({
-            catalog,
-            disk,
-            kernel: opts.kernel,
-            initrd: opts.initrd,
-            cmdline: opts.cmdline,
-            name: opts.name,
-            tags: opts.tag,
-            ui: new BuildUi(ctx.ui(), 'import'),
-            signal: ctx.signal,
-          });
-          ctx.out(`${image.id}\n`);
-        } finally {
-          catalog.close();
-        }
+        using catalog = Catalog.open();
+        const image = await importImage({
+          catalog,
+          disk,
+          kernel: opts.kernel,
+          initrd: opts.initrd,
+          cmdline: opts.cmdline,
+          name: opts.name,
+          tags: opts.tag,
+          ui: new BuildUi(ctx.ui(), 'import'),
+          signal: ctx.signal,
+        });
+        ctx.out(`${image.id}\n`);
       }),
     );
 }

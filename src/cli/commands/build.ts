@@ -77,25 +77,20 @@ function parseParallel(v: string | undefined): number {
  * the journal). Costs one query when nothing is orphaned.
  */
 async function removeWhatDeadRunsLeft(
-  kilnHome: string,
+  catalog: Catalog,
   say: (text: string) => void,
 ): Promise<void> {
-  const catalog = Catalog.open(kilnHome);
-  try {
-    if (catalog.orphanedRuns().length === 0) return;
-    const report = await collectGarbage(catalog, {
-      strays: false,
-      onAction: (a) =>
-        say(
-          `Cleaning up after a kiln run that died: ${a.outcome} ${a.kind} ${a.ref}${a.detail ? ` (${a.detail})` : ''}`,
-        ),
-    });
-    for (const run of report.runs)
-      if (!run.cleared)
-        say(`Warning: run ${run.runId} left something kiln could not remove: see \`kiln gc\``);
-  } finally {
-    catalog.close();
-  }
+  if (catalog.journal.orphaned().length === 0) return;
+  const report = await collectGarbage(catalog, {
+    strays: false,
+    onAction: (a) =>
+      say(
+        `Cleaning up after a kiln run that died: ${a.outcome} ${a.kind} ${a.ref}${a.detail ? ` (${a.detail})` : ''}`,
+      ),
+  });
+  for (const run of report.runs)
+    if (!run.cleared)
+      say(`Warning: run ${run.runId} left something kiln could not remove: see \`kiln gc\``);
 }
 
 /** Registers `kiln build`. */
@@ -135,7 +130,8 @@ export function registerBuild(program: Command): void {
         const mode = ctx.mode;
         const color = parseColor(opts.color);
         const parallelBuilds = parseParallel(opts.parallelBuilds);
-        const kilnHome = defaultKilnHome();
+        // One catalog for the whole command: the template's checks, the cache and every build.
+        using catalog = Catalog.open(defaultKilnHome());
         const ui = ctx.ui({ color, timestampUi: opts.timestampUi === true });
 
         let loaded: Awaited<ReturnType<typeof loadTemplate>>;
@@ -146,7 +142,7 @@ export function registerBuild(program: Command): void {
             varFiles: opts.varFile ?? [],
             only: splitNames(opts.only),
             except: splitNames(opts.except),
-            kilnHome,
+            catalog,
           });
         } catch (err) {
           // A script reading -machine-readable stdout sees the failure there too, as with Packer;
@@ -160,7 +156,7 @@ export function registerBuild(program: Command): void {
         for (const v of loaded.sensitiveValues ?? []) ctx.secrets.add(v);
         for (const w of loaded.warnings)
           ui.emit({ type: 'ui', level: 'say', text: `Warning: ${w}` });
-        await removeWhatDeadRunsLeft(kilnHome, (text) =>
+        await removeWhatDeadRunsLeft(catalog, (text) =>
           ui.emit({ type: 'ui', level: 'say', text }),
         );
         if (ui instanceof HumanUi) ui.announceBuilds(loaded.builds.map((b) => b.name));
@@ -180,7 +176,7 @@ export function registerBuild(program: Command): void {
           noCache: opts.cache === false,
           signal: ctx.signal,
           cleanupSignal: ctx.cleanupSignal,
-          kilnHome,
+          catalog,
           tracker: ctx.tracker,
         });
         ctx.exitCode = result.exitCode;

@@ -73,33 +73,29 @@ export function registerDeployLocal(deploy: Command): void {
             ctx.ui({ progressOnly: true, quiet: opts.quiet === true }),
             'deploy',
           );
-          const catalog = Catalog.open();
-          try {
-            const r = await deployLocal({
-              catalog,
-              image,
-              group: opts.group,
-              count,
-              ...(port ? { port } : {}),
-              ...(opts.healthPath !== undefined ? { healthPath: opts.healthPath } : {}),
-              ...(opts.expectBody !== undefined ? { expectBody: opts.expectBody } : {}),
-              ...(expectStatus !== undefined ? { expectStatus } : {}),
-              ...(memoryMb !== undefined ? { memoryMb } : {}),
-              ...(cpus !== undefined ? { cpus } : {}),
-              timeoutMs,
-              rollback: opts.rollback,
-              signal: ctx.signal,
-              ui,
-            });
-            if (opts.quiet !== true) {
-              ctx.err(
-                `group ${r.group} runs ${r.imageId}: ${r.started.map((m) => `${m.id} on 127.0.0.1:${m.port}`).join(', ')} (${(r.elapsedMs / 1000).toFixed(1)} s)\n`,
-              );
-            }
-            for (const m of r.started) ctx.out(`${m.id}\n`);
-          } finally {
-            catalog.close();
+          using catalog = Catalog.open();
+          const r = await deployLocal({
+            catalog,
+            image,
+            group: opts.group,
+            count,
+            ...(port ? { port } : {}),
+            ...(opts.healthPath !== undefined ? { healthPath: opts.healthPath } : {}),
+            ...(opts.expectBody !== undefined ? { expectBody: opts.expectBody } : {}),
+            ...(expectStatus !== undefined ? { expectStatus } : {}),
+            ...(memoryMb !== undefined ? { memoryMb } : {}),
+            ...(cpus !== undefined ? { cpus } : {}),
+            timeoutMs,
+            rollback: opts.rollback,
+            signal: ctx.signal,
+            ui,
+          });
+          if (opts.quiet !== true) {
+            ctx.err(
+              `group ${r.group} runs ${r.imageId}: ${r.started.map((m) => `${m.id} on 127.0.0.1:${m.port}`).join(', ')} (${(r.elapsedMs / 1000).toFixed(1)} s)\n`,
+            );
           }
+          for (const m of r.started) ctx.out(`${m.id}\n`);
         },
       ),
     );

@@ -6,6 +6,7 @@
  */
 import { type Command, Option } from 'commander';
 import { Catalog } from '../../catalog/index.js';
+import type { CatalogApi } from '../../catalog/types.js';
 import { UserError } from '../../core/errors.js';
 import { BuildUi } from '../../core/events.js';
 import { defaultKilnHome } from '../../core/paths.js';
@@ -59,7 +60,8 @@ export function registerDeploy(program: Command): void {
       withContext(
         { name: 'kiln deploy aws' },
         async (ctx, image: string | undefined, opts: DeployAwsOpts) => {
-          const kilnHome = defaultKilnHome();
+          // Opened after the flags are checked: the deploy history is written into it.
+          using catalog = Catalog.open(defaultKilnHome());
           const checkpoints = opts.checkpoints
             ?.split(',')
             .map((p) => intOption('--checkpoints', p.trim())!);
@@ -73,7 +75,7 @@ export function registerDeploy(program: Command): void {
             throw new UserError('InvalidOption', 'IMAGE is required', {
               hint: 'kiln deploy aws --asg NAME ami-…',
             });
-          const target = image ? resolveImage(image, opts.region, kilnHome) : undefined;
+          const target = image ? resolveImage(image, opts.region, catalog) : undefined;
           const region =
             opts.region ??
             target?.region ??
@@ -91,7 +93,7 @@ export function registerDeploy(program: Command): void {
           const common = {
             region,
             asg: opts.asg!,
-            kilnHome,
+            catalog,
             ui: new BuildUi(ui, 'deploy'),
             signal: ctx.signal,
             pollMs,
@@ -126,7 +128,7 @@ export function registerDeploy(program: Command): void {
 function resolveImage(
   ref: string,
   region: string | undefined,
-  kilnHome: string,
+  catalog: CatalogApi,
 ): { imageId: string; region?: string } {
   if (/^ami-[0-9a-f]+$/.test(ref)) return { imageId: ref };
   if (/^[a-z0-9-]+:ami-[0-9a-f]+(,[a-z0-9-]+:ami-[0-9a-f]+)*$/.test(ref)) {
@@ -138,25 +140,20 @@ function resolveImage(
       });
     return { imageId: pick[1], region: pick[0] };
   }
-  const catalog = Catalog.open(kilnHome);
-  try {
-    const image = catalog.resolveImage(ref);
-    if (image.format !== 'ami')
-      throw new UserError(
-        'NotAnAmi',
-        `${ref} is ${image.id}, a local ${image.format ?? ''} image, not an AMI`,
-        {
-          hint: 'deploy an image built with amazon-ebs',
-        },
-      );
-    const meta = image.metadata as { region?: string; regions?: Record<string, string> };
-    if (region && meta.regions?.[region]) return { imageId: meta.regions[region], region };
-    if (region && meta.region !== region)
-      throw new UserError('ImageNotInRegion', `${image.id} is not in ${region}`, {
-        hint: `it exists in: ${Object.keys(meta.regions ?? { [meta.region ?? '?']: '' }).join(', ')}`,
-      });
-    return { imageId: image.id, ...(meta.region ? { region: meta.region } : {}) };
-  } finally {
-    catalog.close();
-  }
+  const image = catalog.images.resolve(ref);
+  if (image.format !== 'ami')
+    throw new UserError(
+      'NotAnAmi',
+      `${ref} is ${image.id}, a local ${image.format ?? ''} image, not an AMI`,
+      {
+        hint: 'deploy an image built with amazon-ebs',
+      },
+    );
+  const meta = image.metadata as { region?: string; regions?: Record<string, string> };
+  if (region && meta.regions?.[region]) return { imageId: meta.regions[region], region };
+  if (region && meta.region !== region)
+    throw new UserError('ImageNotInRegion', `${image.id} is not in ${region}`, {
+      hint: `it exists in: ${Object.keys(meta.regions ?? { [meta.region ?? '?']: '' }).join(', ')}`,
+    });
+  return { imageId: image.id, ...(meta.region ? { region: meta.region } : {}) };
 }

@@ -19,22 +19,17 @@ export function registerGc(program: Command): void {
     .option('--dry-run', 'only list what would be removed')
     .action(
       withContext({ name: 'kiln gc' }, async (ctx, opts: { dryRun?: boolean }) => {
-        const catalog = Catalog.open();
-        try {
-          const report = await collectGarbage(catalog, {
-            dryRun: opts.dryRun === true,
-            onAction: (a) => ctx.out(`${describeAction(a)}\n`),
-          });
-          for (const run of report.runs) {
-            const verb = run.cleared ? 'cleared' : opts.dryRun ? 'would clear' : 'kept (see above)';
-            ctx.out(`run ${run.runId} (pid ${run.pid}, ${run.description}): ${verb}\n`);
-          }
-          if (report.actions.length === 0 && report.runs.length === 0)
-            ctx.out('nothing to remove\n');
-          if (report.actions.some((a) => a.outcome === 'failed')) ctx.exitCode = 1;
-        } finally {
-          catalog.close();
+        using catalog = Catalog.open();
+        const report = await collectGarbage(catalog, {
+          dryRun: opts.dryRun === true,
+          onAction: (a) => ctx.out(`${describeAction(a)}\n`),
+        });
+        for (const run of report.runs) {
+          const verb = run.cleared ? 'cleared' : opts.dryRun ? 'would clear' : 'kept (see above)';
+          ctx.out(`run ${run.runId} (pid ${run.pid}, ${run.description}): ${verb}\n`);
         }
+        if (report.actions.length === 0 && report.runs.length === 0) ctx.out('nothing to remove\n');
+        if (report.actions.some((a) => a.outcome === 'failed')) ctx.exitCode = 1;
       }),
     );
 }

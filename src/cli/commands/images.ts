@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { Catalog, type ImageNode, type ImageRecord, imageForest } from '../../catalog/index.js';
 import { UserError } from '../../core/errors.js';
 import { pruneImages } from '../../pipeline/prune.js';
+import { listInstanceStatuses } from '../../runtime/index.js';
 import { formatTable, humanSize, timeAgo } from '../../ui/format.js';
 import { type CliContext, withContext } from '../context.js';
 
@@ -22,8 +23,8 @@ export function registerImages(program: Command): void {
     .option('--json', 'print the images as a JSON array')
     .option('-q, --quiet', 'print only the ids')
     .action(
-      withCatalog('ls', (catalog, ctx, opts: { json?: boolean; quiet?: boolean }) => {
-        const list = catalog.listImages().reverse();
+      withCatalog('ls', 'read', (catalog, ctx, opts: { json?: boolean; quiet?: boolean }) => {
+        const list = catalog.images.list().reverse();
         if (opts.json) return ctx.out(`${JSON.stringify(list, null, 2)}\n`);
         if (opts.quiet) return ctx.out(list.map((i) => `${i.id}\n`).join(''));
         ctx.out(imagesTable(list, new Date()));
@@ -49,12 +50,12 @@ export function registerImages(program: Command): void {
     .description('print images as JSON (an array, one object per image, with lineage and children)')
     .argument('<image...>', 'id, id prefix, name or tag')
     .action(
-      withCatalog('inspect', (catalog, ctx, refs: string[]) => {
-        const found = refs.map((r) => catalog.resolveImage(r));
+      withCatalog('inspect', 'read', (catalog, ctx, refs: string[]) => {
+        const found = refs.map((r) => catalog.images.resolve(r));
         const detailed = found.map((image) => ({
           ...image,
-          lineage: catalog.lineage(image.id).map((i) => i.id),
-          children: catalog.children(image.id).map((i) => i.id),
+          lineage: catalog.images.lineage(image.id).map((i) => i.id),
+          children: catalog.images.children(image.id).map((i) => i.id),
         }));
         ctx.out(`${JSON.stringify(detailed, null, 2)}\n`);
       }),
@@ -68,23 +69,25 @@ export function registerImages(program: Command): void {
     )
     .argument('<image...>', 'id, id prefix, name or tag')
     .action(
-      withCatalog('rm', (catalog, ctx, refs: string[]) => {
+      withCatalog('rm', 'write', (catalog, ctx, refs: string[]) => {
         // Resolve and check every image before removing any: all or nothing.
         const targets = [
-          ...new Map(refs.map((r) => catalog.resolveImage(r)).map((i) => [i.id, i])).values(),
+          ...new Map(refs.map((r) => catalog.images.resolve(r)).map((i) => [i.id, i])).values(),
         ];
         const ids = new Set(targets.map((t) => t.id));
         for (const t of targets) {
-          const blocking = catalog.children(t.id).filter((c) => !ids.has(c.id));
+          const blocking = catalog.images.children(t.id).filter((c) => !ids.has(c.id));
           if (blocking.length > 0) {
             throw new UserError('ImageHasChildren', `image ${t.id} (${t.name}) has child images`, {
               details: blocking.map((c) => `${c.id} (${c.name})`),
-              hint: `remove its descendants first (there is no --force): kiln images rm ${catalog.descendants(t.id).join(' ')} ${t.id}`,
+              hint: `remove its descendants first (there is no --force): kiln images rm ${catalog.images.descendants(t.id).join(' ')} ${t.id}`,
             });
           }
         }
-        const busy = catalog
-          .listInstances()
+        // `kiln ps` only reads: record here that a local instance whose QEMU is gone has exited.
+        listInstanceStatuses(catalog, { all: true });
+        const busy = catalog.instances
+          .list()
           .filter((i) => ids.has(i.imageId) && i.state === 'running');
         if (busy.length > 0) {
           throw new UserError('ImageInUse', 'images to remove have running instances', {
@@ -93,10 +96,10 @@ export function registerImages(program: Command): void {
           });
         }
         // Children before parents, so one command can remove a whole branch.
-        const depth = (i: ImageRecord) => catalog.lineage(i.id).length;
+        const depth = (i: ImageRecord) => catalog.images.lineage(i.id).length;
         targets.sort((a, b) => depth(b) - depth(a));
         for (const t of targets) {
-          catalog.removeImage(t.id);
+          catalog.images.remove(t.id);
           ctx.out(`${t.id}\n`);
         }
       }),
@@ -108,9 +111,9 @@ export function registerImages(program: Command): void {
     .argument('<image>', 'id, id prefix, name or tag')
     .argument('<tag>', 'the tag')
     .action(
-      withCatalog('tag', (catalog, ctx, ref: string, tag: string) => {
-        const image = catalog.resolveImage(ref);
-        catalog.addTag(image.id, tag);
+      withCatalog('tag', 'write', (catalog, ctx, ref: string, tag: string) => {
+        const image = catalog.images.resolve(ref);
+        catalog.images.addTag(image.id, tag);
         ctx.out(`${image.id}\n`);
       }),
     );
@@ -121,9 +124,9 @@ export function registerImages(program: Command): void {
     .argument('<image>', 'id, id prefix, name or tag')
     .argument('<tag>', 'the tag')
     .action(
-      withCatalog('untag', (catalog, ctx, ref: string, tag: string) => {
-        const image = catalog.resolveImage(ref);
-        catalog.removeTag(image.id, tag);
+      withCatalog('untag', 'write', (catalog, ctx, ref: string, tag: string) => {
+        const image = catalog.images.resolve(ref);
+        catalog.images.removeTag(image.id, tag);
         ctx.out(`${image.id}\n`);
       }),
     );
@@ -134,24 +137,28 @@ export function registerImages(program: Command): void {
     .argument('[image]', 'show only the tree under this image')
     .option('--json', 'print the trees as nested JSON')
     .action(
-      withCatalog('tree', (catalog, ctx, ref: string | undefined, opts: { json?: boolean }) => {
-        let forest = imageForest(catalog.listImages());
-        if (ref) {
-          const root = catalog.resolveImage(ref);
-          const find = (nodes: ImageNode[]): ImageNode | undefined => {
-            for (const n of nodes) {
-              if (n.image.id === root.id) return n;
-              const hit = find(n.children);
-              if (hit) return hit;
-            }
-            return undefined;
-          };
-          const node = find(forest);
-          forest = node ? [node] : [];
-        }
-        if (opts.json) return ctx.out(`${JSON.stringify(forest.map(treeJson), null, 2)}\n`);
-        ctx.out(renderTree(forest));
-      }),
+      withCatalog(
+        'tree',
+        'read',
+        (catalog, ctx, ref: string | undefined, opts: { json?: boolean }) => {
+          let forest = imageForest(catalog.images.list());
+          if (ref) {
+            const root = catalog.images.resolve(ref);
+            const find = (nodes: ImageNode[]): ImageNode | undefined => {
+              for (const n of nodes) {
+                if (n.image.id === root.id) return n;
+                const hit = find(n.children);
+                if (hit) return hit;
+              }
+              return undefined;
+            };
+            const node = find(forest);
+            forest = node ? [node] : [];
+          }
+          if (opts.json) return ctx.out(`${JSON.stringify(forest.map(treeJson), null, 2)}\n`);
+          ctx.out(renderTree(forest));
+        },
+      ),
     );
 
   images
@@ -162,38 +169,42 @@ export function registerImages(program: Command): void {
     .requiredOption('--keep <n>', 'images to keep per lineage')
     .option('--dry-run', 'print what would be removed, remove nothing')
     .action(
-      withCatalog('prune', (catalog, ctx, opts: { keep: string; dryRun?: boolean }) => {
-        if (!/^\d+$/.test(opts.keep))
-          throw new UserError('BadFlag', `invalid value "${opts.keep}" for --keep`, {
-            hint: 'give a whole number of images to keep per lineage, e.g. --keep 3',
+      withCatalog(
+        'prune',
+        (opts: { dryRun?: boolean }) => (opts.dryRun ? 'read' : 'write'),
+        (catalog, ctx, opts: { keep: string; dryRun?: boolean }) => {
+          if (!/^\d+$/.test(opts.keep))
+            throw new UserError('BadFlag', `invalid value "${opts.keep}" for --keep`, {
+              hint: 'give a whole number of images to keep per lineage, e.g. --keep 3',
+            });
+          if (!opts.dryRun) listInstanceStatuses(catalog, { all: true });
+          const report = pruneImages(catalog, {
+            keep: Number(opts.keep),
+            dryRun: opts.dryRun === true,
           });
-        const report = pruneImages(catalog, {
-          keep: Number(opts.keep),
-          dryRun: opts.dryRun === true,
-        });
-        const verb = opts.dryRun ? 'would remove' : 'removed';
-        for (const r of report.removed) ctx.out(`${verb} ${r.id} (${r.name})\n`);
-        for (const r of report.protected) ctx.out(`kept ${r.id} (${r.name}): ${r.reason}\n`);
-        for (const r of report.failed) ctx.err(`not removed ${r.id} (${r.name}): ${r.reason}\n`);
-        if (report.removed.length === 0)
-          ctx.err(`nothing to ${opts.dryRun ? 'remove' : 'prune'}\n`);
-        if (report.failed.length > 0) ctx.exitCode = 1;
-      }),
+          const verb = opts.dryRun ? 'would remove' : 'removed';
+          for (const r of report.removed) ctx.out(`${verb} ${r.id} (${r.name})\n`);
+          for (const r of report.protected) ctx.out(`kept ${r.id} (${r.name}): ${r.reason}\n`);
+          for (const r of report.failed) ctx.err(`not removed ${r.id} (${r.name}): ${r.reason}\n`);
+          if (report.removed.length === 0)
+            ctx.err(`nothing to ${opts.dryRun ? 'remove' : 'prune'}\n`);
+          if (report.failed.length > 0) ctx.exitCode = 1;
+        },
+      ),
     );
 }
 
 /** An action of `kiln images …` with the catalog open for its duration. */
 function withCatalog<A extends unknown[]>(
   name: string,
+  access: 'read' | 'write' | ((...args: A) => 'read' | 'write'),
   fn: (catalog: Catalog, ctx: CliContext, ...args: A) => void,
 ): (...args: A) => Promise<void> {
   return withContext({ name: `kiln images ${name}` }, (ctx, ...args: A) => {
-    const catalog = Catalog.open();
-    try {
-      fn(catalog, ctx, ...args);
-    } finally {
-      catalog.close();
-    }
+    // Commands that only read open the catalog read-only: they never create or change it.
+    const mode = typeof access === 'function' ? access(...args) : access;
+    using catalog = mode === 'read' ? Catalog.openReadOnly() : Catalog.open();
+    fn(catalog, ctx, ...args);
   });
 }
 

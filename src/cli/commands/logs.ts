@@ -28,12 +28,10 @@ export function registerLogs(program: Command): void {
         { name: 'kiln logs', interruptIsEnd: true },
         async (ctx, ref: string, opts: { follow?: boolean; tail?: string }) => {
           const n = intOption('-n', opts.tail);
-          const catalog = Catalog.open();
           let status: InstanceStatus;
-          try {
+          {
+            using catalog = Catalog.openReadOnly();
             status = instanceStatus(catalog, resolveInstance(catalog, ref).id);
-          } finally {
-            catalog.close();
           }
           const file = metaOf(status.instance).serialLog;
           let offset = 0;

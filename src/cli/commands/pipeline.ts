@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
+import { Catalog } from '../../catalog/index.js';
 import { defaultKilnHome } from '../../core/paths.js';
 import { loadPipeline, PIPELINE_FILE, selectEnvironments } from '../../pipeline/pipeline-file.js';
 import { defaultParallelism, type PipelineRow, runPipeline } from '../../pipeline/run-pipeline.js';
@@ -65,12 +66,13 @@ export function registerPipeline(program: Command): void {
             (opts.env ?? '').split(',').filter((s) => s !== ''),
           );
 
+          using catalog = Catalog.open(defaultKilnHome());
           const result = await runPipeline({
             pipeline,
             environments,
             ui: ctx.ui({ progressOnly: true }),
             registry,
-            kilnHome: defaultKilnHome(),
+            catalog,
             noCache: opts.cache === false,
             ...(parallel ? { parallel } : {}),
             signal: ctx.signal,

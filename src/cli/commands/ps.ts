@@ -14,31 +14,27 @@ export function registerPs(program: Command): void {
     .option('--json', 'one JSON array on stdout')
     .action(
       withContext({ name: 'kiln ps' }, (ctx, opts: { all?: boolean; json?: boolean }) => {
-        const catalog = Catalog.open();
-        try {
-          const rows = listInstanceStatuses(catalog, { all: opts.all === true });
-          if (opts.json) {
-            ctx.out(`${JSON.stringify(rows.map(toJson), null, 2)}\n`);
-            return;
-          }
-          const now = new Date();
-          ctx.out(
-            formatTable([
-              ['ID', 'NAME', 'IMAGE', 'STATE', 'PORTS', 'GROUP', 'UP'],
-              ...rows.map((s) => [
-                s.instance.id,
-                s.instance.name ?? '',
-                s.instance.imageId,
-                s.state === 'running' ? 'running' : `${s.state}${s.reason ? ` (${s.reason})` : ''}`,
-                s.instance.ports.map((p) => `127.0.0.1:${p.host}->${p.guest}`).join(','),
-                s.instance.group ?? '',
-                shortAge(new Date(s.instance.createdAt), now),
-              ]),
-            ]),
-          );
-        } finally {
-          catalog.close();
+        using catalog = Catalog.openReadOnly();
+        const rows = listInstanceStatuses(catalog, { all: opts.all === true });
+        if (opts.json) {
+          ctx.out(`${JSON.stringify(rows.map(toJson), null, 2)}\n`);
+          return;
         }
+        const now = new Date();
+        ctx.out(
+          formatTable([
+            ['ID', 'NAME', 'IMAGE', 'STATE', 'PORTS', 'GROUP', 'UP'],
+            ...rows.map((s) => [
+              s.instance.id,
+              s.instance.name ?? '',
+              s.instance.imageId,
+              s.state === 'running' ? 'running' : `${s.state}${s.reason ? ` (${s.reason})` : ''}`,
+              s.instance.ports.map((p) => `127.0.0.1:${p.host}->${p.guest}`).join(','),
+              s.instance.group ?? '',
+              shortAge(new Date(s.instance.createdAt), now),
+            ]),
+          ]),
+        );
       }),
     );
 }

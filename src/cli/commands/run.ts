@@ -80,62 +80,58 @@ export function registerRun(program: Command): void {
 
         const bui = new BuildUi(ctx.ui({ progressOnly: true, quiet: opts.quiet === true }), 'run');
         const signal = ctx.signal;
-        const catalog = Catalog.open();
-        try {
-          const t0 = Date.now();
-          const rec = await startInstance({
-            catalog,
-            image: imageRef,
-            ports,
-            ...(opts.name !== undefined ? { name: opts.name } : {}),
-            ...(memoryMb !== undefined ? { memoryMb } : {}),
-            ...(cpus !== undefined ? { cpus } : {}),
-            signal,
-            ui: bui,
-          });
-          const where = rec.ports.map((p) => `127.0.0.1:${p.host} → ${p.guest}`).join(', ');
-          let summary = `${rec.id} running from ${rec.imageId}${where ? `; ${where}` : ''}`;
-          if (waitPath !== undefined) {
-            const fwd = rec.ports.find((p) => p.guest === (waitPort ?? ports[0]!.guest))!;
-            const url = `http://127.0.0.1:${fwd.host}${waitPath}`;
-            bui.message(`waiting for ${url} (up to ${opts.timeout})`);
-            try {
-              const r = await waitHttp({
-                port: fwd.host,
-                path: waitPath,
-                timeoutMs,
-                signal,
-                isAlive: () => whyNotRunning(rec),
-              });
-              summary = `${rec.id} running from ${rec.imageId}; ${url} answered ${r.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
-            } catch (err) {
-              // Nothing is left of an instance that did not become healthy: read its console first.
-              const lines = await consoleTail(rec, 15);
-              await stopInstance(catalog, rec.id, { timeoutMs: 0 }).catch(() => undefined);
-              if (err instanceof CancelledError)
-                throw new CancelledError(`kiln run cancelled; ${rec.id} stopped`);
-              const e = err as KilnError;
-              throw new SystemError(
-                e.code ?? 'HealthCheckFailed',
-                `${rec.id} from ${rec.imageId} did not become healthy; it was stopped`,
-                {
-                  details: [
-                    e.message,
-                    ...(e.details ?? []),
-                    ...(lines.length > 0
-                      ? ['last console lines:', ...lines]
-                      : ['the console printed nothing']),
-                  ],
-                  hint: 'check that the service is enabled at boot and listens on the guest port',
-                },
-              );
-            }
+        using catalog = Catalog.open();
+        const t0 = Date.now();
+        const rec = await startInstance({
+          catalog,
+          image: imageRef,
+          ports,
+          ...(opts.name !== undefined ? { name: opts.name } : {}),
+          ...(memoryMb !== undefined ? { memoryMb } : {}),
+          ...(cpus !== undefined ? { cpus } : {}),
+          signal,
+          ui: bui,
+        });
+        const where = rec.ports.map((p) => `127.0.0.1:${p.host} → ${p.guest}`).join(', ');
+        let summary = `${rec.id} running from ${rec.imageId}${where ? `; ${where}` : ''}`;
+        if (waitPath !== undefined) {
+          const fwd = rec.ports.find((p) => p.guest === (waitPort ?? ports[0]!.guest))!;
+          const url = `http://127.0.0.1:${fwd.host}${waitPath}`;
+          bui.message(`waiting for ${url} (up to ${opts.timeout})`);
+          try {
+            const r = await waitHttp({
+              port: fwd.host,
+              path: waitPath,
+              timeoutMs,
+              signal,
+              isAlive: () => whyNotRunning(rec),
+            });
+            summary = `${rec.id} running from ${rec.imageId}; ${url} answered ${r.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+          } catch (err) {
+            // Nothing is left of an instance that did not become healthy: read its console first.
+            const lines = await consoleTail(rec, 15);
+            await stopInstance(catalog, rec.id, { timeoutMs: 0 }).catch(() => undefined);
+            if (err instanceof CancelledError)
+              throw new CancelledError(`kiln run cancelled; ${rec.id} stopped`);
+            const e = err as KilnError;
+            throw new SystemError(
+              e.code ?? 'HealthCheckFailed',
+              `${rec.id} from ${rec.imageId} did not become healthy; it was stopped`,
+              {
+                details: [
+                  e.message,
+                  ...(e.details ?? []),
+                  ...(lines.length > 0
+                    ? ['last console lines:', ...lines]
+                    : ['the console printed nothing']),
+                ],
+                hint: 'check that the service is enabled at boot and listens on the guest port',
+              },
+            );
           }
-          if (opts.quiet !== true) ctx.err(`${summary}\n`);
-          ctx.out(`${rec.id}\n`);
-        } finally {
-          catalog.close();
         }
+        if (opts.quiet !== true) ctx.err(`${summary}\n`);
+        ctx.out(`${rec.id}\n`);
       }),
     );
 }

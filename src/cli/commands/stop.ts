@@ -25,29 +25,25 @@ export function registerStop(program: Command): void {
             });
           if (opts.all && ids.length > 0)
             throw new UserError('InvalidOption', '--all takes no instance ids');
-          const catalog = Catalog.open();
-          try {
-            const refs = opts.all
-              ? listInstanceStatuses(catalog, { all: true }).map((s) => s.instance.id)
-              : ids;
-            const failed: string[] = [];
-            // One unknown or stubborn instance does not keep the others running.
-            for (const ref of refs) {
-              try {
-                const inst = resolveInstance(catalog, ref);
-                await stopInstance(catalog, inst.id, { timeoutMs });
-                ctx.out(`${inst.id}\n`);
-              } catch (err) {
-                failed.push(`${ref}: ${err instanceof Error ? err.message : String(err)}`);
-              }
+          using catalog = Catalog.open();
+          const refs = opts.all
+            ? listInstanceStatuses(catalog, { all: true }).map((s) => s.instance.id)
+            : ids;
+          const failed: string[] = [];
+          // One unknown or stubborn instance does not keep the others running.
+          for (const ref of refs) {
+            try {
+              const inst = resolveInstance(catalog, ref);
+              await stopInstance(catalog, inst.id, { timeoutMs });
+              ctx.out(`${inst.id}\n`);
+            } catch (err) {
+              failed.push(`${ref}: ${err instanceof Error ? err.message : String(err)}`);
             }
-            if (failed.length > 0)
-              throw new SystemError('StopFailed', `${failed.length} instance(s) did not stop`, {
-                details: failed,
-              });
-          } finally {
-            catalog.close();
           }
+          if (failed.length > 0)
+            throw new SystemError('StopFailed', `${failed.length} instance(s) did not stop`, {
+              details: failed,
+            });
         },
       ),
     );

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { Catalog } from '../../catalog/index.js';
 import { defaultKilnHome } from '../../core/paths.js';
 import { registry } from '../../plugins.js';
 import { loadTemplate } from '../../template/index.js';
@@ -21,6 +22,8 @@ export function registerValidate(program: Command): void {
     withContext(
       { name: 'kiln validate' },
       async (ctx, template: string, opts: TemplateFlags & { syntaxOnly?: boolean }) => {
+        // Validating changes nothing: not even a first catalog in an empty kiln home.
+        using catalog = Catalog.openReadOnly(defaultKilnHome());
         const loaded = await loadTemplate(template, {
           registry,
           vars: parseVarFlags(opts.var),
@@ -28,7 +31,7 @@ export function registerValidate(program: Command): void {
           only: splitNames(opts.only),
           except: splitNames(opts.except),
           syntaxOnly: opts.syntaxOnly === true,
-          kilnHome: defaultKilnHome(),
+          catalog,
         });
         for (const w of loaded.warnings) ctx.err(`Warning: ${w}\n`);
         ctx.out(

@@ -26,11 +26,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { type AwsAccess, autoScalingClient, ec2Client } from '../../aws/clients.js';
 import { awsCode, describeAwsError, explainAwsError } from '../../aws/errors.js';
-import {
-  listDeployments,
-  type NewDeployment,
-  recordDeployment,
-} from '../../catalog/deployments.js';
+import type { CatalogApi, NewDeployment } from '../../catalog/types.js';
 import { CancelledError, SystemError, UserError } from '../../core/errors.js';
 import type { BuildUi } from '../../core/events.js';
 import { sleep } from '../../core/sleep.js';
@@ -51,7 +47,8 @@ export interface DeployTarget {
   region: string;
   /** The Auto Scaling group's name. */
   asg: string;
-  kilnHome: string;
+  /** The command's open catalog: the deploy history is kept in it. */
+  catalog: CatalogApi;
   ui: BuildUi;
   signal?: AbortSignal;
   /** Between DescribeInstanceRefreshes calls (default 15 s). */
@@ -211,12 +208,12 @@ export async function deployAmi(o: DeployOptions): Promise<DeployResult> {
           .send(new CancelInstanceRefreshCommand({ AutoScalingGroupName: o.asg }))
           .catch(() => {});
         await setDefault(ec2, lt.id, previous).catch(() => {});
-        recordDeployment(o.kilnHome, { ...record, status: 'cancelled', reason: 'interrupted' });
+        o.catalog.deployments.record({ ...record, status: 'cancelled', reason: 'interrupted' });
       }
       throw err;
     }
     if (final.Status === 'Successful') {
-      recordDeployment(o.kilnHome, record);
+      o.catalog.deployments.record(record);
       ui.say(`Deployed ${o.imageId} to ${o.asg} (launch template ${lt.id} version ${version})`);
       return { refreshId, launchTemplateId: lt.id, version, previousVersion: previous };
     }
@@ -236,7 +233,7 @@ export async function deployAmi(o: DeployOptions): Promise<DeployResult> {
     } catch (err) {
       rollbackNote = `; the rollback refresh could not run: ${describeAwsError(err)}`;
     }
-    recordDeployment(o.kilnHome, {
+    o.catalog.deployments.record({
       ...record,
       status: rolledBack ? 'failed' : 'rollback-failed',
       reason,
@@ -299,7 +296,7 @@ export async function rollbackDeploy(o: DeployTarget & RefreshPreferences): Prom
       refreshId,
       ...(done.StatusReason ? { reason: done.StatusReason } : {}),
     };
-    recordDeployment(o.kilnHome, record);
+    o.catalog.deployments.record(record);
     if (done.Status !== 'Successful')
       throw new SystemError(
         'RollbackFailed',
@@ -519,13 +516,15 @@ async function previousRelease(
   ltId: string,
   current: number,
 ): Promise<number> {
-  const recorded = listDeployments(o.kilnHome, { backend: 'aws', group: o.asg }).find(
-    (d) =>
-      d.status === 'succeeded' &&
-      d.launchTemplateId === ltId &&
-      d.version === current &&
-      d.previousVersion !== undefined,
-  );
+  const recorded = o.catalog.deployments
+    .list({ backend: 'aws', group: o.asg })
+    .find(
+      (d) =>
+        d.status === 'succeeded' &&
+        d.launchTemplateId === ltId &&
+        d.version === current &&
+        d.previousVersion !== undefined,
+    );
   if (recorded?.previousVersion !== undefined) return recorded.previousVersion;
   // Another machine may have deployed: the version kiln made names what it replaced.
   const res = await ec2.send(

@@ -14,9 +14,9 @@ export const createDisk: Step<StartState> = {
   name: 'create-disk',
   async run(state, { ui, signal }) {
     const { catalog, runId, meta, image } = state;
-    catalog.recordResource({ runId, kind: 'dir', ref: meta.dir });
+    catalog.journal.record({ runId, kind: 'dir', ref: meta.dir });
     if (meta.qmpSocket !== join(meta.dir, 'qmp.sock'))
-      catalog.recordResource({ runId, kind: 'file', ref: meta.qmpSocket });
+      catalog.journal.record({ runId, kind: 'file', ref: meta.qmpSocket });
     mkdirSync(meta.dir, { recursive: true, mode: 0o700 });
     ui.say(`Starting ${state.id} from ${image.id} (${image.name})`);
     await createOverlay(image.files[0]!, image.format ?? 'qcow2', meta.overlay, undefined, signal);

@@ -10,11 +10,11 @@ export const openJournal: Step<StartState> = {
   name: 'open-journal',
   async run(state) {
     const { image, id } = state;
-    state.catalog.beginRun(state.runId, process.pid, `kiln run ${image.id} (${id})`);
+    state.catalog.journal.begin(state.runId, process.pid, `kiln run ${image.id} (${id})`);
     state.journalOpen = true;
   },
   async cleanup(state) {
-    if (state.journalOpen) state.catalog.endRun(state.runId);
+    if (state.journalOpen) state.catalog.journal.end(state.runId);
     state.journalOpen = false;
   },
 };

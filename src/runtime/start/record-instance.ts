@@ -15,7 +15,7 @@ export const recordInstance: Step<StartState> = {
     const identity = processIdentity(vm.pid);
     if (identity.startTime) meta.startTime = identity.startTime;
     if (identity.bootId) meta.bootId = identity.bootId;
-    state.record = state.catalog.addInstance({
+    state.record = state.catalog.instances.add({
       id: state.id,
       imageId: state.image.id,
       ...(state.name !== undefined ? { name: state.name } : {}),

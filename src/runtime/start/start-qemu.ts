@@ -40,8 +40,8 @@ export const startQemu: Step<StartState> = {
         detachedLog: meta.qemuLog,
         qmpTimeoutMs: QMP_TIMEOUT_MS,
         signal,
-        onSpawn: (pid) => catalog.recordResource({ runId, kind: 'process', ref: String(pid) }),
-        onGone: (pid) => catalog.forgetResource(runId, String(pid)),
+        onSpawn: (pid) => catalog.journal.record({ runId, kind: 'process', ref: String(pid) }),
+        onGone: (pid) => catalog.journal.forget(runId, String(pid)),
       });
     } catch (err) {
       if (!(err instanceof QemuStartError)) throw err;

@@ -1,5 +1,5 @@
 /** What the steps of `kiln run`'s start share: a typed object in place of Packer's state bag. */
-import type { Catalog, ImageRecord, InstanceRecord } from '../../catalog/index.js';
+import type { CatalogApi, ImageRecord, InstanceRecord } from '../../catalog/types.js';
 import type { Accelerator } from '../../qemu/accel.js';
 import type { Vm } from '../../qemu/launch.js';
 import type { LocalInstanceMeta } from '../status.js';
@@ -11,7 +11,7 @@ export interface PortSpec {
 }
 
 export interface StartState {
-  catalog: Catalog;
+  catalog: CatalogApi;
   image: ImageRecord;
   /** The new instance's id (`i-…`), decided before anything is made. */
   id: string;

@@ -3,7 +3,6 @@
  * parent when the catalog knows it — a release AMI's parent is its build AMI — and every
  * region copy in its metadata. Last step: a build whose record fails loses its AMIs too.
  */
-import { Catalog } from '../../../catalog/index.js';
 import type { Step } from '../../../core/steps.js';
 import type { AmazonState } from '../state.js';
 
@@ -12,33 +11,29 @@ export const registerCatalog: Step<AmazonState> = {
   async run(state) {
     const { config, ctx } = state;
     const id = state.amis[config.region]!;
-    const catalog = Catalog.open(ctx.kilnHome);
-    try {
-      const parent = state.sourceImage?.ImageId;
-      const record = catalog.registerImage({
-        id,
-        name: config.ami_name,
-        builder: 'amazon-ebs',
-        format: 'ami',
-        files: [],
-        ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
-        ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
-        ...(parent && catalog.getImage(parent) ? { parentId: parent } : {}),
-        metadata: {
-          region: config.region,
-          regions: { ...state.amis },
-          snapshots: { ...state.snapshots },
-          sourceAmi: parent,
-          runId: ctx.runId,
-          build: ctx.buildName,
-          ...(state.accountId ? { accountId: state.accountId } : {}),
-          // The user data the AMI was made with (its content is also part of the input hash).
-          ...(state.userDataFileSha256 ? { userDataFileSha256: state.userDataFileSha256 } : {}),
-        },
-      });
-      state.catalogId = record.id;
-    } finally {
-      catalog.close();
-    }
+    const { images } = ctx.catalog;
+    const parent = state.sourceImage?.ImageId;
+    const record = images.register({
+      id,
+      name: config.ami_name,
+      builder: 'amazon-ebs',
+      format: 'ami',
+      files: [],
+      ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
+      ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
+      ...(parent && images.get(parent) ? { parentId: parent } : {}),
+      metadata: {
+        region: config.region,
+        regions: { ...state.amis },
+        snapshots: { ...state.snapshots },
+        sourceAmi: parent,
+        runId: ctx.runId,
+        build: ctx.buildName,
+        ...(state.accountId ? { accountId: state.accountId } : {}),
+        // The user data the AMI was made with (its content is also part of the input hash).
+        ...(state.userDataFileSha256 ? { userDataFileSha256: state.userDataFileSha256 } : {}),
+      },
+    });
+    state.catalogId = record.id;
   },
 };

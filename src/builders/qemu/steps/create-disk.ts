@@ -55,7 +55,7 @@ export const createDisk: Step<QemuState> = {
   async run(state, { ui, signal }) {
     const c = state.config;
     const src = state.source!;
-    state.imageId = state.catalog.newImageId('img');
+    state.imageId = state.catalog.images.newId('img');
     const work = join(state.catalog.imagesDir, `.tmp-${state.imageId}`);
     journal(state, 'dir', work);
     state.workDir = work;

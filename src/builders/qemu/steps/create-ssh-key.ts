@@ -43,7 +43,7 @@ export const createSshKey: Step<QemuState> = {
     const dir = await createKeyDir(signal, state.ctx.runId);
     keyDirs.set(state, dir);
     if (state.journalRun)
-      state.catalog.recordResource({ runId: state.journalRun, kind: 'dir', ref: dir.dir });
+      state.catalog.journal.record({ runId: state.journalRun, kind: 'dir', ref: dir.dir });
     state.privateKeyFile = dir.privateKeyFile;
     state.publicKey = dir.publicKey;
     const text = await readFile(dir.privateKeyFile, 'utf8');
@@ -56,6 +56,6 @@ export const createSshKey: Step<QemuState> = {
     if (!dir) return;
     await dir.dispose();
     keyDirs.delete(state);
-    if (state.journalRun) state.catalog.forgetResource(state.journalRun, dir.dir);
+    if (state.journalRun) state.catalog.journal.forget(state.journalRun, dir.dir);
   },
 };

@@ -10,11 +10,11 @@ export const openJournal: Step<QemuState> = {
   name: 'open-journal',
   async run(state) {
     const id = `${state.ctx.runId}-${state.ctx.buildName}`.replace(/[^A-Za-z0-9._-]/g, '_');
-    state.catalog.beginRun(id, process.pid, `kiln build ${state.ctx.buildName} (qemu)`);
+    state.catalog.journal.begin(id, process.pid, `kiln build ${state.ctx.buildName} (qemu)`);
     state.journalRun = id;
   },
   async cleanup(state) {
-    if (state.journalRun) state.catalog.endRun(state.journalRun);
+    if (state.journalRun) state.catalog.journal.end(state.journalRun);
     state.journalRun = undefined;
   },
 };

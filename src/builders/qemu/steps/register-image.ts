@@ -56,7 +56,7 @@ export const registerImage: Step<QemuState> = {
     // Recorded so that a later build can check the disk before using it as its source.
     const sha256 = await digestForRegistration(state.ctx.kilnHome, disk, signal);
     crashPoint('after-image-write');
-    const image = state.catalog.registerImage({
+    const image = state.catalog.images.register({
       id,
       name: c.vm_name ?? state.ctx.buildName,
       builder: 'qemu',
@@ -114,7 +114,7 @@ export const registerImage: Step<QemuState> = {
       parentId: src.image?.id,
       directory,
       files: artifactFiles,
-      kilnHome: state.ctx.kilnHome,
+      catalog: state.catalog,
       outputDirectory,
     });
     state.ctx.generated.ID = image.id;

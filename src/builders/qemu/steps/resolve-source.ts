@@ -11,7 +11,7 @@ export const resolveSource: Step<QemuState> = {
     if (c.source_image) {
       const image = resolveSourceImage(state.catalog, c.source_image);
       // The whole backing chain: a changed ancestor changes what the overlay reads.
-      await verifyImageDigests(state.ctx.kilnHome, state.catalog.lineage(image.id), signal);
+      await verifyImageDigests(state.ctx.kilnHome, state.catalog.images.lineage(image.id), signal);
       state.source = sourceFromImage(image);
       ui.say(`Using source image ${image.id} (${image.name})`);
     } else {
