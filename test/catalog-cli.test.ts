@@ -19,7 +19,11 @@ let dev: ImageRecord;
 let prod: ImageRecord;
 
 function kiln(...args: string[]): Promise<RunResult> {
-  return run(args, { home });
+  return kilnIn(home, ...args);
+}
+
+function kilnIn(kilnHome: string, ...args: string[]): Promise<RunResult> {
+  return run(args, { home: kilnHome });
 }
 
 beforeEach(() => {
@@ -156,5 +160,60 @@ describe('kiln images', () => {
     expect(gc.stdout).toContain(`removed stray ${join(home, 'images', 'half-written')}`);
     expect(existsSync(join(home, 'images', 'half-written'))).toBe(false);
     expect(existsSync(join(home, 'images', 'prod'))).toBe(true);
+  });
+});
+
+describe('commands that only read', () => {
+  it('create nothing in an empty kiln home: validate, inspect, images ls|tree|inspect, ps', async () => {
+    const empty = join(root, 'empty', 'home');
+    const qemu = join(root, 'qemu.json');
+    writeFileSync(
+      qemu,
+      JSON.stringify({
+        builders: [{ type: 'qemu', source_image: 'debian-12', communicator: 'none' }],
+      }),
+    );
+    const file = join(root, 'file.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        builders: [{ type: 'file', target: join(root, 'out.txt'), content: 'x' }],
+      }),
+    );
+
+    const valid = await kilnIn(empty, 'validate', file);
+    expect(valid.code, valid.stderr).toBe(0);
+    expect(valid.stdout).toBe('Template validated successfully.\n');
+    // The qemu builder's prepare looks its source image up: an empty catalog has none.
+    const invalid = await kilnIn(empty, 'validate', qemu);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain('source image "debian-12" is not in the catalog');
+    expect((await kilnIn(empty, 'validate', '--syntax-only', qemu)).code).toBe(0);
+    const inspect = await kilnIn(empty, 'inspect', qemu);
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(inspect.stdout).toContain('qemu');
+    const ls = await kilnIn(empty, 'images', 'ls', '--json');
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(JSON.parse(ls.stdout)).toEqual([]);
+    expect((await kilnIn(empty, 'images', 'tree')).code).toBe(0);
+    expect((await kilnIn(empty, 'images', 'inspect', 'debian-12')).stderr).toContain(
+      'no image matches "debian-12"',
+    );
+    const ps = await kilnIn(empty, 'ps', '--json');
+    expect(ps.code, ps.stderr).toBe(0);
+    expect(JSON.parse(ps.stdout)).toEqual([]);
+
+    expect(existsSync(join(root, 'empty'))).toBe(false);
+    expect(existsSync(join(root, 'out.txt'))).toBe(false);
+  });
+
+  it('leave an existing catalog as it was: ls does not record a lost disk', async () => {
+    rmSync(dev.files[0]!);
+    const ls = await kiln('images', 'ls', '--json');
+    const listed = JSON.parse(ls.stdout) as ImageRecord[];
+    expect(listed.find((i) => i.id === dev.id)!.status).toBe('missing');
+    using catalog = Catalog.openReadOnly(home);
+    const status = catalog.database.prepare('SELECT status FROM images WHERE id = ?').pluck();
+    expect(status.get(dev.id)).toBe('ready');
   });
 });
