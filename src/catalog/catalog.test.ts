@@ -360,13 +360,14 @@ describe('read-only', () => {
       () => ro.images.addTag(kept.id, 'x'),
       () => ro.images.setStatus(kept.id, 'failed'),
       () => ro.instances.add({ imageId: kept.id, backend: 'local' }),
-      () => ro.deployments.record({
-        backend: 'local',
-        group: 'g',
-        imageId: kept.id,
-        kind: 'deploy',
-        status: 'succeeded',
-      }),
+      () =>
+        ro.deployments.record({
+          backend: 'local',
+          group: 'g',
+          imageId: kept.id,
+          kind: 'deploy',
+          status: 'succeeded',
+        }),
     ];
     for (const write of writes) expect(thrown(write).code).toBe('CatalogReadOnly');
     // register refused before making the file read-only.

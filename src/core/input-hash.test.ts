@@ -151,7 +151,7 @@ describe("a builder's own inputs", () => {
     async run() {
       return undefined;
     },
-    sourceImage: (c, cat) => (c.disk ? undefined : cat.resolveImage('base-a')),
+    sourceImage: (c, cat) => (c.disk ? undefined : cat.images.resolve('base-a')),
     inputs: (c) => ({
       files: c.data ? [c.data] : [],
       dirs: [],
@@ -167,7 +167,7 @@ describe("a builder's own inputs", () => {
   async function load(builder: Record<string, unknown>) {
     const path = join(dir, 'declaring.json');
     writeFileSync(path, JSON.stringify({ builders: [{ type: 'declaring', ...builder }] }));
-    return loadTemplate(path, { registry: reg, kilnHome: home });
+    return loadTemplate(path, { registry: reg, catalog });
   }
   const hash = async (builder: Record<string, unknown>) => {
     const t = await load(builder);
@@ -195,7 +195,7 @@ describe("a builder's own inputs", () => {
     expect(makesCatalogImages((await load({})).builds[0]!)).toBe(true);
     const path = join(dir, 'plain.json');
     writeFileSync(path, JSON.stringify({ builders: [{ type: 'plain' }] }));
-    const plain = await loadTemplate(path, { registry: reg, kilnHome: home });
+    const plain = await loadTemplate(path, { registry: reg, catalog });
     expect(makesCatalogImages(plain.builds[0]!)).toBe(false);
   });
 });

@@ -25,13 +25,9 @@ async function hashOf(dir: string, builder: Record<string, unknown>): Promise<st
   const ami = { ami_name: 'web', ssh_username: 'admin' };
   writeFileSync(path, JSON.stringify({ builders: [{ ...base, ...ami, ...builder }] }));
   const home = join(dir, 'home');
-  const loaded = await loadTemplate(path, { registry, kilnHome: home });
-  const catalog = Catalog.open(home);
-  try {
-    return computeInputHash(loaded.builds[0]!, { template: loaded, catalog }).hash;
-  } finally {
-    catalog.close();
-  }
+  using catalog = Catalog.open(home);
+  const loaded = await loadTemplate(path, { registry, catalog });
+  return computeInputHash(loaded.builds[0]!, { template: loaded, catalog }).hash;
 }
 
 describe('amazon-ebs reuse', () => {
