@@ -121,27 +121,28 @@ const STEP_NAMES = [
 let root: string;
 let home: string;
 let sourceId: string;
+/** The build's catalog, open for the whole test as `kiln build` holds it. */
+let catalog: Catalog;
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'kiln-qemu-steps-'));
   home = join(root, 'home');
-  const catalog = Catalog.open(home);
-  try {
-    const dir = join(catalog.imagesDir, 'img-source');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'disk.qcow2'), 'source disk');
-    sourceId = catalog.images.register({
-      name: 'source',
-      builder: 'test',
-      files: [join(dir, 'disk.qcow2')],
-      format: 'qcow2',
-    }).id;
-  } finally {
-    catalog.close();
-  }
+  catalog = Catalog.open(home);
+  const dir = join(catalog.imagesDir, 'img-source');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'disk.qcow2'), 'source disk');
+  sourceId = catalog.images.register({
+    name: 'source',
+    builder: 'test',
+    files: [join(dir, 'disk.qcow2')],
+    format: 'qcow2',
+  }).id;
 });
 
-afterEach(() => rmSync(root, { recursive: true, force: true }));
+afterEach(() => {
+  catalog.close();
+  rmSync(root, { recursive: true, force: true });
+});
 
 function config(): QemuConfig {
   return qemuConfigSchema.parse({ source_image: sourceId, communicator: 'none' });
@@ -154,6 +155,7 @@ function context(): BuildContext {
     buildType: 'qemu',
     templateDir: root,
     kilnHome: home,
+    catalog,
     signal: new AbortController().signal,
     ui: new BuildUi(ui, 'qemu'),
     rootUi: ui,
@@ -192,19 +194,14 @@ function logged(
 
 /** What the build left: open journal entries, work directories, images besides the source. */
 function leftovers(): { runs: unknown[]; work: string[]; images: string[] } {
-  const catalog = Catalog.open(home);
-  try {
-    return {
-      runs: catalog.database.prepare('SELECT id FROM runs').all(),
-      work: readdirSync(catalog.imagesDir).filter((f) => f.startsWith('.tmp-')),
-      images: catalog.images
-        .list()
-        .map((i) => i.id)
-        .filter((id) => id !== sourceId),
-    };
-  } finally {
-    catalog.close();
-  }
+  return {
+    runs: catalog.database.prepare('SELECT id FROM runs').all(),
+    work: readdirSync(catalog.imagesDir).filter((f) => f.startsWith('.tmp-')),
+    images: catalog.images
+      .list()
+      .map((i) => i.id)
+      .filter((id) => id !== sourceId),
+  };
 }
 
 const withCleanup = QEMU_STEPS.filter((s) => s.cleanup).map((s) => s.name);
@@ -234,14 +231,9 @@ describe('qemu builder steps', () => {
     expect(left.work).toEqual([]);
     expect(left.images).toHaveLength(1);
     expect(artifact?.id).toBe(left.images[0]);
-    const catalog = Catalog.open(home);
-    try {
-      const image = catalog.images.resolve(left.images[0]!);
-      expect(image.parentId).toBe(sourceId);
-      expect(existsSync(image.files[0]!)).toBe(true);
-    } finally {
-      catalog.close();
-    }
+    const image = catalog.images.resolve(left.images[0]!);
+    expect(image.parentId).toBe(sourceId);
+    expect(existsSync(image.files[0]!)).toBe(true);
   });
 
   it('report why QEMU did not start, and remove the disk, run dir and journal entry', async () => {
