@@ -5,8 +5,8 @@
  * a step fails, naming it and why.
  */
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors.js';
 import { Catalog } from '../../catalog/index.js';
+import { UserError } from '../../core/errors.js';
 import { defaultKilnHome } from '../../core/paths.js';
 import { loadPipeline, PIPELINE_FILE, selectEnvironments } from '../../pipeline/pipeline-file.js';
 import { defaultParallelism, type PipelineRow, runPipeline } from '../../pipeline/run-pipeline.js';
