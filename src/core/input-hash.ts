@@ -119,7 +119,8 @@ export function computeInputHash(build: PreparedBuild, opts: InputHashOptions): 
         `post-processor ${c}.${i} (${pp.type})`,
         canonicalJson({
           type: pp.type,
-          name: pp.name,
+          // an HCL2 post-processor without a name is named by its type, as in JSON
+          name: pp.name || pp.type,
           keep: pp.keepInputArtifact,
           config: mask(pp.config, pp.asWritten),
         }),

@@ -156,9 +156,22 @@ export interface PostProcessorPlugin<C = unknown> {
   postProcess(config: C, artifact: Artifact, ctx: PostProcessContext): Promise<PostProcessResult>;
 }
 
+/**
+ * An HCL2 `data` source: read-only facts fetched while the template loads (Packer's
+ * datasource plugins), e.g. the newest AMI matching a filter.
+ */
+export interface DataSourcePlugin<C = unknown> {
+  readonly type: string;
+  readonly schema: z.ZodType<C>;
+  /** Fetches the outputs (`data.<type>.<name>.<attribute>`); throws a UserError when it cannot. */
+  fetch(config: C, ctx: { signal?: AbortSignal }): Promise<Record<string, unknown>>;
+}
+
 /** The plugins a template may name, by type. */
 export interface Registry {
   builders: Record<string, BuilderPlugin>;
   provisioners: Record<string, ProvisionerPlugin>;
   postProcessors: Record<string, PostProcessorPlugin>;
+  /** HCL2 data sources beyond the built-in `null`. */
+  dataSources?: Record<string, DataSourcePlugin>;
 }

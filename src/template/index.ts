@@ -3,6 +3,8 @@
  * returns every build interpolated and validated, or throws one UserError listing every
  * problem with its `file:line:column`. It starts no process and writes nothing.
  */
+import { isHclTemplatePath } from './hcl/config/files.js';
+import { loadHclTemplate } from './hcl/config/load.js';
 import { formatLoc } from './json-source.js';
 import { checkMinPackerVersion } from './min-version.js';
 import { prepareBuilds } from './prepare.js';
@@ -18,6 +20,8 @@ import { volatility } from './volatile.js';
 
 export { parseGoDurationMs, parseGoDurationNs } from '../core/duration.js';
 export { formatGoTime, formatStrftime } from './go-time.js';
+export { isHclTemplatePath } from './hcl/config/files.js';
+export { hclInspectLines } from './hcl/config/inspect.js';
 export { type InspectLine, inspectLines } from './inspect.js';
 export {
   BUILTIN_FUNCS,
@@ -39,11 +43,13 @@ export function readRawTemplate(path: string) {
 }
 
 /**
- * Loads a template for validate/build: structure, `min_packer_version`, variables
+ * Loads a template for validate/build (a `.pkr.hcl` file or a folder goes to the HCL2 front
+ * end, hcl/config/): structure, `min_packer_version`, variables
  * (defaults < -var-file < -var), then each build after -only/-except with its plugins'
  * schemas and `prepare()`. Throws a UserError with every problem found.
  */
 export async function loadTemplate(path: string, opts: LoadOptions): Promise<LoadedTemplate> {
+  if (isHclTemplatePath(path)) return loadHclTemplate(path, opts);
   const env = opts.env ?? process.env;
   const src = readTemplateSource(path);
   const tpl = parseRawTemplate(src);

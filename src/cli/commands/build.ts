@@ -98,7 +98,7 @@ export function registerBuild(program: Command): void {
   const cmd = program
     .command('build')
     .description('build image(s) from a Packer JSON template')
-    .argument('<template>', 'Packer JSON template')
+    .argument('<template>', 'Packer JSON template, .pkr.hcl file or folder')
     .option('--output <format>', 'json: one JSON object per event on stdout')
     .option(
       '--on-error <action>',

@@ -1,5 +1,11 @@
 import type { Command } from 'commander';
-import { inspectLines, readRawTemplate } from '../../template/index.js';
+import { registry } from '../../plugins.js';
+import {
+  hclInspectLines,
+  inspectLines,
+  isHclTemplatePath,
+  readRawTemplate,
+} from '../../template/index.js';
 import { withContext } from '../context.js';
 
 /** Escapes a machine-readable field as Packer does (commas, newlines, carriage returns). */
@@ -12,14 +18,16 @@ export function registerInspect(program: Command): void {
   program
     .command('inspect')
     .description('see the components of a template')
-    .argument('<template>', 'Packer JSON template')
+    .argument('<template>', 'Packer JSON template, .pkr.hcl file or folder of .pkr.hcl files')
     .action(
-      withContext({ name: 'kiln inspect' }, (ctx, template: string) => {
+      withContext({ name: 'kiln inspect' }, async (ctx, template: string) => {
         const machineReadable = ctx.flags.machineReadable === true;
-        const tpl = readRawTemplate(template);
+        const lines = isHclTemplatePath(template)
+          ? await hclInspectLines(template, { registry })
+          : inspectLines(readRawTemplate(template));
         const ts = Math.floor(Date.now() / 1000);
         let out = '';
-        for (const line of inspectLines(tpl)) {
+        for (const line of lines) {
           if ('say' in line)
             out += machineReadable ? `${ts},,ui,say,${mrField(line.say)}\n` : `${line.say}\n`;
           else if (machineReadable)

@@ -16,7 +16,7 @@ export function registerValidate(program: Command): void {
   const cmd = program
     .command('validate')
     .description('check that a template is valid (every error at once, with file:line:column)')
-    .argument('<template>', 'Packer JSON template')
+    .argument('<template>', 'Packer JSON template, .pkr.hcl file or folder')
     .option('--syntax-only', 'only check syntax; do not verify the configuration of the template');
   addTemplateFlags(cmd).action(
     withContext(
