@@ -187,7 +187,7 @@ async function runOne(
   const name = build.name;
   opts.tracker.start(name);
   const ctx: BuildContext = {
-    buildName: name,
+    buildName: build.pluginBuildName ?? name,
     buildType: build.type,
     templateDir: template.dir,
     kilnHome: opts.catalog.home,
@@ -366,7 +366,7 @@ async function runPostProcessor(pp: PreparedPostProcessor, input: Artifact, ctx:
   const ppName = pp.name ?? pp.type;
   const ppCtx: PostProcessContext = {
     ...ctx,
-    ui: new BuildUi(ctx.rootUi, `${ctx.buildName} (${pp.type})`),
+    ui: new BuildUi(ctx.rootUi, `${ctx.ui.build} (${pp.type})`),
     label:
       ppName === pp.type ? `post-processor ${pp.type}` : `post-processor ${ppName} (${pp.type})`,
   };

@@ -49,8 +49,13 @@ export interface PreparedPostProcessor extends PreparedPlugin<PostProcessorPlugi
 }
 
 export interface PreparedBuild {
-  /** The builder's `name`, or its type. */
+  /** The builder's `name`, or its type (HCL2: `type.name` or `build.type.name`). */
   name: string;
+  /**
+   * The name plugins see as `packer_build_name` (PACKER_BUILD_NAME, a manifest's `name`) when
+   * it differs from `name`: in HCL2 it is the source's name alone.
+   */
+  pluginBuildName?: string;
   type: string;
   builder: PreparedPlugin<BuilderPlugin>;
   provisioners: PreparedProvisioner[];

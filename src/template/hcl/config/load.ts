@@ -305,7 +305,7 @@ function buildUses(decls: Declarations, scope: Scope, diags: Diagnostic[]): Buil
     diags.push(
       diag(
         'Unknown source',
-        `Unknown source ${ref}${near ? `; did you mean "${near}"?` : ''}. A build refers to a source as "source.<type>.<name>".`,
+        `Unknown source ${ref}: a build refers to a source as "source.<type>.<name>"${near ? `; did you mean "${near}"?` : '.'}`,
         range,
       ),
     );
@@ -544,7 +544,7 @@ async function preparePluginBlock(
         const err = diagnosticsError(diags, pe.sources, pe.abs);
         throw new UserError(
           'TemplateInvalid',
-          `build "${prepCtx.buildName}": cannot resolve values the build generated`,
+          `build "${u.fullName}": cannot resolve values the build generated`,
           {
             details: err.details,
           },
@@ -589,8 +589,9 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
   const name = u.fullName;
   const start = pe.diags.length;
   const srcBlock = u.sourceBlock;
+  // Packer 1.6.6 gives plugins the source's name as packer_build_name
   const prepCtx: PrepareContext = {
-    buildName: name,
+    buildName: u.name,
     buildType: u.type,
     templateDir: pe.dir,
     kilnHome: pe.opts.kilnHome,
@@ -600,7 +601,7 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
     templatePath: pe.abs,
     initTime: pe.initTime,
     env: pe.env,
-    buildName: name,
+    buildName: u.name,
     buildType: u.type,
   };
   const unknown = (kind: string, type: string, names: string[], range: Range) => {
@@ -608,7 +609,7 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
     pe.diags.push(
       diag(
         `Unknown ${kind} type`,
-        `kiln has no ${kind} "${type}"${near ? `; did you mean "${near}"?` : `; known types: ${names.join(', ') || '(none)'}`}.`,
+        `kiln has no ${kind} "${type}"${near ? `; did you mean "${near}"?` : `; known types: ${names.join(', ') || '(none)'}.`}`,
         range,
       ),
     );
@@ -832,6 +833,7 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
   if (hasErrors(pe.diags.slice(start)) || !builder) return undefined;
   return {
     name,
+    pluginBuildName: u.name,
     type: u.type,
     builder,
     provisioners,

@@ -1,0 +1,11 @@
+locals {
+  n = parseint("abc", 10)
+}
+
+source "null" "a" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.a"]
+}

@@ -1,0 +1,9 @@
+foo = "bar"
+
+source "null" "a" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.a"]
+}

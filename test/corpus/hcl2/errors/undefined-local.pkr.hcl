@@ -1,0 +1,15 @@
+locals {
+  a = "x"
+}
+
+source "null" "a" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.a"]
+
+  provisioner "shell-local" {
+    inline = ["echo ${local.b}"]
+  }
+}

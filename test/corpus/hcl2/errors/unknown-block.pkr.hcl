@@ -1,0 +1,7 @@
+source "null" "a" {
+  communicator = "none"
+}
+
+biuld {
+  sources = ["source.null.a"]
+}

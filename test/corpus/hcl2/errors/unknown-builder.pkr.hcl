@@ -1,0 +1,7 @@
+source "nul" "a" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.nul.a"]
+}

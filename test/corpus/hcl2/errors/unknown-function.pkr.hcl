@@ -1,0 +1,11 @@
+locals {
+  a = uppercase("x")
+}
+
+source "null" "a" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.a"]
+}

@@ -1,0 +1,8 @@
+source "null" "a" {
+  communicator = "none"
+  comunicator  = "ssh"
+}
+
+build {
+  sources = ["source.null.a"]
+}

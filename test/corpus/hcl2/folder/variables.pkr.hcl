@@ -1,0 +1,9 @@
+variable "who" {
+  type    = string
+  default = "default"
+}
+
+variable "level" {
+  type    = number
+  default = 1
+}

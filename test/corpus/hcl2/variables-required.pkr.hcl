@@ -1,0 +1,15 @@
+variable "region" {
+  type = string
+}
+
+source "null" "a" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.a"]
+
+  provisioner "shell-local" {
+    inline = ["echo region=${var.region}"]
+  }
+}

@@ -1,0 +1,2 @@
+who   = "var-file"
+level = 7

@@ -1,0 +1,151 @@
+/**
+ * Side by side with the real Packer 1.6.6 on HCL2 templates: every case of
+ * test/corpus/hcl2/index.json (a `.pkr.hcl` file or a folder, with its -var/-var-file/-only/
+ * -except flags and environment) goes through `packer validate` and the compiled `kiln
+ * validate` (run `npm run build` first). They must agree on accept/reject, unless the case
+ * records a deliberate difference (`kiln` with a note, listed in docs/packer-differences.md);
+ * a rejected template must be named with its `file:line:column` and no stack trace.
+ * `kiln inspect` must print what `packer inspect` prints, and the cases marked `build` must
+ * give the same `build -machine-readable` lines (timestamps, durations and temporary script
+ * paths blanked) and the same files.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CORPUS = join(ROOT, 'test/corpus/hcl2');
+const KILN = join(ROOT, 'bin/kiln.js');
+
+interface Case {
+  file: string;
+  expect: 'valid' | 'invalid';
+  kiln?: 'valid' | 'invalid';
+  args?: string[];
+  env?: Record<string, string>;
+  where?: string;
+  match?: string;
+  note?: string;
+  build?: boolean;
+  files?: string[];
+  /** Values Packer prints and kiln redacts (sensitive variables): blanked in Packer's output. */
+  redact?: string[];
+}
+
+const { cases } = JSON.parse(readFileSync(join(CORPUS, 'index.json'), 'utf8')) as { cases: Case[] };
+const scratch = mkdtempSync(join(tmpdir(), 'kiln-hcl2-diff-'));
+const differences: string[] = [];
+
+function runTool(who: 'packer' | 'kiln', argv: string[], cwd: string, extraEnv: Record<string, string> = {}) {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CHECKPOINT_DISABLE: '1',
+    PACKER_CACHE_DIR: join(cwd, '.packer_cache'),
+    KILN_HOME: join(cwd, '.kiln'),
+    NO_COLOR: '1',
+    ...extraEnv,
+  };
+  const r =
+    who === 'packer'
+      ? spawnSync('packer', argv, { cwd, env, encoding: 'utf8', timeout: 120_000 })
+      : spawnSync(process.execPath, [KILN, ...argv], { cwd, env, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, out: `${r.stdout}\n${r.stderr}` };
+}
+
+const DURATION =
+  /\d+ (?:years?|weeks?|days?|hours?|minutes?|seconds?|milliseconds?|microseconds?)(?: \d+ (?:years?|weeks?|days?|hours?|minutes?|seconds?|milliseconds?|microseconds?))?/g;
+
+/** The machine-readable lines with what differs between any two runs blanked. */
+function normalized(stdout: string, dir: string): string[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) =>
+      l
+        .replace(/^\d+,/, '')
+        .replaceAll(dir, '<DIR>')
+        .replace(/\/tmp\/packer-shell\d+/g, '<SCRIPT>')
+        .replace(DURATION, '<DURATION>'),
+    );
+}
+
+function readOut(dir: string, file: string): string {
+  const p = join(dir, file);
+  if (!existsSync(p)) return '<missing>';
+  return readFileSync(p, 'utf8').replace(/"build_time": \d+/g, '"build_time": <T>');
+}
+
+beforeAll(() => {
+  expect(existsSync(join(ROOT, 'dist/cli/main.js')), 'run `npm run build` first').toBe(true);
+  const v = spawnSync('packer', ['version'], { encoding: 'utf8' });
+  expect(v.stdout, 'packer 1.6.6 must be installed').toMatch(/Packer v1\.6\.6/);
+});
+
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  if (differences.length > 0)
+    console.log(`kiln and packer differ on ${differences.length} case(s):\n  ${differences.join('\n  ')}`);
+});
+
+const label = (c: Case) => `${c.file} ${(c.args ?? []).join(' ')}${c.env ? ` ${Object.keys(c.env).join(',')}` : ''}`;
+
+describe('kiln validate agrees with packer validate (HCL2)', () => {
+  it('has a corpus of at least 45 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(45);
+  });
+
+  for (const c of cases) {
+    it(`${label(c)} → ${c.expect}`, () => {
+      const argv = ['validate', ...(c.args ?? []), c.file];
+      const packer = runTool('packer', argv, CORPUS, c.env);
+      expect(packer.code === 0 ? 'valid' : 'invalid', `packer says:\n${packer.out}`).toBe(c.expect);
+      const kiln = runTool('kiln', argv, CORPUS, c.env);
+      const outcome = kiln.code === 0 ? 'valid' : 'invalid';
+      if (outcome !== c.expect)
+        differences.push(`${label(c)}: packer ${c.expect}, kiln ${outcome}${c.note ? ` (${c.note})` : ''}`);
+      expect(outcome, `kiln says:\n${kiln.out}`).toBe(c.kiln ?? c.expect);
+      if (outcome === 'valid') {
+        expect(kiln.stdout).toContain('Template validated successfully.');
+        return;
+      }
+      expect(kiln.code).toBe(1);
+      expect(kiln.out).not.toMatch(/^\s+at .*\.js:\d+/m);
+      expect(kiln.out).not.toMatch(/This is a bug in kiln|internal error/);
+      if (c.where) expect(kiln.out).toContain(`${c.file}${c.where}`);
+      if (c.match) expect(kiln.out).toContain(c.match);
+    });
+  }
+});
+
+describe('kiln inspect prints what packer inspect prints (HCL2)', () => {
+  const files = [...new Set(cases.filter((c) => c.expect === 'valid').map((c) => c.file))];
+  for (const file of files) {
+    it(file, () => {
+      const p = runTool('packer', ['inspect', file], CORPUS);
+      const k = runTool('kiln', ['inspect', file], CORPUS);
+      expect(k.code, `packer: ${p.out}\nkiln: ${k.out}`).toBe(p.code);
+      expect(k.stdout).toBe(p.stdout);
+    });
+  }
+});
+
+describe('kiln build -machine-readable matches packer build (HCL2)', () => {
+  for (const [i, c] of cases.entries()) {
+    if (!c.build) continue;
+    it(label(c), () => {
+      const dirs = { packer: join(scratch, `${i}-packer`), kiln: join(scratch, `${i}-kiln`) };
+      const runs = (['packer', 'kiln'] as const).map((who) => {
+        cpSync(CORPUS, dirs[who], { recursive: true });
+        return runTool(who, ['build', '-machine-readable', ...(c.args ?? []), c.file], dirs[who], c.env);
+      });
+      const [packer, kiln] = runs as [ReturnType<typeof runTool>, ReturnType<typeof runTool>];
+      expect(kiln.code, `kiln:\n${kiln.out}\npacker:\n${packer.out}`).toBe(packer.code);
+      let packerOut = packer.stdout;
+      for (const secret of c.redact ?? []) packerOut = packerOut.replaceAll(secret, '<sensitive>');
+      expect(normalized(kiln.stdout, dirs.kiln)).toEqual(normalized(packerOut, dirs.packer));
+      for (const f of c.files ?? []) expect(readOut(dirs.kiln, f), f).toBe(readOut(dirs.packer, f));
+    });
+  }
+});
