@@ -38,7 +38,12 @@ const { cases } = JSON.parse(readFileSync(join(CORPUS, 'index.json'), 'utf8')) a
 const scratch = mkdtempSync(join(tmpdir(), 'kiln-hcl2-diff-'));
 const differences: string[] = [];
 
-function runTool(who: 'packer' | 'kiln', argv: string[], cwd: string, extraEnv: Record<string, string> = {}) {
+function runTool(
+  who: 'packer' | 'kiln',
+  argv: string[],
+  cwd: string,
+  extraEnv: Record<string, string> = {},
+) {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     CHECKPOINT_DISABLE: '1',
@@ -50,8 +55,18 @@ function runTool(who: 'packer' | 'kiln', argv: string[], cwd: string, extraEnv: 
   const r =
     who === 'packer'
       ? spawnSync('packer', argv, { cwd, env, encoding: 'utf8', timeout: 120_000 })
-      : spawnSync(process.execPath, [KILN, ...argv], { cwd, env, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, out: `${r.stdout}\n${r.stderr}` };
+      : spawnSync(process.execPath, [KILN, ...argv], {
+          cwd,
+          env,
+          encoding: 'utf8',
+          timeout: 120_000,
+        });
+  return {
+    code: r.status ?? -1,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    out: `${r.stdout}\n${r.stderr}`,
+  };
 }
 
 const DURATION =
@@ -74,7 +89,9 @@ function normalized(stdout: string, dir: string): string[] {
 function readOut(dir: string, file: string): string {
   const p = join(dir, file);
   if (!existsSync(p)) return '<missing>';
-  return readFileSync(p, 'utf8').replace(/"build_time": \d+/g, '"build_time": <T>');
+  return readFileSync(p, 'utf8')
+    .replace(/"build_time": \d+/g, '"build_time": <T>')
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<UUID>');
 }
 
 beforeAll(() => {
@@ -86,10 +103,13 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
   if (differences.length > 0)
-    console.log(`kiln and packer differ on ${differences.length} case(s):\n  ${differences.join('\n  ')}`);
+    console.log(
+      `kiln and packer differ on ${differences.length} case(s):\n  ${differences.join('\n  ')}`,
+    );
 });
 
-const label = (c: Case) => `${c.file} ${(c.args ?? []).join(' ')}${c.env ? ` ${Object.keys(c.env).join(',')}` : ''}`;
+const label = (c: Case) =>
+  `${c.file} ${(c.args ?? []).join(' ')}${c.env ? ` ${Object.keys(c.env).join(',')}` : ''}`;
 
 describe('kiln validate agrees with packer validate (HCL2)', () => {
   it('has a corpus of at least 45 cases', () => {
@@ -104,7 +124,9 @@ describe('kiln validate agrees with packer validate (HCL2)', () => {
       const kiln = runTool('kiln', argv, CORPUS, c.env);
       const outcome = kiln.code === 0 ? 'valid' : 'invalid';
       if (outcome !== c.expect)
-        differences.push(`${label(c)}: packer ${c.expect}, kiln ${outcome}${c.note ? ` (${c.note})` : ''}`);
+        differences.push(
+          `${label(c)}: packer ${c.expect}, kiln ${outcome}${c.note ? ` (${c.note})` : ''}`,
+        );
       expect(outcome, `kiln says:\n${kiln.out}`).toBe(c.kiln ?? c.expect);
       if (outcome === 'valid') {
         expect(kiln.stdout).toContain('Template validated successfully.');
@@ -138,7 +160,12 @@ describe('kiln build -machine-readable matches packer build (HCL2)', () => {
       const dirs = { packer: join(scratch, `${i}-packer`), kiln: join(scratch, `${i}-kiln`) };
       const runs = (['packer', 'kiln'] as const).map((who) => {
         cpSync(CORPUS, dirs[who], { recursive: true });
-        return runTool(who, ['build', '-machine-readable', ...(c.args ?? []), c.file], dirs[who], c.env);
+        return runTool(
+          who,
+          ['build', '-machine-readable', ...(c.args ?? []), c.file],
+          dirs[who],
+          c.env,
+        );
       });
       const [packer, kiln] = runs as [ReturnType<typeof runTool>, ReturnType<typeof runTool>];
       expect(kiln.code, `kiln:\n${kiln.out}\npacker:\n${packer.out}`).toBe(packer.code);
