@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { Catalog } from '../../../catalog/index.js';
 import { UserError } from '../../../core/errors.js';
 import { canonicalJson } from '../../../core/input-hash.js';
 import { registry as realRegistry } from '../../../plugins.js';
@@ -21,8 +22,10 @@ function folder(files: Record<string, string>): string {
 }
 
 const registry: Registry = realRegistry;
+// No catalog there: read-only, it reads as an empty one and creates nothing.
+const catalog = Catalog.openReadOnly('/nonexistent');
 const load = (path: string, opts: Partial<Parameters<typeof loadTemplate>[1]> = {}) =>
-  loadTemplate(path, { registry, kilnHome: '/nonexistent', env: {}, ...opts });
+  loadTemplate(path, { registry, catalog, env: {}, ...opts });
 
 async function errorOf(p: Promise<unknown>): Promise<UserError> {
   const err = await p.then(
@@ -260,7 +263,7 @@ ${NULL_SOURCE}build {
       'm.pkr.hcl': `source "null" "a" {\n}\nbuild {\n  sources = ["source.null.a"]\n}\n`,
     });
     const err = await errorOf(
-      loadTemplate(join(dir, 'm.pkr.hcl'), { registry: stub, kilnHome: '/x', env: {} }),
+      loadTemplate(join(dir, 'm.pkr.hcl'), { registry: stub, catalog, env: {} }),
     );
     expect(err.details[0]).toMatch(
       /m\.pkr\.hcl:1:1: Invalid builder configuration: required: expected a string/,

@@ -594,7 +594,8 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
     buildName: u.name,
     buildType: u.type,
     templateDir: pe.dir,
-    kilnHome: pe.opts.kilnHome,
+    kilnHome: pe.opts.catalog.home,
+    catalog: pe.opts.catalog,
   };
   const goBase: InterpolationContext = {
     userVariables: {},
