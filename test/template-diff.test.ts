@@ -125,8 +125,11 @@ describe('kiln inspect prints what packer inspect prints', () => {
 const KILN_CONTENT = `
 const { loadTemplate } = await import(${JSON.stringify(join(ROOT, 'dist/template/index.js'))});
 const { registry } = await import(${JSON.stringify(join(ROOT, 'dist/plugins.js'))});
+const { Catalog } = await import(${JSON.stringify(join(ROOT, 'dist/catalog/index.js'))});
 const [file, varsJson, varFilesJson] = process.argv.slice(1);
-const t = await loadTemplate(file, { registry, kilnHome: '/nonexistent', vars: JSON.parse(varsJson), varFiles: JSON.parse(varFilesJson) });
+// No catalog there: read-only, it reads as an empty one and creates nothing.
+const catalog = Catalog.openReadOnly('/nonexistent');
+const t = await loadTemplate(file, { registry, catalog, vars: JSON.parse(varsJson), varFiles: JSON.parse(varFilesJson) });
 process.stdout.write(t.builds.find((b) => b.type === 'file').builder.config.content);
 `;
 
