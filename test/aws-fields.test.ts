@@ -24,7 +24,7 @@ import {
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { run } from '../src/core/exec.js';
+import { run } from '../src/lib/exec.js';
 import { run as runCommand, kiln as runKiln } from './helpers/kiln.js';
 import {
   awsEnv,

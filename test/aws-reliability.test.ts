@@ -12,8 +12,8 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { KilnError } from '../src/core/errors.js';
 import { findAwsLeftovers, removeAwsLeftovers } from '../src/deploy/aws/gc.js';
+import { KilnError } from '../src/lib/errors.js';
 import { motoLinuxAmi, resourcesOfRun, runAmazonEbs, useMotoWithProxy } from './helpers/moto.js';
 
 const aws = useMotoWithProxy();

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
-import { formatError, UserError } from '../src/core/errors.js';
+import { formatError, UserError } from '../src/lib/errors.js';
 import { loadPipeline } from '../src/pipeline/pipeline-file.js';
 import { registry } from '../src/plugins.js';
 import { loadTemplate } from '../src/template/index.js';

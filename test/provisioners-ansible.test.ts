@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeyDir, type KeyDir } from '../src/communicator/keys.js';
-import { formatError } from '../src/core/errors.js';
-import { run } from '../src/core/exec.js';
+import { formatError } from '../src/lib/errors.js';
+import { run } from '../src/lib/exec.js';
 import { buildWithProvisioners } from './helpers/null-ssh-build.js';
 import { startSshd, type TestSshd } from './helpers/sshd.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeyDir, type KeyDir } from '../src/communicator/keys.js';
-import { formatError, KilnError } from '../src/core/errors.js';
+import { formatError, KilnError } from '../src/lib/errors.js';
 import { buildWithProvisioners } from './helpers/null-ssh-build.js';
 import { startSshd, type TestSshd } from './helpers/sshd.js';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CancelledError } from '../src/core/errors.js';
+import { CancelledError } from '../src/lib/errors.js';
 import { parseBootCommand, SPECIAL_KEY_NAMES, typeBootCommand } from '../src/qemu/boot-command.js';
 import { QmpClient } from '../src/qemu/qmp.js';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SystemError } from '../src/core/errors.js';
+import { SystemError } from '../src/lib/errors.js';
 import { startVm } from '../src/qemu/launch.js';
 import { QmpClient } from '../src/qemu/qmp.js';
 

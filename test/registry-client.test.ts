@@ -11,8 +11,8 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CancelledError, KilnError } from '../src/core/errors.js';
-import { run } from '../src/core/exec.js';
+import { CancelledError, KilnError } from '../src/lib/errors.js';
+import { run } from '../src/lib/exec.js';
 import {
   compressLayer,
   DockerConfigCredentials,

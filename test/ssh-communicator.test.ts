@@ -18,8 +18,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeyDir, type KeyDir } from '../src/communicator/keys.js';
 import { type SshCommunicator, waitForSsh } from '../src/communicator/ssh.js';
-import { CancelledError, KilnError, SystemError, UserError } from '../src/core/errors.js';
-import { run } from '../src/core/exec.js';
+import { CancelledError, KilnError, SystemError, UserError } from '../src/lib/errors.js';
+import { run } from '../src/lib/exec.js';
 import { freePort, startSshd, type TestSshd } from './helpers/sshd.js';
 
 let sshd: TestSshd;

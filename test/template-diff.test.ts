@@ -12,7 +12,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../src/core/exec.js';
+import { run } from '../src/lib/exec.js';
 import { kiln, run as runCommand } from './helpers/kiln.js';
 
 const ROOT = resolve(import.meta.dirname, '..');

@@ -6,8 +6,8 @@ import {
   type EC2Client,
   type Image,
 } from '@aws-sdk/client-ec2';
-import { SystemError } from '../core/errors.js';
-import { sleep } from '../core/sleep.js';
+import { SystemError } from '../lib/errors.js';
+import { sleep } from '../lib/sleep.js';
 import { awsCode } from './errors.js';
 import { type Polling, retryOn } from './retry.js';
 import { RUN_TAG } from './tags.js';

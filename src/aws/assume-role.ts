@@ -4,7 +4,7 @@
  * expire. AssumeRole failing is a UserError naming the role.
  */
 import { AssumeRoleCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 
 /** Packer's assume_role block (field names as in the template). */
 export interface AssumeRoleConfig {

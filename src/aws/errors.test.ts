@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import { awsCode, explainAwsError, isCredentialError, isTransient } from './errors.js';
 import { retryOn } from './retry.js';
 

@@ -2,7 +2,7 @@
  * Reading AWS SDK errors: their code, whether waiting helps, and turning credential
  * failures into one clear UserError instead of a retry storm.
  */
-import { SystemError, UserError } from '../core/errors.js';
+import { SystemError, UserError } from '../lib/errors.js';
 
 /** The AWS error code (`InvalidInstanceID.NotFound`, `RequestLimitExceeded`…), or undefined for non-AWS errors. */
 export function awsCode(err: unknown): string | undefined {

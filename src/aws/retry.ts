@@ -2,8 +2,8 @@
  * Waiting out AWS's eventual consistency: retrying a call while it fails with a "not yet"
  * code, and Packer's polling settings.
  */
-import { throwIfAborted } from '../core/errors.js';
-import { sleep } from '../core/sleep.js';
+import { throwIfAborted } from '../lib/errors.js';
+import { sleep } from '../lib/sleep.js';
 import { awsCode, isCredentialError } from './errors.js';
 
 export interface RetryOptions {

@@ -9,9 +9,9 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 
 import { join } from 'node:path';
 import { digestForRegistration } from '../catalog/digest.js';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
-import { CancelledError, SystemError, throwIfAborted, UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
-import { haveCommand, run } from '../core/exec.js';
+import { CancelledError, SystemError, throwIfAborted, UserError } from '../lib/errors.js';
+import { haveCommand, run } from '../lib/exec.js';
 import { BASE_CMDLINE, customiseTree } from './debian-tree.js';
 import { buildLeanInitrd } from './initrd.js';
 

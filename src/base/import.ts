@@ -8,8 +8,8 @@ import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { digestForRegistration } from '../catalog/digest.js';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
-import { UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
+import { UserError } from '../lib/errors.js';
 import { convertImage, imageInfo } from '../qemu/img.js';
 
 export interface ImportOptions {

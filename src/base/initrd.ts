@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import { type CpioEntry, writeCpio } from './cpio.js';
 
 /** Modules the initrd loads, in order; their dependencies are added from modules.dep. */

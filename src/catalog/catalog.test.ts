@@ -11,7 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KilnError, UserError } from '../core/errors.js';
+import { KilnError, UserError } from '../lib/errors.js';
 import { editDistance, idPrefixOf, isImageId, newId } from './ids.js';
 import { Catalog, imageForest } from './index.js';
 import { currentVersion, LATEST_VERSION } from './schema.js';

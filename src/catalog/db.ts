@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { KilnError, SystemError } from '../core/errors.js';
+import { KilnError, SystemError } from '../lib/errors.js';
 
 export type Db = Database.Database;
 

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SystemError } from '../core/errors.js';
+import { SystemError } from '../lib/errors.js';
 import type { ImageRecord } from './types.js';
 
 interface CacheEntry {

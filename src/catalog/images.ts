@@ -5,7 +5,7 @@
  */
 import { chmodSync, existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { SystemError, UserError } from '../core/errors.js';
+import { SystemError, UserError } from '../lib/errors.js';
 import type { CatalogDb } from './db.js';
 import { isInside, removeDirIfEmpty, removePath } from './fs-util.js';
 import { editDistance, idPrefixOf, isImageId, newId } from './ids.js';

@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { defaultKilnHome } from '../core/paths.js';
+import { defaultKilnHome } from '../lib/paths.js';
 import { CatalogDb, type Db, openDatabase, openDatabaseReadOnly, openEmptyDatabase } from './db.js';
 import { Deployments } from './deployments.js';
 import { isInside } from './fs-util.js';

@@ -2,7 +2,7 @@
  * Instances of catalogued images: what `kiln run` and `kiln deploy local` started (and AWS
  * instances). The row says what kiln started; the runtime checks the process table.
  */
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import type { CatalogDb } from './db.js';
 import { newId } from './ids.js';
 import { type InstanceRow, toInstance } from './rows.js';

@@ -4,7 +4,7 @@
  * A run whose process died without ending is an orphan: `kiln gc` removes what it lists.
  */
 import { hostname } from 'node:os';
-import { KilnError } from '../core/errors.js';
+import { KilnError } from '../lib/errors.js';
 import type { CatalogDb } from './db.js';
 import { isSameProcessAlive, processCmdline, processIdentity } from './process-info.js';
 import { parseJson } from './rows.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KilnError } from '../core/errors.js';
+import { KilnError } from '../lib/errors.js';
 import { openDatabase } from './db.js';
 import { Catalog } from './index.js';
 import { currentVersion, LATEST_VERSION, migrate, migrations } from './schema.js';

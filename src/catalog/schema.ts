@@ -4,7 +4,7 @@
  * transaction, so a crash or a second process never sees a half-migrated catalog.
  * Append new migrations; never edit an applied one.
  */
-import { SystemError } from '../core/errors.js';
+import { SystemError } from '../lib/errors.js';
 import { type Db, writeTx } from './db.js';
 
 export interface Migration {

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { CancelledError } from '../core/errors.js';
 import { BuildUi, MemoryUi } from '../core/events.js';
 import { runSteps, type Step } from '../core/steps.js';
+import { CancelledError } from '../lib/errors.js';
 import { CliContext, type CliHost, type GlobalFlags } from './context.js';
 
 /** A process stand-in: streams that record what is written, signals on demand, exit that throws. */

@@ -8,9 +8,9 @@
  */
 import type { Command } from 'commander';
 import { BuildTracker } from '../core/build-tracker.js';
-import { CancelledError, UserError } from '../core/errors.js';
 import type { Ui } from '../core/events.js';
 import { Secrets } from '../core/secrets.js';
+import { CancelledError, UserError } from '../lib/errors.js';
 import { createUi, type OutputMode, type StreamLike } from '../ui/index.js';
 
 /** An output stream whose write errors (EPIPE) the context handles. */

@@ -4,7 +4,7 @@
  * caused, 130 for an interrupt) and never shows a stack trace unless KILN_DEBUG is set.
  */
 import { Command, CommanderError } from 'commander';
-import { CancelledError, formatError, KilnError } from '../core/errors.js';
+import { CancelledError, formatError, KilnError } from '../lib/errors.js';
 import { normalizeArgv } from './argv.js';
 import { commands } from './commands/index.js';
 

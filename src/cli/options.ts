@@ -1,6 +1,6 @@
 /** Option values the commands share: whole numbers, durations (Go's syntax), repeatable flags. */
-import { parseGoDurationMs } from '../core/duration.js';
-import { UserError } from '../core/errors.js';
+import { parseGoDurationMs } from '../lib/duration.js';
+import { UserError } from '../lib/errors.js';
 
 /** A whole number option (or undefined when absent); a UserError otherwise. */
 export function intOption(flag: string, v: string | undefined): number | undefined {

@@ -7,7 +7,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
-import { CancelledError, SystemError, throwIfAborted } from '../core/errors.js';
+import { CancelledError, SystemError, throwIfAborted } from '../lib/errors.js';
 
 /** Temp dirs kiln makes for SSH material start with this (gc can find them). */
 export const KEY_DIR_PREFIX = 'kiln-ssh-';

@@ -9,8 +9,8 @@
 import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import ssh2 from 'ssh2';
-import { CancelledError, SystemError, UserError } from '../core/errors.js';
-import { pause } from '../core/sleep.js';
+import { CancelledError, SystemError, UserError } from '../lib/errors.js';
+import { pause } from '../lib/sleep.js';
 
 export interface ConnectOptions {
   host: string;

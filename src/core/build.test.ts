@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../catalog/index.js';
+import { formatGoDuration, humanDuration } from '../lib/duration.js';
+import { KilnError } from '../lib/errors.js';
 import { runBuilds } from './build.js';
-import { formatGoDuration, humanDuration } from './duration.js';
-import { KilnError } from './errors.js';
 import { MemoryUi, type UiEvent } from './events.js';
 import { goQuote } from './go-quote.js';
 import type {

@@ -7,9 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CatalogApi } from '../catalog/types.js';
+import { humanDuration } from '../lib/duration.js';
+import { CancelledError, KilnError } from '../lib/errors.js';
 import { BuildTracker } from './build-tracker.js';
-import { humanDuration } from './duration.js';
-import { CancelledError, KilnError } from './errors.js';
 import { BuildUi, type Ui } from './events.js';
 import {
   computeInputHash,

@@ -5,13 +5,13 @@
  * the `error-cleanup-provisioner` before the error goes on to the builder's cleanups.
  */
 import type { Communicator } from '../communicator/communicator.js';
+import { formatGoDuration } from '../lib/duration.js';
+import { CancelledError, KilnError, throwIfAborted } from '../lib/errors.js';
+import { sleep } from '../lib/sleep.js';
 import type { BuildTracker } from './build-tracker.js';
-import { formatGoDuration } from './duration.js';
-import { CancelledError, KilnError, throwIfAborted } from './errors.js';
 import { goQuote } from './go-quote.js';
 import type { PreparedBuild, PreparedProvisioner } from './loaded-template.js';
 import type { BuildContext, ProvisionHook } from './plugin.js';
-import { sleep } from './sleep.js';
 
 /** The hook a builder calls when its machine is reachable. */
 export function createProvisionHook(

@@ -5,7 +5,7 @@
  * under their own signal, so the Ctrl-C that stopped the run does not also stop them.
  */
 
-import { CancelledError, formatError, throwIfAborted } from './errors.js';
+import { CancelledError, formatError, throwIfAborted } from '../lib/errors.js';
 import type { BuildUi } from './events.js';
 
 export interface StepContext {

@@ -5,8 +5,8 @@
  */
 
 import type { CatalogApi } from '../catalog/types.js';
-import { parseGoDurationMs } from '../core/duration.js';
 import type { BuildUi } from '../core/events.js';
+import { parseGoDurationMs } from '../lib/duration.js';
 import { deployLocal, listInstanceStatuses } from '../runtime/index.js';
 import type { PipelineConfig } from './pipeline-file.js';
 

@@ -6,8 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { goDuration } from '../core/duration.js';
-import { UserError } from '../core/errors.js';
+import { goDuration } from '../lib/duration.js';
+import { UserError } from '../lib/errors.js';
 import { type JsonPath, parseJsonSource } from '../template/json-source.js';
 import { problemsError, type TemplateProblem } from '../template/raw-template.js';
 import { checkSchema } from '../template/schema-check.js';

@@ -7,7 +7,7 @@
  */
 
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 
 export interface PruneOptions {
   keep: number;

@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CatalogApi } from '../catalog/types.js';
-import { parseGoDurationMs } from '../core/duration.js';
 import type { BuildUi } from '../core/events.js';
 import { canonicalJson } from '../core/input-hash.js';
+import { parseGoDurationMs } from '../lib/duration.js';
 import { startInstance, stopInstance, waitHttp, whyNotRunning } from '../runtime/index.js';
 
 export interface SmokeTestOptions {

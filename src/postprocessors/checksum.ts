@@ -9,13 +9,13 @@ import { createReadStream, existsSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
-import { KilnError } from '../core/errors.js';
 import type {
   Artifact,
   PostProcessContext,
   PostProcessorPlugin,
   PostProcessResult,
 } from '../core/plugin.js';
+import { KilnError } from '../lib/errors.js';
 
 const TYPES = ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512'] as const;
 

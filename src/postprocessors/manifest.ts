@@ -8,14 +8,14 @@ import { constants } from 'node:fs';
 import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { KilnError } from '../core/errors.js';
 import type {
   Artifact,
   PostProcessContext,
   PostProcessorPlugin,
   PostProcessResult,
 } from '../core/plugin.js';
-import { sleep } from '../core/sleep.js';
+import { KilnError } from '../lib/errors.js';
+import { sleep } from '../lib/sleep.js';
 
 export const manifestSchema = z.strictObject({
   /** The manifest file (default `packer-manifest.json`). */

@@ -10,13 +10,13 @@ import { basename, posix } from 'node:path';
 import { z } from 'zod';
 import type { Communicator } from '../communicator/communicator.js';
 import { shellQuote as q } from '../communicator/shell-quote.js';
-import { KilnError } from '../core/errors.js';
 import type {
   PrepareContext,
   PrepareResult,
   ProvisionContext,
   ProvisionerPlugin,
 } from '../core/plugin.js';
+import { KilnError } from '../lib/errors.js';
 import { moveSecretExtraVars } from './ansible-extra-vars.js';
 import { AnsibleOutputWatcher } from './ansible-output.js';
 import { ansibleLocalInputs } from './inputs.js';

@@ -8,7 +8,7 @@
  * itself (ControlMaster=auto) and kiln's connection only finds the socket taken: it then
  * stays a plain idle connection until stopped. Either way the playbook works.
  */
-import { run } from '../core/exec.js';
+import { run } from '../lib/exec.js';
 
 /** Where and how to connect; the same values kiln writes into the inventory. */
 export interface MasterTarget {

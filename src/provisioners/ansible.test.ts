@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../catalog/index.js';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import { ansibleProvisioner, inventoryText } from './ansible.js';
 
 const ctx = {

@@ -19,14 +19,14 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { CancelledError, KilnError, UserError } from '../core/errors.js';
-import { haveCommand, run } from '../core/exec.js';
 import type {
   PrepareContext,
   PrepareResult,
   ProvisionContext,
   ProvisionerPlugin,
 } from '../core/plugin.js';
+import { CancelledError, KilnError, UserError } from '../lib/errors.js';
+import { haveCommand, run } from '../lib/exec.js';
 import { kilnAnsibleEnv, userAnsibleSettings } from './ansible-env.js';
 import { moveSecretExtraVars } from './ansible-extra-vars.js';
 import { type ControlMaster, startControlMaster } from './ansible-master.js';

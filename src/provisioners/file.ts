@@ -8,13 +8,13 @@ import { statSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { KilnError, UserError } from '../core/errors.js';
 import type {
   PrepareContext,
   PrepareResult,
   ProvisionContext,
   ProvisionerPlugin,
 } from '../core/plugin.js';
+import { KilnError, UserError } from '../lib/errors.js';
 import { fileInputs } from './inputs.js';
 import { requireComm } from './remote.js';
 

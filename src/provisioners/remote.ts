@@ -4,8 +4,8 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Communicator } from '../communicator/communicator.js';
-import { UserError } from '../core/errors.js';
 import type { ProvisionContext } from '../core/plugin.js';
+import { UserError } from '../lib/errors.js';
 
 /** The build's communicator, or a UserError saying the provisioner needs one. */
 export function requireComm(ctx: ProvisionContext): Communicator {

@@ -11,14 +11,14 @@ import { open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { CancelledError, KilnError, UserError } from '../core/errors.js';
-import { run } from '../core/exec.js';
 import type {
   PrepareContext,
   PrepareResult,
   ProvisionContext,
   ProvisionerPlugin,
 } from '../core/plugin.js';
+import { CancelledError, KilnError, UserError } from '../lib/errors.js';
+import { run } from '../lib/exec.js';
 import { shellLocalInputs } from './inputs.js';
 
 const SUPPORTED_OS = ['darwin', 'freebsd', 'linux', 'openbsd', 'solaris', 'windows'];

@@ -17,15 +17,15 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { Communicator } from '../communicator/communicator.js';
 import { DISCONNECTED_EXIT_CODE } from '../communicator/ssh-communicator.js';
-import { parseGoDurationMs } from '../core/duration.js';
-import { CancelledError, KilnError, throwIfAborted, UserError } from '../core/errors.js';
 import type {
   PrepareContext,
   PrepareResult,
   ProvisionContext,
   ProvisionerPlugin,
 } from '../core/plugin.js';
-import { sleep } from '../core/sleep.js';
+import { parseGoDurationMs } from '../lib/duration.js';
+import { CancelledError, KilnError, throwIfAborted, UserError } from '../lib/errors.js';
+import { sleep } from '../lib/sleep.js';
 import { shellInputs } from './inputs.js';
 import { randomSuffix, requireComm, splitKeyValue } from './remote.js';
 import { invalidExitCodeMessage } from './shell-local.js';

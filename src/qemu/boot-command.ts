@@ -12,10 +12,10 @@
  * boot prompt is never what a template meant. Characters are typed on a US layout, the
  * shifted ones with left shift held, as Packer does.
  */
-import { parseGoDurationNs } from '../core/duration.js';
-import { CancelledError, UserError } from '../core/errors.js';
-import { sleep } from '../core/sleep.js';
-import { nearest } from '../template/suggest.js';
+import { parseGoDurationNs } from '../lib/duration.js';
+import { CancelledError, UserError } from '../lib/errors.js';
+import { sleep } from '../lib/sleep.js';
+import { nearest } from '../lib/suggest.js';
 
 /** Sends one QMP command and resolves with its answer (e.g. `QmpClient.execute`). */
 export type QmpSend = (command: string, args?: Record<string, unknown>) => Promise<unknown>;

@@ -4,7 +4,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SystemError, UserError } from '../core/errors.js';
+import { SystemError, UserError } from '../lib/errors.js';
 import { guestHostAddress, type ServedRequest, startHttpServer } from './http-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kiln-http-'));

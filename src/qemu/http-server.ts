@@ -16,8 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { extname, join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { CancelledError, SystemError, UserError } from '../core/errors.js';
-import { nearest } from '../template/suggest.js';
+import { CancelledError, SystemError, UserError } from '../lib/errors.js';
+import { nearest } from '../lib/suggest.js';
 
 /** The host as a guest on QEMU's user-mode network (slirp) sees it. */
 export const USER_NET_HOST_IP = '10.0.2.2';

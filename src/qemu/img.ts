@@ -1,6 +1,6 @@
 /** The `qemu-img` calls kiln needs: reading an image, overlays, copies, resizes and rebases. */
 import { open } from 'node:fs/promises';
-import { run } from '../core/exec.js';
+import { run } from '../lib/exec.js';
 
 export const QEMU_IMG = 'qemu-img';
 /** How to get QEMU and qemu-img on Debian. */

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CancelledError, SystemError, UserError } from '../core/errors.js';
+import { CancelledError, SystemError, UserError } from '../lib/errors.js';
 import { fetchIso, parseIsoChecksum } from './iso-source.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kiln-iso-'));

@@ -18,7 +18,7 @@ import { basename, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { CancelledError, SystemError, UserError } from '../core/errors.js';
+import { CancelledError, SystemError, UserError } from '../lib/errors.js';
 
 /** A hash algorithm of `iso_checksum`. */
 export type ChecksumAlgorithm = 'md5' | 'sha1' | 'sha256' | 'sha512';

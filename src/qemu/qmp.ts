@@ -6,8 +6,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
-import { CancelledError, SystemError } from '../core/errors.js';
-import { sleep } from '../core/sleep.js';
+import { CancelledError, SystemError } from '../lib/errors.js';
+import { sleep } from '../lib/sleep.js';
 
 /** An asynchronous QMP event, e.g. `{event: 'SHUTDOWN', data: {guest: true, reason: 'guest-shutdown'}}`. */
 export interface QmpEvent {

@@ -8,8 +8,8 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { SystemError, UserError } from '../core/errors.js';
-import { run } from '../core/exec.js';
+import { SystemError, UserError } from '../lib/errors.js';
+import { run } from '../lib/exec.js';
 import type { Transport } from './transport.js';
 
 /** A user name and password, or an identity (refresh) token from `docker login` with OAuth. */

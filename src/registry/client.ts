@@ -9,7 +9,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CancelledError, KilnError, SystemError, UserError } from '../core/errors.js';
+import { CancelledError, KilnError, SystemError, UserError } from '../lib/errors.js';
 import {
   Authenticator,
   authRefused,

@@ -15,7 +15,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CancelledError, SystemError, UserError } from '../core/errors.js';
+import { CancelledError, SystemError, UserError } from '../lib/errors.js';
 
 /** A compressed layer blob on disk and the digests of both its forms. */
 export interface CompressedBlob {

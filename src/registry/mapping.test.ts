@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import { digestOf, MediaType } from './manifest.js';
 import {
   Annotation,

@@ -15,7 +15,7 @@
  * sees it.
  */
 import { z } from 'zod';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import {
   type Descriptor,
   describe,

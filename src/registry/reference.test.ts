@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import { formatReference, isLoopbackHost, parseReference, referenceTarget } from './reference.js';
 
 describe('parseReference', () => {

@@ -3,7 +3,7 @@
  * default registry (a bare `repo:tag` would silently mean Docker Hub), so the host is
  * required, and a reference says where it points before anything is sent.
  */
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 
 /** A parsed reference; `tag` and `digest` may both be set (the digest wins when pulling). */
 export interface Reference {

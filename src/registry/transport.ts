@@ -11,7 +11,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
-import { CancelledError, SystemError, UserError } from '../core/errors.js';
+import { CancelledError, SystemError, UserError } from '../lib/errors.js';
 import { isLoopbackHost } from './reference.js';
 
 /** How to reach a registry. */

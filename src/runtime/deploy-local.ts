@@ -9,8 +9,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSameProcessAlive, processIdentity } from '../catalog/process-info.js';
 import type { CatalogApi, InstanceRecord } from '../catalog/types.js';
-import { CancelledError, KilnError, SystemError, UserError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
+import { CancelledError, KilnError, SystemError, UserError } from '../lib/errors.js';
 import { lastLines } from '../qemu/console.js';
 import {
   isFailedRollout,

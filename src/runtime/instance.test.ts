@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../catalog/index.js';
-import { KilnError, SystemError, UserError } from '../core/errors.js';
+import { KilnError, SystemError, UserError } from '../lib/errors.js';
 import {
   instanceStatus,
   instancesDir,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import { parsePortSpec } from './port-spec.js';
 
 describe('parsePortSpec', () => {

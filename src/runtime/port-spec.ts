@@ -1,5 +1,5 @@
 /** Parsing `-p` values the way Docker users type them, restricted to loopback. */
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import type { PortSpec } from './start-instance.js';
 
 /**

@@ -8,7 +8,7 @@ import {
   type ProcessIdentity,
   processCmdline,
 } from '../catalog/process-info.js';
-import { sleep } from '../core/sleep.js';
+import { sleep } from '../lib/sleep.js';
 import { describeExit, knownExit } from '../qemu/launch.js';
 
 /**

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { CatalogApi, InstanceRecord } from '../catalog/types.js';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import { lastLines } from '../qemu/console.js';
 import { qemuGone } from './qemu-process.js';
 

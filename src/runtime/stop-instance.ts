@@ -7,8 +7,8 @@
  */
 import { rmSync } from 'node:fs';
 import type { CatalogApi } from '../catalog/types.js';
-import { SystemError } from '../core/errors.js';
 import type { BuildUi } from '../core/events.js';
+import { SystemError } from '../lib/errors.js';
 import { QmpClient } from '../qemu/qmp.js';
 import { waitGone } from './qemu-process.js';
 import { instanceStatus, type LocalInstanceMeta, metaOf, whyNotRunning } from './status.js';

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CancelledError, SystemError } from '../core/errors.js';
+import { CancelledError, SystemError } from '../lib/errors.js';
 import { waitHttp } from './wait-http.js';
 
 let server: Server | undefined;

@@ -5,8 +5,8 @@
  * budget) and the error says what the last probe saw.
  */
 import { request } from 'node:http';
-import { CancelledError, SystemError } from '../core/errors.js';
-import { pause } from '../core/sleep.js';
+import { CancelledError, SystemError } from '../lib/errors.js';
+import { pause } from '../lib/sleep.js';
 
 export interface WaitHttpOptions {
   port: number;

@@ -18,7 +18,7 @@ import type { LoadedTemplate, LoadOptions } from './types.js';
 import { readVarSources, resolveVariables } from './variables.js';
 import { volatility } from './volatile.js';
 
-export { parseGoDurationMs, parseGoDurationNs } from '../core/duration.js';
+export { parseGoDurationMs, parseGoDurationNs } from '../lib/duration.js';
 export { formatGoTime, formatStrftime } from './go-time.js';
 export { isHclTemplatePath } from './hcl/config/files.js';
 export { hclInspectLines } from './hcl/config/inspect.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseGoDurationMs, parseGoDurationNs } from '../core/duration.js';
+import { parseGoDurationMs, parseGoDurationNs } from '../lib/duration.js';
 import { formatGoTime, formatStrftime } from './go-time.js';
 import {
   type InterpolationContext,

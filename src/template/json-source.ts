@@ -4,7 +4,7 @@
  * so later errors can point at `file:line:column`.
  */
 import { type Node, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import type { SourceLoc } from './types.js';
 
 export type JsonPath = Array<string | number>;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Catalog } from '../catalog/index.js';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import { loadTemplate } from './index.js';
 import type { Registry } from './types.js';
 

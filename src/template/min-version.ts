@@ -1,5 +1,5 @@
 /** `min_packer_version`: kiln claims compatibility with Packer 1.6.6 and rejects templates that need newer. */
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import { PACKER_COMPAT_VERSION } from './interpolate.js';
 
 interface Version {

@@ -5,8 +5,9 @@
  * own `prepare()`, and gather every problem with its place in the template.
  */
 
-import { UserError } from '../core/errors.js';
 import type { PrepareContext, PrepareResult } from '../core/plugin.js';
+import { UserError } from '../lib/errors.js';
+import { nearest } from '../lib/suggest.js';
 import {
   cleanAmazonResourceName,
   FuncError,
@@ -27,7 +28,6 @@ import {
   type TemplateProblem,
 } from './raw-template.js';
 import { checkSchema } from './schema-check.js';
-import { nearest } from './suggest.js';
 import type {
   PreparedBuild,
   PreparedPlugin,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import { inspectLines } from './inspect.js';
 import { parseJsonSource } from './json-source.js';
 import { parseRawTemplate, validateRawTemplate } from './raw-template.js';

@@ -6,10 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { parseGoDurationNs } from '../core/duration.js';
-import { UserError } from '../core/errors.js';
+import { parseGoDurationNs } from '../lib/duration.js';
+import { UserError } from '../lib/errors.js';
+import { nearest } from '../lib/suggest.js';
 import { formatLoc, type JsonPath, type JsonSource, parseJsonSource } from './json-source.js';
-import { nearest } from './suggest.js';
 import type { VariableDecl } from './variables.js';
 import { jsonType } from './variables.js';
 

@@ -5,8 +5,8 @@
  * on: unknown keys with the nearest valid key, wrong types with what was expected and found.
  */
 import type { z } from 'zod';
+import { nearest } from '../lib/suggest.js';
 import type { JsonPath } from './json-source.js';
-import { nearest } from './suggest.js';
 import { jsonType } from './variables.js';
 
 export interface SchemaProblem {

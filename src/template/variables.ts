@@ -5,7 +5,7 @@
  * followed through other variables.
  */
 import { readFileSync } from 'node:fs';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../lib/errors.js';
 import { type InterpolationContext, InterpolationError, renderOnce } from './interpolate.js';
 import { formatLoc, parseJsonSource } from './json-source.js';
 

@@ -4,8 +4,8 @@
  * tests fail loudly with how to install it (CI must not skip the AWS suite).
  */
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { CancelledError } from '../../src/core/errors.js';
-import { haveCommand, run } from '../../src/core/exec.js';
+import { CancelledError } from '../../src/lib/errors.js';
+import { haveCommand, run } from '../../src/lib/exec.js';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 import { freePort } from './sshd.js';
 

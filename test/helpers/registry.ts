@@ -11,8 +11,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CancelledError } from '../../src/core/errors.js';
-import { haveCommand, run } from '../../src/core/exec.js';
+import { CancelledError } from '../../src/lib/errors.js';
+import { haveCommand, run } from '../../src/lib/exec.js';
 import { freePort } from './sshd.js';
 
 export const REGISTRY_INSTALL_HINT =

@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CancelledError } from '../../src/core/errors.js';
-import { run } from '../../src/core/exec.js';
+import { CancelledError } from '../../src/lib/errors.js';
+import { run } from '../../src/lib/exec.js';
 
 export const SSHD = '/usr/sbin/sshd';
 

@@ -9,7 +9,6 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { CatalogApi } from '../../catalog/types.js';
-import { UserError } from '../../core/errors.js';
 import type {
   BuildContext,
   BuilderPlugin,
@@ -18,6 +17,7 @@ import type {
   ProvisionHook,
 } from '../../core/plugin.js';
 import { runSteps, type Step } from '../../core/steps.js';
+import { UserError } from '../../lib/errors.js';
 import { FILE_BUILDER_ID, fileArtifact } from './artifact.js';
 import { type FileConfig, fileConfigSchema } from './config.js';
 

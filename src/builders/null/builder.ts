@@ -6,7 +6,6 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Communicator } from '../../communicator/communicator.js';
 import { waitForSsh } from '../../communicator/ssh.js';
-import { parseGoDurationMs } from '../../core/duration.js';
 import type {
   BuildContext,
   BuilderPlugin,
@@ -14,8 +13,9 @@ import type {
   PrepareResult,
   ProvisionHook,
 } from '../../core/plugin.js';
-import { sleep } from '../../core/sleep.js';
 import { runSteps, type Step } from '../../core/steps.js';
+import { parseGoDurationMs } from '../../lib/duration.js';
+import { sleep } from '../../lib/sleep.js';
 import { NULL_BUILDER_ID, nullArtifact } from './artifact.js';
 import { type NullConfig, nullConfigSchema } from './config.js';
 

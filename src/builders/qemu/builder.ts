@@ -6,8 +6,6 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { CancelledError, UserError } from '../../core/errors.js';
-import { haveCommand } from '../../core/exec.js';
 import type {
   Artifact,
   BuildContext,
@@ -17,6 +15,8 @@ import type {
   ProvisionHook,
 } from '../../core/plugin.js';
 import { runSteps, type Step } from '../../core/steps.js';
+import { CancelledError, UserError } from '../../lib/errors.js';
+import { haveCommand } from '../../lib/exec.js';
 import { QEMU_IMG, QEMU_INSTALL_HINT } from '../../qemu/img.js';
 import { QEMU_BUILDER_ID, qemuArtifact } from './artifact.js';
 import { type QemuConfig, qemuConfigSchema } from './config.js';

@@ -4,7 +4,7 @@
  * `source_image`, a catalog reference. One schema gives the type and the validation.
  */
 import { z } from 'zod';
-import { goDuration } from '../../core/duration.js';
+import { goDuration } from '../../lib/duration.js';
 
 /** Parses `disk_size`: a number of megabytes, or a string with a K/M/G/T suffix (bare = megabytes). Returns bytes. */
 export function parseDiskSize(value: string | number): number {

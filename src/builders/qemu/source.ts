@@ -8,7 +8,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { CatalogApi, ImageRecord } from '../../catalog/types.js';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../lib/errors.js';
 import type { QemuConfig } from './config.js';
 import type { SourceDisk } from './state.js';
 

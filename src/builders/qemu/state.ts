@@ -3,8 +3,8 @@
  */
 import type { CatalogApi, ImageRecord } from '../../catalog/types.js';
 import type { Communicator } from '../../communicator/communicator.js';
-import type { KilnError } from '../../core/errors.js';
 import type { Artifact, BuildContext, ProvisionHook } from '../../core/plugin.js';
+import type { KilnError } from '../../lib/errors.js';
 import type { AccelChoice } from '../../qemu/accel.js';
 import type { Vm } from '../../qemu/launch.js';
 import type { QemuConfig } from './config.js';

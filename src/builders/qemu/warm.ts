@@ -27,8 +27,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256File } from '../../catalog/digest.js';
-import { SystemError } from '../../core/errors.js';
-import { sleep } from '../../core/sleep.js';
+import { SystemError } from '../../lib/errors.js';
+import { sleep } from '../../lib/sleep.js';
 import type { QmpClient } from '../../qemu/qmp.js';
 
 export const WARM_DIR = 'warm';

@@ -5,8 +5,8 @@
  */
 import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
-import { UserError } from '../../core/errors.js';
 import { BuildUi } from '../../core/events.js';
+import { UserError } from '../../lib/errors.js';
 import { deployLocal } from '../../runtime/index.js';
 import { parsePortSpec } from '../../runtime/port-spec.js';
 import { withContext } from '../context.js';

@@ -7,9 +7,9 @@
 import { type Command, Option } from 'commander';
 import { Catalog } from '../../catalog/index.js';
 import type { CatalogApi } from '../../catalog/types.js';
-import { UserError } from '../../core/errors.js';
 import { BuildUi } from '../../core/events.js';
-import { defaultKilnHome } from '../../core/paths.js';
+import { UserError } from '../../lib/errors.js';
+import { defaultKilnHome } from '../../lib/paths.js';
 import { withContext } from '../context.js';
 import { durationOption, intOption } from '../options.js';
 import { registerDeployLocal } from './deploy-local.js';

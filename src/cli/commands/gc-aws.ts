@@ -4,8 +4,8 @@
  * limit. It is a subcommand of `kiln gc` (added to it when that command exists).
  */
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors.js';
 import type { GcAwsAction } from '../../deploy/aws/gc.js';
+import { UserError } from '../../lib/errors.js';
 import { withContext } from '../context.js';
 import { durationOption } from '../options.js';
 

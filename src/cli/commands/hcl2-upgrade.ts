@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../lib/errors.js';
 import { registry } from '../../plugins.js';
 import { upgradeTemplate } from '../../template/hcl/upgrade.js';
 import { readRawTemplate } from '../../template/index.js';

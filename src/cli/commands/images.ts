@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { Catalog, type ImageNode, type ImageRecord, imageForest } from '../../catalog/index.js';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../lib/errors.js';
 import { pruneImages } from '../../pipeline/prune.js';
 import { listInstanceStatuses } from '../../runtime/index.js';
 import { formatTable, humanSize, timeAgo } from '../../ui/format.js';

@@ -2,7 +2,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
-import { pause } from '../../core/sleep.js';
+import { pause } from '../../lib/sleep.js';
 import {
   consoleTail,
   type InstanceStatus,

@@ -6,8 +6,8 @@
  */
 import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
-import { UserError } from '../../core/errors.js';
-import { defaultKilnHome } from '../../core/paths.js';
+import { UserError } from '../../lib/errors.js';
+import { defaultKilnHome } from '../../lib/paths.js';
 import { loadPipeline, PIPELINE_FILE, selectEnvironments } from '../../pipeline/pipeline-file.js';
 import { defaultParallelism, type PipelineRow, runPipeline } from '../../pipeline/run-pipeline.js';
 import { registry } from '../../plugins.js';

@@ -4,8 +4,8 @@
  */
 import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
-import { CancelledError, type KilnError, SystemError, UserError } from '../../core/errors.js';
 import { BuildUi } from '../../core/events.js';
+import { CancelledError, type KilnError, SystemError, UserError } from '../../lib/errors.js';
 import {
   consoleTail,
   startInstance,

@@ -1,7 +1,7 @@
 /** `kiln stop ID… | --all`: stops local instances and deletes their overlays; their ids go to stdout. */
 import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
-import { SystemError, UserError } from '../../core/errors.js';
+import { SystemError, UserError } from '../../lib/errors.js';
 import { listInstanceStatuses, resolveInstance, stopInstance } from '../../runtime/index.js';
 import { withContext } from '../context.js';
 import { durationOption } from '../options.js';

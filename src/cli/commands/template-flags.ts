@@ -1,6 +1,6 @@
 /** The `-var`, `-var-file`, `-only`, `-except` flags shared by commands that load a template. */
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../lib/errors.js';
 
 export interface TemplateFlags {
   var?: string[];

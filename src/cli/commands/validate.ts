@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
-import { defaultKilnHome } from '../../core/paths.js';
+import { defaultKilnHome } from '../../lib/paths.js';
 import { registry } from '../../plugins.js';
 import { loadTemplate } from '../../template/index.js';
 import { withContext } from '../context.js';

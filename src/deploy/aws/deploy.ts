@@ -27,9 +27,9 @@ import {
 import { type AwsAccess, autoScalingClient, ec2Client } from '../../aws/clients.js';
 import { awsCode, describeAwsError, explainAwsError } from '../../aws/errors.js';
 import type { CatalogApi, NewDeployment } from '../../catalog/types.js';
-import { CancelledError, SystemError, UserError } from '../../core/errors.js';
 import type { BuildUi } from '../../core/events.js';
-import { sleep } from '../../core/sleep.js';
+import { CancelledError, SystemError, UserError } from '../../lib/errors.js';
+import { sleep } from '../../lib/sleep.js';
 
 export interface RefreshPreferences {
   /** MinHealthyPercentage, 0–100 (AWS's default 90). */

@@ -22,7 +22,7 @@ import { type AwsAccess, ec2Client } from '../../aws/clients.js';
 import { awsCode, describeAwsError, explainAwsError } from '../../aws/errors.js';
 import { retryOn } from '../../aws/retry.js';
 import { ARTIFACT_TAG, CREATED_TAG, RUN_TAG } from '../../aws/tags.js';
-import { sleep } from '../../core/sleep.js';
+import { sleep } from '../../lib/sleep.js';
 
 export type LeftoverKind = 'instance' | 'image' | 'snapshot' | 'key-pair' | 'security-group';
 

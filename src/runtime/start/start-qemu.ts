@@ -5,8 +5,9 @@
  * own words and the console's last lines. Cleanup stops QEMU unless the instance was
  * recorded.
  */
-import { SystemError } from '../../core/errors.js';
+
 import type { Step } from '../../core/steps.js';
+import { SystemError } from '../../lib/errors.js';
 import { lastLines } from '../../qemu/console.js';
 import { describeExit, QemuStartError, startVm } from '../../qemu/launch.js';
 import type { StartState } from './state.js';

@@ -4,7 +4,7 @@
  * the range of the sub-expression at fault; an expression that fails yields an unknown value,
  * so one mistake does not cascade into more.
  */
-import { nearest } from '../suggest.js';
+import { nearest } from '../../lib/suggest.js';
 import { type Diagnostic, type Expr, type ForExpr, type Range, rangeBetween } from './ast.js';
 import {
   bool,

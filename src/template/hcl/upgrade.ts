@@ -14,7 +14,7 @@
  * Unlike Packer, which runs Go's text/template over the HCL text it generated (and so trips over
  * the `\"` it escaped itself), each JSON string is converted on its own before it is quoted.
  */
-import { parseGoDurationNs } from '../../core/duration.js';
+import { parseGoDurationNs } from '../../lib/duration.js';
 import type { RawPostProcessor, RawProvisioner, RawTemplate } from '../raw-template.js';
 
 /** The HCL2 text and the problems a user must fix by hand (each also a comment in the text). */

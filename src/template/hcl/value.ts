@@ -7,7 +7,7 @@
  * Numbers are JavaScript doubles where cty has arbitrary precision: values beyond 2^53 lose
  * their low digits (no Packer template is known to depend on them).
  */
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../lib/errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types

@@ -15,8 +15,8 @@ import {
 import { explainAwsError, leftoverError } from '../../../aws/errors.js';
 import { retryOn } from '../../../aws/retry.js';
 import { toTags } from '../../../aws/tags.js';
-import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
+import { SystemError } from '../../../lib/errors.js';
 import { amiTags } from '../config.js';
 import type { AmazonState } from '../state.js';
 import { blockDevices } from './run-source-instance.js';

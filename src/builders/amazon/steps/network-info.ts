@@ -11,8 +11,8 @@ import {
   type Subnet,
 } from '@aws-sdk/client-ec2';
 import { explainAwsError } from '../../../aws/errors.js';
-import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
+import { UserError } from '../../../lib/errors.js';
 import type { AmazonState } from '../state.js';
 
 /** A Packer filter map as EC2 filters (one value each, as Packer sends them). */

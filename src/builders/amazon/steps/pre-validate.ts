@@ -7,8 +7,8 @@ import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { stsClient } from '../../../aws/clients.js';
 import { explainAwsError } from '../../../aws/errors.js';
-import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
+import { UserError } from '../../../lib/errors.js';
 import { targetRegions } from '../config.js';
 import type { AmazonState } from '../state.js';
 

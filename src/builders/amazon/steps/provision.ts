@@ -5,9 +5,9 @@
  */
 
 import { waitForSsh } from '../../../communicator/ssh.js';
-import { parseGoDurationMs } from '../../../core/duration.js';
-import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
+import { parseGoDurationMs } from '../../../lib/duration.js';
+import { sleep } from '../../../lib/sleep.js';
 import { sshTimeout } from '../config.js';
 import type { AmazonState } from '../state.js';
 

@@ -26,8 +26,8 @@ import {
   leftoverError,
 } from '../../../aws/errors.js';
 import { RUN_TAG, toTags } from '../../../aws/tags.js';
-import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
+import { sleep } from '../../../lib/sleep.js';
 import { type BlockDeviceConfig, runTags, runVolumeTags, tenancyOf } from '../config.js';
 import type { AmazonState } from '../state.js';
 

@@ -11,8 +11,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { awsCode, explainAwsError, leftoverError } from '../../../aws/errors.js';
 import { retryOn } from '../../../aws/retry.js';
-import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
+import { UserError } from '../../../lib/errors.js';
 import type { AmazonState } from '../state.js';
 
 /** Where to ask for this machine's public address (what AWS will see as the SSH client). */

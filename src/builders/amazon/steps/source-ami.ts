@@ -2,8 +2,8 @@
 import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
 import { awsCode, explainAwsError } from '../../../aws/errors.js';
 import { retryOn } from '../../../aws/retry.js';
-import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
+import { UserError } from '../../../lib/errors.js';
 import type { AmazonState } from '../state.js';
 
 export const sourceAmi: Step<AmazonState> = {

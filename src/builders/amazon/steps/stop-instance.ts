@@ -6,9 +6,9 @@
 import { DescribeInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { explainAwsError } from '../../../aws/errors.js';
 import { retryOn } from '../../../aws/retry.js';
-import { SystemError } from '../../../core/errors.js';
-import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
+import { SystemError } from '../../../lib/errors.js';
+import { sleep } from '../../../lib/sleep.js';
 import type { AmazonState } from '../state.js';
 
 export const stopInstance: Step<AmazonState> = {

@@ -10,9 +10,9 @@ import {
 } from '@aws-sdk/client-ec2';
 import { explainAwsError } from '../../../aws/errors.js';
 import { retryOn } from '../../../aws/retry.js';
-import { SystemError, UserError } from '../../../core/errors.js';
-import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
+import { SystemError, UserError } from '../../../lib/errors.js';
+import { sleep } from '../../../lib/sleep.js';
 import type { AmazonEbsConfig } from '../config.js';
 import type { AmazonState } from '../state.js';
 

@@ -4,8 +4,9 @@
  * kiln's first-boot unit created, shell histories, `~/.ansible`, the host keys (when the
  * image makes its own at boot), the machine id; then syncs.
  */
-import { SystemError } from '../../../core/errors.js';
+
 import type { Step } from '../../../core/steps.js';
+import { SystemError } from '../../../lib/errors.js';
 import type { QemuState } from '../state.js';
 
 /**

@@ -7,8 +7,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isInside } from '../../../catalog/fs-util.js';
-import { haveCommand } from '../../../core/exec.js';
 import type { Step } from '../../../core/steps.js';
+import { haveCommand } from '../../../lib/exec.js';
 import { parseDiskSize } from '../config.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 import { findWarm, markBroken, type WarmSpec, warmEnabled } from '../warm.js';

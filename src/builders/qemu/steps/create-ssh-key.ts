@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import ssh2 from 'ssh2';
 import { createKeyDir, type KeyDir } from '../../../communicator/keys.js';
-import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
+import { UserError } from '../../../lib/errors.js';
 import type { QemuState } from '../state.js';
 
 const keyDirs = new WeakMap<QemuState, KeyDir>();

@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
+import { sleep } from '../../../lib/sleep.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 import { findWarm, removeWarm, WARM_DIR, WARM_LAYER, writeWarm } from '../warm.js';
 

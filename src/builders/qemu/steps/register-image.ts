@@ -9,9 +9,9 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { digestForRegistration } from '../../../catalog/digest.js';
-import { UserError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { crashPoint } from '../../../core/test-hooks.js';
+import { UserError } from '../../../lib/errors.js';
 import { qemuArtifact } from '../artifact.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 

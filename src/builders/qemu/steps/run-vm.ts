@@ -7,8 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
+import { SystemError } from '../../../lib/errors.js';
 import { sshCredentials } from '../../../qemu/credentials.js';
 import { describeExit, type Vm } from '../../../qemu/launch.js';
 import { journal, type QemuState, unjournal } from '../state.js';

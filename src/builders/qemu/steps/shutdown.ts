@@ -6,10 +6,10 @@
  * kiln's minimal image, where an orderly shutdown only costs time).
  */
 
-import { parseGoDurationMs } from '../../../core/duration.js';
-import { SystemError } from '../../../core/errors.js';
-import { sleep } from '../../../core/sleep.js';
 import type { Step } from '../../../core/steps.js';
+import { parseGoDurationMs } from '../../../lib/duration.js';
+import { SystemError } from '../../../lib/errors.js';
+import { sleep } from '../../../lib/sleep.js';
 import type { QemuState } from '../state.js';
 
 // Without an ACPI handler QEMU is stopped next, with the root file system still mounted:

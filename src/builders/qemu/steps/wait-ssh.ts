@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type SshCommunicator, waitForSsh } from '../../../communicator/ssh.js';
-import { parseGoDurationMs } from '../../../core/duration.js';
-import { SystemError } from '../../../core/errors.js';
 import type { Step } from '../../../core/steps.js';
+import { parseGoDurationMs } from '../../../lib/duration.js';
+import { SystemError } from '../../../lib/errors.js';
 import type { QemuState } from '../state.js';
 import { adoptScript } from '../warm.js';
 

@@ -4,7 +4,7 @@
  * for its labels and duplicates. Bodies are kept unevaluated: evaluation follows Packer's order
  * (variables → locals and data → sources → builds) in load.ts.
  */
-import { nearest } from '../../suggest.js';
+import { nearest } from '../../../lib/suggest.js';
 import type { Attribute, Block, Body, Diagnostic, Expr, Range } from '../ast.js';
 import { diag } from './diagnostics.js';
 import type { ParsedFile } from './files.js';

@@ -3,8 +3,9 @@
  * template's problems: every error at once, in source order, each as `file:line:column:
  * summary: detail` with the offending line and a caret under the column.
  */
-import { UserError } from '../../../core/errors.js';
+
 import type { SourceLoc } from '../../../core/loaded-template.js';
+import { UserError } from '../../../lib/errors.js';
 import type { Diagnostic, Range } from '../ast.js';
 
 /** The source texts of a template's files, by the file name its ranges carry. */

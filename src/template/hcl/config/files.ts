@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../../../core/errors.js';
+import { UserError } from '../../../lib/errors.js';
 import type { Diagnostic, File } from '../ast.js';
 import { parseConfig } from '../parser.js';
 

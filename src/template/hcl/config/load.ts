@@ -6,9 +6,10 @@
  * `build-name.type.name` when the build block has a name.
  */
 import { resolve as resolvePath } from 'node:path';
-import { parseGoDurationNs } from '../../../core/duration.js';
-import { UserError } from '../../../core/errors.js';
 import type { PrepareContext } from '../../../core/plugin.js';
+import { parseGoDurationNs } from '../../../lib/duration.js';
+import { UserError } from '../../../lib/errors.js';
+import { nearest } from '../../../lib/suggest.js';
 import {
   FuncError,
   type InterpolationContext,
@@ -17,7 +18,6 @@ import {
   renderOnce,
 } from '../../interpolate.js';
 import { checkSchema } from '../../schema-check.js';
-import { nearest } from '../../suggest.js';
 import type {
   LoadedTemplate,
   LoadOptions,

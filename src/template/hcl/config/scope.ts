@@ -6,8 +6,8 @@
  */
 import { z } from 'zod';
 import type { DataSourcePlugin } from '../../../core/plugin.js';
+import { nearest } from '../../../lib/suggest.js';
 import { checkSchema } from '../../schema-check.js';
-import { nearest } from '../../suggest.js';
 import type { Diagnostic, Expr, Range } from '../ast.js';
 import { traversals } from '../ast.js';
 import { type EvalContext, evaluate } from '../evaluate.js';

@@ -4,7 +4,7 @@
  * strftime, on the time the template was loaded), `rfc3339_parse`, `unix_timestamp_parse`.
  * Timestamps keep their own UTC offset, as Go's time.Time does.
  */
-import { parseGoDurationNs } from '../../../core/duration.js';
+import { parseGoDurationNs } from '../../../lib/duration.js';
 import { formatGoTime, formatStrftime } from '../../go-time.js';
 import {
   asNumber,

@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { CancelledError, SystemError, UserError } from './errors.js';
+import { CancelledError, SystemError, UserError } from '../lib/errors.js';
 
 /** Options for running one external program. */
 export interface ExecOptions {

@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { CancelledError } from './errors.js';
-import { pause, sleep } from './sleep.js';
+import { CancelledError } from '../lib/errors.js';
+import { pause, sleep } from '../lib/sleep.js';
 
 describe('sleep', () => {
   it('resolves after the time and leaves no listener on the signal', async () => {

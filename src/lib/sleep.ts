@@ -4,7 +4,7 @@
  * always removes its abort listener, so a long-lived signal does not collect one per
  * poll.
  */
-import { CancelledError } from './errors.js';
+import { CancelledError } from '../lib/errors.js';
 
 export interface SleepOptions {
   /** Let the process exit while this timer is pending (for a timeout raced against an exit). */
