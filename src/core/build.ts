@@ -18,6 +18,7 @@ import {
   NotCacheable,
 } from './input-hash.js';
 import type { LoadedTemplate, PreparedBuild, PreparedPostProcessor } from './loaded-template.js';
+import { runParallel } from './parallel.js';
 import type { Artifact, BuildContext, PostProcessContext } from './plugin.js';
 import { createProvisionHook, errorText } from './provision-hook.js';
 
@@ -92,20 +93,32 @@ export async function runBuilds(
   const limit =
     opts.parallelBuilds && opts.parallelBuilds > 0 ? opts.parallelBuilds : Number.POSITIVE_INFINITY;
   const outcomes: Array<BuildOutcome | undefined> = template.builds.map(() => undefined);
-  const running = new Set<Promise<void>>();
-  for (const [i, build] of template.builds.entries()) {
-    if (signal.aborted) break;
-    while (running.size >= limit) await Promise.race(running);
-    if (signal.aborted) break;
-    const p = runOne(build, template, { ...opts, signal, tracker, runId, runUuid, clock }).then(
-      (o) => {
-        outcomes[i] = o;
-        running.delete(p);
+  // A build's failure is its outcome, never a throw: one build failing stops no other (as
+  // in Packer). An interrupt stops them all, and the builds not started yet never start.
+  const branches = template.builds.map((build, i) => ({
+    name: build.name,
+    state: undefined,
+    steps: [
+      {
+        name: 'build',
+        run: async () => {
+          outcomes[i] = await runOne(build, template, {
+            ...opts,
+            signal,
+            tracker,
+            runId,
+            runUuid,
+            clock,
+          });
+        },
       },
-    );
-    running.add(p);
-  }
-  await Promise.all(running);
+    ],
+  }));
+  await runParallel(branches, { signal, ui: new BuildUi(root, '') }, { limit }).catch(
+    (err: unknown) => {
+      if (!signal.aborted) throw err;
+    },
+  );
 
   root.emit({
     type: 'ui',

@@ -12,6 +12,11 @@ export interface StepContext {
   /** Aborted on SIGINT/SIGTERM or when the build must stop. */
   signal: AbortSignal;
   ui: BuildUi;
+  /**
+   * How step lists a step runs inside itself (a parallel step's branches) are run: the same
+   * -on-error, second interrupt and left-behind report as the list that runs the step.
+   */
+  nested?: RunStepsOptions;
 }
 
 export interface Step<S> {
@@ -20,6 +25,12 @@ export interface Step<S> {
   run(state: S, ctx: StepContext): Promise<void>;
   /** Removes what `run` created; must tolerate `run` having stopped half-way. */
   cleanup?(state: S, ctx: CleanupContext): Promise<void>;
+  /**
+   * What its cleanup would still undo, in words, for the left-behind report of a forced
+   * exit (`cancel instance refresh r-1`); undefined when it would undo nothing. Without
+   * it, the report names the step.
+   */
+  owes?(state: S, failed: boolean): string | undefined;
 }
 
 export interface CleanupContext {
@@ -50,12 +61,34 @@ export async function runSteps<S>(
   opts: RunStepsOptions = {},
 ): Promise<void> {
   const started: Step<S>[] = [];
+  const owing = (list: Step<S>[], failed: boolean) =>
+    list.flatMap((s) => {
+      const what = s.owes ? s.owes(state, failed) : s.name;
+      return what === undefined ? [] : [what];
+    });
+  // While a nested list cleans up, this one has not finished: were it stopped now, it
+  // would clean up as a failed run.
+  const owed = () =>
+    owing(
+      started.filter((s) => s.cleanup),
+      true,
+    ).reverse();
+  const report = opts.onCleanupPending;
+  const runCtx: StepContext = {
+    ...ctx,
+    nested: {
+      ...(opts.onError ? { onError: opts.onError } : {}),
+      ...(opts.cleanupSignal ? { cleanupSignal: opts.cleanupSignal } : {}),
+      // What a nested list still owes comes first: it is cleaned up before this list's steps.
+      ...(report ? { onCleanupPending: (inner: string[]) => report([...inner, ...owed()]) } : {}),
+    },
+  };
   let failure: unknown;
   try {
     for (const step of steps) {
       throwIfAborted(ctx.signal);
       started.push(step);
-      await step.run(state, ctx);
+      await step.run(state, runCtx);
     }
     throwIfAborted(ctx.signal);
   } catch (err) {
@@ -77,7 +110,7 @@ export async function runSteps<S>(
   const cleanupSignal = opts.cleanupSignal ?? new AbortController().signal;
   const pending = started.filter((s) => s.cleanup).reverse();
   while (pending.length > 0) {
-    opts.onCleanupPending?.(pending.map((s) => s.name));
+    opts.onCleanupPending?.(owing(pending, failed));
     const step = pending.shift()!;
     try {
       await step.cleanup!(state, { signal: cleanupSignal, ui: ctx.ui, failed });
