@@ -3,16 +3,29 @@
  * a kernel and initrd for direct kernel boot) into the catalog as a standalone qcow2.
  */
 
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { digestForRegistration } from '../catalog/digest.js';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import type { BuildUi } from '../core/events.js';
+import { openJournal } from '../core/journal-step.js';
+import { type RunStepsOptions, runSteps, type Step } from '../core/steps.js';
 import { UserError } from '../lib/errors.js';
-import { convertImage, imageInfo } from '../qemu/img.js';
+import { imageInfo } from '../qemu/img.js';
+import type { ImportState } from './state.js';
+import { createWorkDir } from './steps/create-work-dir.js';
+import { importDisk } from './steps/import-disk.js';
+import { registerImage } from './steps/register-image.js';
 
-export interface ImportOptions {
+/** The steps of `kiln images import`, in order; each removes what it made in its cleanup. */
+export const IMPORT_STEPS: readonly Step<ImportState>[] = [
+  openJournal,
+  createWorkDir,
+  importDisk,
+  registerImage,
+];
+
+export interface ImportOptions extends RunStepsOptions {
   catalog: CatalogApi;
   disk: string;
   kernel?: string;
@@ -55,29 +68,28 @@ export async function importImage(opts: ImportOptions): Promise<ImageRecord> {
     );
   }
   const { catalog, ui } = opts;
-  const id = catalog.images.newId('img');
-  const work = join(catalog.imagesDir, `.tmp-${id}`);
-  const final = join(catalog.imagesDir, id);
-  let done = false;
-  try {
-    await mkdir(work, { recursive: true, mode: 0o700 });
-    ui.say(
-      `Importing ${disk} (${info.format}${info.backingFile ? `, flattening its backing chain` : ''})...`,
-    );
-    await convertImage(disk, join(work, 'disk.qcow2'), 'qcow2', opts.signal, info.format);
-    if (opts.kernel) await copyFile(resolve(opts.kernel), join(work, 'vmlinuz'));
-    if (opts.initrd) await copyFile(resolve(opts.initrd), join(work, 'initrd.img'));
-    await rename(work, final);
-    const files = [join(final, 'disk.qcow2')];
-    if (opts.kernel) files.push(join(final, 'vmlinuz'));
-    if (opts.initrd) files.push(join(final, 'initrd.img'));
-    const sha256 = await digestForRegistration(catalog.home, files[0]!, opts.signal);
-    const image = catalog.images.register({
-      id,
-      sha256,
+  const imageId = catalog.images.newId('img');
+  const final = join(catalog.imagesDir, imageId);
+  const state: ImportState = {
+    catalog,
+    runId: `import-${randomBytes(8).toString('hex')}`,
+    runDescription: `kiln images import ${disk}`,
+    imageId,
+    work: join(catalog.imagesDir, `.tmp-${imageId}`),
+    final,
+    disk,
+    format: info.format,
+    flatten: Boolean(info.backingFile),
+    ...(opts.kernel ? { kernel: opts.kernel } : {}),
+    ...(opts.initrd ? { initrd: opts.initrd } : {}),
+    files: [
+      'disk.qcow2',
+      ...(opts.kernel ? ['vmlinuz'] : []),
+      ...(opts.initrd ? ['initrd.img'] : []),
+    ],
+    record: () => ({
       name: opts.name ?? basename(disk).replace(/\.(qcow2|raw|img)$/i, ''),
       builder: 'import',
-      files,
       format: 'qcow2',
       tags: opts.tags,
       metadata: {
@@ -90,14 +102,10 @@ export async function importImage(opts: ImportOptions): Promise<ImageRecord> {
             }
           : {}),
       },
-    });
-    done = true;
-    ui.say(`Imported as ${image.id} (${image.name})`);
-    return image;
-  } finally {
-    if (!done) {
-      await rm(work, { recursive: true, force: true }).catch(() => undefined);
-      await rm(final, { recursive: true, force: true }).catch(() => undefined);
-    }
-  }
+    }),
+  };
+  await runSteps(IMPORT_STEPS, state, { signal: opts.signal, ui }, opts);
+  const image = state.image!;
+  ui.say(`Imported as ${image.id} (${image.name})`);
+  return image;
 }
