@@ -6,11 +6,12 @@
 
 import type { CatalogApi } from '../catalog/types.js';
 import type { BuildUi } from '../core/events.js';
+import type { RunStepsOptions } from '../core/steps.js';
 import { parseGoDurationMs } from '../lib/duration.js';
 import { deployLocal, listInstanceStatuses } from '../runtime/index.js';
 import type { PipelineConfig } from './pipeline-file.js';
 
-export interface DeployReleaseOptions {
+export interface DeployReleaseOptions extends RunStepsOptions {
   deploy: NonNullable<PipelineConfig['deploy']>;
   imageId: string;
   /** The port the service listens on in the guest (local deploys forward to it). */
@@ -25,9 +26,15 @@ export interface DeployReleaseOptions {
 /** Deploys the image; resolves once the target serves it, throws why not (the old release keeps serving). */
 export async function deployRelease(o: DeployReleaseOptions): Promise<{ alreadyServing: boolean }> {
   const { deploy } = o;
+  const steps: RunStepsOptions = {
+    ...(o.onError ? { onError: o.onError } : {}),
+    ...(o.cleanupSignal ? { cleanupSignal: o.cleanupSignal } : {}),
+    ...(o.onCleanupPending ? { onCleanupPending: o.onCleanupPending } : {}),
+  };
   if (deploy.aws) {
     const { deployAmi } = await import('../deploy/aws/deploy.js');
     await deployAmi({
+      ...steps,
       region: deploy.aws.region,
       asg: deploy.aws.asg,
       imageId: o.imageId,
@@ -51,6 +58,7 @@ export async function deployRelease(o: DeployReleaseOptions): Promise<{ alreadyS
     return { alreadyServing: true };
   }
   const result = await deployLocal({
+    ...steps,
     catalog,
     image: o.imageId,
     group: local.group,

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { MemoryUi } from '../core/events.js';
 import { Secrets } from '../core/secrets.js';
 import { registry } from '../plugins.js';
 import { loadPipeline, selectEnvironments } from './pipeline-file.js';
-import { mapLimit, runPipeline } from './run-pipeline.js';
+import { runPipeline } from './run-pipeline.js';
 
 let dir: string;
 
@@ -163,18 +163,63 @@ describe('runPipeline', () => {
   });
 });
 
-describe('mapLimit', () => {
-  it('never runs more than the limit at once and keeps the order', async () => {
-    let running = 0;
-    let peak = 0;
-    const out = await mapLimit([1, 2, 3, 4, 5], 2, async (n) => {
-      running++;
-      peak = Math.max(peak, running);
-      await new Promise((r) => setTimeout(r, 5));
-      running--;
-      return n * 10;
+describe('runPipeline releases (file builder, shell-local: no VM)', () => {
+  it('a release that fails stops its sibling, which cleans up and is reported cancelled', async () => {
+    const tpl = (target: string) =>
+      JSON.stringify({
+        variables: { source_image: '', env: '' },
+        builders: [{ type: 'file', content: 'x', target }],
+        provisioners: [
+          {
+            type: 'shell-local',
+            inline: [
+              'if [ "{{user `env`}}" = dev ]; then sleep 1; echo dev broke; exit 4; fi',
+              'sleep 60',
+            ],
+          },
+        ],
+      });
+    write(
+      'build.json',
+      JSON.stringify({
+        builders: [{ type: 'file', content: 'x', target: join(dir, 'build.out') }],
+      }),
+    );
+    write('release.json', tpl(join(dir, 'release-{{user `env`}}.out')));
+    write('env/dev.json', JSON.stringify({ env: 'dev' }));
+    write('env/prod.json', JSON.stringify({ env: 'prod' }));
+    const p = loadPipeline(
+      write(
+        'kiln.pipeline.json',
+        JSON.stringify({
+          build: { template: 'build.json' },
+          release: { template: 'release.json' },
+          environments: {
+            dev: { var_file: 'env/dev.json' },
+            prod: { var_file: 'env/prod.json' },
+          },
+        }),
+      ),
+    );
+    const t0 = Date.now();
+    using catalog = Catalog.open(join(dir, 'home'));
+    const result = await runPipeline({
+      pipeline: p,
+      ui: new MemoryUi(new Secrets()),
+      registry,
+      catalog,
+      parallel: 2,
     });
-    expect(out).toEqual([10, 20, 30, 40, 50]);
-    expect(peak).toBe(2);
-  });
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(result.failure).toMatchObject({ step: 'release', environment: 'dev' });
+    const rows = result.rows.map((r) => [r.step, r.environment, r.outcome]);
+    expect(rows).toContainEqual(['release', 'dev', 'failed']);
+    expect(rows).toContainEqual(['release', 'prod', 'cancelled']);
+    expect(result.rows.find((r) => r.environment === 'prod')!.message).toMatch(
+      /stopped: release dev failed/,
+    );
+    // The cancelled release's file builder removed its half-made target.
+    expect(existsSync(join(dir, 'release-prod.out'))).toBe(false);
+    expect(existsSync(join(dir, 'build.out'))).toBe(true);
+  }, 40_000);
 });

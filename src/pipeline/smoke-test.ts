@@ -4,32 +4,26 @@
  * image and check (`<kiln home>/pipeline/smoke/`): images are immutable, so a reused
  * release that passed the same check before is not booted again (unless forced).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CatalogApi } from '../catalog/types.js';
-import type { BuildUi } from '../core/events.js';
 import { canonicalJson } from '../core/input-hash.js';
-import { parseGoDurationMs } from '../lib/duration.js';
-import { startInstance, stopInstance, waitHttp, whyNotRunning } from '../runtime/index.js';
+import { openJournal } from '../core/journal-step.js';
+import { runSteps, type Step } from '../core/steps.js';
+import type { SmokeState, SmokeTestOptions } from './smoke-state.js';
+import { bootInstance } from './steps/boot-instance.js';
+import { checkHttp } from './steps/check-http.js';
+import { rememberPass } from './steps/remember-pass.js';
 
-export interface SmokeTestOptions {
-  catalog: CatalogApi;
-  imageId: string;
-  /** The port the service listens on inside the guest. */
-  guestPort: number;
-  path: string;
-  expectStatus: number;
-  expectBody?: string;
-  /** Go duration: how long the image gets to boot and answer. */
-  timeout: string;
-  ui: BuildUi;
-  signal?: AbortSignal;
-  /** Boot and check even when this check passed before. */
-  force?: boolean;
-  /** Instance name prefix. */
-  name: string;
-}
+/** The steps of a smoke test that boots, in order (each removes what it made in its cleanup). */
+export const SMOKE_STEPS: readonly Step<SmokeState>[] = [
+  openJournal,
+  bootInstance,
+  checkHttp,
+  rememberPass,
+];
+
+export type { SmokeTestOptions } from './smoke-state.js';
 
 /** Checks the image; resolves when it answered as expected, throws why it did not. */
 export async function smokeTest(o: SmokeTestOptions): Promise<{ cached: boolean }> {
@@ -51,39 +45,19 @@ export async function smokeTest(o: SmokeTestOptions): Promise<{ cached: boolean 
     return { cached: true };
   }
 
-  o.ui.say(`Booting ${o.imageId} to check GET ${o.path} on guest port ${o.guestPort}`);
-  const instance = await startInstance({
+  const state: SmokeState = {
     catalog,
-    image: o.imageId,
-    ports: [{ host: 0, guest: o.guestPort }],
-    name: `${o.name}-${o.imageId.slice(4, 12)}`,
-    ...(o.signal ? { signal: o.signal } : {}),
-    ui: o.ui,
-  });
-  try {
-    const hostPort = instance.ports[0]!.host;
-    const answer = await waitHttp({
-      port: hostPort,
-      path: o.path,
-      timeoutMs: parseGoDurationMs(o.timeout),
-      expectStatus: o.expectStatus,
-      ...(o.expectBody !== undefined ? { expectBody: o.expectBody } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
-      isAlive: () => {
-        const now = catalog.instances.get(instance.id);
-        return now ? whyNotRunning(now) : 'the instance is gone';
-      },
-    });
-    o.ui.say(
-      `${o.imageId} answered ${answer.status} after ${(answer.elapsedMs / 1000).toFixed(1)} s: ${answer.body.trim().slice(0, 80)}`,
-    );
-  } finally {
-    // The instance is thrown away: no graceful shutdown to wait for.
-    await stopInstance(catalog, instance.id, { timeoutMs: 0 }).catch((err: unknown) =>
-      o.ui.error(`could not stop ${instance.id}: ${(err as Error).message}`),
-    );
-  }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(marker, `${JSON.stringify({ ...check, passedAt: new Date().toISOString() })}\n`);
+    runId: `smoke-${randomBytes(8).toString('hex')}`,
+    runDescription: `kiln pipeline: smoke test of ${o.imageId}`,
+    opts: o,
+    check,
+    marker,
+  };
+  await runSteps(
+    SMOKE_STEPS,
+    state,
+    { signal: o.signal ?? new AbortController().signal, ui: o.ui },
+    o,
+  );
   return { cached: false };
 }
