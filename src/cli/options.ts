@@ -36,3 +36,11 @@ export function durationOption(
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/** `--on-error`'s value, checked as `kiln build` checks it (undefined: the default, cleanup). */
+export function onErrorOption(value: string | undefined): 'cleanup' | 'abort' | undefined {
+  if (value === undefined || value === 'cleanup' || value === 'abort') return value;
+  throw new UserError('BadFlag', `invalid value "${value}" for flag -on-error`, {
+    hint: 'use -on-error=cleanup or -on-error=abort',
+  });
+}

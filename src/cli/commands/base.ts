@@ -10,6 +10,7 @@ import { importImage } from '../../base/import.js';
 import { Catalog } from '../../catalog/index.js';
 import { BuildUi } from '../../core/events.js';
 import { withContext } from '../context.js';
+import { onErrorOption } from '../options.js';
 
 interface ImportOpts {
   kernel?: string;
@@ -28,26 +29,37 @@ export function registerBase(program: Command): void {
     )
     .argument('<name>', 'which base: debian-12')
     .option('--force', 'rebuild it even when it exists')
+    .option(
+      '--on-error <action>',
+      'on failure: cleanup (default) removes the half-made image; abort leaves it for debugging',
+    )
     .action(
-      withContext({ name: 'kiln base' }, async (ctx, name: string, opts: { force?: boolean }) => {
-        // Progress to stderr; stdout carries only the image id (or the machine-readable lines).
-        const ui = ctx.ui();
-        using catalog = Catalog.open();
-        const r = await makeBase({
-          catalog,
-          name,
-          force: opts.force === true,
-          ui: new BuildUi(ui, name),
-          signal: ctx.signal,
-        });
-        if (r.created) {
-          const t = Object.entries(r.timings)
-            .map(([k, v]) => `${k} ${v.toFixed(1)}s`)
-            .join(', ');
-          ui.emit({ type: 'ui', level: 'message', build: name, text: `timings: ${t}` });
-        }
-        ctx.out(`${r.image.id}\n`);
-      }),
+      withContext(
+        { name: 'kiln base' },
+        async (ctx, name: string, opts: { force?: boolean; onError?: string }) => {
+          const onError = onErrorOption(opts.onError);
+          // Progress to stderr; stdout carries only the image id (or the machine-readable lines).
+          const ui = ctx.ui();
+          using catalog = Catalog.open();
+          const r = await makeBase({
+            catalog,
+            name,
+            force: opts.force === true,
+            ui: new BuildUi(ui, name),
+            signal: ctx.signal,
+            cleanupSignal: ctx.cleanupSignal,
+            onCleanupPending: ctx.pendingCleanups(`base ${name}`),
+            ...(onError ? { onError } : {}),
+          });
+          if (r.created) {
+            const t = Object.entries(r.timings)
+              .map(([k, v]) => `${k} ${v.toFixed(1)}s`)
+              .join(', ');
+            ui.emit({ type: 'ui', level: 'message', build: name, text: `timings: ${t}` });
+          }
+          ctx.out(`${r.image.id}\n`);
+        },
+      ),
     );
 
   const images =
@@ -77,6 +89,8 @@ export function registerBase(program: Command): void {
           tags: opts.tag,
           ui: new BuildUi(ctx.ui(), 'import'),
           signal: ctx.signal,
+          cleanupSignal: ctx.cleanupSignal,
+          onCleanupPending: ctx.pendingCleanups(`import ${disk}`),
         });
         ctx.out(`${image.id}\n`);
       }),

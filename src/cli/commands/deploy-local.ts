@@ -88,6 +88,8 @@ export function registerDeployLocal(deploy: Command): void {
             timeoutMs,
             rollback: opts.rollback,
             signal: ctx.signal,
+            cleanupSignal: ctx.cleanupSignal,
+            onCleanupPending: ctx.pendingCleanups(`deploy of group ${opts.group}`),
             ui,
           });
           if (opts.quiet !== true) {

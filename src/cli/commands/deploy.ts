@@ -104,6 +104,7 @@ export function registerDeploy(program: Command): void {
               ? { checkpointDelaySeconds: intOption('--checkpoint-delay', opts.checkpointDelay)! }
               : {}),
             onCleanupPending: ctx.pendingCleanups(`deploy to ${opts.asg}`),
+            cleanupSignal: ctx.cleanupSignal,
           };
           const result = opts.rollback
             ? await (await import('../../deploy/aws/deploy.js')).rollbackDeploy(common)

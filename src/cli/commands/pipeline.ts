@@ -13,9 +13,11 @@ import { defaultParallelism, type PipelineRow, runPipeline } from '../../pipelin
 import { registry } from '../../plugins.js';
 import { formatTable } from '../../ui/format.js';
 import { withContext } from '../context.js';
+import { onErrorOption } from '../options.js';
 
 interface PipelineFlags {
   env?: string;
+  onError?: string;
   cache?: boolean;
   output?: string;
   parallel?: string;
@@ -43,6 +45,10 @@ export function registerPipeline(program: Command): void {
     .option('--no-cache', 'build every image even when its inputs are unchanged')
     .option('--output <format>', 'json: one JSON object per row on stdout')
     .option('--parallel <n>', `releases at once (default here: ${defaultParallelism()})`)
+    .option(
+      '--on-error <action>',
+      'on failure: cleanup (default) removes what the failed step made; abort leaves it for debugging',
+    )
     .addHelpText('after', HELP_AFTER)
     .action(
       withContext(
@@ -51,6 +57,7 @@ export function registerPipeline(program: Command): void {
           const opts = command.optsWithGlobals<PipelineFlags>();
           // --output json is for the rows: progress stays human lines on stderr.
           const json = ctx.mode === 'json';
+          const onError = onErrorOption(opts.onError);
           let parallel: number | undefined;
           if (opts.parallel !== undefined) {
             if (!/^\d+$/.test(opts.parallel) || Number(opts.parallel) < 1)
@@ -76,6 +83,9 @@ export function registerPipeline(program: Command): void {
             noCache: opts.cache === false,
             ...(parallel ? { parallel } : {}),
             signal: ctx.signal,
+            cleanupSignal: ctx.cleanupSignal,
+            onCleanupPending: ctx.pendingCleanups('pipeline'),
+            ...(onError ? { onError } : {}),
             ...(json ? { onRow: (row) => ctx.out(`${JSON.stringify(jsonRow(row))}\n`) } : {}),
           });
           if (json) {
