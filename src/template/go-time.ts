@@ -4,7 +4,8 @@
  * `strftime` do.
  */
 
-const LONG_MONTHS = [
+/** Go's month names, January first. */
+export const LONG_MONTHS = [
   'January',
   'February',
   'March',
@@ -18,7 +19,16 @@ const LONG_MONTHS = [
   'November',
   'December',
 ];
-const LONG_DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+/** Go's weekday names, Sunday first. */
+export const LONG_DAYS = [
+  'Sunday',
+  'Monday',
+  'Tuesday',
+  'Wednesday',
+  'Thursday',
+  'Friday',
+  'Saturday',
+];
 
 const pad = (n: number, w: number, c = '0') => String(n).padStart(w, c);
 

@@ -278,27 +278,7 @@ async function prepareOne(
     provisioners,
     errorCleanupProvisioner,
     postProcessors,
-    interpolate(text: string, data?: Record<string, unknown>): string {
-      try {
-        return renderOnce(text, {
-          ...base,
-          data,
-          // Packer's `build` reads the same data a late key is rendered with.
-          build: (k) => {
-            const v = data?.[k];
-            if (v === undefined) throw new FuncError(`loaded data, but couldnt find ${k} in it.`);
-            return String(v);
-          },
-        });
-      } catch (err) {
-        if (err instanceof InterpolationError) {
-          throw new UserError('TemplateInterpolation', `build "${name}": ${err.message}`, {
-            hint: `in: ${text}`,
-          });
-        }
-        throw err;
-      }
-    },
+    interpolate: lateInterpolator(name, base),
   };
 }
 
@@ -387,5 +367,36 @@ async function preparePlugin(
       }
       return c;
     },
+  };
+}
+
+/**
+ * A build's `interpolate`: renders a late-bound field (e.g. `execute_command` with `.Path`)
+ * with the build's context; `{{build `K`}}` reads the same data. Errors name the build.
+ */
+export function lateInterpolator(
+  name: string,
+  base: InterpolationContext,
+): (text: string, data?: Record<string, unknown>) => string {
+  return (text, data) => {
+    try {
+      return renderOnce(text, {
+        ...base,
+        data,
+        // Packer's `build` reads the same data a late key is rendered with.
+        build: (k) => {
+          const v = data?.[k];
+          if (v === undefined) throw new FuncError(`loaded data, but couldnt find ${k} in it.`);
+          return String(v);
+        },
+      });
+    } catch (err) {
+      if (err instanceof InterpolationError) {
+        throw new UserError('TemplateInterpolation', `build "${name}": ${err.message}`, {
+          hint: `in: ${text}`,
+        });
+      }
+      throw err;
+    }
   };
 }

@@ -5,18 +5,14 @@
  * its place. Builds are named as Packer 1.6.6 prints them: `type.name`, or
  * `build-name.type.name` when the build block has a name.
  */
+
 import { resolve as resolvePath } from 'node:path';
 import type { PrepareContext } from '../../../core/plugin.js';
 import { parseGoDurationNs } from '../../../lib/duration.js';
 import { UserError } from '../../../lib/errors.js';
 import { nearest } from '../../../lib/suggest.js';
-import {
-  FuncError,
-  type InterpolationContext,
-  InterpolationError,
-  renderDeep,
-  renderOnce,
-} from '../../interpolate.js';
+import { FuncError, type InterpolationContext, renderDeep } from '../../interpolate.js';
+import { lateInterpolator } from '../../prepare.js';
 import { checkSchema } from '../../schema-check.js';
 import type {
   LoadedTemplate,
@@ -840,25 +836,6 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
     provisioners,
     errorCleanupProvisioner,
     postProcessors,
-    interpolate(text: string, data?: Record<string, unknown>): string {
-      try {
-        return renderOnce(text, {
-          ...goBase,
-          data,
-          build: (k) => {
-            const v = data?.[k];
-            if (v === undefined) throw new FuncError(`loaded data, but couldnt find ${k} in it.`);
-            return String(v);
-          },
-        });
-      } catch (err) {
-        if (err instanceof InterpolationError) {
-          throw new UserError('TemplateInterpolation', `build "${name}": ${err.message}`, {
-            hint: `in: ${text}`,
-          });
-        }
-        throw err;
-      }
-    },
+    interpolate: lateInterpolator(name, goBase),
   };
 }

@@ -5,7 +5,7 @@
  * Timestamps keep their own UTC offset, as Go's time.Time does.
  */
 import { parseGoDurationNs } from '../../../lib/duration.js';
-import { formatGoTime, formatStrftime } from '../../go-time.js';
+import { formatGoTime, formatStrftime, LONG_DAYS, LONG_MONTHS } from '../../go-time.js';
 import {
   asNumber,
   asString,
@@ -19,22 +19,6 @@ import {
   unknownOf,
 } from '../value.js';
 import { argError, define, FnError, fnError, param } from './define.js';
-
-const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
-const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
 /** An instant with its UTC offset: `wall` holds the local wall-clock time in its UTC fields. */
 export interface GoTime {
@@ -197,8 +181,8 @@ export function formatDate(format: string, t: GoTime): string {
         const m = d.getUTCMonth();
         if (n === 1) out += String(m + 1);
         else if (n === 2) out += pad(m + 1);
-        else if (n === 3) out += MONTHS[m]!.slice(0, 3);
-        else if (n === 4) out += MONTHS[m]!;
+        else if (n === 3) out += LONG_MONTHS[m]!.slice(0, 3);
+        else if (n === 4) out += LONG_MONTHS[m]!;
         else throw verbErr(tok, 'month must be "M", "MM", "MMM", or "MMMM"');
         break;
       }
@@ -208,8 +192,8 @@ export function formatDate(format: string, t: GoTime): string {
         else throw verbErr(tok, 'day of month must either be "D" or "DD"');
         break;
       case 'E':
-        if (n === 3) out += DAYS[d.getUTCDay()]!.slice(0, 3);
-        else if (n === 4) out += DAYS[d.getUTCDay()]!;
+        if (n === 3) out += LONG_DAYS[d.getUTCDay()]!.slice(0, 3);
+        else if (n === 4) out += LONG_DAYS[d.getUTCDay()]!;
         else throw verbErr(tok, 'day of week must either be "EEE" or "EEEE"');
         break;
       case 'h':
@@ -285,9 +269,9 @@ function dateFields(t: GoTime) {
     year_day: num(Math.floor((d.getTime() - start) / 86_400_000) + 1),
     day: num(d.getUTCDate()),
     month: num(d.getUTCMonth() + 1),
-    month_name: str(MONTHS[d.getUTCMonth()]!),
+    month_name: str(LONG_MONTHS[d.getUTCMonth()]!),
     weekday: num(d.getUTCDay()),
-    weekday_name: str(DAYS[d.getUTCDay()]!),
+    weekday_name: str(LONG_DAYS[d.getUTCDay()]!),
     hour: num(d.getUTCHours()),
     minute: num(d.getUTCMinutes()),
     second: num(d.getUTCSeconds()),
