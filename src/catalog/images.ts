@@ -39,6 +39,55 @@ export class Images implements ImagesApi {
   /** Records an image; its files become read-only. Throws a UserError for an unknown parent, a missing file or a bad tag. */
   register(image: NewImage): ImageRecord {
     // Validation first: nothing is changed for an image that cannot be recorded.
+    const measured = this.check(image);
+    if (image.parentId !== undefined && !this.exists(image.parentId)) throw parentNotFound(image);
+    this.h.assertWritable();
+    // Immutable from here on: even a crash before the row is written leaves nothing writable behind.
+    for (const file of image.files) chmodSync(file, 0o444);
+
+    const id = image.id ?? newId('img');
+    const createdAt = new Date().toISOString();
+    this.h.write(() => {
+      // Checked again under the write lock: another process may have removed the parent meanwhile.
+      if (image.parentId !== undefined && !this.exists(image.parentId)) throw parentNotFound(image);
+      this.insert(image, id, createdAt, measured);
+    });
+    return this.get(id)!;
+  }
+
+  /**
+   * Records a chain of images made elsewhere (a pull), parents first, with the ids and
+   * creation times they had there, in one transaction: all of them or none. Each image's
+   * parent is in the catalog or earlier in the list. Images already in the catalog are
+   * refused (the caller leaves them out).
+   */
+  importChain(images: ReadonlyArray<NewImage & { id: string; createdAt: string }>): ImageRecord[] {
+    const incoming = new Set<string>();
+    const measured = images.map((image) => {
+      const size = this.check(image);
+      if (
+        image.parentId !== undefined &&
+        !incoming.has(image.parentId) &&
+        !this.exists(image.parentId)
+      )
+        throw parentNotFound(image);
+      incoming.add(image.id);
+      return size;
+    });
+    this.h.assertWritable();
+    for (const image of images) for (const file of image.files) chmodSync(file, 0o444);
+    this.h.write(() => {
+      images.forEach((image, i) => {
+        if (image.parentId !== undefined && !this.exists(image.parentId))
+          throw parentNotFound(image);
+        this.insert(image, image.id, image.createdAt, measured[i]!);
+      });
+    });
+    return images.map((image) => this.get(image.id)!);
+  }
+
+  /** Checks an image's name, builder, id, tags and files; returns the bytes its files occupy. */
+  private check(image: NewImage): number {
     if (!image.name?.trim()) throw new UserError('InvalidImage', 'an image needs a name');
     if (!image.builder?.trim())
       throw new UserError('InvalidImage', `image "${image.name}" needs a builder type`);
@@ -47,8 +96,7 @@ export class Images implements ImagesApi {
         hint: 'an id is `img-` + 17 hex digits, or an AMI id; leave it out to have one generated',
       });
     }
-    const tags = image.tags ?? [];
-    for (const tag of tags) checkTag(tag);
+    for (const tag of image.tags ?? []) checkTag(tag);
     let measured = 0;
     for (const file of image.files) {
       if (!isAbsolute(file)) {
@@ -71,71 +119,46 @@ export class Images implements ImagesApi {
         });
       measured += onDiskSize(st);
     }
-    if (image.parentId !== undefined && !this.exists(image.parentId)) {
-      throw new UserError(
-        'ParentImageNotFound',
-        `parent image ${image.parentId} is not in the catalog`,
-        {
-          where: image.name,
-          hint: LS_HINT,
-        },
-      );
-    }
-    this.h.assertWritable();
-    // Immutable from here on: even a crash before the row is written leaves nothing writable behind.
-    for (const file of image.files) chmodSync(file, 0o444);
+    return measured;
+  }
 
-    const id = image.id ?? newId('img');
-    const createdAt = new Date().toISOString();
-    this.h.write(() => {
-      // Checked again under the write lock: another process may have removed the parent meanwhile.
-      if (image.parentId !== undefined && !this.exists(image.parentId)) {
-        throw new UserError(
-          'ParentImageNotFound',
-          `parent image ${image.parentId} is not in the catalog`,
-          {
-            where: image.name,
-            hint: LS_HINT,
-          },
-        );
-      }
-      if (this.exists(id)) {
-        throw new UserError('ImageExists', `image ${id} is already in the catalog`, {
-          hint: LS_HINT,
-        });
-      }
-      this.h.db
-        .prepare(
-          `INSERT INTO images (id, name, builder, parent_id, files, format, input_hash, template_path,
-             variables, size_bytes, sha256, metadata, status, created_at)
-           VALUES (@id, @name, @builder, @parent_id, @files, @format, @input_hash, @template_path,
-             @variables, @size_bytes, @sha256, @metadata, 'ready', @created_at)`,
-        )
-        .run({
-          id,
-          name: image.name,
-          builder: image.builder,
-          parent_id: image.parentId ?? null,
-          files: JSON.stringify(image.files),
-          format: image.format ?? null,
-          input_hash: image.inputHash ?? null,
-          template_path: image.templatePath ?? null,
-          variables: JSON.stringify(image.variables ?? {}),
-          size_bytes: image.sizeBytes ?? measured,
-          sha256: image.sha256 ?? null,
-          metadata: JSON.stringify(image.metadata ?? {}),
-          created_at: createdAt,
-        });
-      for (const tag of tags) this.putTag(id, tag);
-      // Hand the files over from the run that made them, in the same transaction: a crash after
-      // this commit must not let `kiln gc` delete what the catalog now points to.
-      this.journal.handOver(
-        image.files.flatMap((file) =>
-          isInside(this.h.imagesDir, dirname(file)) ? [file, dirname(file)] : [file],
-        ),
-      );
-    });
-    return this.get(id)!;
+  /** Inserts the row and tags, and takes the files over from the run that made them (inside a write). */
+  private insert(image: NewImage, id: string, createdAt: string, measured: number): void {
+    if (this.exists(id)) {
+      throw new UserError('ImageExists', `image ${id} is already in the catalog`, {
+        hint: LS_HINT,
+      });
+    }
+    this.h.db
+      .prepare(
+        `INSERT INTO images (id, name, builder, parent_id, files, format, input_hash, template_path,
+           variables, size_bytes, sha256, metadata, status, created_at)
+         VALUES (@id, @name, @builder, @parent_id, @files, @format, @input_hash, @template_path,
+           @variables, @size_bytes, @sha256, @metadata, 'ready', @created_at)`,
+      )
+      .run({
+        id,
+        name: image.name,
+        builder: image.builder,
+        parent_id: image.parentId ?? null,
+        files: JSON.stringify(image.files),
+        format: image.format ?? null,
+        input_hash: image.inputHash ?? null,
+        template_path: image.templatePath ?? null,
+        variables: JSON.stringify(image.variables ?? {}),
+        size_bytes: image.sizeBytes ?? measured,
+        sha256: image.sha256 ?? null,
+        metadata: JSON.stringify(image.metadata ?? {}),
+        created_at: createdAt,
+      });
+    for (const tag of image.tags ?? []) this.putTag(id, tag);
+    // Hand the files over from the run that made them, in the same transaction: a crash after
+    // this commit must not let `kiln gc` delete what the catalog now points to.
+    this.journal.handOver(
+      image.files.flatMap((file) =>
+        isInside(this.h.imagesDir, dirname(file)) ? [file, dirname(file)] : [file],
+      ),
+    );
   }
 
   /** The image with exactly this id, or undefined. */
@@ -496,6 +519,17 @@ export class Images implements ImagesApi {
   private record(row: ImageRow, tags: string[]): ImageRecord {
     return toImage(row, tags, this.seen.get(row.id) ?? row.status);
   }
+}
+
+function parentNotFound(image: NewImage): UserError {
+  return new UserError(
+    'ParentImageNotFound',
+    `parent image ${image.parentId} is not in the catalog`,
+    {
+      where: image.name,
+      hint: LS_HINT,
+    },
+  );
 }
 
 function checkTag(tag: string): void {

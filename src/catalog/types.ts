@@ -122,6 +122,8 @@ export interface ImagesApi {
   newId(prefix?: 'img' | 'ami'): string;
   /** Records an image in one transaction; throws if `parentId` is unknown or a file is missing. */
   register(image: NewImage): ImageRecord;
+  /** Records images made elsewhere (a pull), parents first, with their own ids and creation times: all or none. */
+  importChain(images: ReadonlyArray<NewImage & { id: string; createdAt: string }>): ImageRecord[];
   get(id: string): ImageRecord | undefined;
   /** By id, unique id prefix, name (newest) or tag; throws a UserError naming close matches when none. */
   resolve(ref: string): ImageRecord;
