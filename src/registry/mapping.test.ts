@@ -126,3 +126,44 @@ describe('stateArtifact / readStateArtifact', () => {
     expect(() => readStateArtifact(image.manifest)).toThrow(/not a kiln VM state/);
   });
 });
+
+describe('an image with files besides its disk', () => {
+  it('puts each file right after its disk and reads them back', () => {
+    const withFiles: ChainLink[] = [
+      {
+        ...chain[0]!,
+        files: [
+          { name: 'vmlinuz', layer: { digest: d('7'), size: 7, diffId: d('8'), diffSize: 8 } },
+        ],
+      },
+      chain[1]!,
+    ];
+    const built = imageArtifact(withFiles, created);
+    expect(built.manifest.layers.map((l) => [l.digest, l.mediaType])).toEqual([
+      [d('1'), KilnMedia.qcow2Zstd],
+      [d('7'), KilnMedia.fileZstd],
+      [d('2'), KilnMedia.qcow2Zstd],
+    ]);
+    const back = readImageArtifact(JSON.parse(built.bytes.toString()), built.config.bytes);
+    expect(back[0]!.files).toEqual([
+      {
+        name: 'vmlinuz',
+        layer: {
+          digest: d('7'),
+          size: 7,
+          diffId: d('8'),
+          diffSize: 8,
+          mediaType: KilnMedia.fileZstd,
+        },
+      },
+    ]);
+    expect(back[1]!.files).toBeUndefined();
+    const m = JSON.parse(built.bytes.toString());
+    expect(() =>
+      readImageArtifact(
+        { ...m, layers: [m.layers[0], m.layers[2], m.layers[1]] },
+        built.config.bytes,
+      ),
+    ).toThrow(/layer 1 is/);
+  });
+});

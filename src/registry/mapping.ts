@@ -32,6 +32,8 @@ export const KilnMedia = {
   imageConfig: 'application/vnd.kiln.image.config.v1+json',
   /** One qcow2 overlay, zstd-compressed. */
   qcow2Zstd: 'application/vnd.kiln.qcow2.layer.v1+zstd',
+  /** Another file of an image (a kernel, an initrd), zstd-compressed. */
+  fileZstd: 'application/vnd.kiln.file.layer.v1+zstd',
   /** `artifactType` of a saved VM state (a referrer of its image). */
   vmState: 'application/vnd.kiln.vm-state.v1',
   /** One file of a saved VM state, as stored (the state is already compressed by its writer). */
@@ -54,11 +56,19 @@ export interface LayerBlob {
   mediaType?: string;
 }
 
-/** One image of a chain: its ID, its opaque metadata and its own overlay's layer. */
+/** A file of an image besides its disk (kernel, initrd), by its name in the image's directory. */
+export interface ChainFile {
+  name: string;
+  layer: LayerBlob;
+}
+
+/** One image of a chain: its ID, its opaque metadata, its own overlay's layer and its other files. */
 export interface ChainLink {
   id: string;
   metadata: Record<string, unknown>;
   layer: LayerBlob;
+  /** Files the image owns besides its disk; each one more layer, right after the disk's. */
+  files?: ChainFile[];
 }
 
 const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -79,6 +89,17 @@ export const imageConfigSchema = z.object({
         diffId: digest,
         diffSize: z.number().int().nonnegative(),
         metadata: z.record(z.string(), z.unknown()),
+        /** The image's other files, each a layer after the disk's (absent: none). */
+        files: z
+          .array(
+            z.object({
+              name: z.string().regex(SAFE_NAME),
+              layer: digest,
+              diffId: digest,
+              diffSize: z.number().int().nonnegative(),
+            }),
+          )
+          .optional(),
       }),
     )
     .min(1),
@@ -119,6 +140,16 @@ export function imageArtifact(chain: readonly ChainLink[], created: string): Bui
       diffId: l.layer.diffId,
       diffSize: l.layer.diffSize,
       metadata: l.metadata,
+      ...(l.files?.length
+        ? {
+            files: l.files.map((f) => ({
+              name: f.name,
+              layer: f.layer.digest,
+              diffId: f.layer.diffId,
+              diffSize: f.layer.diffSize,
+            })),
+          }
+        : {}),
     })),
   };
   const configBytes = encodeJson(config);
@@ -129,12 +160,20 @@ export function imageArtifact(chain: readonly ChainLink[], created: string): Bui
     mediaType: MediaType.imageManifest,
     artifactType: KilnMedia.image,
     config: configDesc,
-    layers: chain.map((l) => ({
-      mediaType: l.layer.mediaType ?? KilnMedia.qcow2Zstd,
-      digest: l.layer.digest,
-      size: l.layer.size,
-      annotations: { [Annotation.title]: `${l.id}.qcow2`, [Annotation.imageId]: l.id },
-    })),
+    layers: chain.flatMap((l) => [
+      {
+        mediaType: l.layer.mediaType ?? KilnMedia.qcow2Zstd,
+        digest: l.layer.digest,
+        size: l.layer.size,
+        annotations: { [Annotation.title]: `${l.id}.qcow2`, [Annotation.imageId]: l.id },
+      },
+      ...(l.files ?? []).map((f) => ({
+        mediaType: f.layer.mediaType ?? KilnMedia.fileZstd,
+        digest: f.layer.digest,
+        size: f.layer.size,
+        annotations: { [Annotation.title]: f.name, [Annotation.imageId]: l.id },
+      })),
+    ]),
     annotations: { [Annotation.created]: created, [Annotation.imageId]: top.id },
   };
   const bytes = encodeJson(manifest);
@@ -179,14 +218,31 @@ export function readImageArtifact(manifest: ImageManifest, configBytes: Uint8Arr
       hint: 'it may come from a newer kiln: upgrade kiln',
     });
   const cfg = parsed.data;
-  if (cfg.chain.length !== manifest.layers.length)
+  const extra = cfg.chain.reduce((n, e) => n + (e.files?.length ?? 0), 0);
+  if (cfg.chain.length + extra !== manifest.layers.length)
     throw new UserError(
       'KilnConfigInvalid',
-      `the config lists ${cfg.chain.length} images for ${manifest.layers.length} layers`,
+      `the config lists ${cfg.chain.length} images${extra ? ` with ${extra} files` : ''} for ${manifest.layers.length} layers`,
     );
   const ids = new Set<string>();
-  return cfg.chain.map((entry, i) => {
+  let at = 0;
+  /** The next layer of the manifest, checked against what the config says it is. */
+  const next = (what: string, id: string, digest: string, mediaType: string) => {
+    const i = at++;
     const layer = manifest.layers[i]!;
+    if (layer.digest !== digest)
+      throw new UserError(
+        'KilnConfigInvalid',
+        `layer ${i} is ${layer.digest} but the config says ${digest} (${what} of image ${id})`,
+      );
+    if (layer.mediaType !== mediaType)
+      throw new UserError(
+        'KilnConfigInvalid',
+        `layer ${i} has media type ${layer.mediaType}, not ${mediaType}`,
+      );
+    return layer;
+  };
+  return cfg.chain.map((entry, i) => {
     // An ID from a registry becomes a file name in the kiln home: no path, no repeat.
     if (!SAFE_NAME.test(entry.id) || ids.has(entry.id))
       throw new UserError(
@@ -194,17 +250,8 @@ export function readImageArtifact(manifest: ImageManifest, configBytes: Uint8Arr
         `image ${i} has an unusable or repeated ID (${entry.id})`,
       );
     ids.add(entry.id);
-    if (layer.digest !== entry.layer)
-      throw new UserError(
-        'KilnConfigInvalid',
-        `layer ${i} is ${layer.digest} but the config says ${entry.layer} (image ${entry.id})`,
-      );
-    if (layer.mediaType !== KilnMedia.qcow2Zstd)
-      throw new UserError(
-        'KilnConfigInvalid',
-        `layer ${i} has media type ${layer.mediaType}, not ${KilnMedia.qcow2Zstd}`,
-      );
-    return {
+    const layer = next('the disk', entry.id, entry.layer, KilnMedia.qcow2Zstd);
+    const link: ChainLink = {
       id: entry.id,
       metadata: entry.metadata,
       layer: {
@@ -215,6 +262,27 @@ export function readImageArtifact(manifest: ImageManifest, configBytes: Uint8Arr
         mediaType: layer.mediaType,
       },
     };
+    const names = new Set<string>();
+    for (const f of entry.files ?? []) {
+      if (names.has(f.name) || f.name === 'disk.qcow2')
+        throw new UserError('KilnConfigInvalid', `image ${entry.id} repeats the file ${f.name}`);
+      names.add(f.name);
+      const fl = next(f.name, entry.id, f.layer, KilnMedia.fileZstd);
+      link.files = [
+        ...(link.files ?? []),
+        {
+          name: f.name,
+          layer: {
+            digest: fl.digest,
+            size: fl.size,
+            diffId: f.diffId,
+            diffSize: f.diffSize,
+            mediaType: fl.mediaType,
+          },
+        },
+      ];
+    }
+    return link;
   });
 }
 
