@@ -11,6 +11,8 @@ import { registerInspect } from './inspect.js';
 import { registerLogs } from './logs.js';
 import { registerPipeline } from './pipeline.js';
 import { registerPs } from './ps.js';
+import { registerPull } from './pull.js';
+import { registerPush } from './push.js';
 import { registerRun } from './run.js';
 import { registerStop } from './stop.js';
 import { registerValidate } from './validate.js';
@@ -34,4 +36,6 @@ export const commands: Register[] = [
   registerDeploy,
   registerGcAws,
   registerPipeline,
+  registerPush,
+  registerPull,
 ];

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
 import { BuildUi } from '../../core/events.js';
 import { CancelledError, type KilnError, SystemError, UserError } from '../../lib/errors.js';
+import { parseReference } from '../../registry/index.js';
 import {
   consoleTail,
   startInstance,
@@ -14,10 +15,12 @@ import {
   whyNotRunning,
 } from '../../runtime/index.js';
 import { parsePortSpec } from '../../runtime/port-spec.js';
+import { pullImage } from '../../share/index.js';
 import { withContext } from '../context.js';
 import { collect, durationOption, intOption } from '../options.js';
+import { addRegistryFlags, type RegistryFlags, registryOptions } from './registry-flags.js';
 
-interface RunOpts {
+interface RunOpts extends RegistryFlags {
   publish: string[];
   name?: string;
   memory?: string;
@@ -30,12 +33,15 @@ interface RunOpts {
 
 /** Registers `kiln run`. */
 export function registerRun(program: Command): void {
-  program
+  const cmd = program
     .command('run')
     .description(
       'boot an instance of an image from a fresh overlay; it keeps running after kiln exits',
     )
-    .argument('<image>', 'image id, prefix, tag or name')
+    .argument(
+      '<image>',
+      'image id, prefix, tag or name; or host[:port]/repository[:tag]: pulled first when missing',
+    )
     .option(
       '-p, --publish <host:guest>',
       'forward 127.0.0.1:HOST to the guest port (GUEST alone: a free host port); repeatable',
@@ -51,87 +57,101 @@ export function registerRun(program: Command): void {
     .option('--wait-http <path>', 'wait until this path answers 2xx on the forwarded port')
     .option('--wait-port <guest>', 'which forwarded guest port to check (default: the first -p)')
     .option('--timeout <duration>', 'how long to wait for health (Go duration)', '2m')
-    .option('-q, --quiet', 'print only the instance id')
-    .action(
-      withContext({ name: 'kiln run' }, async (ctx, imageRef: string, opts: RunOpts) => {
-        const ports = opts.publish.map((p) => parsePortSpec(p));
-        const memoryMb = intOption('--memory', opts.memory);
-        const cpus = intOption('--cpus', opts.cpus);
-        const timeoutMs = durationOption('--timeout', opts.timeout);
-        const waitPort = intOption('--wait-port', opts.waitPort);
-        const waitPath = opts.waitHttp ?? (waitPort !== undefined ? '/' : undefined);
-        if (waitPath !== undefined && !waitPath.startsWith('/'))
-          throw new UserError(
-            'InvalidOption',
-            `--wait-http "${waitPath}" must be a path starting with /`,
-          );
-        if (waitPath !== undefined && ports.length === 0)
-          throw new UserError('InvalidOption', '--wait-http needs a forwarded port', {
-            hint: 'add -p HOST:GUEST',
+    .option('-q, --quiet', 'print only the instance id');
+  addRegistryFlags(cmd).action(
+    withContext({ name: 'kiln run' }, async (ctx, imageRef: string, opts: RunOpts) => {
+      const ports = opts.publish.map((p) => parsePortSpec(p));
+      const memoryMb = intOption('--memory', opts.memory);
+      const cpus = intOption('--cpus', opts.cpus);
+      const timeoutMs = durationOption('--timeout', opts.timeout);
+      const waitPort = intOption('--wait-port', opts.waitPort);
+      const waitPath = opts.waitHttp ?? (waitPort !== undefined ? '/' : undefined);
+      if (waitPath !== undefined && !waitPath.startsWith('/'))
+        throw new UserError(
+          'InvalidOption',
+          `--wait-http "${waitPath}" must be a path starting with /`,
+        );
+      if (waitPath !== undefined && ports.length === 0)
+        throw new UserError('InvalidOption', '--wait-http needs a forwarded port', {
+          hint: 'add -p HOST:GUEST',
+        });
+      if (waitPort !== undefined && !ports.some((p) => p.guest === waitPort))
+        throw new UserError(
+          'InvalidOption',
+          `--wait-port ${waitPort} is not a forwarded guest port`,
+          {
+            hint: `add -p HOST:${waitPort}`,
+          },
+        );
+
+      const bui = new BuildUi(ctx.ui({ progressOnly: true, quiet: opts.quiet === true }), 'run');
+      const signal = ctx.signal;
+      using catalog = Catalog.open();
+      // An image id, tag or name has no `/`; a registry reference always has one.
+      let image = imageRef;
+      if (imageRef.includes('/')) {
+        const pulled = await pullImage({
+          catalog,
+          ref: parseReference(imageRef),
+          clientOptions: registryOptions(opts),
+          ui: new BuildUi(ctx.ui({ progressOnly: true, quiet: opts.quiet === true }), 'pull'),
+          signal,
+          cleanupSignal: ctx.cleanupSignal,
+          onCleanupPending: ctx.pendingCleanups(`pull ${imageRef}`),
+        });
+        image = pulled.image.id;
+      }
+      const t0 = Date.now();
+      const rec = await startInstance({
+        catalog,
+        image,
+        ports,
+        ...(opts.name !== undefined ? { name: opts.name } : {}),
+        ...(memoryMb !== undefined ? { memoryMb } : {}),
+        ...(cpus !== undefined ? { cpus } : {}),
+        signal,
+        ui: bui,
+      });
+      const where = rec.ports.map((p) => `127.0.0.1:${p.host} → ${p.guest}`).join(', ');
+      let summary = `${rec.id} running from ${rec.imageId}${where ? `; ${where}` : ''}`;
+      if (waitPath !== undefined) {
+        const fwd = rec.ports.find((p) => p.guest === (waitPort ?? ports[0]!.guest))!;
+        const url = `http://127.0.0.1:${fwd.host}${waitPath}`;
+        bui.message(`waiting for ${url} (up to ${opts.timeout})`);
+        try {
+          const r = await waitHttp({
+            port: fwd.host,
+            path: waitPath,
+            timeoutMs,
+            signal,
+            isAlive: () => whyNotRunning(rec),
           });
-        if (waitPort !== undefined && !ports.some((p) => p.guest === waitPort))
-          throw new UserError(
-            'InvalidOption',
-            `--wait-port ${waitPort} is not a forwarded guest port`,
+          summary = `${rec.id} running from ${rec.imageId}; ${url} answered ${r.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+        } catch (err) {
+          // Nothing is left of an instance that did not become healthy: read its console first.
+          const lines = await consoleTail(rec, 15);
+          await stopInstance(catalog, rec.id, { timeoutMs: 0 }).catch(() => undefined);
+          if (err instanceof CancelledError)
+            throw new CancelledError(`kiln run cancelled; ${rec.id} stopped`);
+          const e = err as KilnError;
+          throw new SystemError(
+            e.code ?? 'HealthCheckFailed',
+            `${rec.id} from ${rec.imageId} did not become healthy; it was stopped`,
             {
-              hint: `add -p HOST:${waitPort}`,
+              details: [
+                e.message,
+                ...(e.details ?? []),
+                ...(lines.length > 0
+                  ? ['last console lines:', ...lines]
+                  : ['the console printed nothing']),
+              ],
+              hint: 'check that the service is enabled at boot and listens on the guest port',
             },
           );
-
-        const bui = new BuildUi(ctx.ui({ progressOnly: true, quiet: opts.quiet === true }), 'run');
-        const signal = ctx.signal;
-        using catalog = Catalog.open();
-        const t0 = Date.now();
-        const rec = await startInstance({
-          catalog,
-          image: imageRef,
-          ports,
-          ...(opts.name !== undefined ? { name: opts.name } : {}),
-          ...(memoryMb !== undefined ? { memoryMb } : {}),
-          ...(cpus !== undefined ? { cpus } : {}),
-          signal,
-          ui: bui,
-        });
-        const where = rec.ports.map((p) => `127.0.0.1:${p.host} → ${p.guest}`).join(', ');
-        let summary = `${rec.id} running from ${rec.imageId}${where ? `; ${where}` : ''}`;
-        if (waitPath !== undefined) {
-          const fwd = rec.ports.find((p) => p.guest === (waitPort ?? ports[0]!.guest))!;
-          const url = `http://127.0.0.1:${fwd.host}${waitPath}`;
-          bui.message(`waiting for ${url} (up to ${opts.timeout})`);
-          try {
-            const r = await waitHttp({
-              port: fwd.host,
-              path: waitPath,
-              timeoutMs,
-              signal,
-              isAlive: () => whyNotRunning(rec),
-            });
-            summary = `${rec.id} running from ${rec.imageId}; ${url} answered ${r.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
-          } catch (err) {
-            // Nothing is left of an instance that did not become healthy: read its console first.
-            const lines = await consoleTail(rec, 15);
-            await stopInstance(catalog, rec.id, { timeoutMs: 0 }).catch(() => undefined);
-            if (err instanceof CancelledError)
-              throw new CancelledError(`kiln run cancelled; ${rec.id} stopped`);
-            const e = err as KilnError;
-            throw new SystemError(
-              e.code ?? 'HealthCheckFailed',
-              `${rec.id} from ${rec.imageId} did not become healthy; it was stopped`,
-              {
-                details: [
-                  e.message,
-                  ...(e.details ?? []),
-                  ...(lines.length > 0
-                    ? ['last console lines:', ...lines]
-                    : ['the console printed nothing']),
-                ],
-                hint: 'check that the service is enabled at boot and listens on the guest port',
-              },
-            );
-          }
         }
-        if (opts.quiet !== true) ctx.err(`${summary}\n`);
-        ctx.out(`${rec.id}\n`);
-      }),
-    );
+      }
+      if (opts.quiet !== true) ctx.err(`${summary}\n`);
+      ctx.out(`${rec.id}\n`);
+    }),
+  );
 }

@@ -1,0 +1,4 @@
+/** Sharing images through an OCI registry: `kiln push` and `kiln pull` as step lists. */
+
+export { type PullOptions, type PullResult, pullImage } from './pull.js';
+export { type PushOptions, type PushResult, pushImage } from './push.js';

@@ -1,0 +1,330 @@
+/**
+ * `kiln push` and `kiln pull` against a real registry (Debian's docker-registry) with a
+ * small chain made without a VM: the chain arrives in another kiln home with its ids,
+ * lineage, files and kernel paths; a second push sends nothing; no state layer without the
+ * opt-in. And every fault: an unreachable registry, refused credentials (htpasswd over TLS
+ * with a self-signed CA), an unknown tag, a blob whose bytes do not match its digest, an
+ * interrupted download — each one clear error, and nothing left in the catalog or on disk.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Catalog } from '../src/catalog/index.js';
+import { KilnMedia, RegistryClient } from '../src/registry/index.js';
+import { kiln, startKiln } from './helpers/kiln.js';
+import {
+  blobDataPath,
+  startRegistry,
+  TEST_PASSWORD,
+  TEST_USER,
+  type TestRegistry,
+} from './helpers/registry.js';
+import {
+  catalogState,
+  dockerConfig,
+  filesLeft,
+  type TinyChain,
+  tinyChain,
+} from './helpers/share.js';
+import { startSlowProxy } from './helpers/slow-proxy.js';
+import { freePort } from './helpers/sshd.js';
+
+let reg: TestRegistry;
+let chain: TinyChain;
+let env: Record<string, string>;
+const homes: string[] = [];
+
+async function freshHome(): Promise<string> {
+  const h = await mkdtemp(join(tmpdir(), 'kiln-test-share-b-'));
+  homes.push(h);
+  return h;
+}
+
+function json<T>(stdout: string): T {
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
+}
+
+interface PushJson {
+  digest: string;
+  images: Array<{ id: string }>;
+  blobs: { total: number; uploaded: number; bytesSent: number; skipped: number };
+  state: string | null;
+}
+interface PullJson {
+  digest: string;
+  image: string;
+  images: Array<{ id: string; parentId: string | null; pulled: boolean }>;
+  bytes: number;
+}
+
+/** Nothing in the catalog, no unfinished run, no file but the catalog's own. */
+function expectNothingLeft(home: string) {
+  expect(catalogState(home)).toEqual({ images: [], orphanedRuns: 0 });
+  expect(filesLeft(home)).toEqual([]);
+}
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  env = { DOCKER_CONFIG: await dockerConfig() };
+  chain = await tinyChain(env);
+  homes.push(chain.home);
+});
+
+afterAll(async () => {
+  await reg?.stop();
+  for (const h of homes) rmSync(h, { recursive: true, force: true, maxRetries: 3 });
+});
+
+describe('kiln push / kiln pull', () => {
+  it('pushes a chain and pulls it into another home with the same ids, lineage and files', async () => {
+    const ref = `${reg.registry}/kiln/tiny:1`;
+    const push = await kiln(['push', 'tiny-release', ref, '--output', 'json'], {
+      home: chain.home,
+      env,
+    });
+    expect(push.code, push.stderr).toBe(0);
+    const pushed = json<PushJson>(push.stdout);
+    expect(pushed.images.map((i) => i.id)).toEqual([chain.base, chain.child]);
+    // base disk, kernel, initrd, the overlay, and the config.
+    expect(pushed.blobs).toMatchObject({ total: 5, uploaded: 5, skipped: 0 });
+    expect(pushed.state).toBeNull();
+
+    // What the registry holds: one layer per file, no state layer, no referrer.
+    const client = new RegistryClient(reg.registry, '127.0.0.1');
+    const m = await client.getManifest('kiln/tiny', '1');
+    expect(m.digest).toBe(pushed.digest);
+    expect(m.manifest!.artifactType).toBe(KilnMedia.image);
+    expect(m.manifest!.layers.map((l) => l.mediaType)).toEqual([
+      KilnMedia.qcow2Zstd,
+      KilnMedia.fileZstd,
+      KilnMedia.fileZstd,
+      KilnMedia.qcow2Zstd,
+    ]);
+    expect(m.manifest!.layers.some((l) => l.mediaType === KilnMedia.vmStateFile)).toBe(false);
+    expect(await client.referrers('kiln/tiny', m.digest)).toEqual([]);
+    client.close();
+
+    const home = await freshHome();
+    const pull = await kiln(['pull', ref, '--output', 'json'], { home, env });
+    expect(pull.code, pull.stderr).toBe(0);
+    const pulled = json<PullJson>(pull.stdout);
+    expect(pulled.digest).toBe(pushed.digest);
+    expect(pulled.image).toBe(chain.child);
+    expect(pulled.images).toEqual([
+      { id: chain.base, name: 'tiny-base', parentId: null, pulled: true },
+      { id: chain.child, name: 'tiny-release', parentId: chain.base, pulled: true },
+    ]);
+
+    using a = Catalog.open(chain.home);
+    using b = Catalog.open(home);
+    for (const id of [chain.base, chain.child]) {
+      const [x, y] = [a.images.get(id)!, b.images.get(id)!];
+      expect(y).toMatchObject({
+        name: x.name,
+        builder: x.builder,
+        parentId: x.parentId,
+        inputHash: x.inputHash,
+        format: x.format,
+        createdAt: x.createdAt,
+        status: 'ready',
+      });
+      expect(y.files.map((f) => f.replace(b.imagesDir, ''))).toEqual(
+        x.files.map((f) => f.replace(a.imagesDir, '')),
+      );
+      // Same guest-visible content, and the files it lists hold the same bytes.
+      const cmp = spawnSync('qemu-img', ['compare', '-q', x.files[0]!, y.files[0]!]);
+      expect(cmp.status).toBe(0);
+      for (const [i, f] of x.files.entries())
+        if (i > 0) expect(readFileSync(y.files[i]!)).toEqual(readFileSync(f));
+    }
+    // Paths of the pulling home: the kernel, and the overlay's backing file.
+    const child = b.images.get(chain.child)!;
+    const base = b.images.get(chain.base)!;
+    expect((child.metadata as Record<string, string>).kernel).toBe(
+      join(base.files[0]!, '../vmlinuz'),
+    );
+    const info = JSON.parse(
+      spawnSync('qemu-img', ['info', '--output=json', '-U', child.files[0]!], { encoding: 'utf8' })
+        .stdout,
+    ) as { 'backing-filename': string };
+    expect(info['backing-filename']).toBe(base.files[0]);
+    expect((child.metadata as Record<string, string>).pulledFrom).toBe(`${ref}@${pushed.digest}`);
+
+    // A second pull finds everything there and fetches nothing.
+    const again = await kiln(['pull', ref, '--output', 'json'], { home, env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(json<PullJson>(again.stdout)).toMatchObject({ bytes: 0, image: chain.child });
+    expect(json<PullJson>(again.stdout).images.every((i) => !i.pulled)).toBe(true);
+  });
+
+  it('a second push of the same chain uploads 0 blobs, and a new tag gets the same digest', async () => {
+    const ref = `${reg.registry}/kiln/tiny:1`;
+    const first = await kiln(['push', chain.child, ref, '--output', 'json'], {
+      home: chain.home,
+      env,
+    });
+    expect(first.code, first.stderr).toBe(0);
+    const again = await kiln(
+      ['push', chain.child, `${reg.registry}/kiln/tiny:2`, '--output', 'json'],
+      {
+        home: chain.home,
+        env,
+      },
+    );
+    expect(again.code, again.stderr).toBe(0);
+    for (const r of [first, again])
+      expect(json<PushJson>(r.stdout).blobs).toMatchObject({
+        uploaded: 0,
+        bytesSent: 0,
+        skipped: 5,
+      });
+    expect(json<PushJson>(again.stdout).digest).toBe(json<PushJson>(first.stdout).digest);
+    // Human output: the reference with its digest on stdout.
+    const human = await kiln(['push', chain.child, ref], { home: chain.home, env });
+    expect(human.stdout.trim()).toBe(`${ref}@${json<PushJson>(first.stdout).digest}`);
+  });
+
+  it('refuses --with-state for an image whose state was never saved, before sending anything', async () => {
+    const r = await kiln(['push', chain.child, `${reg.registry}/kiln/nostate:1`, '--with-state'], {
+      home: chain.home,
+      env,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/has no saved VM state/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const client = new RegistryClient(reg.registry, '127.0.0.1');
+    expect(await client.listTags('kiln/nostate')).toEqual([]);
+    client.close();
+  });
+});
+
+describe('faults leave nothing behind', () => {
+  it('an unreachable registry', async () => {
+    const home = await freshHome();
+    const port = await freePort();
+    const r = await kiln(['pull', `127.0.0.1:${port}/kiln/tiny:1`], { home, env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/127\.0\.0\.1:\d+/);
+    expect(r.stderr).toMatch(/unreachable|connect|refused/i);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expectNothingLeft(home);
+    const push = await kiln(['push', chain.child, `127.0.0.1:${port}/kiln/tiny:1`], {
+      home: chain.home,
+      env,
+    });
+    expect(push.code).toBe(1);
+    expect(push.stderr).toMatch(/unreachable|connect|refused/i);
+  });
+
+  it('an unknown tag', async () => {
+    const home = await freshHome();
+    const r = await kiln(['pull', `${reg.registry}/kiln/tiny:nope`], { home, env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/kiln\/tiny:nope does not exist/);
+    expectNothingLeft(home);
+    const viaRun = await kiln(['run', `${reg.registry}/kiln/tiny:nope`], { home, env });
+    expect(viaRun.code).toBe(1);
+    expect(viaRun.stderr).toMatch(/kiln\/tiny:nope does not exist/);
+    expectNothingLeft(home);
+  });
+
+  it('a blob whose bytes do not match its digest: neither image is registered', async () => {
+    const ref = `${reg.registry}/kiln/tampered:1`;
+    const push = await kiln(['push', chain.child, ref, '--output', 'json'], {
+      home: chain.home,
+      env,
+    });
+    expect(push.code, push.stderr).toBe(0);
+    const client = new RegistryClient(reg.registry, '127.0.0.1');
+    const m = await client.getManifest('kiln/tampered', '1');
+    client.close();
+    // The overlay's layer: the last one. Same size, other bytes.
+    const layer = m.manifest!.layers.at(-1)!;
+    const data = blobDataPath(reg.storage, layer.digest);
+    const bytes = readFileSync(data);
+    const at = bytes.length >> 1;
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0xff, at);
+    writeFileSync(data, bytes);
+    const home = await freshHome();
+    try {
+      const r = await kiln(['pull', ref], { home, env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/does not match its digest/);
+      expect(r.stderr).toContain(layer.digest);
+      expectNothingLeft(home);
+    } finally {
+      bytes.writeUInt8(bytes.readUInt8(at) ^ 0xff, at);
+      writeFileSync(data, bytes);
+    }
+  });
+
+  it('an interrupted download (SIGINT) leaves no partial file and no catalog row', async () => {
+    const proxy = await startSlowProxy(reg.port, 1 << 20);
+    const home = await freshHome();
+    try {
+      const p = startKiln(['pull', `${proxy.address}/kiln/tiny:1`], { home, env });
+      for (let i = 0; i < 600 && proxy.largestResponse() < 1 << 20; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(proxy.largestResponse()).toBeGreaterThanOrEqual(1 << 20);
+      // Mid-download: a .part file is being written.
+      expect(filesLeft(home).some((f) => f.endsWith('.part'))).toBe(true);
+      p.child.kill('SIGINT');
+      const r = await p.exit;
+      expect(r.code, r.output).toBe(130);
+      expectNothingLeft(home);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('htpasswd over TLS with a self-signed CA', () => {
+  let secure: TestRegistry;
+  beforeAll(async () => {
+    secure = await startRegistry({ auth: 'htpasswd', tls: true });
+  });
+  afterAll(async () => {
+    await secure?.stop();
+  });
+
+  it('pushes and pulls with the right credentials and CA, and refuses wrong credentials', async () => {
+    const ref = `${secure.registry}/kiln/secure:1`;
+    const good = {
+      DOCKER_CONFIG: await dockerConfig({
+        [secure.registry]: { username: TEST_USER, password: TEST_PASSWORD },
+      }),
+    };
+    const bad = {
+      DOCKER_CONFIG: await dockerConfig({
+        [secure.registry]: { username: TEST_USER, password: 'not-the-password' },
+      }),
+    };
+    const ca = ['--ca-file', secure.caFile!];
+
+    const wrong = await kiln(['push', chain.child, ref, ...ca], { home: chain.home, env: bad });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/credentials|refused|denied|401/i);
+    expect(wrong.stderr).not.toContain('not-the-password');
+
+    const push = await kiln(['push', chain.child, ref, ...ca], { home: chain.home, env: good });
+    expect(push.code, push.stderr).toBe(0);
+
+    const home = await freshHome();
+    const untrusted = await kiln(['pull', ref], { home, env: good });
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toMatch(/certificate|--ca-file/i);
+    expectNothingLeft(home);
+
+    const refused = await kiln(['pull', ref, ...ca], { home, env: bad });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/credentials|refused|denied|401/i);
+    expectNothingLeft(home);
+
+    const pull = await kiln(['pull', ref, ...ca], { home, env: good });
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(pull.stdout.trim()).toBe(chain.child);
+  });
+});
