@@ -42,6 +42,22 @@ export interface RunBuildsOptions {
   clock?: () => number;
   /** `--no-cache`: build even when an image with the same input hash is in the catalog. */
   noCache?: boolean;
+  /** A cache shared between machines (a registry), asked when the catalog has no match. */
+  remoteCache?: RemoteImageCache;
+}
+
+/**
+ * Images by input hash kept outside this catalog (an OCI registry): looked up when the
+ * catalog has no image with a build's hash, and given each image a build makes. Neither may
+ * fail a build: a problem is reported and the build goes on without the cache.
+ */
+export interface RemoteImageCache {
+  /** What the messages call it (`registry 127.0.0.1:5000/team/cache`). */
+  readonly name: string;
+  /** Brings the image built from `inputHash` into the catalog; its id, or undefined when absent. */
+  fetch(inputHash: string, ui: BuildUi, signal: AbortSignal): Promise<string | undefined>;
+  /** Stores the catalog image `imageId`, built from `inputHash`. */
+  store(imageId: string, inputHash: string, ui: BuildUi, signal: AbortSignal): Promise<void>;
 }
 
 export interface BuildOutcome {
@@ -228,7 +244,12 @@ async function runOne(
   let reused: Artifact | undefined;
   try {
     reused = lookUpCache(build, template, ctx, opts.noCache === true);
+    const remote = opts.noCache ? undefined : opts.remoteCache;
+    if (!reused && remote && ctx.inputHash && (await fetchRemote(remote, ctx.inputHash, ctx)))
+      reused = lookUpCache(build, template, ctx, false);
     const artifacts = await buildAndPostProcess(build, ctx, opts.tracker, reused);
+    if (!reused && remote && ctx.inputHash && !opts.signal.aborted)
+      await storeRemote(remote, ctx.inputHash, ctx);
     if (opts.signal.aborted) throw new CancelledError();
     root.emit({ type: 'ui', level: 'say', text: `Build '${name}' finished after ${took()}.` });
     outcome = {
@@ -289,6 +310,39 @@ function lookUpCache(
         : `Not looking for a reusable image: cannot hash the inputs: ${errorText(err)}`,
     );
     return undefined;
+  }
+}
+
+/** Asks the remote cache for the build's image; true when it is now in the catalog. */
+async function fetchRemote(
+  remote: RemoteImageCache,
+  hash: string,
+  ctx: BuildContext,
+): Promise<boolean> {
+  try {
+    const id = await remote.fetch(hash, ctx.ui, ctx.signal);
+    if (!id) ctx.ui.message(`Not in the ${remote.name} (sha256 ${hash.slice(7, 19)}): building`);
+    return id !== undefined;
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    ctx.ui.error(`Not using the ${remote.name}: ${errorText(err)}`);
+    return false;
+  }
+}
+
+/** Gives the remote cache the image this build made (the newest with its input hash). */
+async function storeRemote(
+  remote: RemoteImageCache,
+  hash: string,
+  ctx: BuildContext,
+): Promise<void> {
+  const image = ctx.catalog.images.findByInputHash(hash);
+  if (!image) return;
+  try {
+    await remote.store(image.id, hash, ctx.ui, ctx.signal);
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    ctx.ui.error(`Could not store ${image.id} in the ${remote.name}: ${errorText(err)}`);
   }
 }
 

@@ -11,7 +11,9 @@
  * - the user variables (a sensitive value only as its own sha256: never stored anywhere);
  * - the source image, as the builder resolves it (`BuilderPlugin.sourceImage`): its id, disk
  *   sha256 and own input hash (a rebuilt parent changes every child's hash); for a large
- *   local file the builder starts from (a disk image), its size and mtime.
+ *   local file the builder starts from (a disk image), its size and mtime. A pulled image
+ *   counts with the disk sha256 it had where it was built (`metadata.originSha256`): its
+ *   copy differs only in the header's backing path, so every machine hashes the same.
  *
  * What stays out, because it changes on every run without changing the image:
  * - `{{timestamp}}`, `{{uuid}}`, `{{isotime}}`, `{{strftime}}`: a string whose template text
@@ -62,6 +64,12 @@ export interface InputHashOptions {
 
 /** Why a build cannot be hashed (its inputs cannot be known before it runs). */
 export class NotCacheable extends Error {}
+
+/** The disk sha256 an image had where it was built (pulled images carry it in their metadata). */
+function originSha256(image: ImageRecord): string | null {
+  const origin = (image.metadata as Record<string, unknown>).originSha256;
+  return typeof origin === 'string' ? origin : image.sha256;
+}
 
 const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -142,7 +150,7 @@ export function computeInputHash(build: PreparedBuild, opts: InputHashOptions): 
   if (source) {
     add(
       `source image ${source.id}`,
-      canonicalJson({ id: source.id, sha256: source.sha256, inputHash: source.inputHash }),
+      canonicalJson({ id: source.id, sha256: originSha256(source), inputHash: source.inputHash }),
     );
   }
 

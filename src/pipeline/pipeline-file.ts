@@ -37,6 +37,12 @@ export const pipelineSchema = z.strictObject({
   build: z.strictObject(templateStep),
   /** The release template, and the variable that receives the build image's id. */
   release: z.strictObject({ ...templateStep, image_var: z.string().default('source_image') }),
+  /**
+   * A registry repository (`host[:port]/repository`) shared as the build cache: a build whose
+   * inputs are there is pulled instead of built, and what is built is pushed
+   * (KILN_REGISTRY_CACHE overrides it).
+   */
+  registry_cache: z.string().optional(),
   /** One release per environment: its var-file(s) and variables. */
   environments: z.record(
     z.string(),

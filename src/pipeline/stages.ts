@@ -329,6 +329,7 @@ async function buildOne(
     ...(nested?.onError ? { onError: nested.onError } : {}),
     ...(nested?.cleanupSignal ? { cleanupSignal: nested.cleanupSignal } : {}),
     ...(opts.noCache ? { noCache: true } : {}),
+    ...(opts.remoteCache ? { remoteCache: opts.remoteCache } : {}),
   });
   if (result.cancelled) throw new CancelledError('pipeline cancelled');
   const outcome = result.builds[0];

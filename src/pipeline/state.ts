@@ -3,6 +3,7 @@
  * failure that stops it.
  */
 import type { CatalogApi } from '../catalog/types.js';
+import type { RemoteImageCache } from '../core/build.js';
 import type { Ui } from '../core/events.js';
 import type { RunStepsOptions } from '../core/steps.js';
 import type { Registry } from '../template/types.js';
@@ -60,6 +61,8 @@ export interface RunPipelineOptions extends RunStepsOptions {
   catalog: CatalogApi;
   /** Build every image even when its inputs are unchanged; smoke-test every release again. */
   noCache?: boolean;
+  /** The build cache shared between machines (the pipeline file's `registry_cache`). */
+  remoteCache?: RemoteImageCache;
   /** Releases (and smoke tests) at once; default `defaultParallelism()`. */
   parallel?: number;
   signal?: AbortSignal;

@@ -11,6 +11,7 @@ import { runBuilds } from '../../core/build.js';
 import { formatError, UserError } from '../../lib/errors.js';
 import { defaultKilnHome } from '../../lib/paths.js';
 import { registry } from '../../plugins.js';
+import { CACHE_ENV, parseCacheRepository, registryCache } from '../../share/index.js';
 import { loadTemplate } from '../../template/index.js';
 import { HumanUi } from '../../ui/index.js';
 import { withContext } from '../context.js';
@@ -111,7 +112,10 @@ export function registerBuild(program: Command): void {
       'builds run at once; 0 means no limit, 1 one after another',
       '0',
     )
-    .option('--no-cache', 'build even when an image with the same inputs is in the catalog')
+    .option(
+      '--no-cache',
+      `build even when an image with the same inputs is in the catalog (or the registry ${CACHE_ENV} names)`,
+    )
     .option('--timestamp-ui', 'prefix each build line with an RFC 3339 timestamp')
     .option('--color [bool]', 'colour output on a terminal (-color=false turns it off)');
   addTemplateFlags(cmd);
@@ -130,6 +134,8 @@ export function registerBuild(program: Command): void {
         const mode = ctx.mode;
         const color = parseColor(opts.color);
         const parallelBuilds = parseParallel(opts.parallelBuilds);
+        const cacheSetting = ctx.host.env[CACHE_ENV];
+        const cacheRepo = cacheSetting ? parseCacheRepository(cacheSetting, CACHE_ENV) : undefined;
         // One catalog for the whole command: the template's checks, the cache and every build.
         using catalog = Catalog.open(defaultKilnHome());
         const ui = ctx.ui({ color, timestampUi: opts.timestampUi === true });
@@ -178,6 +184,7 @@ export function registerBuild(program: Command): void {
           cleanupSignal: ctx.cleanupSignal,
           catalog,
           tracker: ctx.tracker,
+          ...(cacheRepo ? { remoteCache: registryCache(catalog, cacheRepo, {}) } : {}),
         });
         ctx.exitCode = result.exitCode;
       },

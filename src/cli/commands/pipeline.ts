@@ -11,6 +11,7 @@ import { defaultKilnHome } from '../../lib/paths.js';
 import { loadPipeline, PIPELINE_FILE, selectEnvironments } from '../../pipeline/pipeline-file.js';
 import { defaultParallelism, type PipelineRow, runPipeline } from '../../pipeline/run-pipeline.js';
 import { registry } from '../../plugins.js';
+import { CACHE_ENV, parseCacheRepository, registryCache } from '../../share/index.js';
 import { formatTable } from '../../ui/format.js';
 import { withContext } from '../context.js';
 import { onErrorOption } from '../options.js';
@@ -73,6 +74,14 @@ export function registerPipeline(program: Command): void {
             (opts.env ?? '').split(',').filter((s) => s !== ''),
           );
 
+          const cacheSetting = ctx.host.env[CACHE_ENV] ?? pipeline.config.registry_cache;
+          const cacheRepo = cacheSetting
+            ? parseCacheRepository(
+                cacheSetting,
+                ctx.host.env[CACHE_ENV] ? CACHE_ENV : `${file}: registry_cache`,
+              )
+            : undefined;
+
           using catalog = Catalog.open(defaultKilnHome());
           const result = await runPipeline({
             pipeline,
@@ -81,6 +90,7 @@ export function registerPipeline(program: Command): void {
             registry,
             catalog,
             noCache: opts.cache === false,
+            ...(cacheRepo ? { remoteCache: registryCache(catalog, cacheRepo, {}) } : {}),
             ...(parallel ? { parallel } : {}),
             signal: ctx.signal,
             cleanupSignal: ctx.cleanupSignal,
