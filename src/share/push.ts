@@ -121,9 +121,10 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
   };
   ui.say(`Pushing ${image.id} (${chain.length} images) to ${formatReference(ref)}`);
   await runSteps(PUSH_STEPS, state, { signal: opts.signal, ui }, opts);
-  const uploaded = state.blobs.filter((b) => b.how === 'uploaded');
+  const count = (how: string) => state.blobs.filter((b) => b.how === how).length;
+  const sent = state.blobs.reduce((n, b) => n + b.bytesSent, 0);
   ui.say(
-    `${chain.length} images, ${state.blobs.length} blobs: ${uploaded.length} uploaded (${(uploaded.reduce((n, b) => n + b.bytesSent, 0) / 1e6).toFixed(1)} MB), ${state.blobs.length - uploaded.length} already there`,
+    `${chain.length} images, ${state.blobs.length} blobs: ${count('uploaded')} uploaded (${(sent / 1e6).toFixed(1)} MB), ${count('mounted')} mounted from another repository, ${count('exists')} already there`,
   );
   return {
     reference: formatReference(ref),

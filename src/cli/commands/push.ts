@@ -50,8 +50,7 @@ export function registerPush(program: Command): void {
           cleanupSignal: ctx.cleanupSignal,
           onCleanupPending: ctx.pendingCleanups(`push ${refText}`),
         });
-        const uploaded = r.blobs.filter((b) => b.how === 'uploaded');
-        const sent = uploaded.reduce((n, b) => n + b.bytesSent, 0);
+        const count = (how: string) => r.blobs.filter((b) => b.how === how).length;
         if (mode === 'json')
           ctx.out(
             `${JSON.stringify({
@@ -60,9 +59,10 @@ export function registerPush(program: Command): void {
               images: r.images,
               blobs: {
                 total: r.blobs.length,
-                uploaded: uploaded.length,
-                bytesSent: sent,
-                skipped: r.blobs.length - uploaded.length,
+                uploaded: count('uploaded'),
+                mounted: count('mounted'),
+                present: count('exists'),
+                bytesSent: r.blobs.reduce((n, b) => n + b.bytesSent, 0),
               },
               state: r.stateDigest ?? null,
             })}\n`,
