@@ -283,6 +283,44 @@ describe('faults leave nothing behind', () => {
   });
 });
 
+describe('an interrupted push', () => {
+  it('leaves nothing in the kiln home and no tag; pushing again completes it', async () => {
+    const proxy = await startSlowProxy(reg.port, 1 << 20, { slowRequests: true });
+    const ref = `${proxy.address}/kiln/interrupted:1`;
+    try {
+      const p = startKiln(['push', chain.child, ref], { home: chain.home, env });
+      for (let i = 0; i < 600 && proxy.largestRequest() < 1 << 20; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(proxy.largestRequest()).toBeGreaterThanOrEqual(1 << 20);
+      p.child.kill('SIGINT');
+      const r = await p.exit;
+      expect(r.code, r.output).toBe(130);
+      // No compressed layer left, no unfinished run, the catalog as it was.
+      expect(filesLeft(chain.home).filter((f) => f.startsWith('tmp/'))).toEqual([]);
+      expect(catalogState(chain.home)).toEqual({
+        images: [chain.base, chain.child],
+        orphanedRuns: 0,
+      });
+      const client = new RegistryClient(reg.registry, '127.0.0.1');
+      expect(await client.listTags('kiln/interrupted')).toEqual([]);
+      client.close();
+
+      proxy.rate = Number.POSITIVE_INFINITY;
+      const again = await kiln(['push', chain.child, ref, '--output', 'json'], {
+        home: chain.home,
+        env,
+      });
+      expect(again.code, again.stderr).toBe(0);
+      const home = await freshHome();
+      const pull = await kiln(['pull', ref], { home, env });
+      expect(pull.code, pull.stderr).toBe(0);
+      expect(pull.stdout.trim()).toBe(chain.child);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('htpasswd over TLS with a self-signed CA', () => {
   let secure: TestRegistry;
   beforeAll(async () => {
