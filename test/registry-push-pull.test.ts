@@ -60,6 +60,7 @@ async function build(
 beforeAll(async () => {
   reg = await startRegistry();
   env = { DOCKER_CONFIG: await dockerConfig() };
+  homes.push(env.DOCKER_CONFIG!);
   ids.base = await usePrivateHome();
   homeA = HOME;
   homes.push(homeA);

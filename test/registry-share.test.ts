@@ -69,6 +69,7 @@ function expectNothingLeft(home: string) {
 beforeAll(async () => {
   reg = await startRegistry();
   env = { DOCKER_CONFIG: await dockerConfig() };
+  homes.push(env.DOCKER_CONFIG!);
   chain = await tinyChain(env);
   homes.push(chain.home);
 });
@@ -342,6 +343,7 @@ describe('htpasswd over TLS with a self-signed CA', () => {
         [secure.registry]: { username: TEST_USER, password: 'not-the-password' },
       }),
     };
+    homes.push(good.DOCKER_CONFIG, bad.DOCKER_CONFIG);
     const ca = ['--ca-file', secure.caFile!];
 
     const wrong = await kiln(['push', chain.child, ref, ...ca], { home: chain.home, env: bad });
