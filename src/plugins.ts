@@ -3,6 +3,7 @@
  * misspelt entry a compile error.
  */
 import { amazonEbs } from './builders/amazon/plugin.js';
+import { chrootBuilder } from './builders/chroot/builder.js';
 import { fileBuilder } from './builders/file/builder.js';
 import { nullBuilder } from './builders/null/builder.js';
 import { qemuBuilder } from './builders/qemu/builder.js';
@@ -16,7 +17,13 @@ import { shellProvisioner } from './provisioners/shell.js';
 import { shellLocal } from './provisioners/shell-local.js';
 
 export const registry = {
-  builders: { 'amazon-ebs': amazonEbs, null: nullBuilder, file: fileBuilder, qemu: qemuBuilder },
+  builders: {
+    'amazon-ebs': amazonEbs,
+    null: nullBuilder,
+    file: fileBuilder,
+    qemu: qemuBuilder,
+    'kiln-chroot': chrootBuilder,
+  },
   provisioners: {
     'shell-local': shellLocal,
     file: fileProvisioner,

@@ -1,11 +1,20 @@
 /**
  * Local garbage collection: what `kiln gc` does. For every run whose process died (the
  * journal's orphans) it stops the processes the run left — only after checking that the
- * pid still belongs to the recorded process — removes its files and directories, and then
+ * pid still belongs to the recorded process — unmounts what it mounted and detaches its
+ * loop devices (a chroot build's), removes its files and directories, and then
  * forgets the run; it also removes stray entries under `imagesDir` that nothing refers to.
  * Every step is recorded in the journal as it completes, so an interrupted gc can be rerun.
  */
+import { isAbsolute, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import {
+  detachLoop,
+  isMountPoint,
+  loopsOf,
+  stopProcessesIn,
+  unmount,
+} from '../lib/mounts.js';
 import { removePath, unsafeToRemove } from './fs-util.js';
 import type { Catalog } from './index.js';
 import { isSameProcessAlive, processCmdline } from './process-info.js';
@@ -58,7 +67,7 @@ export interface GcOptions {
 }
 
 /** Kinds this module can clean; any other kind (AWS resources) is left for the tool that owns it. */
-const LOCAL_KINDS = new Set(['process', 'file', 'dir']);
+const LOCAL_KINDS = new Set(['mount', 'loop', 'process', 'file', 'dir']);
 
 /** Cleans up after dead runs and removes stray image entries; returns what it did. */
 export async function collectGarbage(catalog: Catalog, opts: GcOptions = {}): Promise<GcReport> {
@@ -71,10 +80,15 @@ export async function collectGarbage(catalog: Catalog, opts: GcOptions = {}): Pr
 
   for (const run of catalog.journal.orphaned()) {
     let clear = true;
-    // Processes first (they may hold the files), then files, then directories.
+    // Mounts first, deepest first (a chroot build's, on a loop device over an export
+    // daemon), then loop devices, then processes (they may hold the files), then files,
+    // then directories.
     const order = (r: RunResource) =>
-      r.kind === 'process' ? 0 : r.kind === 'file' ? 1 : r.kind === 'dir' ? 2 : 3;
-    const resources = [...run.resources].sort((a, b) => order(a) - order(b));
+      ({ mount: 0, loop: 1, process: 2, file: 3, dir: 4 })[r.kind] ?? 5;
+    const resources = [...run.resources].sort(
+      (a, b) =>
+        order(a) - order(b) || (a.kind === 'mount' ? b.ref.length - a.ref.length : 0),
+    );
     for (const res of resources) {
       const action = await cleanResource(catalog, res, protect, opts);
       act({ runId: run.runId, ...action });
@@ -114,6 +128,7 @@ async function cleanResource(
   if (!LOCAL_KINDS.has(res.kind))
     return { ...base, outcome: 'left', detail: 'not a local resource (see `kiln gc aws`)' };
   if (res.kind === 'process') return stopProcess(res, opts);
+  if (res.kind === 'mount' || res.kind === 'loop') return undoMountOrLoop(res, opts);
   const unsafe = unsafeToRemove(res.ref, protect);
   if (unsafe) return { ...base, outcome: 'skipped', detail: `not removed: ${unsafe}` };
   // The run may have died after registering an image but before forgetting its files.
@@ -175,6 +190,35 @@ async function stopProcess(res: RunResource, opts: GcOptions): Promise<Omit<GcAc
     }
   }
   return { ...base, outcome: 'killed', ...(detail ? { detail } : {}) };
+}
+
+/**
+ * Unmounts a dead build's mount (after stopping what still runs inside it), or detaches
+ * the loop devices over a file (`losetup -j`). Gone ones are fine.
+ */
+async function undoMountOrLoop(
+  res: RunResource,
+  opts: GcOptions,
+): Promise<Omit<GcAction, 'runId'>> {
+  const base = { kind: res.kind, ref: res.ref };
+  if (!isAbsolute(res.ref) || resolve(res.ref) === '/')
+    return { ...base, outcome: 'skipped', detail: 'not an absolute path below /' };
+  try {
+    if (res.kind === 'mount') {
+      if (!isMountPoint(res.ref)) return { ...base, outcome: 'gone' };
+      if (opts.dryRun) return { ...base, outcome: 'would-remove' };
+      await stopProcessesIn(res.ref);
+      await unmount(res.ref);
+      return { ...base, outcome: 'removed' };
+    }
+    const devices = await loopsOf(res.ref);
+    if (devices.length === 0) return { ...base, outcome: 'gone' };
+    if (opts.dryRun) return { ...base, outcome: 'would-remove', detail: devices.join(', ') };
+    for (const d of devices) await detachLoop(d);
+    return { ...base, outcome: 'removed', detail: devices.join(', ') };
+  } catch (err) {
+    return { ...base, outcome: 'failed', detail: (err as Error).message };
+  }
 }
 
 /** Polls until the process is gone (a zombie counts as gone); false after `ms`. */

@@ -1,6 +1,6 @@
 /**
- * How provisioners reach a machine. The SSH implementation lives beside this file; a
- * builder with no machine (null without a host) gives provisioners none.
+ * How provisioners reach a machine. The SSH and chroot implementations live beside this
+ * file; a builder with no machine (null without a host) gives provisioners none.
  */
 export interface ExecRequest {
   command: string;
@@ -38,7 +38,11 @@ export interface Communicator {
   close(): Promise<void>;
 }
 
-export interface ConnectionInfo {
+/** How tools that connect on their own reach the machine: over SSH, or into a chroot on this host. */
+export type ConnectionInfo = SshConnectionInfo | ChrootConnectionInfo;
+
+/** A machine reached over SSH with the build's key. */
+export interface SshConnectionInfo {
   type: 'ssh';
   host: string;
   port: number;
@@ -47,4 +51,13 @@ export interface ConnectionInfo {
   privateKeyFile: string;
   /** A known_hosts file holding the machine's host key as the build saw it. */
   knownHostsFile?: string;
+}
+
+/** A mounted image's root on this host, entered with chroot(8) as root. */
+export interface ChrootConnectionInfo {
+  type: 'chroot';
+  /** The directory the image's root file system is mounted at. */
+  root: string;
+  /** The user commands run as (always root: chroot(8) needs it). */
+  user: 'root';
 }

@@ -13,7 +13,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
 import { CancelledError, SystemError, throwIfAborted, UserError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
-import type { Communicator, ConnectionInfo, ExecRequest, ExecResult } from './communicator.js';
+import type { Communicator, SshConnectionInfo, ExecRequest, ExecResult } from './communicator.js';
 import { shellQuote as q } from './shell-quote.js';
 import { type Connected, type ConnectOptions, connectWithRetry } from './ssh-connect.js';
 
@@ -37,7 +37,7 @@ interface ChannelRun {
 }
 
 export class SshCommunicator implements Communicator {
-  readonly connection: ConnectionInfo;
+  readonly connection: SshConnectionInfo;
   /** The host key (SSH wire blob) seen on the first connection. */
   readonly hostKey: Buffer;
   /** The server's version line, e.g. `SSH-2.0-OpenSSH_9.2p1 Debian-2`. */
@@ -49,7 +49,7 @@ export class SshCommunicator implements Communicator {
 
   constructor(
     first: Connected,
-    connection: ConnectionInfo,
+    connection: SshConnectionInfo,
     private readonly opts: SshCommunicatorOptions,
   ) {
     this.connection = connection;

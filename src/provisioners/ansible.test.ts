@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../catalog/index.js';
 import { UserError } from '../lib/errors.js';
-import { ansibleProvisioner, inventoryText } from './ansible.js';
+import { ansibleProvisioner, chrootInventoryText, inventoryText } from './ansible.js';
 
 const ctx = {
   buildName: 'b',
@@ -41,6 +41,19 @@ describe('ansible provisioner', () => {
     const host =
       "default ansible_host=127.0.0.1 ansible_user=root ansible_port=2222 ansible_ssh_private_key_file=/tmp/kiln-ssh-x/id_ed25519 ansible_ssh_common_args='-o IdentitiesOnly=yes -o UserKnownHostsFile=/tmp/kiln-ssh-x/known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes' ansible_python_interpreter=/usr/bin/python3\n";
     expect(text).toBe(`${host}[web]\n${host}[db]\n`);
+  });
+
+  it('writes a chroot inventory: Ansible’s chroot connection into the mounted root, no SSH', () => {
+    const text = chrootInventoryText({
+      alias: 'default',
+      root: '/tmp/kiln-chroot-x/root',
+      pythonInterpreter: '/usr/bin/python3',
+      groups: ['web'],
+    });
+    const host =
+      'default ansible_connection=community.general.chroot ansible_host=/tmp/kiln-chroot-x/root ansible_python_interpreter=/usr/bin/python3\n';
+    expect(text).toBe(`${host}[web]\n${host}`);
+    expect(text).not.toMatch(/ssh|ansible_user|ansible_port/);
   });
 
   it('reports a missing playbook and bad env vars in prepare, all at once', async () => {

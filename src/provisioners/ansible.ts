@@ -11,7 +11,8 @@
  * pipelining, one control master, no `echo ~` session) and opens the SSH control master
  * itself while ansible-playbook starts (ansible-master.ts), then stops it. Secret
  * extra-vars go through a file, not the command line. Everything temporary is removed
- * whatever happens.
+ * whatever happens. Against a chroot build (the chroot builder) the inventory names
+ * Ansible's `community.general.chroot` connection and the mounted root instead of SSH.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -130,6 +131,31 @@ export function inventoryText(opts: {
   return text;
 }
 
+/**
+ * The inventory for a chroot build (the chroot builder): Ansible's own
+ * `community.general.chroot` connection into the mounted image, as root on this host.
+ */
+export function chrootInventoryText(opts: {
+  alias: string;
+  root: string;
+  pythonInterpreter?: string;
+  groups?: readonly string[];
+  emptyGroups?: readonly string[];
+}): string {
+  const vars = [
+    invVar('ansible_connection', 'community.general.chroot'),
+    invVar('ansible_host', opts.root),
+    ...(opts.pythonInterpreter
+      ? [invVar('ansible_python_interpreter', opts.pythonInterpreter)]
+      : []),
+  ];
+  const host = `${opts.alias} ${vars.join(' ')}\n`;
+  let text = host;
+  for (const g of opts.groups ?? []) text += `[${g}]\n${host}`;
+  for (const g of opts.emptyGroups ?? []) text += `[${g}]\n`;
+  return text;
+}
+
 export const ansibleProvisioner: ProvisionerPlugin<AnsibleConfig> = {
   type: 'ansible',
   schema: ansibleSchema,
@@ -225,6 +251,7 @@ export const ansibleProvisioner: ProvisionerPlugin<AnsibleConfig> = {
       // Open the SSH connection now, while ansible-playbook (and galaxy) start up, when
       // ansible will connect where kiln would: kiln's inventory, no host/port/user override.
       if (
+        conn.type === 'ssh' &&
         kiln.controlPath &&
         !config.inventory_file &&
         !/\bansible_(host|port|user|connection|ssh_host|ssh_port|ssh_user)\b/.test(extraText)
@@ -247,17 +274,23 @@ export const ansibleProvisioner: ProvisionerPlugin<AnsibleConfig> = {
       if (!inventory) {
         const userPython =
           /ansible_python_interpreter/.test(extraText) || 'ANSIBLE_PYTHON_INTERPRETER' in userEnv;
-        const text = inventoryText({
+        const common = {
           alias: config.host_alias || 'default',
-          host: conn.host,
-          port: conn.port,
-          user: remoteUser,
-          privateKeyFile: conn.privateKeyFile,
-          knownHostsFile: conn.knownHostsFile,
           pythonInterpreter: userPython ? undefined : '/usr/bin/python3',
           groups: config.groups,
           emptyGroups: config.empty_groups,
-        });
+        };
+        const text =
+          conn.type === 'chroot'
+            ? chrootInventoryText({ ...common, root: conn.root })
+            : inventoryText({
+                ...common,
+                host: conn.host,
+                port: conn.port,
+                user: remoteUser,
+                privateKeyFile: conn.privateKeyFile,
+                knownHostsFile: conn.knownHostsFile,
+              });
         const name = `packer-provisioner-ansible${randomBytes(5).toString('hex')}`;
         const dir = config.inventory_directory
           ? resolve(config.inventory_directory)

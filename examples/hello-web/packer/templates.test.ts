@@ -8,6 +8,7 @@ const app = resolve(__dirname, '..');
 const readJson = (path: string) => JSON.parse(readFileSync(resolve(app, path), 'utf8'));
 const build = readJson('packer/packer-build.json');
 const release = readJson('packer/packer-release.json');
+const releaseChroot = readJson('packer/packer-release-chroot.json');
 const packageVersion: string = readJson('package.json').version;
 
 const qemuCommon = {
@@ -69,6 +70,20 @@ describe('packer-release.json', () => {
     expect(ansible.extra_arguments[1]).toContain('hello_web_environment={{user `environment`}}');
     // kiln hands Ansible the VM's known_hosts: host key checking stays on.
     expect(ansible.ansible_env_vars.join(' ')).not.toContain('HOST_KEY_CHECKING');
+  });
+});
+
+describe('packer-release-chroot.json', () => {
+  it('is packer-release.json with the kiln-chroot builder in place of qemu', () => {
+    expect(releaseChroot.variables).toEqual(release.variables);
+    expect(releaseChroot.provisioners).toEqual(release.provisioners);
+    expect(releaseChroot.builders).toEqual([
+      {
+        type: 'kiln-chroot',
+        source_image: '{{user `source_image`}}',
+        vm_name: 'hello-web-{{user `environment`}}',
+      },
+    ]);
   });
 });
 

@@ -5,52 +5,10 @@
  * image makes its own at boot), the machine id; then syncs.
  */
 
+import { CLEAN_GUEST_OK, cleanGuestScript } from '../../../core/clean-guest.js';
 import type { Step } from '../../../core/steps.js';
 import { SystemError } from '../../../lib/errors.js';
 import type { QemuState } from '../state.js';
-
-/**
- * The shell script (run as root) that cleans the guest. `keyBody` is the key's base64
- * field. Written with shell builtins where it can: under TCG each process costs time.
- * It ends by syncing and saying whether anything handles the ACPI power button.
- */
-export function cleanGuestScript(user: string, keyBody: string): string {
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  return `set -u
-user=${q(user)}
-key=${q(keyBody)}
-home=/root
-[ "$user" = root ] || home=$(getent passwd "$user" | cut -d: -f6)
-doomed=''
-dirs=''
-for h in /root $home; do
-  f="$h/.ssh/authorized_keys"
-  if [ -f "$f" ]; then
-    kept=''
-    while IFS= read -r line || [ -n "$line" ]; do
-      case "$line" in *"$key"*) ;; *) kept="$kept$line
-" ;; esac
-    done < "$f"
-    if [ -n "$kept" ]; then printf '%s' "$kept" > "$f"; else doomed="$doomed $f"; fi
-  fi
-  dirs="$dirs $h/.ssh"
-  doomed="$doomed $h/.ansible $h/.bash_history $h/.python_history $h/.lesshst $h/.wget-hsts $h/.viminfo"
-done
-if [ -f /run/kiln-created-user ]; then
-  read -r created < /run/kiln-created-user
-  doomed="$doomed /etc/sudoers.d/kiln-$created"
-  userdel -f -r "$created" >/dev/null 2>&1 || true
-fi
-# Each machine makes its own host key at boot (kiln's base image has the unit for it).
-[ -f /etc/systemd/system/kiln-ssh-host-keys.service ] && doomed="$doomed /etc/ssh/ssh_host_*"
-[ -f /etc/machine-id ] && : > /etc/machine-id
-rm -rf $doomed /var/lib/systemd/random-seed
-rmdir $dirs 2>/dev/null
-sync
-if [ -d /run/systemd/seats ] || [ -S /run/acpid.socket ]; then echo kiln-acpi; else echo kiln-noacpi; fi
-echo kiln-clean-guest-ok
-`;
-}
 
 export const cleanGuest: Step<QemuState> = {
   name: 'clean-guest',
@@ -68,7 +26,7 @@ export const cleanGuest: Step<QemuState> = {
       onStdout: (l) => out.push(l),
       onStderr: (l) => out.push(l),
     });
-    if (!out.includes('kiln-clean-guest-ok')) {
+    if (!out.includes(CLEAN_GUEST_OK)) {
       throw new SystemError(
         'CleanGuestFailed',
         `could not clean the guest (exit status ${r.exitCode})`,

@@ -1,11 +1,19 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { cleanGuestScript } from './steps/clean-guest.js';
+import { cleanGuestScript } from './clean-guest.js';
 
 describe('cleanGuestScript', () => {
   it('is valid sh and quotes the user and key', () => {
     const s = cleanGuestScript("o'brien", 'AAAAC3NzaC1lZDI1NTE5AAAAIA+/=');
     expect(s).toContain(`user='o'\\''brien'`);
+    const r = spawnSync('sh', ['-n'], { input: s, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+  });
+
+  it('leaves authorized_keys alone when there is no build key (a chroot build)', () => {
+    const s = cleanGuestScript('root', undefined);
+    expect(s).toContain(`key=''`);
+    expect(s).toContain('if [ -n "$key" ] && [ -f "$f" ]');
     const r = spawnSync('sh', ['-n'], { input: s, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
   });
