@@ -145,7 +145,14 @@ export class ChrootCommunicator implements Communicator {
       ? ['-C', local, '-cf', '-', '.']
       : ['-C', dirname(local), '-cf', '-', basename(local)];
     await this.piped(
-      execa('tar', pack, { reject: false, cancelSignal: opts.signal, stdin: 'ignore' }),
+      () =>
+        execa('tar', pack, {
+          reject: false,
+          cancelSignal: opts.signal,
+          stdin: 'ignore',
+          encoding: 'buffer',
+          buffer: { stdout: false, stderr: true },
+        }),
       'mkdir -p "$1" && tar -x --no-overwrite-dir --no-same-owner -C "$1" -f -',
       [remoteDir],
       `upload of ${src} to ${remoteDir}`,
@@ -179,17 +186,21 @@ export class ChrootCommunicator implements Communicator {
     const source = remoteDir.replace(/\/+$/, '') || '/';
     const target = contentsOnly ? localDir : resolvePath(localDir, posix.basename(source));
     const [file, args] = this.commandLine('tar -C "$1" -cf - .', [source]);
+    await run('mkdir', ['-p', target], { signal: opts.signal });
+    const unpack = execa('tar', ['-x', '--no-same-owner', '-C', target, '-f', '-'], {
+      reject: false,
+      cancelSignal: opts.signal,
+    });
+    // Piped before the event loop turns: no byte is read before the pipe is in place.
     const packer = execa(file, args, {
       env: CHROOT_ENV,
       extendEnv: false,
       reject: false,
       cancelSignal: opts.signal,
       stdin: 'ignore',
-    });
-    await run('mkdir', ['-p', target], { signal: opts.signal });
-    const unpack = execa('tar', ['-x', '--no-same-owner', '-C', target, '-f', '-'], {
-      reject: false,
-      cancelSignal: opts.signal,
+      // Raw bytes, and not kept: they go to the pipe below only.
+      encoding: 'buffer',
+      buffer: { stdout: false, stderr: true },
     });
     packer.stdout?.pipe(unpack.stdin!);
     const [p, u] = await Promise.all([packer, unpack]);
@@ -197,7 +208,7 @@ export class ChrootCommunicator implements Communicator {
     if (p.exitCode !== 0 || u.exitCode !== 0) {
       throw new SystemError(
         'TransferFailed',
-        `download of ${remoteDir} failed: ${String(p.stderr || u.stderr).trim()}`,
+        `download of ${remoteDir} failed: ${text(p.stderr) || text(u.stderr)}`,
       );
     }
   }
@@ -246,7 +257,7 @@ export class ChrootCommunicator implements Communicator {
     if (r.exitCode !== 0) {
       const err = String(r.stderr ?? '').trim();
       throw new SystemError('TransferFailed', `${what} failed: ${err || `status ${r.exitCode}`}`, {
-        hint: /No such file or directory/.test(err)
+        hint: /No such file or directory|Directory nonexistent/.test(err)
           ? 'the remote directory must exist first (create it with a shell provisioner)'
           : undefined,
       });
@@ -255,7 +266,7 @@ export class ChrootCommunicator implements Communicator {
 
   /** Feeds a host process's stdout to a script inside the chroot. */
   private async piped(
-    source: ReturnType<typeof execa>,
+    startSource: () => ReturnType<typeof execa>,
     script: string,
     params: readonly string[],
     what: string,
@@ -268,11 +279,19 @@ export class ChrootCommunicator implements Communicator {
       reject: false,
       cancelSignal: signal,
     });
+    // Started once the sink is there, and piped before the event loop turns.
+    const source = startSource();
     source.stdout?.pipe(sink.stdin!);
     const [s, k] = await Promise.all([source, sink]);
     if (signal?.aborted) throw new CancelledError(`${what}: cancelled`);
     if (s.exitCode !== 0 || k.exitCode !== 0) {
-      throw new SystemError('TransferFailed', `${what} failed: ${String(s.stderr || k.stderr).trim()}`);
+      throw new SystemError('TransferFailed', `${what} failed: ${text(s.stderr) || text(k.stderr)}`);
     }
   }
+}
+
+/** A program's stderr as trimmed text, whether execa kept it as a string or as bytes. */
+function text(v: unknown): string {
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8').trim();
+  return typeof v === 'string' ? v.trim() : '';
 }
