@@ -59,6 +59,35 @@ describe('loadPipeline', () => {
     expect(p.deployEnvironment).toBe('dev');
   });
 
+  it('lets an environment use its own release template (e.g. the chroot builder), checked to exist', () => {
+    write('release-chroot.json', '{"builders":[{"type":"null","communicator":"none"}]}');
+    const p = loadPipeline(
+      write(
+        'kiln.pipeline.json',
+        JSON.stringify({
+          ...good,
+          environments: {
+            dev: { var_file: 'env/dev.json', release_template: 'release-chroot.json' },
+            prod: { var_file: 'env/prod.json' },
+          },
+        }),
+      ),
+    );
+    expect(p.environments.map((e) => e.releaseTemplate)).toEqual([
+      join(dir, 'release-chroot.json'),
+      undefined,
+    ]);
+    const err = errorOf(() =>
+      loadPipeline(
+        write(
+          'bad.pipeline.json',
+          JSON.stringify({ ...good, environments: { dev: { release_template: 'nope.json' } } }),
+        ),
+      ),
+    );
+    expect(err.details.join('\n')).toMatch(/environments\.dev\.release_template: template .*nope\.json does not exist/);
+  });
+
   it('reports every schema problem at file:line:column with a suggestion', () => {
     const text = `{
   "build": {"template": "build.json"},

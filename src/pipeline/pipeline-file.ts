@@ -50,6 +50,8 @@ export const pipelineSchema = z.strictObject({
       var_file: z.string().optional(),
       var_files: z.array(z.string()).optional(),
       vars: vars.optional(),
+      /** This environment's release template instead of `release.template` (e.g. a chroot build). */
+      release_template: z.string().optional(),
     }),
   ),
   /**
@@ -94,6 +96,8 @@ export interface Environment {
   /** Absolute var-file paths. */
   varFiles: string[];
   vars: Record<string, string>;
+  /** Its release template (absolute), when it has its own. */
+  releaseTemplate?: string;
 }
 
 /** A checked pipeline: paths resolved against its directory. */
@@ -175,7 +179,14 @@ export function loadPipeline(path: string): Pipeline {
     if (env.var_file) mustExist(env.var_file, ['environments', name, 'var_file'], 'var-file');
     for (const [i, f] of (env.var_files ?? []).entries())
       mustExist(f, ['environments', name, 'var_files', i], 'var-file');
-    environments.push({ name, varFiles: files.map((f) => resolve(dir, f)), vars: env.vars ?? {} });
+    if (env.release_template)
+      mustExist(env.release_template, ['environments', name, 'release_template'], 'template');
+    environments.push({
+      name,
+      varFiles: files.map((f) => resolve(dir, f)),
+      vars: env.vars ?? {},
+      ...(env.release_template ? { releaseTemplate: resolve(dir, env.release_template) } : {}),
+    });
   }
 
   let deployEnvironment: string | undefined;

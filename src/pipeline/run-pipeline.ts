@@ -45,7 +45,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineRes
   // Every environment's ports are checked before anything runs (RELIABILITY row 16): a port
   // of 70000 in an environment file must not cost a build and a boot to be found.
   for (const env of envs) {
-    const { variables } = await loadTemplate(resolve(p.dir, c.release.template), {
+    const { variables } = await loadTemplate(env.releaseTemplate ?? resolve(p.dir, c.release.template), {
       registry: opts.registry,
       catalog: opts.catalog,
       syntaxOnly: true,

@@ -212,7 +212,7 @@ function releaseStep(r: Release): Step<PipelineState> {
     const { pipeline: p, opts } = state;
     const c = p.config;
     const ui = new StepUi(opts.ui, `release ${r.env.name}`);
-    const loaded = await loadTemplate(resolve(p.dir, c.release.template), {
+    const loaded = await loadTemplate(r.env.releaseTemplate ?? resolve(p.dir, c.release.template), {
       registry: opts.registry,
       catalog: opts.catalog,
       vars: [
