@@ -69,9 +69,13 @@ beforeAll(async () => {
   mkdirSync(app);
   for (const d of ['packer', 'environments'])
     cpSync(join(ROOT, 'examples/hello-web', d), join(app, d), { recursive: true });
-  const deb = await start('sh', [join(ROOT, 'examples/hello-web/package/build-deb.sh'), join(app, 'dist')], {
-    env: { SOURCE_DATE_EPOCH: '1700000000' },
-  }).exit;
+  const deb = await start(
+    'sh',
+    [join(ROOT, 'examples/hello-web/package/build-deb.sh'), join(app, 'dist')],
+    {
+      env: { SOURCE_DATE_EPOCH: '1700000000' },
+    },
+  ).exit;
   expect(deb.code, deb.stderr).toBe(0);
   const t0 = Date.now();
   const b = await kiln(home, ['build', '-machine-readable', join(app, 'packer/packer-build.json')]);
@@ -114,12 +118,16 @@ describe('kiln-chroot builder', () => {
       (parent.metadata as Record<string, unknown>).kernel,
     );
     const disk = image.files[0]!;
-    expect(spawnSync('sha256sum', [disk], { encoding: 'utf8' }).stdout.slice(0, 64)).toBe(image.sha256);
+    expect(spawnSync('sha256sum', [disk], { encoding: 'utf8' }).stdout.slice(0, 64)).toBe(
+      image.sha256,
+    );
     const info = JSON.parse(
       spawnSync('qemu-img', ['info', '--output=json', '-U', disk], { encoding: 'utf8' }).stdout,
     ) as Record<string, unknown>;
     expect(info['backing-filename']).toBe(parent.files[0]);
-    expect(whatWasLeft(before, leftovers(home, [r.tmp])).filter((l) => !l.startsWith('catalog changed'))).toEqual([]);
+    expect(
+      whatWasLeft(before, leftovers(home, [r.tmp])).filter((l) => !l.startsWith('catalog changed')),
+    ).toEqual([]);
 
     // The same inputs again: the image is reused, nothing is mounted.
     const again = await kiln(home, releaseArgs('packer-release-chroot.json'));
@@ -135,7 +143,12 @@ describe('kiln-chroot builder', () => {
     const raw = join(work, 'release.raw');
     expect(spawnSync('qemu-img', ['convert', '-O', 'raw', disk, raw]).status).toBe(0);
     const cat = (p: string) => spawnSync('debugfs', ['-R', `cat ${p}`, raw], { encoding: 'utf8' });
-    for (const p of ['/root/.ssh/authorized_keys', '/root/.ansible', '/root/.bash_history', '/etc/resolv.conf'])
+    for (const p of [
+      '/root/.ssh/authorized_keys',
+      '/root/.ansible',
+      '/root/.bash_history',
+      '/etc/resolv.conf',
+    ])
       expect(/File not found/.test(cat(p).stderr), `${p} is in the image`).toBe(true);
     expect(cat('/etc/hello-web/hello-web.env').stdout).toContain('HELLO_WEB_PORT=8080');
     expect(cat('/etc/machine-id').stdout).toBe('');
@@ -147,9 +160,9 @@ describe('kiln-chroot builder', () => {
     const instance = run.stdout.trim();
     instances.push(instance);
     const ps = await kiln(home, ['ps', '--json']);
-    const row = (JSON.parse(ps.stdout) as Array<{ id: string; ports: Array<{ host: number; guest: number }> }>).find(
-      (p) => p.id === instance,
-    )!;
+    const row = (
+      JSON.parse(ps.stdout) as Array<{ id: string; ports: Array<{ host: number; guest: number }> }>
+    ).find((p) => p.id === instance)!;
     const port = row.ports.find((p) => p.guest === 8080)!.host;
     expect((await httpGet(port, '/'))?.body).toBe('Hello world on port 8080\n');
     expect((await kiln(home, ['stop', instance])).code).toBe(0);
@@ -184,9 +197,13 @@ describe('kiln-chroot builder', () => {
   it('a SIGINT right after any step leaves no mount, loop device, storage daemon, overlay or journal entry', async () => {
     const before = leftovers(home);
     for (const step of STEPS) {
-      const k = startKiln(home, releaseArgs('packer-release-chroot.json', 'staging', ['--no-cache']), {
-        env: { KILN_TEST_INTERRUPT_AFTER: step },
-      });
+      const k = startKiln(
+        home,
+        releaseArgs('packer-release-chroot.json', 'staging', ['--no-cache']),
+        {
+          env: { KILN_TEST_INTERRUPT_AFTER: step },
+        },
+      );
       const r = await k.exit;
       expect(r.code, `${step}: ${r.output}`).not.toBe(0);
       expect(r.output, step).toMatch(/cancel|interrupt/i);
@@ -227,7 +244,9 @@ describe('kiln-chroot builder', () => {
       join(app, 'packer/packer-release-chroot.json'),
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/was not made by kiln \(builder "import", from \/srv\/downloads\/stranger\.qcow2\): the chroot builder runs an image's own programs on this host as root/);
+    expect(r.stderr).toMatch(
+      /was not made by kiln \(builder "import", from \/srv\/downloads\/stranger\.qcow2\): the chroot builder runs an image's own programs on this host as root/,
+    );
     expect(r.stderr).toMatch(/trust_source/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(hostLeftovers(r.tmp)).toEqual([]);

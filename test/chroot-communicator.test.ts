@@ -44,7 +44,7 @@ describe('ChrootCommunicator', () => {
     expect(comm.connection).toEqual({ type: 'chroot', root: '/', user: 'root' });
     const r = await exec('echo one; echo two >&2; read x; echo "got $x"; exit 3', 'input\n');
     expect(r).toMatchObject({ exitCode: 3, out: ['one', 'got input'], err: ['two'] });
-    const env = await exec('echo "$HOME $USER $PATH"; echo "${KILN_HOME:-unset}"');
+    const env = await exec('echo "$HOME $USER $PATH"; printenv KILN_HOME || echo unset');
     expect(env.out).toEqual([
       '/root root /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       'unset',
@@ -92,7 +92,10 @@ describe('ChrootCommunicator', () => {
   it('stops a cancelled command and everything it started', async () => {
     const marker = `${process.pid}.${Date.now() % 1000}`;
     const ac = new AbortController();
-    const p = comm.exec({ command: `sleep 3${marker} & sleep 4${marker}; wait`, signal: ac.signal });
+    const p = comm.exec({
+      command: `sleep 3${marker} & sleep 4${marker}; wait`,
+      signal: ac.signal,
+    });
     const running = () =>
       spawnSync('pgrep', ['-f', marker], { encoding: 'utf8' }).stdout.trim() !== '';
     for (let i = 0; i < 100 && !running(); i++) await new Promise((r) => setTimeout(r, 50));
@@ -115,12 +118,14 @@ describe('ChrootCommunicator', () => {
     expect(readFileSync(log, 'utf8')).toBe('wrapped\n');
   });
 
-  it("fails a command that asked systemd to start a unit (ignored in a chroot), but not one that enabled it", async () => {
-    const err = await exec(
-      `echo "Running in chroot, ignoring command 'start'" >&2`,
-    ).catch((e: unknown) => e);
+  it('fails a command that asked systemd to start a unit (ignored in a chroot), but not one that enabled it', async () => {
+    const err = await exec(`echo "Running in chroot, ignoring command 'start'" >&2`).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(UserError);
-    expect((err as UserError).message).toMatch(/asked systemd to start a unit, which needs a running system/);
+    expect((err as UserError).message).toMatch(
+      /asked systemd to start a unit, which needs a running system/,
+    );
     expect((err as UserError).hint).toMatch(/systemctl enable/);
     const ok = await exec(`echo "Running in chroot, ignoring command 'daemon-reload'" >&2`);
     expect(ok.exitCode).toBe(0);

@@ -8,13 +8,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  detachLoop,
-  isMountPoint,
-  loopsOf,
-  stopProcessesIn,
-  unmount,
-} from '../lib/mounts.js';
+import { detachLoop, isMountPoint, loopsOf, stopProcessesIn, unmount } from '../lib/mounts.js';
 import { removePath, unsafeToRemove } from './fs-util.js';
 import type { Catalog } from './index.js';
 import { isSameProcessAlive, processCmdline } from './process-info.js';
@@ -86,8 +80,7 @@ export async function collectGarbage(catalog: Catalog, opts: GcOptions = {}): Pr
     const order = (r: RunResource) =>
       ({ mount: 0, loop: 1, process: 2, file: 3, dir: 4 })[r.kind] ?? 5;
     const resources = [...run.resources].sort(
-      (a, b) =>
-        order(a) - order(b) || (a.kind === 'mount' ? b.ref.length - a.ref.length : 0),
+      (a, b) => order(a) - order(b) || (a.kind === 'mount' ? b.ref.length - a.ref.length : 0),
     );
     for (const res of resources) {
       const action = await cleanResource(catalog, res, protect, opts);

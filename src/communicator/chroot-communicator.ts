@@ -225,7 +225,13 @@ export class ChrootCommunicator implements Communicator {
 
   /** The host program and arguments that run `script` (with `$1`… = `params`) in the chroot. */
   private commandLine(script: string, params: readonly string[] = []): [string, string[]] {
-    const inner = [this.opts.root, '/bin/sh', '-c', script, ...(params.length ? ['sh', ...params] : [])];
+    const inner = [
+      this.opts.root,
+      '/bin/sh',
+      '-c',
+      script,
+      ...(params.length ? ['sh', ...params] : []),
+    ];
     if (!this.opts.wrap) return [this.chroot, inner];
     return ['/bin/sh', ['-c', this.opts.wrap([this.chroot, ...inner].map(q).join(' '))]];
   }
@@ -285,7 +291,10 @@ export class ChrootCommunicator implements Communicator {
     const [s, k] = await Promise.all([source, sink]);
     if (signal?.aborted) throw new CancelledError(`${what}: cancelled`);
     if (s.exitCode !== 0 || k.exitCode !== 0) {
-      throw new SystemError('TransferFailed', `${what} failed: ${text(s.stderr) || text(k.stderr)}`);
+      throw new SystemError(
+        'TransferFailed',
+        `${what} failed: ${text(s.stderr) || text(k.stderr)}`,
+      );
     }
   }
 }

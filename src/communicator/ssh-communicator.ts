@@ -13,7 +13,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
 import { CancelledError, SystemError, throwIfAborted, UserError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
-import type { Communicator, SshConnectionInfo, ExecRequest, ExecResult } from './communicator.js';
+import type { Communicator, ExecRequest, ExecResult, SshConnectionInfo } from './communicator.js';
 import { shellQuote as q } from './shell-quote.js';
 import { type Connected, type ConnectOptions, connectWithRetry } from './ssh-connect.js';
 

@@ -85,7 +85,9 @@ describe('loadPipeline', () => {
         ),
       ),
     );
-    expect(err.details.join('\n')).toMatch(/environments\.dev\.release_template: template .*nope\.json does not exist/);
+    expect(err.details.join('\n')).toMatch(
+      /environments\.dev\.release_template: template .*nope\.json does not exist/,
+    );
   });
 
   it('reports every schema problem at file:line:column with a suggestion', () => {

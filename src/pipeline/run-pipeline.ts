@@ -45,13 +45,16 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineRes
   // Every environment's ports are checked before anything runs (RELIABILITY row 16): a port
   // of 70000 in an environment file must not cost a build and a boot to be found.
   for (const env of envs) {
-    const { variables } = await loadTemplate(env.releaseTemplate ?? resolve(p.dir, c.release.template), {
-      registry: opts.registry,
-      catalog: opts.catalog,
-      syntaxOnly: true,
-      vars: [...Object.entries(c.release.vars ?? {}), ...Object.entries(env.vars)],
-      varFiles: [...(c.release.var_files ?? []).map((f) => resolve(p.dir, f)), ...env.varFiles],
-    });
+    const { variables } = await loadTemplate(
+      env.releaseTemplate ?? resolve(p.dir, c.release.template),
+      {
+        registry: opts.registry,
+        catalog: opts.catalog,
+        syntaxOnly: true,
+        vars: [...Object.entries(c.release.vars ?? {}), ...Object.entries(env.vars)],
+        varFiles: [...(c.release.var_files ?? []).map((f) => resolve(p.dir, f)), ...env.varFiles],
+      },
+    );
     if (c.smoke_test)
       portOf(c.smoke_test.port, variables, `smoke_test.port for environment ${env.name}`, p.file);
     if (c.deploy?.local?.guest_port !== undefined && env.name === p.deployEnvironment)

@@ -39,9 +39,9 @@ import { createOverlay } from './steps/create-overlay.js';
 import { createRunDir } from './steps/create-run-dir.js';
 import { earlyCleanup } from './steps/early-cleanup.js';
 import { exportDisk } from './steps/export-disk.js';
+import { postMountCommands, preMountCommands } from './steps/mount-commands.js';
 import { mountExtra } from './steps/mount-extra.js';
 import { mountRoot } from './steps/mount-root.js';
-import { postMountCommands, preMountCommands } from './steps/mount-commands.js';
 import { provision } from './steps/provision.js';
 import { registerImage } from './steps/register-image.js';
 import { resolveSource } from './steps/resolve-source.js';
@@ -87,7 +87,9 @@ export async function prepareChroot(
     });
   }
   if (!existsSync('/dev/fuse'))
-    errors.push({ message: '/dev/fuse is missing: the disk is exported through FUSE (modprobe fuse)' });
+    errors.push({
+      message: '/dev/fuse is missing: the disk is exported through FUSE (modprobe fuse)',
+    });
   try {
     const image = resolveTrustedSource(ctx.catalog, config.source_image, config.trust_source);
     if (!existsSync(image.files[0]!)) {

@@ -54,7 +54,8 @@ export const chrootConfigSchema = z
         issue.addIssue({
           code: 'custom',
           path: ['chroot_mounts', i],
-          message: "binding the host's root into the chroot is refused: bind only what provisioners need",
+          message:
+            "binding the host's root into the chroot is refused: bind only what provisioners need",
         });
       }
     });

@@ -228,7 +228,10 @@ function leftovers(driver: FakeDriver, keep: string[] = [sourceId]) {
     runs: catalog.database.prepare('SELECT id FROM runs').all(),
     work: readdirSync(catalog.imagesDir).filter((f) => f.startsWith('.tmp-')),
     runDirs: readdirSync(tmpdir()).filter(
-      (f) => f.startsWith('kiln-chroot-') && !f.startsWith('kiln-chroot-steps-') && dirsBefore.indexOf(f) < 0,
+      (f) =>
+        f.startsWith('kiln-chroot-') &&
+        !f.startsWith('kiln-chroot-steps-') &&
+        dirsBefore.indexOf(f) < 0,
     ),
     images: catalog.images
       .list()
@@ -250,9 +253,16 @@ describe('chroot builder steps', () => {
     const log: string[] = [];
     let comm: Communicator | undefined;
     const artifact = await runChrootBuild(
-      config({ pre_mount_commands: ['echo {{.Device}}'], post_mount_commands: ['ls {{.MountPath}}'] }),
+      config({
+        pre_mount_commands: ['echo {{.Device}}'],
+        post_mount_commands: ['ls {{.MountPath}}'],
+      }),
       context(),
-      { run: async (c) => void (comm = c) },
+      {
+        run: async (c) => {
+          comm = c;
+        },
+      },
       { driver, steps: logged(log) },
     );
     expect(log).toEqual([
@@ -352,7 +362,14 @@ describe('chroot builder steps', () => {
       { driver },
     );
     await expect(build).rejects.toBeInstanceOf(CancelledError);
-    expect(leftovers(driver)).toMatchObject({ mounts: [], loops: [], daemons: [], runs: [], work: [], images: [] });
+    expect(leftovers(driver)).toMatchObject({
+      mounts: [],
+      loops: [],
+      daemons: [],
+      runs: [],
+      work: [],
+      images: [],
+    });
   });
 
   it('refuses an image kiln did not make, and its descendants, unless trust_source is set', async () => {
@@ -360,9 +377,14 @@ describe('chroot builder steps', () => {
     const child = registerSource('qemu', imported);
     for (const ref of [imported, child]) {
       const driver = new FakeDriver();
-      const err = await runChrootBuild(config({ source_image: ref }), context(), {
-        run: async () => undefined,
-      }, { driver }).catch((e) => e);
+      const err = await runChrootBuild(
+        config({ source_image: ref }),
+        context(),
+        {
+          run: async () => undefined,
+        },
+        { driver },
+      ).catch((e) => e);
       expect(err).toBeInstanceOf(UserError);
       expect(err.code).toBe('UntrustedSourceImage');
       expect(err.message).toContain(imported);
@@ -384,9 +406,14 @@ describe('chroot builder steps', () => {
     const driver = new FakeDriver();
     driver.head = Buffer.alloc(4096);
     driver.head.writeUInt16LE(0xaa55, 510);
-    const err = await runChrootBuild(config(), context(), { run: async () => undefined }, {
-      driver,
-    }).catch((e) => e);
+    const err = await runChrootBuild(
+      config(),
+      context(),
+      { run: async () => undefined },
+      {
+        driver,
+      },
+    ).catch((e) => e);
     expect(err.code).toBe('PartitionedImage');
     expect(driver.calls).toEqual(['createOverlay', 'startExport', 'stopExport']);
     expect(leftovers(driver)).toMatchObject({ daemons: [], runs: [], work: [], images: [] });

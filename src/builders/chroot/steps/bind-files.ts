@@ -63,6 +63,9 @@ export const bindFiles: Step<ChrootState> = {
   },
   owes: (state) =>
     state.boundFiles.length > 0
-      ? `unmount ${state.boundFiles.map((b) => b.target).reverse().join(', ')}`
+      ? `unmount ${state.boundFiles
+          .map((b) => b.target)
+          .reverse()
+          .join(', ')}`
       : undefined,
 };

@@ -15,9 +15,13 @@ import type { ChrootState } from '../state.js';
 export async function removeUnmounted(state: ChrootState, dir: string): Promise<void> {
   const mounted = state.driver.mountsUnder(dir);
   if (mounted.length > 0) {
-    throw new SystemError('StillMounted', `${dir} was not removed: ${mounted.join(', ')} still mounted`, {
-      hint: `unmount them (umount ${mounted.join(' ')}), then run \`kiln gc\``,
-    });
+    throw new SystemError(
+      'StillMounted',
+      `${dir} was not removed: ${mounted.join(', ')} still mounted`,
+      {
+        hint: `unmount them (umount ${mounted.join(' ')}), then run \`kiln gc\``,
+      },
+    );
   }
   await rm(dir, { recursive: true, force: true });
 }
@@ -41,6 +45,5 @@ export const createOverlay: Step<ChrootState> = {
     unjournal(state, state.workDir);
     state.workDir = undefined;
   },
-  owes: (state) =>
-    state.workDir && !state.registered ? `remove ${state.workDir}` : undefined,
+  owes: (state) => (state.workDir && !state.registered ? `remove ${state.workDir}` : undefined),
 };

@@ -24,7 +24,11 @@ function mountCommands(
     async run(state, { ui, signal }) {
       const commands = state.config[key];
       if (commands.length === 0) return;
-      ui.say(key === 'pre_mount_commands' ? 'Running pre-mount commands...' : 'Running post-mount commands...');
+      ui.say(
+        key === 'pre_mount_commands'
+          ? 'Running pre-mount commands...'
+          : 'Running post-mount commands...',
+      );
       const data = {
         Device: state.device,
         ...(key === 'post_mount_commands' ? { MountPath: state.root } : {}),
