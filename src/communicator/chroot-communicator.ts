@@ -42,6 +42,9 @@ const RUNTIME_VERBS = new Set([
   'reload-or-restart',
   'try-reload-or-restart',
   'isolate',
+  'reboot',
+  'poweroff',
+  'halt',
 ]);
 
 export interface ChrootCommunicatorOptions {
@@ -60,7 +63,8 @@ export interface ChrootCommunicatorOptions {
 export function ignoredBySystemd(line: string): string | undefined {
   const m = NEEDS_RUNNING.exec(line);
   if (!m) return undefined;
-  const verb = m[1] ?? 'start';
+  // Older systemctl, and `reboot`/`poweroff`, say only "ignoring request".
+  const verb = m[1] ?? 'reboot';
   return RUNTIME_VERBS.has(verb) ? verb : undefined;
 }
 
@@ -98,7 +102,7 @@ export class ChrootCommunicator implements Communicator {
     if (refused.length > 0) {
       throw new UserError(
         'NeedsRunningSystem',
-        `a command asked systemd to ${[...new Set(refused)].join(', ')} a unit, which needs a running system: in a chroot nothing runs, so systemd ignored it`,
+        `a command asked systemd for "${[...new Set(refused)].join('", "')}", which needs a running system: in a chroot nothing runs, so systemd ignored it`,
         {
           hint: 'enable the unit instead (`systemctl enable` works offline) and let the image start it at boot, or build with the qemu builder',
         },

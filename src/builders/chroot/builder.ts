@@ -8,8 +8,13 @@
  *
  * It runs the image's own programs on this host as root, so it builds only from images
  * kiln made (or that the user trusts: `trust_source`). What needs a running system
- * (`systemctl start`, a reboot) cannot work in a chroot: systemd's refusals fail the
- * build (chroot-communicator.ts); `systemctl enable` works offline.
+ * (`systemctl start`, `daemon-reload`, a reboot) cannot work in a chroot. On a host
+ * without systemd (as here) systemctl says "System has not been booted with systemd"
+ * and exits 1, so the provisioner fails; on a systemd host it says "Running in chroot,
+ * ignoring …" and exits 0, and the chroot communicator fails the command instead of
+ * letting a start pass that did nothing (Ansible's systemd module over its chroot
+ * connection cannot be checked that way). `systemctl enable` works offline, and it is
+ * what the sample's release does.
  */
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
