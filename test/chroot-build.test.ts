@@ -28,6 +28,16 @@ const timings: string[] = [];
 /** The id in a machine-readable `artifact,0,id,…` line. */
 const artifactId = (out: string) => /,artifact,0,id,(img-[0-9a-f]+)/.exec(out)?.[1];
 
+/** The build image's disk. */
+function buildImageDisk(): string {
+  const catalog = Catalog.open(home);
+  try {
+    return catalog.images.get(buildImage)!.files[0]!;
+  } finally {
+    catalog.close();
+  }
+}
+
 /** Mount points, loop devices and storage daemons that belong to a chroot build under `tmp`. */
 function hostLeftovers(tmp: string): string[] {
   const left: string[] = [];
@@ -222,6 +232,26 @@ describe('kiln-chroot builder', () => {
     expect(r.code, r.output).not.toBe(0);
     expect(hostLeftovers(k.tmp)).toEqual([]);
     expect(whatWasLeft(before, leftovers(home, [k.tmp]))).toEqual([]);
+  }, 300_000);
+
+  it('after a crash with everything mounted, kiln gc unmounts, detaches, stops the export and removes the overlay', async () => {
+    const before = leftovers(home);
+    const k = startKiln(home, releaseArgs('packer-release-chroot.json', 'staging', ['--no-cache']), {
+      env: { KILN_TEST_CRASH_AT: 'chroot-mounted' },
+    });
+    const r = await k.exit;
+    expect(r.signal, r.output).toBe('SIGKILL');
+    // Positive control: the crash left the build's mounts, loop device and daemon behind.
+    const left = hostLeftovers(k.tmp);
+    expect(left.filter((l) => l.startsWith('mount')).length).toBeGreaterThanOrEqual(5);
+    expect(left.filter((l) => l.startsWith('loop'))).toHaveLength(1);
+    expect(left.filter((l) => l.startsWith('process'))).toHaveLength(1);
+    const gc = await kiln(home, ['gc']);
+    expect(gc.code, gc.output).toBe(0);
+    expect(hostLeftovers(k.tmp)).toEqual([]);
+    expect(whatWasLeft(before, leftovers(home, [k.tmp]))).toEqual([]);
+    // The shared base the release chain stands on is untouched (gc never deleted through a mount).
+    expect(spawnSync('qemu-img', ['check', '-U', buildImageDisk()]).status).toBe(0);
   }, 300_000);
 
   it('refuses an imported image, saying why and what to do, and makes nothing', async () => {

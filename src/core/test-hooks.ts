@@ -5,7 +5,8 @@
  * reach reliably with a signal from outside. Unset (always, outside tests), it does nothing.
  *
  * Points: `after-image-write` (qemu builder: the image's directory is in place, the catalog
- * row is not written yet).
+ * row is not written yet); `chroot-mounted` (chroot builder: the export, loop device and
+ * every mount are in place, the provisioners not started).
  *
  * `KILN_TEST_INTERRUPT_AFTER=<step>` is a Ctrl-C at an exact place: right after the step of
  * that name has made its resource, the process sends itself SIGINT and waits until the

@@ -4,6 +4,7 @@
  * closes the communicator.
  */
 import type { Step } from '../../../core/steps.js';
+import { crashPoint } from '../../../core/test-hooks.js';
 import type { ChrootState } from '../state.js';
 import { wrapCommand } from './mount-commands.js';
 
@@ -21,6 +22,7 @@ export const provision: Step<ChrootState> = {
       MountPath: state.root,
       User: 'root',
     });
+    crashPoint('chroot-mounted');
     await state.hook.run(state.comm);
   },
   async cleanup(state) {
