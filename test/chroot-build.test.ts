@@ -236,9 +236,13 @@ describe('kiln-chroot builder', () => {
 
   it('after a crash with everything mounted, kiln gc unmounts, detaches, stops the export and removes the overlay', async () => {
     const before = leftovers(home);
-    const k = startKiln(home, releaseArgs('packer-release-chroot.json', 'staging', ['--no-cache']), {
-      env: { KILN_TEST_CRASH_AT: 'chroot-mounted' },
-    });
+    const k = startKiln(
+      home,
+      releaseArgs('packer-release-chroot.json', 'staging', ['--no-cache']),
+      {
+        env: { KILN_TEST_CRASH_AT: 'chroot-mounted' },
+      },
+    );
     const r = await k.exit;
     expect(r.signal, r.output).toBe('SIGKILL');
     // Positive control: the crash left the build's mounts, loop device and daemon behind.
