@@ -122,7 +122,7 @@ describe('kiln-chroot builder', () => {
     const parent = catalog.images.get(buildImage)!;
     catalog.close();
     expect(image).toMatchObject({ builder: 'kiln-chroot', parentId: buildImage, format: 'qcow2' });
-    expect(image.inputHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(image.inputHash).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(image.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect((image.metadata as Record<string, unknown>).kernel).toBe(
       (parent.metadata as Record<string, unknown>).kernel,
@@ -153,13 +153,20 @@ describe('kiln-chroot builder', () => {
     const raw = join(work, 'release.raw');
     expect(spawnSync('qemu-img', ['convert', '-O', 'raw', disk, raw]).status).toBe(0);
     const cat = (p: string) => spawnSync('debugfs', ['-R', `cat ${p}`, raw], { encoding: 'utf8' });
-    for (const p of [
-      '/root/.ssh/authorized_keys',
-      '/root/.ansible',
-      '/root/.bash_history',
-      '/etc/resolv.conf',
-    ])
+    for (const p of ['/root/.ssh/authorized_keys', '/root/.ansible', '/root/.bash_history'])
       expect(/File not found/.test(cat(p).stderr), `${p} is in the image`).toBe(true);
+    // The host's resolver was bound over the image's during the build: the image keeps its own.
+    const parentRaw = join(work, 'parent.raw');
+    expect(
+      spawnSync('qemu-img', ['convert', '-O', 'raw', parent.files[0]!, parentRaw]).status,
+    ).toBe(0);
+    const parentResolv = spawnSync('debugfs', ['-R', 'cat /etc/resolv.conf', parentRaw], {
+      encoding: 'utf8',
+    }).stdout;
+    rmSync(parentRaw, { force: true });
+    expect(cat('/etc/resolv.conf').stdout).toBe(parentResolv);
+    const hostResolv = readFileSync('/etc/resolv.conf', 'utf8');
+    if (hostResolv !== parentResolv) expect(bytes.includes(Buffer.from(hostResolv))).toBe(false);
     expect(cat('/etc/hello-web/hello-web.env').stdout).toContain('HELLO_WEB_PORT=8080');
     expect(cat('/etc/machine-id').stdout).toBe('');
     rmSync(raw, { force: true });

@@ -31,11 +31,15 @@ export function withInterruptPoints<S>(steps: readonly Step<S>[]): readonly Step
           async run(state, ctx) {
             await s.run(state, ctx);
             if (ctx.signal.aborted) return;
-            const aborted = new Promise<void>((resolve) =>
-              ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
-            );
+            // A timer keeps the event loop alive until the signal is handled (signal
+            // handlers alone do not), and gives up if it never is.
+            let timer: NodeJS.Timeout | undefined;
+            const aborted = new Promise<void>((resolve, reject) => {
+              ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+              timer = setTimeout(() => reject(new Error('SIGINT was not handled')), 10_000);
+            });
             process.kill(process.pid, 'SIGINT');
-            await aborted;
+            await aborted.finally(() => clearTimeout(timer));
           },
         },
   );

@@ -76,7 +76,10 @@ export async function startFuseExport(opts: {
       } catch {
         // Gone meanwhile.
       }
-      const killed = await Promise.race([gone.then(() => true), sleep(10_000).then(() => false)]);
+      const killed = await Promise.race([
+        gone.then(() => true),
+        sleep(10_000, undefined, { unref: true }).then(() => false),
+      ]);
       if (!killed) {
         try {
           process.kill(child.pid, 'SIGKILL');
