@@ -62,11 +62,15 @@ describe('ids', () => {
     expect(isImageId('IMG-0123456789abcdef0')).toBe(false);
   });
 
-  it('accept prefixes of at least six hex digits', () => {
+  it('accept prefixes of any length, with or without the kind, of the kinds asked for', () => {
     expect(idPrefixOf('img-abcdef')).toEqual({ kind: 'img', hex: 'abcdef' });
     expect(idPrefixOf('abcdef1')).toEqual({ hex: 'abcdef1' });
-    expect(idPrefixOf('img-abcde')).toBeUndefined();
+    expect(idPrefixOf('img-0ff9')).toEqual({ kind: 'img', hex: '0ff9' });
+    expect(idPrefixOf('a')).toEqual({ hex: 'a' });
     expect(idPrefixOf('hello')).toBeUndefined();
+    expect(idPrefixOf('i-0ff9')).toBeUndefined();
+    expect(idPrefixOf('i-0ff9', ['i'])).toEqual({ kind: 'i', hex: '0ff9' });
+    expect(idPrefixOf('img-0ff9', ['i'])).toBeUndefined();
     expect(editDistance('kitten', 'sitting')).toBe(3);
   });
 });
@@ -169,6 +173,28 @@ describe('resolveImage', () => {
     expect(amb.code).toBe('AmbiguousImage');
     expect(amb.details.join('\n')).toContain(a.id);
     expect(amb.details.join('\n')).toContain(b.id);
+  });
+
+  it('takes any unique prefix, however short, and lists the candidates of an ambiguous one', () => {
+    const a = catalog.images.register({
+      id: 'img-0ff9a000000000001',
+      name: 'web',
+      builder: 'qemu',
+      files: [imageFile('a')],
+    });
+    const b = catalog.images.register({
+      id: 'img-0fe1b000000000002',
+      name: 'db',
+      builder: 'qemu',
+      files: [imageFile('b')],
+    });
+    expect(catalog.images.resolve('img-0ff9').id).toBe(a.id);
+    expect(catalog.images.resolve('0ff').id).toBe(a.id);
+    expect(catalog.images.resolve('0fe').id).toBe(b.id);
+    const amb = thrown(() => catalog.images.resolve('img-0f'));
+    expect(amb.code).toBe('AmbiguousImage');
+    expect(amb.details).toEqual([`${b.id} (db)`, `${a.id} (web)`]);
+    expect(thrown(() => catalog.images.resolve('img-0ffa')).code).toBe('ImageNotFound');
   });
 
   it('names close matches and the ls hint when nothing matches', () => {

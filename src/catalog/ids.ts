@@ -19,17 +19,21 @@ export function isImageId(s: string): boolean {
   return IMAGE_ID.test(s);
 }
 
-/** Shortest id prefix (after the kind) a user may type: shorter prefixes match too much. */
-export const MIN_PREFIX_HEX = 6;
-
 /**
- * The hex part when `ref` can be an id prefix (`img-abc123…` or bare `abc123…`, at least
- * MIN_PREFIX_HEX digits), with the kind when one was typed; undefined otherwise.
+ * The hex part when `ref` can be the start of an id of one of `kinds` (`img-0ff9`, or bare
+ * `0ff9`), with the kind when one was typed; undefined otherwise. Any number of digits, as
+ * docker takes them: a prefix is good when it is unique, and an ambiguous one is reported
+ * with its candidates by the caller.
  */
-export function idPrefixOf(ref: string): { kind?: string; hex: string } | undefined {
-  const m = /^(?:(img|ami)-)?([0-9a-f]+)$/.exec(ref);
-  if (!m || m[2]!.length < MIN_PREFIX_HEX || m[2]!.length > 17) return undefined;
-  return m[1] ? { kind: m[1], hex: m[2]! } : { hex: m[2]! };
+export function idPrefixOf(
+  ref: string,
+  kinds: readonly IdPrefix[] = ['img', 'ami'],
+): { kind?: IdPrefix; hex: string } | undefined {
+  const m = /^(?:([a-z]+)-)?([0-9a-f]{1,17})$/.exec(ref);
+  if (!m) return undefined;
+  const kind = m[1] as IdPrefix | undefined;
+  if (kind !== undefined && !kinds.includes(kind)) return undefined;
+  return kind ? { kind, hex: m[2]! } : { hex: m[2]! };
 }
 
 /** Edit distance between two strings (for "did you mean" suggestions). */

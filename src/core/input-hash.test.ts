@@ -132,6 +132,27 @@ describe('computeInputHash', () => {
     expect(b.source?.id).not.toBe(a.source?.id);
   });
 
+  it('is the same whether the source image is named by id, id prefix, name, tag or a -var', async () => {
+    const base = catalog.images.resolve('base-a');
+    catalog.images.addTag(base.id, 'debian-12');
+    const byName = await hashOf(template());
+    const other = [base.id, base.id.slice(0, 8), 'debian-12'];
+    for (const ref of other)
+      expect((await hashOf(template({ source_image: ref }))).hash, ref).toBe(byName.hash);
+    const viaVar = (value: string) => {
+      const t = template({ source_image: '{{user `source_image`}}' });
+      return hashOf(
+        { ...t, variables: { ...t.variables, source_image: 'base-a' } },
+        { vars: [['source_image', value]] },
+      );
+    };
+    const varName = await viaVar('base-a');
+    expect((await viaVar(base.id)).hash).toBe(varName.hash);
+    expect((await viaVar('debian-12')).hash).toBe(varName.hash);
+    registerBase('base-b');
+    expect((await viaVar('base-b')).hash).not.toBe(varName.hash);
+  });
+
   it('changes with a builder setting, not with where the template lives', async () => {
     const a = await hashOf(template());
     expect((await hashOf(template({ memory: 2048 }))).hash).not.toBe(a.hash);

@@ -14,6 +14,9 @@
  *   local file the builder starts from (a disk image), its size and mtime. A pulled image
  *   counts with the disk sha256 it had where it was built (`metadata.originSha256`): its
  *   copy differs only in the header's backing path, so every machine hashes the same.
+ *   The reference that names it (`BuilderPlugin.sourceImageKey`, and a variable holding the
+ *   same text) is hashed as the resolved id: a name, a tag and the id of one image share a
+ *   cache entry.
  *
  * What stays out, because it changes on every run without changing the image:
  * - `{{timestamp}}`, `{{uuid}}`, `{{isotime}}`, `{{strftime}}`: a string whose template text
@@ -103,15 +106,18 @@ export function computeInputHash(build: PreparedBuild, opts: InputHashOptions): 
     }
   };
 
+  const source = builder.sourceImage?.(build.builder.config, catalog);
+  const sourceRef = sourceReference(build, source);
+  const asId = (value: unknown) =>
+    sourceRef !== undefined && value === sourceRef ? source!.id : value;
+
   add('format', `kiln-image-format-${IMAGE_FORMAT_VERSION}`);
 
+  const config = mask(build.builder.config, build.builder.asWritten) as Record<string, unknown>;
+  if (sourceRef !== undefined) config[builder.sourceImageKey!] = source!.id;
   add(
     `builder ${build.type}`,
-    canonicalJson({
-      type: build.type,
-      builderId: builder.builderId,
-      config: mask(build.builder.config, build.builder.asWritten),
-    }),
+    canonicalJson({ type: build.type, builderId: builder.builderId, config }),
   );
   addFiles(`builder ${build.type}`, builderInputs);
 
@@ -142,11 +148,10 @@ export function computeInputHash(build: PreparedBuild, opts: InputHashOptions): 
     if (sensitive.has(k)) vars[k] = `sha256:${sha(`kiln-sensitive:${v}`)}`;
     else if (Object.hasOwn(template.volatileVariables, k))
       vars[k] = `template:${template.volatileVariables[k]}`;
-    else vars[k] = v;
+    else vars[k] = asId(v) as string;
   }
   add('variables', canonicalJson(vars));
 
-  const source = builder.sourceImage?.(build.builder.config, catalog);
   if (source) {
     add(
       `source image ${source.id}`,
@@ -163,6 +168,17 @@ export function computeInputHash(build: PreparedBuild, opts: InputHashOptions): 
   const total = createHash('sha256');
   for (const p of parts) total.update(`${p.what}\0${p.sha256}\n`);
   return { hash: `sha256:${total.digest('hex')}`, parts, ...(source ? { source } : {}) };
+}
+
+/** The text the build's config names its source image by, when it resolved to one. */
+function sourceReference(
+  build: PreparedBuild,
+  source: ImageRecord | undefined,
+): string | undefined {
+  const key = build.builder.plugin.sourceImageKey;
+  if (!source || key === undefined) return undefined;
+  const ref = (build.builder.config as Record<string, unknown>)[key];
+  return typeof ref === 'string' ? ref : undefined;
 }
 
 /**

@@ -100,6 +100,12 @@ export interface BuilderPlugin<C = unknown> {
    * image chosen by a filter).
    */
   sourceImage?(config: C, catalog: CatalogApi): ImageRecord | undefined;
+  /**
+   * The config key that names `sourceImage` (by id, id prefix, name or tag): its value, and a
+   * variable set to the same text, are hashed as the resolved id, so every way of naming one
+   * image hits the same cache entry.
+   */
+  readonly sourceImageKey?: string;
   /** Local files this config names whose content goes into the image (e.g. user data, a disk file). */
   inputs?(config: C): PluginInputs;
 }

@@ -5,6 +5,7 @@
  * catalog open for writing) so that, for example, its image can be removed.
  */
 import { join } from 'node:path';
+import { idPrefixOf } from '../catalog/ids.js';
 import type { CatalogApi, InstanceRecord } from '../catalog/types.js';
 import { UserError } from '../lib/errors.js';
 import { lastLines } from '../qemu/console.js';
@@ -86,20 +87,24 @@ export function listInstanceStatuses(
     .filter((s) => opts.all || s.state === 'running');
 }
 
-/** Finds an instance by id, unique id prefix, or name; a UserError otherwise. */
+/**
+ * Finds an instance as docker does: by id, name, or any unique id prefix (`i-0ff9` or bare
+ * `0ff9`); an ambiguous reference is a UserError listing the candidates.
+ */
 export function resolveInstance(catalog: CatalogApi, ref: string): InstanceRecord {
   const all = catalog.instances.list();
   const exact = all.find((i) => i.id === ref);
   if (exact) return exact;
   const named = all.filter((i) => i.name === ref);
   if (named.length === 1) return named[0]!;
-  const bare = ref.startsWith('i-') ? ref : `i-${ref}`;
-  const prefixed = ref.length >= 3 ? all.filter((i) => i.id.startsWith(bare)) : [];
-  if (prefixed.length === 1) return prefixed[0]!;
-  if (prefixed.length > 1 || named.length > 1) {
-    throw new UserError('AmbiguousInstance', `"${ref}" matches several instances`, {
-      details: [...named, ...prefixed].map((i) => i.id),
-      hint: 'use the full id',
+  const prefix = idPrefixOf(ref, ['i']);
+  const prefixed = prefix ? all.filter((i) => i.id.startsWith(`i-${prefix.hex}`)) : [];
+  if (named.length === 0 && prefixed.length === 1) return prefixed[0]!;
+  const candidates = named.length > 1 ? named : prefixed;
+  if (candidates.length > 1) {
+    throw new UserError('AmbiguousInstance', `"${ref}" matches ${candidates.length} instances`, {
+      details: candidates.map((i) => `${i.id}${i.name ? ` (${i.name})` : ''} ${i.state}`),
+      hint: named.length > 1 ? 'use the id' : 'type more digits of the id',
     });
   }
   throw notFound(ref);

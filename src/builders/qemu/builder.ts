@@ -184,6 +184,8 @@ export const qemuBuilder: BuilderPlugin<QemuConfig> = {
 
   run: (config, ctx, hook) => runQemuBuild(config, ctx, hook),
 
+  sourceImageKey: 'source_image',
+
   sourceImage(config, catalog) {
     return config.source_image ? catalog.images.resolve(config.source_image) : undefined;
   },
