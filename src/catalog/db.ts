@@ -5,11 +5,51 @@
  * journal mode changes) — every write runs as BEGIN IMMEDIATE inside a retry loop with
  * jittered back-off, so many kiln processes sharing one catalog never show it to a user.
  */
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { brokenInstallCause } from '../lib/broken-install.js';
 import { KilnError, SystemError } from '../lib/errors.js';
 
 export type Db = Database.Database;
+
+type DatabaseOptions = Database.Options;
+
+let sqlite: typeof Database | undefined;
+
+/**
+ * A better-sqlite3 connection. The module is loaded on first use rather than imported: while
+ * `npm ci` rebuilds node_modules its package or its native binding is missing, and that must
+ * read as an install problem with a way out, not crash every command that only imports the
+ * catalog (`kiln doctor`, `kiln validate`).
+ */
+function connect(file: string, opts?: DatabaseOptions): Db {
+  try {
+    sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+    return new sqlite(file, opts);
+  } catch (err) {
+    const cause = brokenInstallCause(err);
+    if (cause === undefined) throw err;
+    throw new SystemError(
+      'SqliteModuleBroken',
+      `the SQLite module (better-sqlite3) does not load: ${cause}`,
+      {
+        hint: 'kiln’s installation is incomplete (not a bug in kiln): if `npm ci` is running, wait for it; else run `npm rebuild better-sqlite3` in kiln’s folder. `kiln doctor` checks the install.',
+        cause: err,
+      },
+    );
+  }
+}
+
+/** The SQLite version the catalog's module links (it loads the module: an install problem throws a SystemError). */
+export function sqliteVersion(): string {
+  const db = connect(':memory:');
+  try {
+    return String(db.prepare('SELECT sqlite_version()').pluck().get());
+  } finally {
+    db.close();
+  }
+}
 
 /** How long a writer waits for the lock inside SQLite before our own retry takes over. */
 const BUSY_TIMEOUT_MS = 5_000;
@@ -21,7 +61,7 @@ export const busyStats = { retries: 0 };
 
 /** Opens (creating when absent) the database file with the catalog's pragmas. */
 export function openDatabase(file: string): Db {
-  const db = withBusyRetry(file, () => new Database(file, { timeout: BUSY_TIMEOUT_MS }));
+  const db = withBusyRetry(file, () => connect(file, { timeout: BUSY_TIMEOUT_MS }));
   try {
     withBusyRetry(file, () => {
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -44,9 +84,8 @@ export function openDatabase(file: string): Db {
  * command that only reads can never change the catalog, whatever code path it takes.
  */
 export function openDatabaseReadOnly(file: string): Db {
-  const db = withBusyRetry(
-    file,
-    () => new Database(file, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS }),
+  const db = withBusyRetry(file, () =>
+    connect(file, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS }),
   );
   try {
     withBusyRetry(file, () => db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`));
@@ -59,7 +98,7 @@ export function openDatabaseReadOnly(file: string): Db {
 
 /** An empty database in memory: what a read-only open of a kiln home that has no catalog yet reads. */
 export function openEmptyDatabase(): Db {
-  return new Database(':memory:');
+  return connect(':memory:');
 }
 
 /** Runs `fn` in a BEGIN IMMEDIATE transaction, retried with back-off while the database is busy. */

@@ -18,6 +18,7 @@ import { parseJson } from './rows.js';
 import { currentVersion, LATEST_VERSION, migrate, refuseNewer } from './schema.js';
 import type { CatalogApi } from './types.js';
 
+export { sqliteVersion } from './db.js';
 export type { ImageNode } from './tree.js';
 export { imageForest } from './tree.js';
 export type {

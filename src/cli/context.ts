@@ -49,6 +49,8 @@ export const processHost: CliHost = {
 export interface GlobalFlags {
   machineReadable?: boolean;
   output?: string;
+  /** The hidden alias of `--output json` on the commands that had `--json`. */
+  json?: boolean;
 }
 
 /** How a command wants its context. */
@@ -136,12 +138,12 @@ export class CliContext {
 
   /** The output mode the global flags ask for; a UserError for an unknown `--output`. */
   get mode(): OutputMode {
-    const { output, machineReadable } = this.flags;
+    const { output, machineReadable, json } = this.flags;
     if (output !== undefined && output !== 'json')
       throw new UserError('BadFlag', `unknown output format "${output}"`, {
         hint: 'use --output json',
       });
-    return output === 'json' ? 'json' : machineReadable ? 'machine-readable' : 'human';
+    return output === 'json' || json ? 'json' : machineReadable ? 'machine-readable' : 'human';
   }
 
   /** The Ui for this command's events, redacting `secrets`. */

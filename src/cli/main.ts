@@ -4,6 +4,7 @@
  * caused, 130 for an interrupt) and never shows a stack trace unless KILN_DEBUG is set.
  */
 import { Command, CommanderError } from 'commander';
+import { brokenInstallCause } from '../lib/broken-install.js';
 import { CancelledError, formatError, KilnError } from '../lib/errors.js';
 import { normalizeArgv } from './argv.js';
 import { commands } from './commands/index.js';
@@ -47,6 +48,14 @@ export function reportError(err: unknown): number {
   if (err instanceof CancelledError) {
     process.stderr.write(`kiln: ${formatError(err)}\n`);
     return 130;
+  }
+  const install = err instanceof KilnError ? undefined : brokenInstallCause(err);
+  if (install !== undefined) {
+    process.stderr.write(
+      `kiln: kiln’s installation is broken (not a bug in kiln): ${install}\n` +
+        'hint: run `kiln doctor` to see what is missing; `npm ci` in kiln’s folder reinstalls it\n',
+    );
+    return 1;
   }
   process.stderr.write(`kiln: ${formatError(err)}\n`);
   if (process.env.KILN_DEBUG && err instanceof Error && err.stack)

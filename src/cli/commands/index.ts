@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerBase } from './base.js';
 import { registerBuild } from './build.js';
 import { registerDeploy } from './deploy.js';
+import { registerDoctor } from './doctor.js';
 import { registerGc } from './gc.js';
 import { registerGcAws } from './gc-aws.js';
 import { registerHcl2Upgrade } from './hcl2-upgrade.js';
@@ -38,4 +39,5 @@ export const commands: Register[] = [
   registerPipeline,
   registerPush,
   registerPull,
+  registerDoctor,
 ];
