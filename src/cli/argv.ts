@@ -28,18 +28,36 @@ const LONG_FLAGS = new Set([
   'env',
 ]);
 
+/**
+ * Packer's single-dash long flags as `--flag`; `--machine-readable`, which Packer takes
+ * anywhere (`packer -machine-readable build …`), moved after the command so that the
+ * command that honours it gets it, and one that does not refuses it.
+ */
 export function normalizeArgv(args: readonly string[]): string[] {
   const out: string[] = [];
+  const rest: string[] = [];
+  let machineReadable = false;
   let passthrough = false;
   for (const a of args) {
     if (passthrough || a === '--') {
       passthrough = true;
-      out.push(a);
+      rest.push(a);
       continue;
     }
     const m = /^-([a-z][a-z-]+)(=.*)?$/.exec(a);
-    if (m && LONG_FLAGS.has(m[1]!)) out.push(`--${m[1]}${m[2] ?? ''}`);
-    else out.push(a);
+    const flag = m && LONG_FLAGS.has(m[1]!) ? `--${m[1]}${m[2] ?? ''}` : a;
+    if (flag === '--machine-readable') machineReadable = true;
+    else out.push(flag);
   }
-  return out;
+  return [...out, ...(machineReadable ? ['--machine-readable'] : []), ...rest];
+}
+
+/** True when the (normalized) command line asks for JSON output: errors are then printed as JSON too. */
+export function asksForJson(args: readonly string[]): boolean {
+  for (let i = 0; i < args.length && args[i] !== '--'; i++) {
+    const a = args[i]!;
+    if (a === '--json' || a === '--output=json' || (a === '--output' && args[i + 1] === 'json'))
+      return true;
+  }
+  return false;
 }

@@ -6,8 +6,10 @@
 import { Command, CommanderError } from 'commander';
 import { brokenInstallCause } from '../lib/broken-install.js';
 import { CancelledError, formatError, KilnError } from '../lib/errors.js';
-import { normalizeArgv } from './argv.js';
+import { asksForJson, normalizeArgv } from './argv.js';
 import { commands } from './commands/index.js';
+import { offerMachineReadable } from './commands/output-flags.js';
+import { errorJson } from './error-json.js';
 
 export const VERSION = '0.1.0';
 
@@ -18,29 +20,32 @@ export function createProgram(): Command {
         'Reads Packer JSON templates and speaks Packer’s -machine-readable output.',
     )
     .version(VERSION, '-v, --version', 'print the version')
-    .option(
-      '--machine-readable',
-      'Packer-compatible machine-readable output on stdout (any command)',
-    )
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
     .exitOverride();
   for (const register of commands) register(program);
+  offerMachineReadable(program);
   return program;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  const args = normalizeArgv(argv);
   const program = createProgram();
   try {
-    await program.parseAsync(normalizeArgv(argv), { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    return reportError(err);
+    return reportError(err, { json: asksForJson(args) });
   }
 }
 
-/** Prints one clear message for an error and returns the exit code. */
-export function reportError(err: unknown): number {
+/**
+ * Prints one clear message for an error (and with `json`, its JSON object on stdout) and
+ * returns the exit code.
+ */
+export function reportError(err: unknown, opts: { json?: boolean } = {}): number {
+  const asJson = opts.json ? errorJson(err) : undefined;
+  if (asJson) process.stdout.write(`${JSON.stringify(asJson)}\n`);
   if (err instanceof CommanderError) {
     // Commander already printed its message (help, version, or a usage error).
     return err.exitCode === 0 ? 0 : 1;

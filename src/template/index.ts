@@ -36,6 +36,7 @@ export {
 } from './interpolate.js';
 export { parseRawTemplate, type RawTemplate, readTemplateSource } from './raw-template.js';
 export type * from './types.js';
+export { readVarSources } from './variables.js';
 
 /** Reads a template's JSON and structure only (no variables, no plugins): what `inspect` needs. */
 export function readRawTemplate(path: string) {

@@ -9,6 +9,7 @@ import { pruneImages } from '../../pipeline/prune.js';
 import { listInstanceStatuses } from '../../runtime/index.js';
 import { formatTable, humanSize, timeAgo } from '../../ui/format.js';
 import { type CliContext, withContext } from '../context.js';
+import { addOutputFlag, rejectUnknownSubcommand } from './output-flags.js';
 
 /** Registers `kiln images` and its subcommands. */
 export function registerImages(program: Command): void {
@@ -16,50 +17,52 @@ export function registerImages(program: Command): void {
     .command('images')
     .description('list, inspect, tag and remove images in the local catalog');
 
-  images
+  rejectUnknownSubcommand(images);
+
+  const ls = images
     .command('ls', { isDefault: true })
     .alias('list')
     .description('list images (ID, NAME, BUILDER, PARENT, SIZE, CREATED, TAGS)')
-    .option('--json', 'print the images as a JSON array')
-    .option('-q, --quiet', 'print only the ids')
-    .action(
-      withCatalog('ls', 'read', (catalog, ctx, opts: { json?: boolean; quiet?: boolean }) => {
-        const list = catalog.images.list().reverse();
-        if (opts.json) return ctx.out(`${JSON.stringify(list, null, 2)}\n`);
-        if (opts.quiet) return ctx.out(list.map((i) => `${i.id}\n`).join(''));
-        ctx.out(imagesTable(list, new Date()));
-        const strays = catalog.strayPaths();
-        if (strays.length > 0) {
-          ctx.err(
-            `warning: ${strays.length} stray entr${strays.length === 1 ? 'y' : 'ies'} under ${catalog.imagesDir} belong to no image\n` +
-              'hint: `kiln gc --dry-run` lists them, `kiln gc` removes them\n',
-          );
-        }
-        const missing = list.filter((i) => i.status === 'missing');
-        if (missing.length > 0) {
-          ctx.err(
-            `warning: ${missing.length} image(s) have lost their disk file: ${missing.map((i) => i.id).join(', ')}\n` +
-              'hint: remove them with `kiln images rm` (their files are gone)\n',
-          );
-        }
-      }),
-    );
+    .option('-q, --quiet', 'print only the ids');
+  addOutputFlag(ls, 'the images as a JSON array', { jsonAlias: true }).action(
+    withCatalog('ls', 'read', (catalog, ctx, opts: { quiet?: boolean }) => {
+      const list = catalog.images.list().reverse();
+      if (ctx.mode === 'json') return ctx.out(`${JSON.stringify(list, null, 2)}\n`);
+      if (opts.quiet) return ctx.out(list.map((i) => `${i.id}\n`).join(''));
+      ctx.out(imagesTable(list, new Date()));
+      const strays = catalog.strayPaths();
+      if (strays.length > 0) {
+        ctx.err(
+          `warning: ${strays.length} stray entr${strays.length === 1 ? 'y' : 'ies'} under ${catalog.imagesDir} belong to no image\n` +
+            'hint: `kiln gc --dry-run` lists them, `kiln gc` removes them\n',
+        );
+      }
+      const missing = list.filter((i) => i.status === 'missing');
+      if (missing.length > 0) {
+        ctx.err(
+          `warning: ${missing.length} image(s) have lost their disk file: ${missing.map((i) => i.id).join(', ')}\n` +
+            'hint: remove them with `kiln images rm` (their files are gone)\n',
+        );
+      }
+    }),
+  );
 
-  images
+  const inspect = images
     .command('inspect')
     .description('print images as JSON (an array, one object per image, with lineage and children)')
-    .argument('<image...>', 'id, id prefix, name or tag')
-    .action(
-      withCatalog('inspect', 'read', (catalog, ctx, refs: string[]) => {
-        const found = refs.map((r) => catalog.images.resolve(r));
-        const detailed = found.map((image) => ({
-          ...image,
-          lineage: catalog.images.lineage(image.id).map((i) => i.id),
-          children: catalog.images.children(image.id).map((i) => i.id),
-        }));
-        ctx.out(`${JSON.stringify(detailed, null, 2)}\n`);
-      }),
-    );
+    .argument('<image...>', 'id, id prefix, name or tag');
+  // JSON is its only format: --output json is accepted so that every data command takes it.
+  addOutputFlag(inspect, 'the only format (the default)').action(
+    withCatalog('inspect', 'read', (catalog, ctx, refs: string[]) => {
+      const found = refs.map((r) => catalog.images.resolve(r));
+      const detailed = found.map((image) => ({
+        ...image,
+        lineage: catalog.images.lineage(image.id).map((i) => i.id),
+        children: catalog.images.children(image.id).map((i) => i.id),
+      }));
+      ctx.out(`${JSON.stringify(detailed, null, 2)}\n`);
+    }),
+  );
 
   images
     .command('rm')
@@ -131,35 +134,30 @@ export function registerImages(program: Command): void {
       }),
     );
 
-  images
+  const tree = images
     .command('tree')
     .description('draw image lineage (base → build → releases)')
-    .argument('[image]', 'show only the tree under this image')
-    .option('--json', 'print the trees as nested JSON')
-    .action(
-      withCatalog(
-        'tree',
-        'read',
-        (catalog, ctx, ref: string | undefined, opts: { json?: boolean }) => {
-          let forest = imageForest(catalog.images.list());
-          if (ref) {
-            const root = catalog.images.resolve(ref);
-            const find = (nodes: ImageNode[]): ImageNode | undefined => {
-              for (const n of nodes) {
-                if (n.image.id === root.id) return n;
-                const hit = find(n.children);
-                if (hit) return hit;
-              }
-              return undefined;
-            };
-            const node = find(forest);
-            forest = node ? [node] : [];
+    .argument('[image]', 'show only the tree under this image');
+  addOutputFlag(tree, 'the trees as nested JSON', { jsonAlias: true }).action(
+    withCatalog('tree', 'read', (catalog, ctx, ref: string | undefined) => {
+      let forest = imageForest(catalog.images.list());
+      if (ref) {
+        const root = catalog.images.resolve(ref);
+        const find = (nodes: ImageNode[]): ImageNode | undefined => {
+          for (const n of nodes) {
+            if (n.image.id === root.id) return n;
+            const hit = find(n.children);
+            if (hit) return hit;
           }
-          if (opts.json) return ctx.out(`${JSON.stringify(forest.map(treeJson), null, 2)}\n`);
-          ctx.out(renderTree(forest));
-        },
-      ),
-    );
+          return undefined;
+        };
+        const node = find(forest);
+        forest = node ? [node] : [];
+      }
+      if (ctx.mode === 'json') return ctx.out(`${JSON.stringify(forest.map(treeJson), null, 2)}\n`);
+      ctx.out(renderTree(forest));
+    }),
+  );
 
   images
     .command('prune')

@@ -1,42 +1,47 @@
-/** `kiln ps [-a] [--json]`: local instances of catalogued images, as a table or JSON. */
+/** `kiln ps [-a] [-q] [--output json]`: local instances of catalogued images, as a table, ids or JSON. */
 import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
 import { type InstanceStatus, listInstanceStatuses, metaOf } from '../../runtime/index.js';
 import { formatTable, shortAge } from '../../ui/format.js';
 import { withContext } from '../context.js';
+import { addOutputFlag } from './output-flags.js';
 
 /** Registers `kiln ps`. */
 export function registerPs(program: Command): void {
-  program
+  const cmd = program
     .command('ps')
     .description('list local instances (running ones; -a adds those that exited)')
     .option('-a, --all', 'include instances whose QEMU exited')
-    .option('--json', 'one JSON array on stdout')
-    .action(
-      withContext({ name: 'kiln ps' }, (ctx, opts: { all?: boolean; json?: boolean }) => {
-        using catalog = Catalog.openReadOnly();
-        const rows = listInstanceStatuses(catalog, { all: opts.all === true });
-        if (opts.json) {
-          ctx.out(`${JSON.stringify(rows.map(toJson), null, 2)}\n`);
-          return;
-        }
-        const now = new Date();
-        ctx.out(
-          formatTable([
-            ['ID', 'NAME', 'IMAGE', 'STATE', 'PORTS', 'GROUP', 'UP'],
-            ...rows.map((s) => [
-              s.instance.id,
-              s.instance.name ?? '',
-              s.instance.imageId,
-              s.state === 'running' ? 'running' : `${s.state}${s.reason ? ` (${s.reason})` : ''}`,
-              s.instance.ports.map((p) => `127.0.0.1:${p.host}->${p.guest}`).join(','),
-              s.instance.group ?? '',
-              shortAge(new Date(s.instance.createdAt), now),
-            ]),
+    .option('-q, --quiet', 'print only the ids');
+  addOutputFlag(cmd, 'one JSON array on stdout', { jsonAlias: true }).action(
+    withContext({ name: 'kiln ps' }, (ctx, opts: { all?: boolean; quiet?: boolean }) => {
+      using catalog = Catalog.openReadOnly();
+      const rows = listInstanceStatuses(catalog, { all: opts.all === true });
+      if (ctx.mode === 'json') {
+        ctx.out(`${JSON.stringify(rows.map(toJson), null, 2)}\n`);
+        return;
+      }
+      if (opts.quiet) {
+        ctx.out(rows.map((s) => `${s.instance.id}\n`).join(''));
+        return;
+      }
+      const now = new Date();
+      ctx.out(
+        formatTable([
+          ['ID', 'NAME', 'IMAGE', 'STATE', 'PORTS', 'GROUP', 'UP'],
+          ...rows.map((s) => [
+            s.instance.id,
+            s.instance.name ?? '',
+            s.instance.imageId,
+            s.state === 'running' ? 'running' : `${s.state}${s.reason ? ` (${s.reason})` : ''}`,
+            s.instance.ports.map((p) => `127.0.0.1:${p.host}->${p.guest}`).join(','),
+            s.instance.group ?? '',
+            shortAge(new Date(s.instance.createdAt), now),
           ]),
-        );
-      }),
-    );
+        ]),
+      );
+    }),
+  );
 }
 
 function toJson(s: InstanceStatus) {

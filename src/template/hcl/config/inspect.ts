@@ -74,7 +74,13 @@ function hclQuote(s: string): string {
 /** The lines `packer inspect TEMPLATE` prints for an HCL2 template, in order. */
 export async function hclInspectLines(
   path: string,
-  opts: { registry: Registry; env?: NodeJS.ProcessEnv },
+  opts: {
+    registry: Registry;
+    env?: NodeJS.ProcessEnv;
+    /** `-var` and `-var-file`, as `packer inspect` takes them: shown as the variables' values. */
+    vars?: ReadonlyArray<[string, string]>;
+    varFiles?: readonly string[];
+  },
 ): Promise<InspectLine[]> {
   const env = opts.env ?? process.env;
   const diags: Diagnostic[] = [];
@@ -87,7 +93,7 @@ export async function hclInspectLines(
   const varDiags: Diagnostic[] = [];
   resolveVariables(
     decls.variables,
-    { env, autoVarFiles: tf.autoVarFiles, varFiles: [], vars: [] },
+    { env, autoVarFiles: tf.autoVarFiles, varFiles: opts.varFiles ?? [], vars: opts.vars ?? [] },
     varDiags,
     [],
     sources,
