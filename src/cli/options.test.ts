@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { durationOption, intOption } from './options.js';
+import { cpusOption, durationOption, intOption, memoryOption } from './options.js';
 
 describe('option values', () => {
   it('reads durations with Go syntax, as Packer does, and refuses the rest', () => {
@@ -17,5 +17,16 @@ describe('option values', () => {
     expect(intOption('--count', '3')).toBe(3);
     expect(intOption('--count', undefined)).toBeUndefined();
     expect(() => intOption('--count', '2.5')).toThrow('--count: "2.5" is not a whole number');
+  });
+
+  it("refuses more vCPUs than the host has, and the host's memory or more", () => {
+    expect(cpusOption('2', 2)).toBe(2);
+    expect(cpusOption(undefined, 2)).toBeUndefined();
+    expect(() => cpusOption('64', 2)).toThrow('--cpus 64: this host has only 2 CPUs');
+    expect(() => cpusOption('0', 2)).toThrow('--cpus must be at least 1');
+    const host = 8 * 1024 ** 3;
+    expect(memoryOption('1024', host)).toBe(1024);
+    expect(() => memoryOption('8192', host)).toThrow('--memory 8192: this host has only 8192 MB');
+    expect(() => memoryOption('64', host)).toThrow('a guest needs at least 128 MB');
   });
 });

@@ -10,7 +10,7 @@ import { UserError } from '../../lib/errors.js';
 import { deployLocal } from '../../runtime/index.js';
 import { parsePortSpec } from '../../runtime/port-spec.js';
 import { withContext } from '../context.js';
-import { durationOption, intOption } from '../options.js';
+import { cpusOption, durationOption, intOption, memoryOption } from '../options.js';
 
 interface DeployLocalCliOpts {
   group: string;
@@ -48,8 +48,14 @@ export function registerDeployLocal(deploy: Command): void {
       '--no-rollback',
       'leave already replaced members on the new image when a later one fails',
     )
-    .option('--memory <mb>', 'guest memory in MB (default 1024)')
-    .option('--cpus <n>', 'virtual CPUs (default: what the image was built with, else 2)')
+    .option(
+      '--memory <mb>',
+      "guest memory in MB (default 1024); the host's memory or more is refused",
+    )
+    .option(
+      '--cpus <n>',
+      "virtual CPUs (default: what the image was built with, else 2); more than the host's is refused",
+    )
     .option('-q, --quiet', 'print only the member ids')
     .action(
       withContext(
@@ -66,8 +72,8 @@ export function registerDeployLocal(deploy: Command): void {
               });
             port = { basePort: p.host, guestPort: p.guest };
           }
-          const memoryMb = intOption('--memory', opts.memory);
-          const cpus = intOption('--cpus', opts.cpus);
+          const memoryMb = memoryOption(opts.memory);
+          const cpus = cpusOption(opts.cpus);
           const expectStatus = intOption('--expect-status', opts.expectStatus);
           const ui = new BuildUi(
             ctx.ui({ progressOnly: true, quiet: opts.quiet === true }),

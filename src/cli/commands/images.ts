@@ -110,15 +110,23 @@ export function registerImages(program: Command): void {
 
   images
     .command('tag')
-    .description('put a tag on an image (moving it from the image that had it)')
+    .description(
+      'put a tag on an image (moving it from the image that had it; a tag images were built from needs --force)',
+    )
     .argument('<image>', 'id, id prefix, name or tag')
     .argument('<tag>', 'the tag')
+    .option('--force', 'move a tag even when catalog images were built from it')
     .action(
-      withCatalog('tag', 'write', (catalog, ctx, ref: string, tag: string) => {
-        const image = catalog.images.resolve(ref);
-        catalog.images.addTag(image.id, tag);
-        ctx.out(`${image.id}\n`);
-      }),
+      withCatalog(
+        'tag',
+        'write',
+        (catalog, ctx, ref: string, tag: string, opts: { force?: boolean }) => {
+          const image = catalog.images.resolve(ref);
+          if (!opts.force) refuseMovingSourceTag(catalog, image, tag);
+          catalog.images.addTag(image.id, tag);
+          ctx.out(`${image.id}\n`);
+        },
+      ),
     );
 
   images
@@ -190,6 +198,29 @@ export function registerImages(program: Command): void {
         },
       ),
     );
+}
+
+/**
+ * Moving a tag that templates name as their source (`"source_image": "debian-12"`) silently
+ * changes what their next build starts from, and rebuilds everything below: refused unless
+ * `--force`, naming the images built from it.
+ */
+function refuseMovingSourceTag(catalog: Catalog, image: ImageRecord, tag: string): void {
+  const all = catalog.images.list();
+  const holder = all.find((i) => i.tags.includes(tag));
+  if (!holder || holder.id === image.id) return;
+  const builtOn = all.filter((i) => i.metadata.sourceRef === tag);
+  if (builtOn.length === 0) return;
+  throw new UserError(
+    'TagInUse',
+    `tag "${tag}" is on ${holder.id} (${holder.name}), and ${builtOn.length} image(s) were built from it`,
+    {
+      details: builtOn.map(
+        (i) => `${i.id} (${i.name}) from ${i.templatePath ?? 'a template'} (source "${tag}")`,
+      ),
+      hint: `moving it makes their templates' next build start from ${image.id} and rebuild; add --force to move it anyway`,
+    },
+  );
 }
 
 /** An action of `kiln images …` with the catalog open for its duration. */

@@ -17,7 +17,7 @@ import {
 import { parsePortSpec } from '../../runtime/port-spec.js';
 import { pullImage } from '../../share/index.js';
 import { withContext } from '../context.js';
-import { collect, durationOption, intOption } from '../options.js';
+import { collect, cpusOption, durationOption, intOption, memoryOption } from '../options.js';
 import { addRegistryFlags, type RegistryFlags, registryOptions } from './registry-flags.js';
 
 interface RunOpts extends RegistryFlags {
@@ -49,10 +49,13 @@ export function registerRun(program: Command): void {
       [],
     )
     .option('--name <name>', 'a name for the instance (unique)')
-    .option('--memory <mb>', "guest memory in MB (default: the image's build VM, else 1024)")
+    .option(
+      '--memory <mb>',
+      "guest memory in MB (default: the image's build VM, else 1024); the host's memory or more is refused",
+    )
     .option(
       '--cpus <n>',
-      "virtual CPUs (default: the image's build VM, else 2; at most the host's)",
+      "virtual CPUs (default: the image's build VM, else 2); more than the host's CPUs is refused",
     )
     .option('--wait-http <path>', 'wait until this path answers 2xx on the forwarded port')
     .option('--wait-port <guest>', 'which forwarded guest port to check (default: the first -p)')
@@ -61,8 +64,8 @@ export function registerRun(program: Command): void {
   addRegistryFlags(cmd).action(
     withContext({ name: 'kiln run' }, async (ctx, imageRef: string, opts: RunOpts) => {
       const ports = opts.publish.map((p) => parsePortSpec(p));
-      const memoryMb = intOption('--memory', opts.memory);
-      const cpus = intOption('--cpus', opts.cpus);
+      const memoryMb = memoryOption(opts.memory);
+      const cpus = cpusOption(opts.cpus);
       const timeoutMs = durationOption('--timeout', opts.timeout);
       const waitPort = intOption('--wait-port', opts.waitPort);
       const waitPath = opts.waitHttp ?? (waitPort !== undefined ? '/' : undefined);

@@ -74,6 +74,8 @@ export const registerImage: Step<QemuState> = {
         sourceFile: src.image ? undefined : src.file,
         backingFile: c.use_backing_file ? src.file : undefined,
         build: state.ctx.buildName,
+        // What the template named its source by (a tag moved later must not go unnoticed).
+        sourceRef: c.source_image,
         // The VM size it was built with: `kiln run` gives its instances the same.
         cpus: c.cpus,
         memoryMb: c.memory,
