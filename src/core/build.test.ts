@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../catalog/index.js';
 import { formatGoDuration, humanDuration } from '../lib/duration.js';
@@ -11,7 +12,13 @@ import type {
   PreparedPostProcessor,
   PreparedProvisioner,
 } from './loaded-template.js';
-import type { Artifact, BuilderPlugin, PostProcessorPlugin, ProvisionerPlugin } from './plugin.js';
+import type {
+  Artifact,
+  BuildContext,
+  BuilderPlugin,
+  PostProcessorPlugin,
+  ProvisionerPlugin,
+} from './plugin.js';
 import { Secrets } from './secrets.js';
 import { runSteps } from './steps.js';
 
@@ -527,6 +534,42 @@ describe('runBuilds', () => {
       template([], { variables: { pw: 'sw0rdfish-value' }, sensitiveVariables: ['pw'] }),
     );
     expect(ui.secrets.contains('x sw0rdfish-value y')).toBe(true);
+  });
+
+  it("gives the builder the template's path and variables to record, a sensitive value never", async () => {
+    let seen: BuildContext['recipe'];
+    const recording: BuilderPlugin<unknown> = {
+      ...builder([]),
+      async run(_c, ctx) {
+        seen = ctx.recipe;
+        return undefined;
+      },
+    };
+    await go(
+      template(
+        [
+          build('a', [], {
+            builder: {
+              type: 'fake',
+              plugin: recording,
+              config: {},
+              asWritten: {},
+              loc,
+              resolve: () => ({}),
+            },
+          }),
+        ],
+        {
+          path: 'sub/t.json',
+          variables: { pw: 'sw0rdfish-value', port: '8080', note: 'has sw0rdfish-value inside' },
+          sensitiveVariables: ['pw'],
+        },
+      ),
+    );
+    expect(seen).toEqual({
+      templatePath: resolve('sub/t.json'),
+      variables: { pw: '<sensitive>', port: '8080', note: 'has <sensitive> inside' },
+    });
   });
 });
 

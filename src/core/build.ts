@@ -6,6 +6,7 @@
  * exit code. One AbortSignal reaches every build; a second one stops cleanups.
  */
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { CatalogApi } from '../catalog/types.js';
 import { humanDuration } from '../lib/duration.js';
 import { CancelledError, KilnError } from '../lib/errors.js';
@@ -21,6 +22,7 @@ import type { LoadedTemplate, PreparedBuild, PreparedPostProcessor } from './loa
 import { runParallel } from './parallel.js';
 import type { Artifact, BuildContext, PostProcessContext } from './plugin.js';
 import { createProvisionHook, errorText } from './provision-hook.js';
+import type { Secrets } from './secrets.js';
 
 export interface RunBuildsOptions {
   ui: Ui;
@@ -198,6 +200,15 @@ export async function runBuilds(
   return { runId, runUuid, builds: done, cancelled: false, exitCode: failed.length > 0 ? 1 : 0 };
 }
 
+/** The template's file and variables as the catalog keeps them: a sensitive value never. */
+function recipeOf(template: LoadedTemplate, secrets: Secrets): NonNullable<BuildContext['recipe']> {
+  const sensitive = new Set(template.sensitiveVariables);
+  const variables: Record<string, string> = {};
+  for (const [k, v] of Object.entries(template.variables))
+    variables[k] = sensitive.has(k) ? '<sensitive>' : secrets.redact(v);
+  return { templatePath: resolve(template.path), variables };
+}
+
 interface RunOneOptions extends RunBuildsOptions {
   signal: AbortSignal;
   tracker: BuildTracker;
@@ -229,6 +240,7 @@ async function runOne(
     onError: opts.onError ?? 'cleanup',
     runId: opts.runId,
     interpolate: (text, data) => build.interpolate(text, data),
+    recipe: recipeOf(template, root.secrets),
     generated: {
       ID: 'ERR_ID_NOT_IMPLEMENTED_BY_BUILDER',
       PackerRunUUID: opts.runUuid,

@@ -48,6 +48,12 @@ export interface BuildContext extends PrepareContext {
    * build with the same inputs can reuse the image.
    */
   inputHash?: string;
+  /**
+   * How the template made this build, for a builder to record with its catalog image
+   * (`NewImage.templatePath`, `variables`): the template file and its user variables, the
+   * sensitive ones as `<sensitive>`.
+   */
+  recipe?: { templatePath: string; variables: Record<string, string> };
   /** Values shared across the build's plugins (Packer's "generated data": Host, Port, SSHPrivateKey, SourceImage...). */
   generated: Record<string, unknown>;
   /** Aborted by a second interrupt: pass to runSteps so cleanup gives up at once. */

@@ -2,13 +2,17 @@
  * `kiln images ls|inspect|rm|tag|untag|tree`: the local catalog from the command line.
  * Results go to stdout (tables, ids, JSON); warnings go to stderr.
  */
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
+import { filterImages, parseImageFilters } from '../../catalog/image-filter.js';
 import { Catalog, type ImageNode, type ImageRecord, imageForest } from '../../catalog/index.js';
+import { diskUsage } from '../../lib/disk-usage.js';
 import { UserError } from '../../lib/errors.js';
 import { pruneImages } from '../../pipeline/prune.js';
 import { listInstanceStatuses } from '../../runtime/index.js';
 import { formatTable, humanSize, timeAgo } from '../../ui/format.js';
 import { type CliContext, withContext } from '../context.js';
+import { collect } from '../options.js';
 import { addOutputFlag, rejectUnknownSubcommand } from './output-flags.js';
 
 /** Registers `kiln images` and its subcommands. */
@@ -23,10 +27,18 @@ export function registerImages(program: Command): void {
     .command('ls', { isDefault: true })
     .alias('list')
     .description('list images (ID, NAME, BUILDER, PARENT, SIZE, CREATED, TAGS)')
-    .option('-q, --quiet', 'print only the ids');
+    .option('-q, --quiet', 'print only the ids')
+    .option(
+      '-f, --filter <key=value>',
+      'only images that match: name=, tag= (with * globs), builder=, parent=, before=, since= (an image); repeatable',
+      collect,
+    );
   addOutputFlag(ls, 'the images as a JSON array', { jsonAlias: true }).action(
-    withCatalog('ls', 'read', (catalog, ctx, opts: { quiet?: boolean }) => {
-      const list = catalog.images.list().reverse();
+    withCatalog('ls', 'read', (catalog, ctx, opts: { quiet?: boolean; filter?: string[] }) => {
+      const filters = parseImageFilters(opts.filter ?? []);
+      const list = filterImages(catalog.images.list(), filters, (ref) =>
+        catalog.images.resolve(ref),
+      ).reverse();
       if (ctx.mode === 'json') return ctx.out(`${JSON.stringify(list, null, 2)}\n`);
       if (opts.quiet) return ctx.out(list.map((i) => `${i.id}\n`).join(''));
       ctx.out(imagesTable(list, new Date()));
@@ -57,6 +69,7 @@ export function registerImages(program: Command): void {
       const found = refs.map((r) => catalog.images.resolve(r));
       const detailed = found.map((image) => ({
         ...image,
+        warmState: warmStateOf(image),
         lineage: catalog.images.lineage(image.id).map((i) => i.id),
         children: catalog.images.children(image.id).map((i) => i.id),
       }));
@@ -221,6 +234,15 @@ function refuseMovingSourceTag(catalog: Catalog, image: ImageRecord, tag: string
       hint: `moving it makes their templates' next build start from ${image.id} and rebuild; add --force to move it anyway`,
     },
   );
+}
+
+/** The VM state saved beside an image's disk (a warm start), and its size on disk; null when there is none. */
+function warmStateOf(image: ImageRecord): { path: string; sizeBytes: number } | null {
+  const disk = image.files[0];
+  if (!disk) return null;
+  const path = join(dirname(disk), 'warm');
+  const sizeBytes = diskUsage(path);
+  return sizeBytes === undefined ? null : { path, sizeBytes };
 }
 
 /** An action of `kiln images …` with the catalog open for its duration. */

@@ -20,7 +20,7 @@ export const registerCatalog: Step<AmazonState> = {
       format: 'ami',
       files: [],
       ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
-      ...(ctx.inputHash ? { inputHash: ctx.inputHash } : {}),
+      ...(ctx.recipe ?? {}),
       ...(parent && images.get(parent) ? { parentId: parent } : {}),
       metadata: {
         region: config.region,

@@ -65,6 +65,7 @@ export const registerImage: Step<QemuState> = {
       format: c.format,
       sha256,
       ...(state.ctx.inputHash ? { inputHash: state.ctx.inputHash } : {}),
+      ...(state.ctx.recipe ?? {}),
       metadata: {
         ...parentMeta,
         kernel,
