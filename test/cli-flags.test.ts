@@ -175,3 +175,40 @@ describe('kiln inspect', () => {
     expect(h.stdout).toContain('var.greeting: "yo"');
   });
 });
+
+describe('kiln --help', () => {
+  it('lists every command under its workflow, in the order a newcomer meets them', async () => {
+    const help = (await kiln('--help')).stdout;
+    const headings = help.split('\n').filter((l) => /^\S.*:$/.test(l));
+    expect(headings).toEqual([
+      'Options:',
+      'Make images:',
+      'Run instances:',
+      'Ship:',
+      'Maintain:',
+      'Commands:',
+    ]);
+    const section = (h: string) => {
+      const rest = help.slice(help.indexOf(`\n${h}\n`) + h.length + 2);
+      return rest
+        .slice(0, rest.search(/\n\S|$/))
+        .split('\n')
+        .filter((l) => /^ {2}\S/.test(l)) // a description's continuation lines are indented further
+        .map((l) => l.trim().split(/\s+/)[0]);
+    };
+    expect(section('Make images:')).toEqual([
+      'base',
+      'build',
+      'validate',
+      'inspect',
+      'hcl2_upgrade',
+    ]);
+    expect(section('Run instances:')).toEqual(['run', 'ps', 'logs', 'stop']);
+    expect(section('Ship:')).toEqual(['pipeline', 'deploy']);
+    expect(section('Maintain:')).toEqual(['images', 'gc', 'doctor', 'version']);
+    expect(section('Commands:')).toEqual(['help']);
+    expect(help.replace(/\s+/g, ' ')).toContain(
+      'a group of local instances, or an AWS Auto Scaling group',
+    );
+  });
+});

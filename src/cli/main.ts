@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { brokenInstallCause } from '../lib/broken-install.js';
 import { CancelledError, formatError, KilnError } from '../lib/errors.js';
 import { asksForJson, normalizeArgv } from './argv.js';
-import { commands } from './commands/index.js';
+import { registerCommands } from './commands/index.js';
 import { offerMachineReadable } from './commands/output-flags.js';
 import { errorJson } from './error-json.js';
 
@@ -23,7 +23,7 @@ export function createProgram(): Command {
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
     .exitOverride();
-  for (const register of commands) register(program);
+  registerCommands(program);
   offerMachineReadable(program);
   return program;
 }

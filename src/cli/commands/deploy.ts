@@ -30,7 +30,9 @@ interface DeployAwsOpts {
 export function registerDeploy(program: Command): void {
   const deploy = program
     .command('deploy')
-    .description('put an image into service (AWS Auto Scaling groups)');
+    .description(
+      'put an image into service: a group of local instances, or an AWS Auto Scaling group',
+    );
   deploy
     .command('aws')
     .description(

@@ -21,6 +21,7 @@ import { registerVersion } from './version.js';
 
 export type Register = (program: Command) => void;
 
+/** Every command (or group); `images` and `gc` before `base` and `gc aws`, which add to them. */
 export const commands: Register[] = [
   registerVersion,
   registerImages,
@@ -41,3 +42,23 @@ export const commands: Register[] = [
   registerPull,
   registerDoctor,
 ];
+
+/** `kiln --help` lists the commands by workflow, in the order a newcomer meets them. */
+export const commandGroups: ReadonlyArray<{ heading: string; names: readonly string[] }> = [
+  { heading: 'Make images:', names: ['base', 'build', 'validate', 'inspect', 'hcl2_upgrade'] },
+  { heading: 'Run instances:', names: ['run', 'ps', 'logs', 'stop'] },
+  { heading: 'Ship:', names: ['pipeline', 'deploy'] },
+  { heading: 'Maintain:', names: ['images', 'gc', 'doctor', 'version'] },
+];
+
+/** Registers every command, each under its workflow's heading in `--help`. */
+export function registerCommands(program: Command): void {
+  for (const register of commands) register(program);
+  const rank = new Map(commandGroups.flatMap((g) => g.names).map((name, i) => [name, i]));
+  for (const group of commandGroups)
+    for (const cmd of program.commands)
+      if (group.names.includes(cmd.name())) cmd.helpGroup(group.heading);
+  // Commander shows the groups in the order of their first command: sort them by the table.
+  const at = (cmd: Command) => rank.get(cmd.name()) ?? rank.size;
+  (program.commands as Command[]).sort((a, b) => at(a) - at(b));
+}
