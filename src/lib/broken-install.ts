@@ -20,5 +20,11 @@ export function brokenInstallCause(err: unknown): string | undefined {
   const install =
     (code !== undefined && INSTALL_CODES.has(code)) ||
     INSTALL_MESSAGES.some((re) => re.test(err.message));
-  return install ? err.message.split('\n')[0]!.trim() : undefined;
+  // `bindings` goes on with a list of the paths it tried: the first line says enough.
+  return install
+    ? err.message
+        .split('\n')[0]!
+        .replace(/\s*Tried:$/, '')
+        .trim()
+    : undefined;
 }
