@@ -204,7 +204,7 @@ describe('kiln --help', () => {
       'hcl2_upgrade',
     ]);
     expect(section('Run instances:')).toEqual(['run', 'ps', 'logs', 'stop']);
-    expect(section('Ship:')).toEqual(['pipeline', 'deploy']);
+    expect(section('Ship:')).toEqual(['pipeline', 'deploy', 'push', 'pull']);
     expect(section('Maintain:')).toEqual(['images', 'gc', 'doctor', 'version']);
     expect(section('Commands:')).toEqual(['help']);
     expect(help.replace(/\s+/g, ' ')).toContain(

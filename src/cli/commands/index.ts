@@ -47,7 +47,7 @@ export const commands: Register[] = [
 export const commandGroups: ReadonlyArray<{ heading: string; names: readonly string[] }> = [
   { heading: 'Make images:', names: ['base', 'build', 'validate', 'inspect', 'hcl2_upgrade'] },
   { heading: 'Run instances:', names: ['run', 'ps', 'logs', 'stop'] },
-  { heading: 'Ship:', names: ['pipeline', 'deploy'] },
+  { heading: 'Ship:', names: ['pipeline', 'deploy', 'push', 'pull'] },
   { heading: 'Maintain:', names: ['images', 'gc', 'doctor', 'version'] },
 ];
 
