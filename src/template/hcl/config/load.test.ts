@@ -188,6 +188,45 @@ build {
     expect((again.builds[0]!.builder.asWritten as { target: string }).target).toBe(written);
   });
 
+  // Packer ≥ 1.8: https://developer.hashicorp.com/packer/docs/templates/hcl_templates/variables#optional-object-type-attributes
+  it('fills optional object attributes with their defaults, at any depth and from any source', async () => {
+    const dir = folder({
+      'o.pkr.hcl': `variable "apps" {
+  type = list(object({
+    name = string
+    port = optional(number, 80)
+    tags = optional(map(string), { team = "web" })
+    tls  = optional(object({ on = optional(bool, true), cert = optional(string) }), {})
+  }))
+  default = [{ name = "a" }, { name = "b", port = 8080, tls = { on = false } }]
+}
+variable "one" {
+  type = object({ size = optional(number, 5), label = optional(string) })
+}
+${NULL_SOURCE}build {
+  sources = ["source.null.a"]
+  provisioner "shell-local" {
+    inline = [jsonencode(var.apps), jsonencode(var.one)]
+  }
+}
+`,
+      'one.json': '{"one": {"label": "from-file"}}',
+    });
+    const t = await load(join(dir, 'o.pkr.hcl'), { varFiles: [join(dir, 'one.json')] });
+    const [apps, one] = (t.builds[0]!.provisioners[0]!.config as { inline: string[] }).inline;
+    expect(JSON.parse(apps!)).toEqual([
+      { name: 'a', port: 80, tags: { team: 'web' }, tls: { on: true, cert: null } },
+      { name: 'b', port: 8080, tags: { team: 'web' }, tls: { on: false, cert: null } },
+    ]);
+    expect(JSON.parse(one!)).toEqual({ size: 5, label: 'from-file' });
+    const given = await load(join(dir, 'o.pkr.hcl'), {
+      vars: [['one', '{ size = 9 }']],
+      varFiles: [],
+    });
+    const inline = (given.builds[0]!.provisioners[0]!.config as { inline: string[] }).inline;
+    expect(JSON.parse(inline[1]!)).toEqual({ size: 9, label: null });
+  });
+
   it('marks sensitive variables and locals as secrets', async () => {
     const dir = folder({
       's.pkr.hcl': `variable "pw" {\n  default = "hunter22"\n  sensitive = true\n}\nlocal "token" {\n  expression = "tok-\${var.pw}"\n  sensitive = true\n}\n${NULL_SOURCE}build {\n  sources = ["source.null.a"]\n}\n`,

@@ -10,6 +10,7 @@ import type { Attribute, Block, Diagnostic, Expr, Range } from '../ast.js';
 import { evaluate } from '../evaluate.js';
 import { variableDefaultFunctions } from '../functions/index.js';
 import { parseExpression } from '../parser.js';
+import { applyTypeDefaults, type TypeDefault } from '../type-defaults.js';
 import { typeConstraint } from '../type-expr.js';
 import {
   ConversionError,
@@ -45,6 +46,8 @@ export interface VariableDecl {
   description: string;
   sensitive: boolean;
   validations: Validation[];
+  /** Defaults of `optional(T, default)` attributes in the type. */
+  typeDefaults: TypeDefault[];
   range: Range;
   /** Where the final value came from (for messages). */
   value?: Value;
@@ -84,6 +87,7 @@ export function decodeVariableBlock(
     description: '',
     sensitive: false,
     validations: [],
+    typeDefaults: [],
     range: b.range,
   };
   const funcs = defaultFunctions(env);
@@ -96,6 +100,7 @@ export function decodeVariableBlock(
       const t = typeConstraint(a.expr);
       diags.push(...t.diagnostics);
       decl.type = t.type;
+      decl.typeDefaults = t.defaults;
       decl.typed = true;
       continue;
     }
@@ -194,6 +199,7 @@ export function decodeVariablesBlock(
       description: '',
       sensitive: false,
       validations: [],
+      typeDefaults: [],
       range: a.range,
     });
   }
@@ -378,6 +384,7 @@ export function resolveVariables(
         continue;
       }
     }
+    value = applyTypeDefaults(value, decl.type, decl.typeDefaults);
     decl.value = value;
     for (const v of decl.validations) {
       const r = evaluate(v.condition, { variables: { var: object({ [decl.name]: value }) } });
