@@ -227,6 +227,60 @@ ${NULL_SOURCE}build {
     expect(JSON.parse(inline[1]!)).toEqual({ size: 9, label: null });
   });
 
+  it('gives build.name and packer.version, and reads a source as type.name too (as Packer 1.6.6)', async () => {
+    const dir = folder({
+      'b.pkr.hcl': `${NULL_SOURCE}build {
+  name    = "web"
+  sources = ["null.a"]
+  provisioner "shell-local" {
+    inline = ["\${build.name} \${packer.version} \${source.name}"]
+  }
+  post-processor "manifest" {
+    name   = build.name
+    output = "\${build.name}.json"
+  }
+}
+`,
+    });
+    const t = await load(join(dir, 'b.pkr.hcl'));
+    expect(t.builds.map((b) => b.name)).toEqual(['web.null.a']);
+    expect(t.builds[0]!.provisioners[0]!.config).toMatchObject({ inline: ['web 1.6.6 a'] });
+    expect(t.builds[0]!.postProcessors[0]![0]!.config).toMatchObject({ output: 'web.json' });
+  });
+
+  it('lets validation conditions call functions, and names a cycle of data sources', async () => {
+    const dir = folder({
+      'v.pkr.hcl': `variable "id" {
+  default = "ami-123"
+  validation {
+    condition     = substr(var.id, 0, 4) == "ami-"
+    error_message = "The id must start with ami-."
+  }
+}
+${NULL_SOURCE}build {
+  sources = ["source.null.a"]
+}
+`,
+      'c/c.pkr.hcl': `data "null" "a" {
+  input = data.null.b.output
+}
+data "null" "b" {
+  input = data.null.a.output
+}
+${NULL_SOURCE}build {
+  sources = ["source.null.a"]
+}
+`,
+    });
+    await expect(load(join(dir, 'v.pkr.hcl'), { vars: [['id', 'ami-9']] })).resolves.toBeDefined();
+    const bad = await errorOf(load(join(dir, 'v.pkr.hcl'), { vars: [['id', 'img-9']] }));
+    expect(bad.details.join('\n')).toContain('The id must start with ami-.');
+    const cycle = await errorOf(load(join(dir, 'c')));
+    expect(cycle.details.join('\n')).toMatch(
+      /c\.pkr\.hcl:\d+:\d+: Cycle in data sources: .*data\.null\.a → data\.null\.b → data\.null\.a/,
+    );
+  });
+
   it('marks sensitive variables and locals as secrets', async () => {
     const dir = folder({
       's.pkr.hcl': `variable "pw" {\n  default = "hunter22"\n  sensitive = true\n}\nlocal "token" {\n  expression = "tok-\${var.pw}"\n  sensitive = true\n}\n${NULL_SOURCE}build {\n  sources = ["source.null.a"]\n}\n`,

@@ -101,6 +101,8 @@ interface BuildUse extends SourceUse {
   sourceName: string;
   /** The top-level `source` block. */
   sourceBlock: Block;
+  /** The build block's `name` (`build.name`), or empty. */
+  buildName: string;
 }
 
 /** Loads an HCL2 template (a `.pkr.hcl` file or a folder) for validate and build. */
@@ -141,9 +143,19 @@ export async function loadHclTemplate(path: string, opts: LoadOptions): Promise<
     };
   }
 
+  const realFns = withEnv(
+    makeFunctions({ baseDir: process.cwd(), now: () => new Date(), loadedAt: initTime }),
+    env,
+  );
   resolveVariables(
     decls.variables,
-    { env, autoVarFiles: tf.autoVarFiles, varFiles: opts.varFiles ?? [], vars: opts.vars ?? [] },
+    {
+      env,
+      autoVarFiles: tf.autoVarFiles,
+      varFiles: opts.varFiles ?? [],
+      vars: opts.vars ?? [],
+      functions: realFns,
+    },
     diags,
     warnings,
     sources,
@@ -156,10 +168,6 @@ export async function loadHclTemplate(path: string, opts: LoadOptions): Promise<
   const dataPlugins = { null: nullDataSource, ...(opts.registry.dataSources ?? {}) };
   const data = new DataSources(decls.data, dataPlugins, diags);
   const pathValue = pathObject(dir, process.cwd());
-  const realFns = withEnv(
-    makeFunctions({ baseDir: process.cwd(), now: () => new Date(), loadedAt: initTime }),
-    env,
-  );
   const fixedFns = withEnv(
     {
       ...makeFunctions({ baseDir: process.cwd(), now: () => FIXED_TIME, loadedAt: FIXED_TIME }),
@@ -295,7 +303,8 @@ function buildUses(decls: Declarations, scope: Scope, diags: Diagnostic[]): Buil
   const out: BuildUse[] = [];
   const known = [...decls.sources.keys()].map((k) => `source.${k}`);
   const find = (ref: string, range: Range): { type: string; name: string } | undefined => {
-    const m = /^source\.([^.]+)\.([^.]+)$/.exec(ref);
+    // `type.name` alone is accepted too, as Packer does (its fixtures write `null.test`)
+    const m = /^(?:source\.)?([^.]+)\.([^.]+)$/.exec(ref);
     if (m && decls.sources.has(`${m[1]}.${m[2]}`)) return { type: m[1]!, name: m[2]! };
     const near = nearest(ref, known);
     diags.push(
@@ -328,6 +337,7 @@ function buildUses(decls: Declarations, scope: Scope, diags: Diagnostic[]): Buil
         sourceBlock,
         sourceName,
         fullName: buildName ? `${buildName}.${sourceName}` : sourceName,
+        buildName: buildName ?? '',
       });
     };
     if (build.sourcesAttr) {
@@ -432,6 +442,7 @@ async function preparePluginBlock(
   const sourceVal = object({ type: str(u.type), name: str(u.name) });
   const placeholders: Record<string, Value> = {};
   for (const k of BUILD_KEYS) placeholders[k] = str(`{{ build \`${k}\` }}`);
+  placeholders.name = str(u.buildName);
   const withBuild = spec.kind !== 'builder';
 
   const decode = (scope: Scope, build: Value | undefined, diags: Diagnostic[]) => {
@@ -516,7 +527,7 @@ async function preparePluginBlock(
     asWritten,
     resolve(generated: Record<string, unknown>): unknown {
       const diags: Diagnostic[] = [];
-      const build = withBuild ? fromPlain(generated) : undefined;
+      const build = withBuild ? fromPlain({ name: u.buildName, ...generated }) : undefined;
       const d = decode(pe.real, build, diags);
       const c = hasErrors(diags)
         ? undefined
@@ -647,7 +658,10 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
   }
 
   const provGo: InterpolationContext = { ...goBase, build: (k) => `{{ build \`${k}\` }}` };
-  const sourceCtx = pe.real.ctx({ source: object({ type: str(u.type), name: str(u.name) }) });
+  const sourceCtx = pe.real.ctx({
+    source: object({ type: str(u.type), name: str(u.name) }),
+    build: object({ name: str(u.buildName) }),
+  });
   const prepareProv = async (
     ref: PluginBlockRef,
     index: number,

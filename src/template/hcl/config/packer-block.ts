@@ -6,9 +6,9 @@
  */
 import type { Registry } from '../../../core/plugin.js';
 import { PACKER_COMPAT_VERSION } from '../../interpolate.js';
-import type { Block, Diagnostic } from '../ast.js';
+import type { Attribute, Block, Diagnostic } from '../ast.js';
 import { evaluate } from '../evaluate.js';
-import { entriesOf, isKnown, isNull } from '../value.js';
+import { entriesOf, isKnown, isNull, type Value } from '../value.js';
 import { unsupportedAttribute, unsupportedBlock } from './decode.js';
 import { diag } from './diagnostics.js';
 
@@ -74,6 +74,40 @@ export function meetsConstraint(version: string, constraint: string): boolean | 
   return true;
 }
 
+/**
+ * The `source` of one `required_plugins` entry, which must be an object whose `source` is a
+ * fully qualified address (`<hostname>/<namespace>/<name>`), as Packer ≥ 1.7 requires
+ * (developer.hashicorp.com/packer/docs/templates/hcl_templates/blocks/packer#specifying-plugin-requirements);
+ * undefined after a diagnostic.
+ */
+function pluginSource(a: Attribute, v: Value, diags: Diagnostic[]): string | undefined {
+  const example = `${a.name} = { source = "github.com/hashicorp/${a.name}", version = ">= 1.0.0" }`;
+  if (v.type.kind !== 'object' && v.type.kind !== 'map') {
+    diags.push(
+      diag(
+        'Invalid required_plugins entry',
+        `"${a.name}" must be an object with a "source" and a "version", such as ${example}.`,
+        a.expr.range,
+      ),
+    );
+    return undefined;
+  }
+  const s = entriesOf(v).get('source');
+  const source = s && typeof s.raw === 'string' ? s.raw : '';
+  const parts = source.split('/');
+  if (parts.length < 3 || parts.some((p) => p === '')) {
+    diags.push(
+      diag(
+        'Invalid plugin source',
+        `${source ? `"${source}" is not` : `"${a.name}" has no`} a fully qualified plugin source: write it as <hostname>/<namespace>/<name>, such as ${example}.`,
+        a.expr.range,
+      ),
+    );
+    return undefined;
+  }
+  return source;
+}
+
 /** Checks every `packer` block; returns warnings (plugins kiln lacks), problems go to `diags`. */
 export function checkPackerBlocks(
   blocks: readonly Block[],
@@ -113,11 +147,8 @@ export function checkPackerBlocks(
         const r = evaluate(a.expr, {});
         diags.push(...r.diagnostics);
         if (r.diagnostics.length > 0 || !isKnown(r.value) || isNull(r.value)) continue;
-        let source = '';
-        if (r.value.type.kind === 'object' || r.value.type.kind === 'map') {
-          const s = entriesOf(r.value).get('source');
-          if (s && typeof s.raw === 'string') source = s.raw;
-        }
+        const source = pluginSource(a, r.value, diags);
+        if (source === undefined) continue;
         // github.com/hashicorp/amazon → amazon: kiln's components of that plugin start with it
         const plugin = (source.split('/').pop() ?? a.name).replace(/^packer-plugin-/, '');
         const names = [

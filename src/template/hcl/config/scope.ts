@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { DataSourcePlugin } from '../../../core/plugin.js';
 import { nearest } from '../../../lib/suggest.js';
+import { PACKER_COMPAT_VERSION } from '../../interpolate.js';
 import { checkSchema } from '../../schema-check.js';
 import type { Diagnostic, Expr, Range } from '../ast.js';
 import { traversals } from '../ast.js';
@@ -16,6 +17,9 @@ import { decodeBody, PlaceMap } from './body.js';
 import type { LabelledBlock, LocalDef } from './decode.js';
 import { diag } from './diagnostics.js';
 import { fromPlain } from './plain.js';
+
+/** `packer.version`: the Packer version kiln is compatible with. */
+const PACKER_OBJECT = object({ version: str(PACKER_COMPAT_VERSION) });
 
 /** Packer's `null` data source: its `output` is its `input`. */
 export const nullDataSource: DataSourcePlugin<{ input?: unknown }> = {
@@ -30,6 +34,8 @@ export const nullDataSource: DataSourcePlugin<{ input?: unknown }> = {
 export class DataSources {
   private readonly done = new Map<string, Promise<Value>>();
   private readonly values = new Map<string, Value>();
+  /** The data sources being fetched (a cycle comes back to one of them). */
+  private readonly visiting: string[] = [];
   constructor(
     private readonly blocks: ReadonlyMap<string, LabelledBlock>,
     private readonly plugins: Readonly<Record<string, DataSourcePlugin>>,
@@ -55,12 +61,24 @@ export class DataSources {
   }
 
   /** Fetches one data source (its config evaluated in `scope`). */
-  get(key: string, scope: Scope): Promise<Value> {
+  get(key: string, scope: Scope, from?: Range): Promise<Value> {
     let p = this.done.get(key);
-    if (!p) {
-      p = this.fetch(key, scope);
-      this.done.set(key, p);
+    if (p) return p;
+    if (this.visiting.includes(key)) {
+      this.diags.push(
+        diag(
+          'Cycle in data sources',
+          `The data sources refer to each other in a cycle: ${[...this.visiting, key].map((k) => `data.${k}`).join(' → ')}.`,
+          from ?? this.blocks.get(key)!.block.range,
+        ),
+      );
+      return Promise.resolve(DYNAMIC);
     }
+    this.visiting.push(key);
+    p = this.fetch(key, scope).finally(() => {
+      this.visiting.splice(this.visiting.indexOf(key), 1);
+    });
+    this.done.set(key, p);
     return p;
   }
 
@@ -136,6 +154,7 @@ export class Scope {
         local: object(this.values),
         data: this.data.object(),
         path: this.path,
+        packer: PACKER_OBJECT,
         ...extra,
       },
       functions: this.functions,
@@ -179,7 +198,7 @@ export class Scope {
         typeof t.steps[1] === 'string'
       ) {
         const key = `${t.steps[0]}.${t.steps[1]}`;
-        if (this.data.has(key)) await this.data.get(key, this);
+        if (this.data.has(key)) await this.data.get(key, this, t.range);
       }
     }
   }

@@ -246,6 +246,8 @@ export interface VariableInputs {
   autoVarFiles: readonly string[];
   varFiles: readonly string[];
   vars: ReadonlyArray<[string, string]>;
+  /** The functions a validation rule's condition may call (Packer's whole library). */
+  functions?: Readonly<Record<string, FunctionDef>>;
 }
 
 /** Reads a var file (`.json`: one object; otherwise HCL attributes) into name → value. */
@@ -387,7 +389,10 @@ export function resolveVariables(
     value = applyTypeDefaults(value, decl.type, decl.typeDefaults);
     decl.value = value;
     for (const v of decl.validations) {
-      const r = evaluate(v.condition, { variables: { var: object({ [decl.name]: value }) } });
+      const r = evaluate(v.condition, {
+        variables: { var: object({ [decl.name]: value }) },
+        functions: inputs.functions,
+      });
       diags.push(...r.diagnostics);
       if (r.diagnostics.length > 0 || !isKnown(r.value)) continue;
       let ok: boolean;
