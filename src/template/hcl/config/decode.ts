@@ -38,6 +38,8 @@ export interface SourceUse {
 export interface PluginBlockRef {
   type: string;
   block: Block;
+  /** A `dynamic "provisioner"` block, expanded once values are known (dynamic-refs.ts). */
+  dynamic?: boolean;
 }
 
 /** A `build` block, its parts still unevaluated. */
@@ -263,6 +265,14 @@ function decodeBuild(b: Block, index: number, diags: Diagnostic[]): BuildBlock {
     else unsupportedAttribute(a, ['name', 'description', 'sources'], diags);
   }
   for (const inner of b.body.blocks) {
+    if (
+      inner.type === 'dynamic' &&
+      inner.labels.length === 1 &&
+      inner.labels[0] === 'provisioner'
+    ) {
+      out.provisioners.push({ type: '', block: inner, dynamic: true });
+      continue;
+    }
     const want = BUILD_BLOCKS[inner.type];
     if (want === undefined) {
       unsupportedBlock(inner, Object.keys(BUILD_BLOCKS), diags);

@@ -23,6 +23,7 @@ import {
 } from '../value.js';
 import { decodeFiles } from './decode.js';
 import { diagnosticsError } from './diagnostics.js';
+import { expandDynamicRefs } from './dynamic-refs.js';
 import { parseFile, templateFiles } from './files.js';
 import { DataSources, pathObject, Scope } from './scope.js';
 import { resolveVariables } from './variables.js';
@@ -152,8 +153,9 @@ export async function hclInspectLines(
     if (refs.length === 0) bs += '\n      <no source>\n';
     for (const r of refs) bs += `\n      ${r.replace(/^source\./, '')}\n`;
     bs += '\n    provisioners:\n\n';
-    if (b.provisioners.length === 0) bs += '      <no provisioner>\n';
-    for (const p of b.provisioners) bs += `      ${p.type}\n`;
+    const provisioners = expandDynamicRefs(b.provisioners, ctx, []);
+    if (provisioners.length === 0) bs += '      <no provisioner>\n';
+    for (const p of provisioners) bs += `      ${p.type}\n`;
     bs += '\n    post-processors:\n\n';
     if (b.postProcessors.length === 0) bs += '      <no post-processor>\n';
     for (const [i, chain] of b.postProcessors.entries()) {

@@ -40,14 +40,9 @@ import {
   type Value,
 } from '../value.js';
 import { type BlockPath, decodeBody, PlaceMap } from './body.js';
-import {
-  type BuildBlock,
-  type Declarations,
-  decodeFiles,
-  type PluginBlockRef,
-  type SourceUse,
-} from './decode.js';
+import { type BuildBlock, type Declarations, decodeFiles, type SourceUse } from './decode.js';
 import { diag, diagnosticsError, locOf } from './diagnostics.js';
+import { type BoundRef, expandDynamicRefs } from './dynamic-refs.js';
 import { parseFile, templateFiles } from './files.js';
 import { checkPackerBlocks } from './packer-block.js';
 import { fromPlain, stringsIn, toPlain, valueString } from './plain.js';
@@ -658,14 +653,20 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
   }
 
   const provGo: InterpolationContext = { ...goBase, build: (k) => `{{ build \`${k}\` }}` };
-  const sourceCtx = pe.real.ctx({
+  const sourceVars = {
     source: object({ type: str(u.type), name: str(u.name) }),
     build: object({ name: str(u.buildName) }),
-  });
+  };
+  const sourceCtx = pe.real.ctx(sourceVars);
+  const outerCtx = sourceCtx;
   const prepareProv = async (
-    ref: PluginBlockRef,
+    ref: BoundRef,
     index: number,
   ): Promise<PreparedProvisioner | 'skip' | undefined> => {
+    const bpe = ref.bindings
+      ? { ...pe, real: pe.real.bind(ref.bindings), fixed: pe.fixed.bind(ref.bindings) }
+      : pe;
+    const sourceCtx = ref.bindings ? bpe.real.ctx(sourceVars) : outerCtx;
     const meta = metaAttrs(ref.block, PROVISIONER_META);
     const only = stringList(meta.get('only'), sourceCtx, pe.diags);
     const except = stringList(meta.get('except'), sourceCtx, pe.diags);
@@ -745,7 +746,7 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
         range: ref.block.range,
       },
       u,
-      pe,
+      bpe,
       prepCtx,
       provGo,
     );
@@ -764,7 +765,7 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
   };
 
   const provisioners: PreparedProvisioner[] = [];
-  for (const [i, ref] of u.build.provisioners.entries()) {
+  for (const [i, ref] of expandDynamicRefs(u.build.provisioners, sourceCtx, pe.diags).entries()) {
     const p = await prepareProv(ref, i);
     if (p && p !== 'skip') provisioners.push(p);
   }

@@ -146,10 +146,21 @@ export class Scope {
     private readonly diags: Diagnostic[],
   ) {}
 
+  /** Root variables bound by a dynamic block (its iterator). */
+  private bound: Record<string, Value> = {};
+
+  /** The same scope (sharing its values) with more root variables: a dynamic block's iterator. */
+  bind(extra: Record<string, Value>): Scope {
+    const s = Object.assign(Object.create(Scope.prototype) as Scope, this);
+    s.bound = { ...this.bound, ...extra };
+    return s;
+  }
+
   /** The evaluation context, with extra root variables (`source`, `build`). */
   ctx(extra: Record<string, Value> = {}): EvalContext {
     return {
       variables: {
+        ...this.bound,
         var: this.vars,
         local: object(this.values),
         data: this.data.object(),

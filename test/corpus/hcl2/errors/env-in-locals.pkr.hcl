@@ -1,0 +1,11 @@
+locals {
+  home = env("HOME")
+}
+
+source "null" "a" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.a"]
+}

@@ -1,0 +1,11 @@
+source "null" "a" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.a"]
+
+  provisioner "shell-local" {
+    inlin = ["echo typo"]
+  }
+}

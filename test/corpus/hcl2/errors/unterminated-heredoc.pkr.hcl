@@ -1,0 +1,8 @@
+locals {
+  x = <<EOT
+never closed
+}
+
+source "null" "a" {
+  communicator = "none"
+}
