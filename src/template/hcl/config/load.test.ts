@@ -281,6 +281,39 @@ ${NULL_SOURCE}build {
     );
   });
 
+  it('expands a dynamic provisioner block in place, its iterator bound in each', async () => {
+    const dir = folder({
+      'd.pkr.hcl': `variable "words" {\n  default = { en = "hello", fr = "bonjour" }\n}\n${NULL_SOURCE}build {
+  sources = ["source.null.a"]
+  provisioner "shell-local" {
+    inline = ["first"]
+  }
+  dynamic "provisioner" {
+    for_each = var.words
+    iterator = w
+    labels   = ["shell-local"]
+    content {
+      inline = ["\${w.key}=\${w.value}"]
+      only   = w.key == "fr" ? ["null.a"] : ["null.nope"]
+    }
+  }
+  provisioner "shell-local" {
+    inline = ["last"]
+  }
+}
+`,
+      'bad.pkr.hcl': `${NULL_SOURCE}build {\n  sources = ["source.null.a"]\n  dynamic "provisioner" {\n    for_each = 3\n    labels   = ["shell-local"]\n    content {\n      inline = ["x"]\n    }\n  }\n}\n`,
+    });
+    const t = await load(join(dir, 'd.pkr.hcl'));
+    expect(t.builds[0]!.provisioners.map((p) => (p.config as { inline: string[] }).inline)).toEqual(
+      [['first'], ['fr=bonjour'], ['last']],
+    );
+    const bad = await errorOf(load(join(dir, 'bad.pkr.hcl')));
+    expect(bad.details.join('\n')).toMatch(
+      /bad\.pkr\.hcl:7:16: Invalid dynamic for_each value: Cannot use a number value/,
+    );
+  });
+
   it('marks sensitive variables and locals as secrets', async () => {
     const dir = folder({
       's.pkr.hcl': `variable "pw" {\n  default = "hunter22"\n  sensitive = true\n}\nlocal "token" {\n  expression = "tok-\${var.pw}"\n  sensitive = true\n}\n${NULL_SOURCE}build {\n  sources = ["source.null.a"]\n}\n`,
