@@ -59,7 +59,7 @@ function names(dir: string): Array<{ json: string; hcl: string; source: string }
 const DURATION =
   /\d+ (?:years?|weeks?|days?|hours?|minutes?|seconds?|milliseconds?|microseconds?)(?: \d+ (?:years?|weeks?|days?|hours?|minutes?|seconds?|milliseconds?|microseconds?))?/g;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const asPattern = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * The text with HCL2's names put back as the JSON names (longest first). A post-processor is
@@ -72,10 +72,10 @@ function namesAside(text: string, map: ReturnType<typeof names>): string {
     'Running post-processor: $1',
   );
   for (const n of [...map].sort((a, b) => b.hcl.length - a.hcl.length))
-    out = out.replace(new RegExp(`(?<![\\w.-])${escape(n.hcl)}(?![\\w-])`, 'g'), n.json);
+    out = out.replace(new RegExp(`(?<![\\w.-])${asPattern(n.hcl)}(?![\\w-])`, 'g'), n.json);
   for (const n of map)
     if (n.source !== n.json)
-      out = out.replace(new RegExp(`(?<![\\w.-])${escape(n.source)}(?![\\w-])`, 'g'), n.json);
+      out = out.replace(new RegExp(`(?<![\\w.-])${asPattern(n.source)}(?![\\w-])`, 'g'), n.json);
   return out;
 }
 

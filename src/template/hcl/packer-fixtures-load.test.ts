@@ -4,7 +4,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { z } from 'zod';
-import { nullBuilder } from '../../builders/null/builder.js';
 import { Catalog } from '../../catalog/index.js';
 import type {
   BuilderPlugin,
@@ -14,6 +13,7 @@ import type {
   Registry,
 } from '../../core/plugin.js';
 import { UserError } from '../../lib/errors.js';
+import { registry as kilnRegistry } from '../../plugins.js';
 import { loadTemplate } from '../index.js';
 
 // Packer's own HCL2 fixtures (hashicorp/packer v1.9.4, hcl2template/testdata, MPL-2.0),
@@ -85,7 +85,7 @@ const registry = {
   builders: {
     'amazon-ebs': mockBuilder('amazon-ebs'),
     'virtualbox-iso': mockBuilder('virtualbox-iso'),
-    null: nullBuilder,
+    null: kilnRegistry.builders.null,
   },
   provisioners: { shell: mockProvisioner('shell'), file: mockProvisioner('file') },
   postProcessors: {
