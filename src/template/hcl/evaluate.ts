@@ -952,10 +952,18 @@ class Evaluator {
   }
 }
 
+// A function table is one object for a whole template: made into a Map once, not per evaluation.
+const asMaps = new WeakMap<object, ReadonlyMap<string, unknown>>();
+
 function toMap<V>(x: ReadonlyMap<string, V> | Readonly<Record<string, V>> | undefined) {
   if (x === undefined) return undefined;
   if (x instanceof Map) return x as ReadonlyMap<string, V>;
-  return new Map(Object.entries(x as Record<string, V>));
+  let m = asMaps.get(x) as ReadonlyMap<string, V> | undefined;
+  if (!m) {
+    m = new Map(Object.entries(x as Record<string, V>));
+    asMaps.set(x, m);
+  }
+  return m;
 }
 
 function reason(err: unknown): string {

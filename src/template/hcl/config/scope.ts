@@ -146,6 +146,18 @@ export class Scope {
     private readonly diags: Diagnostic[],
   ) {}
 
+  /** `local` as an object, made again only when a local got its value (shared by bound copies). */
+  private readonly localsMemo = { version: 0, at: -1, value: object({}) };
+
+  private localsObject(): Value {
+    const m = this.localsMemo;
+    if (m.at !== m.version) {
+      m.value = object(this.values);
+      m.at = m.version;
+    }
+    return m.value;
+  }
+
   /** Root variables bound by a dynamic block (its iterator). */
   private bound: Record<string, Value> = {};
 
@@ -157,12 +169,15 @@ export class Scope {
   }
 
   /** The evaluation context, with extra root variables (`source`, `build`). */
-  ctx(extra: Record<string, Value> = {}): EvalContext {
+  ctx(
+    extra: Record<string, Value> = {},
+    locals: () => Value = () => this.localsObject(),
+  ): EvalContext {
     return {
       variables: {
         ...this.bound,
         var: this.vars,
-        local: object(this.values),
+        local: locals(),
         data: this.data.object(),
         path: this.path,
         packer: PACKER_OBJECT,
@@ -170,6 +185,23 @@ export class Scope {
       },
       functions: this.functions,
     };
+  }
+
+  /**
+   * The context for one local's expression: `local` holds just the locals it names when they
+   * all have values (the whole object would be made again after every local: quadratic in a
+   * big template), else all of them, so that a misspelt name gets its suggestion.
+   */
+  private ctxFor(expr: Expr): EvalContext {
+    const subset = new Map<string, Value>();
+    for (const t of traversals(expr)) {
+      if (t.root !== 'local') continue;
+      const n = t.steps[0];
+      const v = typeof n === 'string' ? this.values.get(n) : undefined;
+      if (!v) return this.ctx();
+      subset.set(n as string, v);
+    }
+    return this.ctx({}, () => object(subset));
   }
 
   /** The value of a local (evaluating what it needs first). */
@@ -187,14 +219,16 @@ export class Scope {
         ),
       );
       this.values.set(name, DYNAMIC);
+      this.localsMemo.version++;
       return DYNAMIC;
     }
     this.visiting.push(name);
     await this.prepare(def.expr);
-    const r = evaluate(def.expr, this.ctx());
+    const r = evaluate(def.expr, this.ctxFor(def.expr));
     this.diags.push(...r.diagnostics);
     this.visiting.pop();
     this.values.set(name, r.value);
+    this.localsMemo.version++;
     return r.value;
   }
 
