@@ -658,7 +658,6 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
     build: object({ name: str(u.buildName) }),
   };
   const sourceCtx = pe.real.ctx(sourceVars);
-  const outerCtx = sourceCtx;
   const prepareProv = async (
     ref: BoundRef,
     index: number,
@@ -666,21 +665,22 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
     const bpe = ref.bindings
       ? { ...pe, real: pe.real.bind(ref.bindings), fixed: pe.fixed.bind(ref.bindings) }
       : pe;
-    const sourceCtx = ref.bindings ? bpe.real.ctx(sourceVars) : outerCtx;
+    // a dynamic block's iterator is in scope for its meta-arguments too
+    const metaCtx = ref.bindings ? bpe.real.ctx(sourceVars) : sourceCtx;
     const meta = metaAttrs(ref.block, PROVISIONER_META);
-    const only = stringList(meta.get('only'), sourceCtx, pe.diags);
-    const except = stringList(meta.get('except'), sourceCtx, pe.diags);
+    const only = stringList(meta.get('only'), metaCtx, pe.diags);
+    const except = stringList(meta.get('except'), metaCtx, pe.diags);
     if (only.length > 0 && except.length > 0)
       pe.diags.push(
         diag("only one of 'only' or 'except' may be specified", '', ref.block.typeRange),
       );
     if (skipFor(only, except, u.sourceName)) return 'skip';
-    const pauseBeforeMs = durationMs(meta.get('pause_before'), sourceCtx, pe.diags, 'pause_before');
-    const timeoutMs = durationMs(meta.get('timeout'), sourceCtx, pe.diags, 'timeout');
+    const pauseBeforeMs = durationMs(meta.get('pause_before'), metaCtx, pe.diags, 'pause_before');
+    const timeoutMs = durationMs(meta.get('timeout'), metaCtx, pe.diags, 'timeout');
     let maxRetries = 0;
     const mr = meta.get('max_retries');
     if (mr) {
-      const r = evaluate(mr.expr, sourceCtx);
+      const r = evaluate(mr.expr, metaCtx);
       pe.diags.push(...r.diagnostics);
       try {
         const v = convert(r.value, T.number);
@@ -702,7 +702,7 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
     let override: BlockSpec['override'];
     const ov = meta.get('override');
     if (ov) {
-      const r = evaluate(ov.expr, sourceCtx);
+      const r = evaluate(ov.expr, metaCtx);
       pe.diags.push(...r.diagnostics);
       if (!hasErrors(r.diagnostics)) {
         const plain = toPlain(r.value);
