@@ -38,7 +38,7 @@ export interface SourceUse {
 export interface PluginBlockRef {
   type: string;
   block: Block;
-  /** A `dynamic "provisioner"` block, expanded once values are known (dynamic-refs.ts). */
+  /** A `dynamic "provisioner"` or `"post-processor"` block, expanded once values are known (dynamic-refs.ts). */
   dynamic?: boolean;
 }
 
@@ -265,13 +265,16 @@ function decodeBuild(b: Block, index: number, diags: Diagnostic[]): BuildBlock {
     else unsupportedAttribute(a, ['name', 'description', 'sources'], diags);
   }
   for (const inner of b.body.blocks) {
-    if (
-      inner.type === 'dynamic' &&
-      inner.labels.length === 1 &&
-      inner.labels[0] === 'provisioner'
-    ) {
-      out.provisioners.push({ type: '', block: inner, dynamic: true });
-      continue;
+    if (inner.type === 'dynamic' && inner.labels.length === 1) {
+      const ref = { type: '', block: inner, dynamic: true };
+      if (inner.labels[0] === 'provisioner') {
+        out.provisioners.push(ref);
+        continue;
+      }
+      if (inner.labels[0] === 'post-processor') {
+        out.postProcessors.push([ref]);
+        continue;
+      }
     }
     const want = BUILD_BLOCKS[inner.type];
     if (want === undefined) {

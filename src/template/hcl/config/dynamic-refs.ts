@@ -1,6 +1,6 @@
 /**
- * `dynamic "provisioner" { for_each, iterator, labels, content { … } }` in a build block: one
- * provisioner per element, in the place of the dynamic block, as Packer expands a build's body
+ * `dynamic "provisioner"` (or `"post-processor"`) `{ for_each, iterator, labels, content { … } }`
+ * in a build block: one block per element, in the place of the dynamic block, as Packer expands a build's body
  * with hashicorp/hcl's `dynblock` (Packer 1.6.6 does). Each made block is evaluated with the
  * iterator (`<name>.key`, `<name>.value`) bound.
  */

@@ -157,8 +157,13 @@ export async function hclInspectLines(
     if (provisioners.length === 0) bs += '      <no provisioner>\n';
     for (const p of provisioners) bs += `      ${p.type}\n`;
     bs += '\n    post-processors:\n\n';
-    if (b.postProcessors.length === 0) bs += '      <no post-processor>\n';
-    for (const [i, chain] of b.postProcessors.entries()) {
+    const chains = b.postProcessors.flatMap((chain) =>
+      chain.length === 1 && chain[0]!.dynamic
+        ? expandDynamicRefs(chain, ctx, []).map((r) => [r])
+        : [chain],
+    );
+    if (chains.length === 0) bs += '      <no post-processor>\n';
+    for (const [i, chain] of chains.entries()) {
       if (i > 0) bs += '\n';
       bs += `      ${i}:\n`;
       for (const pp of chain) {

@@ -776,19 +776,29 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
   }
 
   const postProcessors: PreparedPostProcessor[][] = [];
-  for (const chain of u.build.postProcessors) {
+  // a dynamic "post-processor" in the build block makes one chain of one per element
+  const chains: BoundRef[][] = u.build.postProcessors.flatMap((chain) =>
+    chain.length === 1 && chain[0]!.dynamic
+      ? expandDynamicRefs(chain, sourceCtx, pe.diags).map((r) => [r])
+      : [chain],
+  );
+  for (const chain of chains) {
     const current: PreparedPostProcessor[] = [];
     for (const ref of chain) {
+      const bpe = ref.bindings
+        ? { ...pe, real: pe.real.bind(ref.bindings), fixed: pe.fixed.bind(ref.bindings) }
+        : pe;
+      const metaCtx = ref.bindings ? bpe.real.ctx(sourceVars) : sourceCtx;
       const meta = metaAttrs(ref.block, POST_PROCESSOR_META);
-      const only = stringList(meta.get('only'), sourceCtx, pe.diags);
-      const except = stringList(meta.get('except'), sourceCtx, pe.diags);
+      const only = stringList(meta.get('only'), metaCtx, pe.diags);
+      const except = stringList(meta.get('except'), metaCtx, pe.diags);
       if (skipFor(only, except, u.sourceName)) continue;
-      const ppName = stringAttr(meta.get('name'), sourceCtx, pe.diags);
+      const ppName = stringAttr(meta.get('name'), metaCtx, pe.diags);
       if ((pe.opts.except ?? []).some((e) => e !== '' && e === ppName)) break;
       let keep: boolean | undefined;
       const k = meta.get('keep_input_artifact');
       if (k) {
-        const r = evaluate(k.expr, sourceCtx);
+        const r = evaluate(k.expr, metaCtx);
         pe.diags.push(...r.diagnostics);
         try {
           const v = convert(r.value, T.bool);
@@ -823,7 +833,7 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
           range: ref.block.range,
         },
         u,
-        pe,
+        bpe,
         prepCtx,
         provGo,
       );
