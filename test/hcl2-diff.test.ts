@@ -12,12 +12,11 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KILN, ROOT, run } from './helpers/kiln.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const CORPUS = join(ROOT, 'test/corpus/hcl2');
-const KILN = join(ROOT, 'bin/kiln.js');
 
 interface Case {
   file: string;
@@ -40,14 +39,14 @@ const { cases } = JSON.parse(readFileSync(join(CORPUS, 'index.json'), 'utf8')) a
 const scratch = mkdtempSync(join(tmpdir(), 'kiln-hcl2-diff-'));
 const differences: string[] = [];
 
-function runTool(
+/** Runs packer or kiln asynchronously (a synchronous child would starve vitest's worker RPC). */
+async function runTool(
   who: 'packer' | 'kiln',
   argv: string[],
   cwd: string,
   extraEnv: Record<string, string> = {},
 ) {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  const env = {
     CHECKPOINT_DISABLE: '1',
     PACKER_CACHE_DIR: join(cwd, '.packer_cache'),
     KILN_HOME: join(cwd, '.kiln'),
@@ -56,15 +55,10 @@ function runTool(
   };
   const r =
     who === 'packer'
-      ? spawnSync('packer', argv, { cwd, env, encoding: 'utf8', timeout: 120_000 })
-      : spawnSync(process.execPath, [KILN, ...argv], {
-          cwd,
-          env,
-          encoding: 'utf8',
-          timeout: 120_000,
-        });
+      ? await run('packer', argv, { cwd, env, timeoutMs: 120_000 })
+      : await run(process.execPath, [KILN, ...argv], { cwd, env, timeoutMs: 120_000 });
   return {
-    code: r.status ?? -1,
+    code: r.code ?? -1,
     stdout: r.stdout,
     stderr: r.stderr,
     out: `${r.stdout}\n${r.stderr}`,
@@ -76,16 +70,34 @@ const DURATION =
 
 /** The machine-readable lines with what differs between any two runs blanked. */
 function normalized(stdout: string, dir: string): string[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) =>
-      l
-        .replace(/^\d+,/, '')
-        .replaceAll(dir, '<DIR>')
-        .replace(/\/tmp\/packer-shell\d+/g, '<SCRIPT>')
-        .replace(DURATION, '<DURATION>'),
-    );
+  return sortArtifacts(
+    stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) =>
+        l
+          .replace(/^\d+,/, '')
+          .replaceAll(dir, '<DIR>')
+          .replace(/\/tmp\/packer-shell\d+/g, '<SCRIPT>')
+          .replace(DURATION, '<DURATION>'),
+      ),
+  );
+}
+
+/**
+ * Packer 1.6.6 lists the artifacts of several builds in Go's map order (random), kiln in the
+ * order the builds finished: compare the per-build blocks after "Builds finished" by name.
+ */
+function sortArtifacts(lines: string[]): string[] {
+  const at = lines.findIndex((l) => l.includes('Builds finished. The artifacts'));
+  if (at < 0) return lines;
+  const blocks: string[][] = [];
+  for (const line of lines.slice(at + 1)) {
+    if (/^[^,]+,artifact-count,/.test(line) || blocks.length === 0) blocks.push([]);
+    blocks.at(-1)!.push(line);
+  }
+  blocks.sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
+  return [...lines.slice(0, at + 1), ...blocks.flat()];
 }
 
 function readOut(dir: string, file: string): string {
@@ -119,11 +131,11 @@ describe('kiln validate agrees with packer validate (HCL2)', () => {
   });
 
   for (const c of cases) {
-    it(`${label(c)} → ${c.expect}`, () => {
+    it(`${label(c)} → ${c.expect}`, async () => {
       const argv = ['validate', ...(c.args ?? []), c.file];
-      const packer = runTool('packer', argv, CORPUS, c.env);
+      const packer = await runTool('packer', argv, CORPUS, c.env);
       expect(packer.code === 0 ? 'valid' : 'invalid', `packer says:\n${packer.out}`).toBe(c.expect);
-      const kiln = runTool('kiln', argv, CORPUS, c.env);
+      const kiln = await runTool('kiln', argv, CORPUS, c.env);
       const outcome = kiln.code === 0 ? 'valid' : 'invalid';
       if (outcome !== c.expect)
         differences.push(
@@ -146,9 +158,9 @@ describe('kiln validate agrees with packer validate (HCL2)', () => {
 describe('kiln inspect prints what packer inspect prints (HCL2)', () => {
   const files = [...new Set(cases.filter((c) => c.expect === 'valid').map((c) => c.file))];
   for (const file of files) {
-    it(file, () => {
-      const p = runTool('packer', ['inspect', file], CORPUS);
-      const k = runTool('kiln', ['inspect', file], CORPUS);
+    it(file, async () => {
+      const p = await runTool('packer', ['inspect', file], CORPUS);
+      const k = await runTool('kiln', ['inspect', file], CORPUS);
       expect(k.code, `packer: ${p.out}\nkiln: ${k.out}`).toBe(p.code);
       expect(k.stdout).toBe(p.stdout);
     });
@@ -158,9 +170,9 @@ describe('kiln inspect prints what packer inspect prints (HCL2)', () => {
 describe('kiln build -machine-readable matches packer build (HCL2)', () => {
   for (const [i, c] of cases.entries()) {
     if (!c.build) continue;
-    it(label(c), () => {
+    it(label(c), async () => {
       const dirs = { packer: join(scratch, `${i}-packer`), kiln: join(scratch, `${i}-kiln`) };
-      const runs = (['packer', 'kiln'] as const).map((who) => {
+      const build = (who: 'packer' | 'kiln') => {
         cpSync(CORPUS, dirs[who], { recursive: true });
         return runTool(
           who,
@@ -168,8 +180,9 @@ describe('kiln build -machine-readable matches packer build (HCL2)', () => {
           dirs[who],
           c.env,
         );
-      });
-      const [packer, kiln] = runs as [ReturnType<typeof runTool>, ReturnType<typeof runTool>];
+      };
+      const packer = await build('packer');
+      const kiln = await build('kiln');
       expect(kiln.code, `kiln:\n${kiln.out}\npacker:\n${packer.out}`).toBe(packer.code);
       let packerOut = packer.stdout;
       for (const secret of c.redact ?? []) packerOut = packerOut.replaceAll(secret, '<sensitive>');
