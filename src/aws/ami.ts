@@ -8,9 +8,10 @@ import {
 } from '@aws-sdk/client-ec2';
 import { SystemError } from '../lib/errors.js';
 import { sleep } from '../lib/sleep.js';
-import { awsCode } from './errors.js';
+import { ec2Client } from './clients.js';
+import { awsCode, explainAwsError } from './errors.js';
 import { type Polling, retryOn } from './retry.js';
-import { RUN_TAG } from './tags.js';
+import { ARTIFACT_TAG, FORMAT_TAG, INPUT_HASH_TAG, RUN_TAG } from './tags.js';
 
 /** Eventual-consistency codes for a just-made image or snapshot. */
 export const IMAGE_NOT_FOUND = [
@@ -134,4 +135,102 @@ export async function imagesNamed(
     { abortSignal: signal },
   );
   return res.Images ?? [];
+}
+
+/** Packer's image filter (`source_ami_filter`, the `amazon-ami` data source): EC2 filters and owners. */
+export interface ImageQuery {
+  filters?: Record<string, string> | undefined;
+  owners?: string[] | undefined;
+}
+
+/** Every image matching `query` (one DescribeImages call), newest first. */
+export async function imagesMatching(
+  ec2: EC2Client,
+  query: ImageQuery,
+  signal?: AbortSignal,
+): Promise<Image[]> {
+  const res = await ec2.send(
+    new DescribeImagesCommand({
+      ...(query.owners?.length ? { Owners: query.owners } : {}),
+      Filters: Object.entries(query.filters ?? {}).map(([Name, v]) => ({ Name, Values: [v] })),
+    }),
+    { abortSignal: signal },
+  );
+  return newestFirst(res.Images ?? []);
+}
+
+/** Images sorted by CreationDate, newest first. */
+export function newestFirst(images: Image[]): Image[] {
+  return [...images].sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''));
+}
+
+/**
+ * The image `imageId` (one DescribeImages call), or undefined when AWS says it does not
+ * exist (`InvalidAMIID.NotFound`/`.Malformed`/`.Unavailable`): no waiting.
+ */
+export async function describeImage(
+  ec2: EC2Client,
+  imageId: string,
+  signal?: AbortSignal,
+): Promise<Image | undefined> {
+  try {
+    const res = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }), {
+      abortSignal: signal,
+    });
+    return res.Images?.find((i) => i.ImageId === imageId);
+  } catch (err) {
+    if (/^InvalidAMIID\./.test(awsCode(err) ?? '')) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * This account's finished kiln AMIs in a region built from inputs hashed `hash` (by the
+ * cache tags and the artifact tag: a half-made AMI of a killed run never counts) that are
+ * `available`, newest first.
+ */
+export async function cachedImages(
+  ec2: EC2Client,
+  hash: string,
+  format: number,
+  signal?: AbortSignal,
+): Promise<Image[]> {
+  const res = await ec2.send(
+    new DescribeImagesCommand({
+      Owners: ['self'],
+      Filters: [
+        { Name: `tag:${INPUT_HASH_TAG}`, Values: [hash] },
+        { Name: `tag:${FORMAT_TAG}`, Values: [String(format)] },
+        { Name: `tag:${ARTIFACT_TAG}`, Values: ['true'] },
+      ],
+    }),
+    { abortSignal: signal },
+  );
+  return newestFirst((res.Images ?? []).filter((i) => i.State === 'available'));
+}
+
+/**
+ * Deregisters an AMI in every region it is in (`region → id`) and deletes its snapshots,
+ * with the access of the environment (credentials chain, AWS_ENDPOINT_URL). Returns one
+ * line per image removed; throws at the first failure (what is left stays listed).
+ */
+export async function deregisterAmis(
+  amis: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const lines: string[] = [];
+  for (const [region, id] of Object.entries(amis)) {
+    const ec2 = ec2Client({}, region);
+    try {
+      const { snapshots } = await removeImage(ec2, id, [], signal);
+      lines.push(
+        `deregistered ${region}:${id}${snapshots.length ? ` and deleted ${snapshots.join(', ')}` : ''}`,
+      );
+    } catch (err) {
+      throw explainAwsError(err, 'DeregisterImage');
+    } finally {
+      ec2.destroy();
+    }
+  }
+  return lines;
 }

@@ -8,6 +8,22 @@ export const CREATED_TAG = 'kiln:created';
 /** Set on an AMI and its snapshots once the build succeeded: gc never removes them. */
 export const ARTIFACT_TAG = 'kiln:artifact';
 
+/** The input hash of the build that made an AMI (`sha256:…`): the cache index any machine can read. */
+export const INPUT_HASH_TAG = 'kiln:input-hash';
+/** kiln's image format version when the AMI was made: a newer kiln never reuses an older layout. */
+export const FORMAT_TAG = 'kiln:format';
+
+/** On a region copy: the build-region AMI it was copied from (an artifact's AMIs are one build's). */
+export const COPY_OF_TAG = 'kiln:copy-of';
+
+/** The cache tags of an AMI built from inputs hashed `hash` by image format `format`. */
+export function cacheTags(hash: string, format: number): Tag[] {
+  return [
+    { Key: INPUT_HASH_TAG, Value: hash },
+    { Key: FORMAT_TAG, Value: String(format) },
+  ];
+}
+
 /** kiln's ownership tags for a run, as EC2 tags. */
 export function kilnTags(runId: string, now = new Date()): Tag[] {
   return [

@@ -360,6 +360,17 @@ export class Images implements ImagesApi {
       throw new UserError('ImageNotFound', `image ${id} is not in the catalog`, { hint: LS_HINT });
   }
 
+  /** Replaces an image's backend facts (e.g. the AMI's region copies after one was restored); throws when the image is unknown. */
+  setMetadata(id: string, metadata: Record<string, unknown>): void {
+    const changed = this.h.write(() =>
+      this.h.db
+        .prepare('UPDATE images SET metadata = ? WHERE id = ?')
+        .run(JSON.stringify(metadata), id),
+    );
+    if (changed.changes === 0)
+      throw new UserError('ImageNotFound', `image ${id} is not in the catalog`, { hint: LS_HINT });
+  }
+
   /** Puts `tag` on the image, moving it from whichever image had it. */
   addTag(id: string, tag: string): void {
     checkTag(tag);

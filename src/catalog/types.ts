@@ -139,6 +139,8 @@ export interface ImagesApi {
   /** Deletes the row and its files; refuses (UserError) when it has children or running instances. */
   remove(id: string): void;
   setStatus(id: string, status: string): void;
+  /** Replaces the image's `metadata` (backend facts). */
+  setMetadata(id: string, metadata: Record<string, unknown>): void;
   addTag(id: string, tag: string): void;
   removeTag(id: string, tag: string): void;
 }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { CatalogApi } from '../catalog/types.js';
 import { humanDuration } from '../lib/duration.js';
-import { CancelledError, KilnError } from '../lib/errors.js';
+import { CancelledError, KilnError, UserError } from '../lib/errors.js';
 import { BuildTracker } from './build-tracker.js';
 import { BuildUi, type Ui } from './events.js';
 import {
@@ -255,10 +255,10 @@ async function runOne(
   let outcome: BuildOutcome;
   let reused: Artifact | undefined;
   try {
-    reused = lookUpCache(build, template, ctx, opts.noCache === true);
+    reused = await lookUpCache(build, template, ctx, opts.noCache === true);
     const remote = opts.noCache ? undefined : opts.remoteCache;
     if (!reused && remote && ctx.inputHash && (await fetchRemote(remote, ctx.inputHash, ctx)))
-      reused = lookUpCache(build, template, ctx, false);
+      reused = await lookUpCache(build, template, ctx, false);
     const artifacts = await buildAndPostProcess(build, ctx, opts.tracker, reused);
     if (!reused && remote && ctx.inputHash && !opts.signal.aborted)
       await storeRemote(remote, ctx.inputHash, ctx);
@@ -289,37 +289,58 @@ async function runOne(
 }
 
 /**
- * For a builder whose images the catalog keeps: computes the build's input hash (into
- * `ctx.inputHash`, which the builder records with its image) and, unless `noCache`, returns
- * the artifact of a ready image with that hash whose files exist — the build is then skipped.
- * A problem computing the hash never fails the build: it only builds without the cache.
+ * For a builder whose images the catalog keeps: finds the source image when the builder
+ * resolves it before hashing (a failure there fails the build: the run would fail the same
+ * way), computes the build's input hash (into `ctx.inputHash`, which the builder records
+ * with its image) and, unless `noCache`, returns the artifact of an image with that hash
+ * that still exists — the build is then skipped. A problem computing the hash or looking
+ * for the image never fails the build: it only builds without the cache.
  */
-function lookUpCache(
+async function lookUpCache(
   build: PreparedBuild,
   template: LoadedTemplate,
   ctx: BuildContext,
   noCache: boolean,
-): Artifact | undefined {
+): Promise<Artifact | undefined> {
   if (!makesCatalogImages(build)) return undefined;
   const { catalog } = ctx;
+  const plugin = build.builder.plugin;
+  // Found once per build: a second look (after a remote cache fetch) hashes the same source.
+  const source = ctx.source ?? (await plugin.resolveSource?.(build.builder.config, ctx));
+  if (source) ctx.source = source;
+  let hashed = false;
   try {
-    const { hash } = computeInputHash(build, { template, catalog });
+    const { hash } = computeInputHash(build, {
+      template,
+      catalog,
+      ...(source ? { resolvedSource: source } : {}),
+    });
     ctx.inputHash = hash;
+    hashed = true;
     if (noCache) return undefined;
-    const image = catalog.images.findByInputHash(hash);
-    if (!image || !imageFilesExist(image)) return undefined;
+    const cached = catalog.images.findByInputHash(hash);
     const config = build.builder.resolve(ctx.generated);
-    const artifact = build.builder.plugin.artifactFor?.(image, config, ctx);
+    let artifact: Artifact | undefined;
+    if (plugin.reuse) {
+      artifact = await plugin.reuse(hash, cached, config, ctx);
+    } else {
+      if (!cached || !imageFilesExist(cached)) return undefined;
+      artifact = plugin.artifactFor?.(cached, config, ctx);
+    }
     if (!artifact) return undefined;
-    ctx.ui.say(`Reusing ${image.id} (inputs unchanged: sha256 ${hash.slice(7, 19)})`);
+    const id = String(artifact.state?.image ?? cached?.id ?? artifact.id);
+    ctx.ui.say(`Reusing ${id} (inputs unchanged: sha256 ${hash.slice(7, 19)})`);
     // A reused image is shared with the run that made it: no post-processor may delete it.
     const { destroy: _kept, ...rest } = artifact;
     return rest;
   } catch (err) {
+    if (err instanceof UserError || ctx.signal.aborted) throw err;
     ctx.ui.message(
       err instanceof NotCacheable
         ? `Not looking for a reusable image: ${err.message}`
-        : `Not looking for a reusable image: cannot hash the inputs: ${errorText(err)}`,
+        : hashed
+          ? `Could not look for a reusable image (building): ${errorText(err)}`
+          : `Not looking for a reusable image: cannot hash the inputs: ${errorText(err)}`,
     );
     return undefined;
   }

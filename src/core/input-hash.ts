@@ -10,7 +10,8 @@
  *   or the builder's config names, as the plugin declares them (`inputs`);
  * - the user variables (a sensitive value only as its own sha256: never stored anywhere);
  * - the source image, as the builder resolves it (`BuilderPlugin.sourceImage`): its id, disk
- *   sha256 and own input hash (a rebuilt parent changes every child's hash); for a large
+ *   sha256 and own input hash (a rebuilt parent changes every child's hash); or as the
+ *   builder found it outside kiln before hashing (`resolveSource`, e.g. an AMI id); for a large
  *   local file the builder starts from (a disk image), its size and mtime. A pulled image
  *   counts with the disk sha256 it had where it was built (`metadata.originSha256`): its
  *   copy differs only in the header's backing path, so every machine hashes the same.
@@ -34,7 +35,7 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'no
 import { join, relative, resolve, sep } from 'node:path';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import type { LoadedTemplate, PreparedBuild } from './loaded-template.js';
-import type { PluginInputs } from './plugin.js';
+import type { PluginInputs, ResolvedSource } from './plugin.js';
 
 /** Bumped when the layout of the images kiln makes changes: old images are then never reused. */
 export const IMAGE_FORMAT_VERSION = 1;
@@ -63,6 +64,8 @@ export interface InputHashOptions {
   catalog: CatalogApi;
   /** Resolves relative provisioner paths (default: the process's cwd, as the plugins do). */
   cwd?: string;
+  /** The source the builder found before hashing (`BuilderPlugin.resolveSource`). */
+  resolvedSource?: ResolvedSource;
 }
 
 /** Why a build cannot be hashed (its inputs cannot be known before it runs). */
@@ -158,6 +161,8 @@ export function computeInputHash(build: PreparedBuild, opts: InputHashOptions): 
       canonicalJson({ id: source.id, sha256: originSha256(source), inputHash: source.inputHash }),
     );
   }
+
+  if (opts.resolvedSource) add(`source ${opts.resolvedSource.key}`, opts.resolvedSource.key);
 
   for (const file of builderInputs?.stamped ?? []) {
     const path = resolve(cwd, file);

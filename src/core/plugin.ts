@@ -56,10 +56,20 @@ export interface BuildContext extends PrepareContext {
   recipe?: { templatePath: string; variables: Record<string, string> };
   /** Values shared across the build's plugins (Packer's "generated data": Host, Port, SSHPrivateKey, SourceImage...). */
   generated: Record<string, unknown>;
+  /** The image the build starts from, when the builder found it before hashing (`resolveSource`). */
+  source?: ResolvedSource;
   /** Aborted by a second interrupt: pass to runSteps so cleanup gives up at once. */
   cleanupSignal?: AbortSignal;
   /** Pass to runSteps: lets a forced exit name the cleanups that did not run. */
   onCleanupPending?: (pending: string[]) => void;
+}
+
+/** The image a build starts from, found before its inputs are hashed (`BuilderPlugin.resolveSource`). */
+export interface ResolvedSource {
+  /** Names it for good (e.g. `us-east-1:ami-…`: an AMI id is never reused): hashed as an input. */
+  key: string;
+  /** What the builder learnt finding it, handed back to its run (e.g. the DescribeImages answer). */
+  detail?: unknown;
 }
 
 /** What a builder returns on success. */
@@ -112,6 +122,27 @@ export interface BuilderPlugin<C = unknown> {
    * image hits the same cache entry.
    */
   readonly sourceImageKey?: string;
+  /**
+   * Finds the image this config starts from in the outside system before the inputs are
+   * hashed (e.g. a filter or an id becomes one AMI), so the hash names exactly that image: an
+   * unchanged upstream image reuses, a newer match rebuilds. Handed to `run` as `ctx.source`.
+   * Throws a UserError when there is no such image (the build then fails before it creates
+   * anything).
+   */
+  resolveSource?(config: C, ctx: BuildContext): Promise<ResolvedSource | undefined>;
+  /**
+   * For a builder whose images live outside kiln (AMIs): the artifact of an image built from
+   * inputs hashed `hash` that still exists everywhere this config needs it — found in the
+   * outside system (the catalog's `cached` row is only a hint, never the authority), made
+   * whole when only part of it is gone (a missing region copy) — or undefined to build.
+   * Without it, the catalog row is reused through `artifactFor` when its files exist.
+   */
+  reuse?(
+    hash: string,
+    cached: ImageRecord | undefined,
+    config: C,
+    ctx: BuildContext,
+  ): Promise<Artifact | undefined>;
   /** Local files this config names whose content goes into the image (e.g. user data, a disk file). */
   inputs?(config: C): PluginInputs;
 }

@@ -7,7 +7,8 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { removeImage } from '../../aws/ami.js';
 import { ec2Client } from '../../aws/clients.js';
-import { kilnTags } from '../../aws/tags.js';
+import { cacheTags, kilnTags } from '../../aws/tags.js';
+import { IMAGE_FORMAT_VERSION } from '../../core/input-hash.js';
 import type { Artifact, BuildContext, ProvisionHook } from '../../core/plugin.js';
 import { runSteps } from '../../core/steps.js';
 import { amiArtifact } from './artifact.js';
@@ -87,6 +88,10 @@ export async function runAmazonEbs(
     },
     ec2NoRetry: ec2Client(config, config.region, 1),
     ownTags: kilnTags(ctx.runId),
+    imageTags: [
+      ...kilnTags(ctx.runId),
+      ...(ctx.inputHash ? cacheTags(ctx.inputHash, IMAGE_FORMAT_VERSION) : []),
+    ],
     securityGroupIds: [],
     amis: {},
     snapshots: {},

@@ -1,9 +1,8 @@
 /**
  * The `amazon-ebs` entry of the registry. Validation needs only the schema; the AWS SDK
- * (about 0.6 s to import) is loaded when a build actually runs, so that every other
- * command — `kiln validate`, a qemu build, a reused image — starts fast.
+ * (about 0.6 s to import) is loaded when an amazon-ebs build actually runs, so that every
+ * other command — `kiln validate`, a qemu build — starts fast.
  */
-import { NotCacheable } from '../../core/input-hash.js';
 import type { BuilderPlugin } from '../../core/plugin.js';
 import { AMAZON_EBS_BUILDER_ID } from './artifact.js';
 import { type AmazonEbsConfig, amazonEbsSchema } from './config.js';
@@ -26,10 +25,16 @@ export const amazonEbs: BuilderPlugin<AmazonEbsConfig> = {
     return runAmazonEbs(config, ctx, hook);
   },
 
-  sourceImage(config, catalog) {
-    if (config.source_ami_filter !== undefined && !config.source_ami)
-      throw new NotCacheable('source_ami_filter picks the source AMI when the build runs');
-    return config.source_ami ? catalog.images.get(config.source_ami) : undefined;
+  // The source is hashed by the AMI id AWS gives (ids are never reused), not by a catalog
+  // row: two machines, one with the parent in its catalog and one without, hash alike.
+  async resolveSource(config, ctx) {
+    const { resolveSourceAmi } = await import('./resolve.js');
+    return resolveSourceAmi(config, ctx);
+  },
+
+  async reuse(hash, cached, config, ctx) {
+    const { reuseAmi } = await import('./cache.js');
+    return reuseAmi(hash, cached, config, ctx);
   },
 
   inputs(config) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../../catalog/index.js';
 import type { ImageRecord } from '../../catalog/types.js';
-import { computeInputHash, NotCacheable } from '../../core/input-hash.js';
+import { computeInputHash } from '../../core/input-hash.js';
 import { registry } from '../../plugins.js';
 import { loadTemplate } from '../../template/index.js';
 import { reusableArtifact } from './reuse.js';
@@ -19,7 +19,11 @@ function image(metadata: Record<string, unknown>): ImageRecord {
 }
 
 /** The input hash of a one-builder amazon-ebs template in a fresh directory. */
-async function hashOf(dir: string, builder: Record<string, unknown>): Promise<string> {
+async function hashOf(
+  dir: string,
+  builder: Record<string, unknown>,
+  source?: string,
+): Promise<string> {
   const path = join(dir, 'template.json');
   const base = { type: 'amazon-ebs', region: 'us-east-1', instance_type: 't3.micro' };
   const ami = { ami_name: 'web', ssh_username: 'admin' };
@@ -27,7 +31,11 @@ async function hashOf(dir: string, builder: Record<string, unknown>): Promise<st
   const home = join(dir, 'home');
   using catalog = Catalog.open(home);
   const loaded = await loadTemplate(path, { registry, catalog });
-  return computeInputHash(loaded.builds[0]!, { template: loaded, catalog }).hash;
+  return computeInputHash(loaded.builds[0]!, {
+    template: loaded,
+    catalog,
+    ...(source ? { resolvedSource: { key: source } } : {}),
+  }).hash;
 }
 
 describe('amazon-ebs reuse', () => {
@@ -43,11 +51,13 @@ describe('amazon-ebs reuse', () => {
     expect(two).not.toBe(one);
   });
 
-  it('cannot hash a build whose source AMI a filter picks when it runs', async () => {
+  it('hashes the AMI a source_ami_filter resolved to: a newer match changes the hash', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kiln-reuse-'));
     dirs.push(dir);
     const filter = { filters: { name: 'debian-12-*' }, owners: ['136693071363'] };
-    await expect(hashOf(dir, { source_ami_filter: filter })).rejects.toThrow(NotCacheable);
+    const one = await hashOf(dir, { source_ami_filter: filter }, 'us-east-1:ami-0aaa');
+    expect(await hashOf(dir, { source_ami_filter: filter }, 'us-east-1:ami-0aaa')).toBe(one);
+    expect(await hashOf(dir, { source_ami_filter: filter }, 'us-east-1:ami-0bbb')).not.toBe(one);
   });
 
   it('reuses any AMI with regions, none without', () => {

@@ -15,6 +15,8 @@ export interface AmazonState {
   ec2NoRetry: EC2Client;
   /** kiln's ownership tags for this run (run id, created time). */
   ownTags: Tag[];
+  /** `ownTags` plus the cache tags (input hash, format version) that every AMI of the run carries. */
+  imageTags: Tag[];
   accountId?: string;
   sourceImage?: Image;
   /** Where the instance runs: given, or found by vpc_filter / subnet_filter (network-info). */

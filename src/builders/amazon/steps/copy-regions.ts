@@ -14,7 +14,7 @@ import {
 } from '../../../aws/ami.js';
 import { explainAwsError, leftoverError } from '../../../aws/errors.js';
 import { retryOn } from '../../../aws/retry.js';
-import { toTags } from '../../../aws/tags.js';
+import { COPY_OF_TAG, toTags } from '../../../aws/tags.js';
 import type { Step } from '../../../core/steps.js';
 import { SystemError } from '../../../lib/errors.js';
 import { amiTags, targetRegions } from '../config.js';
@@ -100,7 +100,10 @@ async function copy(
 ): Promise<{ id: string; snapshots: string[] }> {
   const { config } = state;
   const ec2 = state.ec2(to);
-  const tags = toTags(amiTags(config), state.ownTags);
+  const tags = toTags(amiTags(config), [
+    ...state.imageTags,
+    ...(to !== from ? [{ Key: COPY_OF_TAG, Value: sourceId }] : []),
+  ]);
   // region_kms_key_ids names the key per target region (a key is region-bound); giving one
   // encrypts the copy even without encrypt_boot, as in Packer.
   const regionKey = config.region_kms_key_ids?.[to];

@@ -41,7 +41,7 @@ export const createAmi: Step<AmazonState> = {
                 : {}),
               // Snapshots are tagged once they exist (tag-snapshots): moto rejects snapshot tags here.
               TagSpecifications: [
-                { ResourceType: 'image', Tags: toTags(amiTags(config), state.ownTags) },
+                { ResourceType: 'image', Tags: toTags(amiTags(config), state.imageTags) },
               ],
             }),
             { abortSignal: signal },
