@@ -2,6 +2,7 @@
  * Every plugin kiln knows, by the name templates use. `satisfies` makes a duplicate or
  * misspelt entry a compile error.
  */
+import { amazonAmiData } from './builders/amazon/data-ami.js';
 import { amazonEbs } from './builders/amazon/plugin.js';
 import { chrootBuilder } from './builders/chroot/builder.js';
 import { fileBuilder } from './builders/file/builder.js';
@@ -32,4 +33,5 @@ export const registry = {
     'ansible-local': ansibleLocalProvisioner,
   },
   postProcessors: { manifest, checksum },
+  dataSources: { 'amazon-ami': amazonAmiData },
 } satisfies Registry;

@@ -355,7 +355,9 @@ ${NULL_SOURCE}build {
       'new.pkr.hcl': `packer {\n  required_version = ">= 1.9.0"\n}\n${NULL_SOURCE}build {\n  sources = ["source.null.a"]\n}\n`,
     });
     const t = await load(join(dir, 'ok.pkr.hcl'));
-    expect(t.warnings.join('\n')).toMatch(/"amazon".*kiln has its own amazon-ebs built in/);
+    expect(t.warnings.join('\n')).toMatch(
+      /"amazon".*kiln has its own amazon-ebs, amazon-ami built in/,
+    );
     expect(t.warnings.join('\n')).toMatch(/"docker".*no component of this plugin/);
     const err = await errorOf(load(join(dir, 'new.pkr.hcl')));
     expect(err.details.join('\n')).toMatch(/new\.pkr\.hcl:2:22: Unsupported Packer Core version/);
