@@ -26,6 +26,14 @@ describe('AWS error reading', () => {
     const e = explainAwsError(sdkError('ExpiredToken'), 'CreateImage');
     expect(e).toBeInstanceOf(UserError);
     expect((e as UserError).message).toMatch(/during CreateImage: ExpiredToken/);
+    const none = Object.assign(new Error('Could not load credentials from any providers'), {
+      name: 'CredentialsProviderError',
+    });
+    const n = explainAwsError(none, 'DescribeImages') as UserError;
+    expect(n).toBeInstanceOf(UserError);
+    expect(n.message).toMatch(
+      /^no AWS credentials found \(needed for DescribeImages\): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/,
+    );
     const other = sdkError('InvalidParameterValue');
     expect(explainAwsError(other, 'x')).toBe(other);
   });

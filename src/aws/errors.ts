@@ -65,6 +65,14 @@ export function describeAwsError(err: unknown): string {
 
 /** Wraps a credential error as a UserError naming the operation; other errors pass through unchanged. */
 export function explainAwsError(err: unknown, operation: string): unknown {
+  if (err instanceof Error && err.name === 'CredentialsProviderError') {
+    // The what-to-do is in the message: a build's error line shows no hint.
+    return new UserError(
+      'AwsNoCredentials',
+      `no AWS credentials found (needed for ${operation}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or access_key and secret_key (or profile) in the template`,
+      { cause: err },
+    );
+  }
   if (isCredentialError(err)) {
     return new UserError(
       'AwsCredentials',

@@ -81,44 +81,72 @@ export function registerImages(program: Command): void {
     .command('rm')
     .alias('remove')
     .description(
-      'remove images and their files (children must be removed first; there is no --force)',
+      'remove images and their files (children must be removed first; there is no --force); an AMI is only forgotten unless --deregister',
     )
     .argument('<image...>', 'id, id prefix, name or tag')
+    .option(
+      '--deregister',
+      'also deregister AMIs in AWS (every region copy) and delete their snapshots: this cannot be undone',
+    )
     .action(
-      withCatalog('rm', 'write', (catalog, ctx, refs: string[]) => {
-        // Resolve and check every image before removing any: all or nothing.
-        const targets = [
-          ...new Map(refs.map((r) => catalog.images.resolve(r)).map((i) => [i.id, i])).values(),
-        ];
-        const ids = new Set(targets.map((t) => t.id));
-        for (const t of targets) {
-          const blocking = catalog.images.children(t.id).filter((c) => !ids.has(c.id));
-          if (blocking.length > 0) {
-            throw new UserError('ImageHasChildren', `image ${t.id} (${t.name}) has child images`, {
-              details: blocking.map((c) => `${c.id} (${c.name})`),
-              hint: `remove its descendants first (there is no --force): kiln images rm ${catalog.images.descendants(t.id).join(' ')} ${t.id}`,
+      withCatalog(
+        'rm',
+        'write',
+        async (catalog, ctx, refs: string[], opts: { deregister?: boolean }) => {
+          // Resolve and check every image before removing any: all or nothing.
+          const targets = [
+            ...new Map(refs.map((r) => catalog.images.resolve(r)).map((i) => [i.id, i])).values(),
+          ];
+          const ids = new Set(targets.map((t) => t.id));
+          for (const t of targets) {
+            const blocking = catalog.images.children(t.id).filter((c) => !ids.has(c.id));
+            if (blocking.length > 0) {
+              throw new UserError(
+                'ImageHasChildren',
+                `image ${t.id} (${t.name}) has child images`,
+                {
+                  details: blocking.map((c) => `${c.id} (${c.name})`),
+                  hint: `remove its descendants first (there is no --force): kiln images rm ${catalog.images.descendants(t.id).join(' ')} ${t.id}`,
+                },
+              );
+            }
+          }
+          // `kiln ps` only reads: record here that a local instance whose QEMU is gone has exited.
+          listInstanceStatuses(catalog, { all: true });
+          const busy = catalog.instances
+            .list()
+            .filter((i) => ids.has(i.imageId) && i.state === 'running');
+          if (busy.length > 0) {
+            throw new UserError('ImageInUse', 'images to remove have running instances', {
+              details: busy.map((i) => `${i.id}${i.name ? ` (${i.name})` : ''} runs ${i.imageId}`),
+              hint: 'stop them first (kiln stop <instance>)',
             });
           }
-        }
-        // `kiln ps` only reads: record here that a local instance whose QEMU is gone has exited.
-        listInstanceStatuses(catalog, { all: true });
-        const busy = catalog.instances
-          .list()
-          .filter((i) => ids.has(i.imageId) && i.state === 'running');
-        if (busy.length > 0) {
-          throw new UserError('ImageInUse', 'images to remove have running instances', {
-            details: busy.map((i) => `${i.id}${i.name ? ` (${i.name})` : ''} runs ${i.imageId}`),
-            hint: 'stop them first (kiln stop <instance>)',
-          });
-        }
-        // Children before parents, so one command can remove a whole branch.
-        const depth = (i: ImageRecord) => catalog.images.lineage(i.id).length;
-        targets.sort((a, b) => depth(b) - depth(a));
-        for (const t of targets) {
-          catalog.images.remove(t.id);
-          ctx.out(`${t.id}\n`);
-        }
-      }),
+          // Children before parents, so one command can remove a whole branch.
+          const depth = (i: ImageRecord) => catalog.images.lineage(i.id).length;
+          targets.sort((a, b) => depth(b) - depth(a));
+          for (const t of targets) {
+            const amis = amiRegions(t);
+            if (amis && opts.deregister) {
+              // The SDK loads only when an AMI is deregistered.
+              const { deregisterAmis } = await import('../../aws/ami.js');
+              for (const line of await deregisterAmis(amis, ctx.signal)) ctx.err(`${line}\n`);
+            }
+            catalog.images.remove(t.id);
+            ctx.out(`${t.id}\n`);
+            if (amis && !opts.deregister)
+              ctx.err(
+                `note: kiln forgot ${t.id}, but the AMI stays registered in AWS (${Object.entries(
+                  amis,
+                )
+                  .map(([r, id]) => `${r}:${id}`)
+                  .join(
+                    ', ',
+                  )}); deregister it with \`aws ec2 deregister-image\`, or use \`kiln images rm --deregister\` next time\n`,
+              );
+          }
+        },
+      ),
     );
 
   images
@@ -249,14 +277,21 @@ function warmStateOf(image: ImageRecord): { path: string; sizeBytes: number } | 
 function withCatalog<A extends unknown[]>(
   name: string,
   access: 'read' | 'write' | ((...args: A) => 'read' | 'write'),
-  fn: (catalog: Catalog, ctx: CliContext, ...args: A) => void,
+  fn: (catalog: Catalog, ctx: CliContext, ...args: A) => void | Promise<void>,
 ): (...args: A) => Promise<void> {
-  return withContext({ name: `kiln images ${name}` }, (ctx, ...args: A) => {
+  return withContext({ name: `kiln images ${name}` }, async (ctx, ...args: A) => {
     // Commands that only read open the catalog read-only: they never create or change it.
     const mode = typeof access === 'function' ? access(...args) : access;
     using catalog = mode === 'read' ? Catalog.openReadOnly() : Catalog.open();
-    fn(catalog, ctx, ...args);
+    await fn(catalog, ctx, ...args);
   });
+}
+
+/** An AMI row's images by region (undefined for a local image). */
+function amiRegions(image: ImageRecord): Record<string, string> | undefined {
+  if (image.format !== 'ami') return undefined;
+  const meta = image.metadata as { region?: string; regions?: Record<string, string> };
+  return meta.regions ?? { [meta.region ?? 'us-east-1']: image.id };
 }
 
 /** The `ls` table, docker-style: columns padded to their widest cell, three spaces apart. */
