@@ -29,6 +29,7 @@ import { registerCatalog } from './steps/register-catalog.js';
 import { runSourceInstance } from './steps/run-source-instance.js';
 import { securityGroup } from './steps/security-group.js';
 import { sourceAmi } from './steps/source-ami.js';
+import { sshSource } from './steps/ssh-source.js';
 import { stopInstance } from './steps/stop-instance.js';
 import { tagSnapshots } from './steps/tag-snapshots.js';
 import { waitInstance } from './steps/wait-instance.js';
@@ -39,6 +40,7 @@ export const AMAZON_EBS_STEPS = [
   sourceAmi,
   renderBuildInfo,
   networkInfo,
+  sshSource,
   keyPair,
   securityGroup,
   runSourceInstance,

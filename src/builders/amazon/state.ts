@@ -23,6 +23,8 @@ export interface AmazonState {
   vpcId?: string;
   subnetId?: string;
   availabilityZone?: string;
+  /** Where the temporary security group lets SSH in from (ssh-source). */
+  sshCidrs?: string[];
   /** Groups found by security_group_filter. */
   filteredGroupIds?: string[];
   /** The key pair the instance launches with; `createdKeyName` only when kiln imported it (and deletes it). */

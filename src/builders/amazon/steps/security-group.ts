@@ -1,6 +1,6 @@
 /**
  * A temporary security group (unless security_group_ids are given) that opens SSH to the
- * caller's address only. Its cleanup retries while AWS still counts the group as in use
+ * sources ssh-source chose (the caller's address, the VPC, or the given CIDRs) only. Its cleanup retries while AWS still counts the group as in use
  * by the terminating instance (DependencyViolation), and names the group if it gives up.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,11 +12,7 @@ import {
 import { awsCode, explainAwsError, leftoverError } from '../../../aws/errors.js';
 import { retryOn } from '../../../aws/retry.js';
 import type { Step } from '../../../core/steps.js';
-import { UserError } from '../../../lib/errors.js';
 import type { AmazonState } from '../state.js';
-
-/** Where to ask for this machine's public address (what AWS will see as the SSH client). */
-const CHECKIP_URL = 'https://checkip.amazonaws.com';
 
 export const securityGroup: Step<AmazonState> = {
   name: 'security-group',
@@ -30,13 +26,8 @@ export const securityGroup: Step<AmazonState> = {
       state.securityGroupIds = given;
       return;
     }
-    const ssh = (config.communicator ?? 'ssh') === 'ssh';
-    // Decide the source before creating anything, so a lookup failure leaves nothing behind.
-    const cidrs = ssh
-      ? config.temporary_security_group_source_cidrs?.length
-        ? config.temporary_security_group_source_cidrs
-        : [await callerCidr(signal)]
-      : [];
+    // ssh-source decided where SSH may come from, before anything was created.
+    const cidrs = state.sshCidrs ?? [];
     const ec2 = state.ec2();
     // network-info found the VPC (given, by filter, or the subnet's).
     const vpcId = state.vpcId;
@@ -111,25 +102,3 @@ export const securityGroup: Step<AmazonState> = {
     }
   },
 };
-
-async function callerCidr(signal: AbortSignal): Promise<string> {
-  try {
-    const res = await fetch(CHECKIP_URL, {
-      signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]),
-    });
-    const ip = (await res.text()).trim();
-    if (!res.ok || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip))
-      throw new Error(`unexpected answer "${ip.slice(0, 40)}"`);
-    return `${ip}/32`;
-  } catch (err) {
-    if (signal.aborted) throw err;
-    throw new UserError(
-      'CallerAddressUnknown',
-      `could not learn this machine's public address from ${CHECKIP_URL}: ${(err as Error).message}`,
-      {
-        where: 'temporary_security_group_source_cidrs',
-        hint: 'set temporary_security_group_source_cidrs to the address(es) kiln connects from, e.g. ["203.0.113.7/32"]',
-      },
-    );
-  }
-}
