@@ -353,4 +353,31 @@ describe('kiln deploy aws', () => {
     expect(again.code, again.stderr).toBe(0);
     expect((await template()).defaultVersion).toBe(2);
   });
+
+  it('takes a multi-region artifact id as grep | cut gives it (%!(PACKER_COMMA)) or with commas, in AWS_REGION', async () => {
+    const noRegion = (ami: string) =>
+      kiln(['deploy', 'aws', '--asg', 'hello-web-asg', ami, '--poll-interval', '100ms']);
+    // As the machine-readable artifact line gives it; us-east-1 is AWS_REGION in awsEnv.
+    const escaped = `us-east-1:${amis[0]}%!(PACKER_COMMA)us-west-2:ami-0aaaaaaaaaaaaaaaa`;
+    const one = await noRegion(escaped);
+    expect(one.code, one.stderr).toBe(0);
+    expect((await template()).versions.at(-1)).toEqual({ n: 2, ami: amis[0] });
+    // Real commas, the alphabetically first region not the one AWS_REGION names.
+    const commas = `ap-south-1:ami-0bbbbbbbbbbbbbbbb,us-east-1:${amis[1]}`;
+    const two = await noRegion(commas);
+    expect(two.code, two.stderr).toBe(0);
+    expect((await template()).versions.at(-1)).toEqual({ n: 3, ami: amis[1] });
+    // --region still decides, and must name a region of the artifact.
+    const wrong = await kiln([
+      'deploy',
+      'aws',
+      '--asg',
+      'hello-web-asg',
+      commas,
+      '--region',
+      'eu-west-1',
+    ]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/has no AMI in eu-west-1/);
+  });
 });

@@ -43,7 +43,10 @@ export function registerDeploy(program: Command): void {
       'ami-…, a Packer artifact id (us-east-1:ami-…), or a catalog image reference',
     )
     .requiredOption('--asg <name>', 'the Auto Scaling group')
-    .option('--region <region>', 'AWS region (default: the image’s region, then AWS_REGION)')
+    .option(
+      '--region <region>',
+      'AWS region (default: AWS_REGION when the image is there, else the image’s only region)',
+    )
     .option('--min-healthy <percent>', 'minimum healthy percentage during the refresh', '90')
     .option('--warmup <seconds>', 'instance warm-up in seconds', '60')
     .option('--checkpoints <list>', 'checkpoint percentages, e.g. 50,100')
@@ -77,12 +80,11 @@ export function registerDeploy(program: Command): void {
             throw new UserError('InvalidOption', 'IMAGE is required', {
               hint: 'kiln deploy aws --asg NAME ami-…',
             });
-          const target = image ? resolveImage(image, opts.region, catalog) : undefined;
-          const region =
-            opts.region ??
-            target?.region ??
-            process.env.AWS_REGION ??
-            process.env.AWS_DEFAULT_REGION;
+          const envRegion = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
+          const target = image
+            ? resolveImage(image, { given: opts.region, env: envRegion }, catalog)
+            : undefined;
+          const region = opts.region ?? target?.region ?? envRegion;
           if (!region)
             throw new UserError('NoRegion', 'no AWS region given', {
               hint: 'pass --region or set AWS_REGION',
@@ -127,22 +129,26 @@ export function registerDeploy(program: Command): void {
   registerDeployLocal(deploy);
 }
 
-/** `ami-…`, `region:ami-…[,…]` (Packer's artifact id) or a catalog reference → the AMI and its region. */
+/**
+ * `ami-…`, `region:ami-…[,…]` (Packer's artifact id, with real commas or as the
+ * machine-readable output escapes them, `%!(PACKER_COMMA)`) or a catalog reference → the AMI
+ * and its region: the one `--region` names (which must be there), else the environment's
+ * (AWS_REGION) when the image is there, else the image's only region.
+ */
 function resolveImage(
   ref: string,
-  region: string | undefined,
+  regions: { given: string | undefined; env: string | undefined },
   catalog: CatalogApi,
 ): { imageId: string; region?: string } {
-  if (/^ami-[0-9a-f]+$/.test(ref)) return { imageId: ref };
-  if (/^[a-z0-9-]+:ami-[0-9a-f]+(,[a-z0-9-]+:ami-[0-9a-f]+)*$/.test(ref)) {
-    const pairs = ref.split(',').map((p) => p.split(':') as [string, string]);
-    const pick = region ? pairs.find(([r]) => r === region) : pairs[0];
-    if (!pick)
-      throw new UserError('ImageNotInRegion', `${ref} has no AMI in ${region}`, {
-        hint: `use one of: ${pairs.map(([r]) => r).join(', ')}`,
-      });
-    return { imageId: pick[1], region: pick[0] };
-  }
+  const id = ref.trim().replaceAll('%!(PACKER_COMMA)', ',');
+  if (/^ami-[0-9a-f]+$/.test(id)) return { imageId: id };
+  if (/^[a-z0-9-]+:ami-[0-9a-f]+(,[a-z0-9-]+:ami-[0-9a-f]+)*$/.test(id))
+    return pickRegion(
+      ref,
+      Object.fromEntries(id.split(',').map((p) => p.split(':') as [string, string])),
+      regions,
+    );
+  const region = regions.given;
   const image = catalog.images.resolve(ref);
   if (image.format !== 'ami')
     throw new UserError(
@@ -153,10 +159,32 @@ function resolveImage(
       },
     );
   const meta = image.metadata as { region?: string; regions?: Record<string, string> };
-  if (region && meta.regions?.[region]) return { imageId: meta.regions[region], region };
+  if (meta.regions) return pickRegion(image.id, meta.regions, regions);
   if (region && meta.region !== region)
     throw new UserError('ImageNotInRegion', `${image.id} is not in ${region}`, {
-      hint: `it exists in: ${Object.keys(meta.regions ?? { [meta.region ?? '?']: '' }).join(', ')}`,
+      hint: `it exists in: ${meta.region ?? '?'}`,
     });
   return { imageId: image.id, ...(meta.region ? { region: meta.region } : {}) };
+}
+
+/** The AMI of `amis` (region → id) in the region asked for, as resolveImage says. */
+function pickRegion(
+  what: string,
+  amis: Record<string, string>,
+  regions: { given: string | undefined; env: string | undefined },
+): { imageId: string; region: string } {
+  const all = Object.keys(amis).sort();
+  const pick =
+    regions.given ??
+    (regions.env && amis[regions.env] ? regions.env : all.length === 1 ? all[0] : undefined);
+  if (!pick)
+    throw new UserError('AmbiguousRegion', `${what} has AMIs in ${all.join(', ')}`, {
+      hint: 'pass --region (or set AWS_REGION) to say which region to deploy in',
+    });
+  const imageId = amis[pick];
+  if (!imageId)
+    throw new UserError('ImageNotInRegion', `${what} has no AMI in ${pick}`, {
+      hint: `use one of: ${all.join(', ')}`,
+    });
+  return { imageId, region: pick };
 }
