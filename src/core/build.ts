@@ -328,7 +328,7 @@ async function lookUpCache(
       artifact = plugin.artifactFor?.(cached, config, ctx);
     }
     if (!artifact) return undefined;
-    const id = String(artifact.state?.image ?? cached?.id ?? artifact.id);
+    const id = cached && !plugin.reuse ? cached.id : String(artifact.state?.image ?? artifact.id);
     ctx.ui.say(`Reusing ${id} (inputs unchanged: sha256 ${hash.slice(7, 19)})`);
     // A reused image is shared with the run that made it: no post-processor may delete it.
     const { destroy: _kept, ...rest } = artifact;
