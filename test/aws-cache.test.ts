@@ -184,6 +184,12 @@ describe('the amazon-ebs cache in AWS (CLI, moto)', () => {
     } finally {
       catalogA.close();
     }
+    const ls = await kiln(['images', 'ls'], {
+      env: { ...awsEnv(aws.proxy.url), KILN_HOME: join(dir, 'machine-a') },
+    });
+    expect(ls.stderr).toMatch(
+      new RegExp(`AMI\\(s\\) are no longer available in AWS: .*${a.amis['us-east-1']}`),
+    );
     // The restored copy is found by the other machine too, with no copy of its own.
     aws.proxy.clear();
     const b3 = await build(file, 'machine-b');

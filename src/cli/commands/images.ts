@@ -49,7 +49,14 @@ export function registerImages(program: Command): void {
             'hint: `kiln gc --dry-run` lists them, `kiln gc` removes them\n',
         );
       }
-      const missing = list.filter((i) => i.status === 'missing');
+      const gone = list.filter((i) => i.status === 'missing' && i.format === 'ami');
+      if (gone.length > 0) {
+        ctx.err(
+          `warning: ${gone.length} AMI(s) are no longer available in AWS: ${gone.map((i) => i.id).join(', ')}\n` +
+            'hint: remove their rows with `kiln images rm`\n',
+        );
+      }
+      const missing = list.filter((i) => i.status === 'missing' && i.format !== 'ami');
       if (missing.length > 0) {
         ctx.err(
           `warning: ${missing.length} image(s) have lost their disk file: ${missing.map((i) => i.id).join(', ')}\n` +
