@@ -3,7 +3,8 @@
 # Safe to run again: apt and npm skip what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs openssh-client openssh-server ansible packer dpkg-dev curl time zstd docker-registry skopeo)
+# xorriso: cd_files/cd_content; isolinux, syslinux-common, extlinux, busybox-static: the installer ISO test.
+need=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs openssh-client openssh-server ansible packer dpkg-dev curl time zstd docker-registry skopeo xorriso isolinux syslinux-common extlinux busybox-static)
 missing=()
 for p in "${need[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -68,4 +68,21 @@ describe('buildQemuArgs', () => {
     expect(values(args, '-drive')[0]).toMatch(/if=none,id=drive0$/);
     expect(values(args, '-device')).toContain('scsi-hd,bus=scsi0.0,drive=drive0');
   });
+
+  it('attaches installer ISOs as read-only IDE CD-ROMs after the disk, and boots the first once', () => {
+    const args = buildQemuArgs({
+      ...spec,
+      kernel: undefined,
+      initrd: undefined,
+      cmdline: undefined,
+      cdroms: ['/c/install,1.iso', '/t/cd.iso'],
+      boot: 'once=d',
+    });
+    expect(values(args, '-drive').slice(1)).toEqual([
+      'file=/c/install,,1.iso,media=cdrom,readonly=on,if=ide',
+      'file=/t/cd.iso,media=cdrom,readonly=on,if=ide',
+    ]);
+    expect(values(args, '-boot')).toEqual(['once=d']);
+    expect(args).not.toContain('-kernel');
+  });
 });

@@ -16,6 +16,10 @@ export interface VmSpec {
   memoryMb: number;
   cpus: number;
   disk: { file: string; format: string; interface: string };
+  /** ISO files attached as IDE CD-ROMs, in order (an installer ISO first). */
+  cdroms?: string[];
+  /** QEMU's `-boot` value: `once=d` boots the first CD-ROM once, the disk after the guest's reboot. */
+  boot?: string;
   /** Direct kernel boot: the image's kernel, initrd and command line. */
   kernel?: string;
   initrd?: string;
@@ -65,6 +69,10 @@ export function buildQemuArgs(spec: VmSpec): string[] {
     default:
       defaults.push(['-drive', `${drive},if=${spec.disk.interface}`]);
   }
+  for (const iso of spec.cdroms ?? []) {
+    defaults.push(['-drive', `file=${escapeOptionValue(iso)},media=cdrom,readonly=on,if=ide`]);
+  }
+  if (spec.boot) defaults.push(['-boot', spec.boot]);
   const fwd = spec.forwards
     .map((f) => `,hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`)
     .join('');

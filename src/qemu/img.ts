@@ -47,6 +47,19 @@ export async function createOverlay(
   await run(QEMU_IMG, args, { signal, installHint: QEMU_INSTALL_HINT });
 }
 
+/** Creates an empty image of `sizeBytes` in `format` (qcow2 grows as the guest writes; raw is sparse). */
+export async function createImage(
+  file: string,
+  format: string,
+  sizeBytes: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  await run(QEMU_IMG, ['create', '-q', '-f', format, file, String(sizeBytes)], {
+    signal,
+    installHint: QEMU_INSTALL_HINT,
+  });
+}
+
 /** Converts (and flattens) an image to `format`. */
 export async function convertImage(
   src: string,

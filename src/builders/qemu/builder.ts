@@ -1,10 +1,11 @@
 /**
  * The `qemu` builder: boots a source image (a catalog image or a disk file) in a fresh
- * qcow2 overlay under QEMU, provisions it over SSH with a per-build key, removes the
- * build's traces, powers it off, and registers the overlay as a new catalog image whose
- * parent is the source. The source is never written.
+ * qcow2 overlay under QEMU — or an installer ISO onto an empty disk, typing `boot_command`
+ * and serving `http_directory` — provisions it over SSH with a per-build key, removes the
+ * build's traces, powers it off, and registers the disk as a new catalog image whose
+ * parent is the source (a lineage root for an ISO). The source is never written.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type {
   Artifact,
@@ -17,15 +18,20 @@ import type {
 import { runSteps, type Step } from '../../core/steps.js';
 import { CancelledError, UserError } from '../../lib/errors.js';
 import { haveCommand } from '../../lib/exec.js';
+import { checkBootCommand, formatProblem } from '../../qemu/boot-command.js';
+import { cdContentPath, XORRISO, XORRISO_INSTALL_HINT } from '../../qemu/cd.js';
 import { QEMU_IMG, QEMU_INSTALL_HINT } from '../../qemu/img.js';
+import { parseIsoChecksum } from '../../qemu/iso-source.js';
 import { QEMU_BUILDER_ID, qemuArtifact } from './artifact.js';
-import { type QemuConfig, qemuConfigSchema } from './config.js';
+import { isInstaller, isoUrls, type QemuConfig, qemuConfigSchema } from './config.js';
 import { type QemuDriver, qemuDriver } from './driver.js';
 import { localPath, pickDiskFile, resolveSourceImage } from './source.js';
 import type { QemuState } from './state.js';
 import { cleanGuest } from './steps/clean-guest.js';
+import { createCd } from './steps/create-cd.js';
 import { createDisk } from './steps/create-disk.js';
 import { createSshKey } from './steps/create-ssh-key.js';
+import { fetchIsoStep, isoChecksumSpec } from './steps/fetch-iso.js';
 import { finishDisk } from './steps/finish-disk.js';
 import { openJournal } from './steps/open-journal.js';
 import { provision } from './steps/provision.js';
@@ -34,15 +40,21 @@ import { resolveSource } from './steps/resolve-source.js';
 import { runVm } from './steps/run-vm.js';
 import { saveOwnWarm, saveSourceWarm } from './steps/save-warm.js';
 import { shutdown } from './steps/shutdown.js';
+import { startHttp } from './steps/start-http-server.js';
+import { typeBootCommandStep } from './steps/type-boot-command.js';
 import { waitSsh } from './steps/wait-ssh.js';
 
 /** The steps of a qemu build, in order (each removes what it made in its cleanup). */
 export const QEMU_STEPS: readonly Step<QemuState>[] = [
   openJournal,
   resolveSource,
+  fetchIsoStep,
   createSshKey,
   createDisk,
+  createCd,
+  startHttp,
   runVm,
+  typeBootCommandStep,
   waitSsh,
   saveSourceWarm,
   provision,
@@ -68,19 +80,20 @@ const IGNORED_KEYS = [
   'disk_compression',
   'skip_compaction',
   'qemu_img_args',
-  'boot_wait',
 ] as const;
 
 /** Checks done before any VM starts: tools, source image, files, key. All problems at once. */
 export async function prepareQemu(config: QemuConfig, ctx: PrepareContext): Promise<PrepareResult> {
   const errors: PrepareResult['errors'] = [];
   const warnings: string[] = [];
-  const tools = [config.qemu_binary, QEMU_IMG];
+  const cdWanted =
+    (config.cd_files ?? []).length > 0 || Object.keys(config.cd_content ?? {}).length > 0;
+  const tools = [config.qemu_binary, QEMU_IMG, ...(cdWanted ? [XORRISO] : [])];
   const missing: string[] = [];
   for (const t of tools) if (!(await haveCommand(t))) missing.push(t);
   if (missing.length > 0) {
     errors.push({
-      message: `${missing.join(' and ')} not found on PATH; install them: ${QEMU_INSTALL_HINT}`,
+      message: `${missing.join(' and ')} not found on PATH; install them: ${[QEMU_INSTALL_HINT, ...(missing.includes(XORRISO) ? [XORRISO_INSTALL_HINT] : [])].join(', ')}`,
     });
   }
   if (config.source_image) {
@@ -96,14 +109,17 @@ export async function prepareQemu(config: QemuConfig, ctx: PrepareContext): Prom
       const e = err as UserError;
       errors.push({ key: 'source_image', message: e.hint ? `${e.message}; ${e.hint}` : e.message });
     }
-  } else if (config.iso_url || config.iso_urls) {
+  } else if (config.disk_image) {
     try {
       pickDiskFile(config);
     } catch (err) {
       const e = err as UserError;
       errors.push({ key: 'iso_url', message: e.hint ? `${e.message}; ${e.hint}` : e.message });
     }
+  } else if (isInstaller(config)) {
+    errors.push(...installerProblems(config));
   }
+  errors.push(...bootProblems(config));
   if (config.ssh_private_key_file && !existsSync(resolve(config.ssh_private_key_file))) {
     errors.push({
       key: 'ssh_private_key_file',
@@ -116,6 +132,56 @@ export async function prepareQemu(config: QemuConfig, ctx: PrepareContext): Prom
     }
   }
   return { errors, warnings };
+}
+
+/** Problems of an installer build's ISO: no local file among only local URLs, a checksum in no known form. */
+function installerProblems(config: QemuConfig): PrepareResult['errors'] {
+  const errors: PrepareResult['errors'] = [];
+  const urls = isoUrls(config);
+  const local = urls.map(localPath);
+  if (local.every((p) => p !== undefined) && !local.some((p) => existsSync(p!))) {
+    errors.push({
+      key: 'iso_url',
+      message: `ISO not found: ${local.join(', ')} (relative paths are resolved against the current directory)`,
+    });
+  }
+  try {
+    parseIsoChecksum(isoChecksumSpec(config.iso_checksum ?? 'none', config.iso_checksum_type));
+  } catch (err) {
+    const e = err as UserError;
+    errors.push({ key: 'iso_checksum', message: e.hint ? `${e.message}; ${e.hint}` : e.message });
+  }
+  return errors;
+}
+
+/** Problems of boot_command, http_directory and the CD's files, all at once. */
+function bootProblems(config: QemuConfig): PrepareResult['errors'] {
+  const errors: PrepareResult['errors'] = [];
+  // Checked as written: `{{ .HTTPIP }}` and the like are typeable text, rendered at typing.
+  for (const p of checkBootCommand(config.boot_command ?? [])) {
+    errors.push({ key: 'boot_command', message: formatProblem(p) });
+  }
+  if (config.http_directory !== undefined) {
+    const st = statSync(resolve(config.http_directory), { throwIfNoEntry: false });
+    if (!st?.isDirectory()) {
+      errors.push({
+        key: 'http_directory',
+        message: `${config.http_directory} is not a directory (relative paths are resolved against the current directory)`,
+      });
+    }
+  }
+  for (const [i, f] of (config.cd_files ?? []).entries()) {
+    if (!existsSync(resolve(f)))
+      errors.push({ key: 'cd_files', message: `cd_files[${i}]: ${f} does not exist` });
+  }
+  for (const key of Object.keys(config.cd_content ?? {})) {
+    try {
+      cdContentPath(key);
+    } catch (err) {
+      errors.push({ key: 'cd_content', message: (err as UserError).message });
+    }
+  }
+  return errors;
 }
 
 /**
@@ -180,6 +246,8 @@ export const qemuBuilder: BuilderPlugin<QemuConfig> = {
   type: 'qemu',
   builderId: QEMU_BUILDER_ID,
   schema: qemuConfigSchema,
+  // Rendered when typed, with the HTTP server's address and the VM's name (Packer's boot data).
+  lateKeys: ['boot_command'],
   prepare: prepareQemu,
 
   run: (config, ctx, hook) => runQemuBuild(config, ctx, hook),
@@ -191,10 +259,18 @@ export const qemuBuilder: BuilderPlugin<QemuConfig> = {
   },
 
   inputs(config) {
-    // A local disk image is stood for by its size and mtime: see PluginInputs.stamped.
-    const urls = [...(config.iso_url ? [config.iso_url] : []), ...(config.iso_urls ?? [])];
-    const stamped = urls.map(localPath).filter((p): p is string => p !== undefined);
-    return { files: [], dirs: [], stamped };
+    // A local disk image or ISO is stood for by its size and mtime (PluginInputs.stamped);
+    // a remote ISO by its iso_checksum, which is part of the config.
+    const stamped = isoUrls(config)
+      .map(localPath)
+      .filter((p): p is string => p !== undefined);
+    const checksumFile = /^(?:[a-z0-9]+:)?file:(.+)$/i.exec(config.iso_checksum ?? '')?.[1];
+    const localChecksum = checksumFile === undefined ? undefined : localPath(checksumFile);
+    return {
+      files: [...(config.cd_files ?? []), ...(localChecksum ? [localChecksum] : [])],
+      dirs: config.http_directory !== undefined ? [config.http_directory] : [],
+      stamped,
+    };
   },
 
   artifactFor(image, config, ctx) {

@@ -22,17 +22,60 @@ describe('qemu config', () => {
     expect(r.ssh_timeout).toBe('5m');
   });
 
-  it('needs a source, a username, and disk_image for iso_url', () => {
+  it('needs a source, a username, and an iso_checksum for iso_url', () => {
     expect(issues({ ssh_username: 'root' }).join('\n')).toMatch(
       /source_image: one of source_image/,
     );
     expect(issues({ source_image: 'debian-12' }).join('\n')).toMatch(
       /ssh_username: a Username must be specified/,
     );
-    const iso = issues({ iso_url: 'x.qcow2', iso_checksum: 'none', ssh_username: 'root' }).join(
-      '\n',
+    expect(issues({ iso_url: 'x.iso', iso_checksum: 'none', ssh_username: 'root' })).toEqual([]);
+    expect(issues({ iso_url: 'x.iso', ssh_username: 'root' }).join('\n')).toMatch(
+      /iso_checksum: an iso_checksum must be specified/,
     );
-    expect(iso).toMatch(/disk_image: kiln boots disk images only/);
+  });
+
+  it('accepts an installer build with the Packer options, raw output included', () => {
+    expect(
+      issues({
+        iso_urls: ['x.iso', 'http://mirror/x.iso'],
+        iso_checksum: 'sha256:' + '0'.repeat(64),
+        ssh_username: 'root',
+        format: 'raw',
+        disk_size: '4G',
+        boot_wait: '5s',
+        boot_key_interval: '10ms',
+        boot_command: ['<esc><wait>auto url=http://{{ .HTTPIP }}:{{ .HTTPPort }}/p.cfg<enter>'],
+        http_directory: 'http',
+        http_port_min: 8100,
+        http_port_max: 8200,
+        cd_files: ['meta-data'],
+        cd_content: { 'user-data': '#cloud-config' },
+        cd_label: 'cidata',
+      }),
+    ).toEqual([]);
+  });
+
+  it('refuses floppies, UEFI, bridges and both HTTP sources, naming the option', () => {
+    const all = issues({
+      iso_url: 'x.iso',
+      iso_checksum: 'none',
+      communicator: 'none',
+      floppy_files: ['a'],
+      efi_boot: true,
+      firmware: 'OVMF.fd',
+      net_bridge: 'br0',
+      http_directory: 'h',
+      http_content: { '/a': 'b' },
+      http_port_min: 9000,
+      http_port_max: 8000,
+    }).join('\n');
+    expect(all).toMatch(/floppy_files: floppy_files is not supported/);
+    expect(all).toMatch(/efi_boot: efi_boot is not supported/);
+    expect(all).toMatch(/firmware: firmware is not supported/);
+    expect(all).toMatch(/net_bridge: net_bridge is not supported/);
+    expect(all).toMatch(/http_content: http_content cannot be used together with http_directory/);
+    expect(all).toMatch(/http_port_min: http_port_min \(9000\) must not be greater/);
   });
 
   it('rejects unknown keys, passwords, backing files on raw, and bad durations', () => {

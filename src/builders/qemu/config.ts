@@ -1,7 +1,8 @@
 /**
- * The `qemu` builder's config: Packer's option names where they apply (`iso_url` +
- * `disk_image: true` for a disk file, `qemuargs`, `use_backing_file`…), plus
- * `source_image`, a catalog reference. One schema gives the type and the validation.
+ * The `qemu` builder's config: Packer's option names where they apply (`iso_url` for an
+ * installer ISO, or with `disk_image: true` a disk file; `boot_command`, `http_directory`,
+ * `cd_files`, `qemuargs`, `use_backing_file`…), plus `source_image`, a catalog reference.
+ * One schema gives the type and the validation.
  */
 import { z } from 'zod';
 import { goDuration } from '../../lib/duration.js';
@@ -36,7 +37,7 @@ export const qemuConfigSchema = z
   .strictObject({
     /** A catalog image to build on: id, unique id prefix, name or tag (e.g. `debian-12`). */
     source_image: z.string().min(1).optional(),
-    /** A disk image file (with `disk_image: true`) to build on, as in Packer. */
+    /** An installer ISO (local path or http(s) URL, booted as a CD-ROM onto an empty disk), or with `disk_image: true` a disk image file to build on. */
     iso_url: z.string().min(1).optional(),
     /** Packer's list of alternatives; kiln uses the first that exists. */
     iso_urls: z.array(z.string().min(1)).optional(),
@@ -44,9 +45,9 @@ export const qemuConfigSchema = z
     iso_checksum: z.string().optional(),
     /** Packer 1.6 accepts the type apart (deprecated). */
     iso_checksum_type: z.string().optional(),
-    /** True: `iso_url` is a bootable disk image, not an installer ISO (kiln boots disk images only). */
+    /** True: `iso_url` is a bootable disk image, not an installer ISO. */
     disk_image: z.boolean().default(false),
-    /** The new image is a qcow2 overlay on its source (kiln's default: cheap and immutable). */
+    /** The new image is a qcow2 overlay on its source (kiln's default: cheap and immutable); no meaning for an installer ISO. */
     use_backing_file: z.boolean().default(true),
     /** Output format: qcow2 (default) or raw (raw implies use_backing_file false). */
     format: z.enum(['qcow2', 'raw']).default('qcow2'),
@@ -74,7 +75,7 @@ export const qemuConfigSchema = z
     net_device: z.string().default('virtio-net'),
     /** `virtio` (default), `ide`, `scsi`, `virtio-scsi`. */
     disk_interface: z.enum(['virtio', 'ide', 'scsi', 'virtio-scsi']).default('virtio'),
-    /** Grows the virtual disk (megabytes, or "10G"); never shrinks it. */
+    /** The empty disk an installer writes (default 40960 megabytes), or how far a source image's disk grows (never shrinks). Megabytes, or "10G". */
     disk_size: diskSize.optional(),
     /** Accepted for compatibility (kiln uses writeback / unmap). */
     disk_cache: z.string().optional(),
@@ -112,9 +113,39 @@ export const qemuConfigSchema = z
     shutdown_command: z.string().optional(),
     /** How long the guest may take to power off (default 5m). */
     shutdown_timeout: goDuration.default('5m'),
-    /** Accepted: only used with boot_command, which needs VNC. */
+    /** How long to wait after QEMU starts before typing boot_command (default 10s). */
     boot_wait: goDuration.optional(),
+    /** Keys typed into the guest through QMP (Packer's syntax: `<esc><wait>`, `<enter>`…; `{{ .HTTPIP }}`, `{{ .HTTPPort }}`, `{{ .Name }}`). */
     boot_command: z.array(z.string()).optional(),
+    /** Pause after each key event (default: PACKER_KEY_INTERVAL, else 100ms). */
+    boot_key_interval: goDuration.optional(),
+    /** A directory served to the guest over HTTP during the build (`http://{{ .HTTPIP }}:{{ .HTTPPort }}/`). */
+    http_directory: z.string().min(1).optional(),
+    /** Files served over HTTP by URL path (`/preseed.cfg`), instead of http_directory. */
+    http_content: z.record(z.string(), z.string()).optional(),
+    /** Where the HTTP server listens (default 0.0.0.0). */
+    http_bind_address: z.string().min(1).optional(),
+    /** The HTTP server's port is a free one in [http_port_min, http_port_max) (default 8000-9000). */
+    http_port_min: port.optional(),
+    http_port_max: port.optional(),
+    /** Files and directories put onto a CD-ROM made for the build (xorriso). */
+    cd_files: z.array(z.string().min(1)).optional(),
+    /** Contents put onto that CD-ROM, by path (`meta-data`, `user-data`). */
+    cd_content: z.record(z.string(), z.string()).optional(),
+    /** The CD-ROM's volume label (`cidata`). */
+    cd_label: z.string().min(1).optional(),
+    /** Refused (kiln attaches no floppy drive): use cd_files or http_directory. */
+    floppy_files: z.array(z.string()).optional(),
+    floppy_dirs: z.array(z.string()).optional(),
+    floppy_content: z.record(z.string(), z.string()).optional(),
+    floppy_label: z.string().optional(),
+    /** Refused: kiln boots with SeaBIOS (UEFI/OVMF is not supported yet). */
+    firmware: z.string().optional(),
+    efi_boot: z.boolean().optional(),
+    efi_firmware_code: z.string().optional(),
+    efi_firmware_vars: z.string().optional(),
+    /** Refused: kiln uses QEMU's user-mode network. */
+    net_bridge: z.string().optional(),
     /** Accepted and ignored: kiln starts no VNC server. */
     vnc_bind_address: z.string().optional(),
     vnc_port_min: port.optional(),
@@ -141,14 +172,6 @@ export const qemuConfigSchema = z
           'one of source_image (a catalog image, e.g. "debian-12") or iso_url (with disk_image: true) must be specified',
       });
     }
-    if (urls.length > 0 && !c.disk_image) {
-      issue.addIssue({
-        code: 'custom',
-        path: ['disk_image'],
-        message:
-          'kiln boots disk images only: set "disk_image": true (installing from an ISO needs boot_command over VNC, which kiln does not support)',
-      });
-    }
     if (urls.length > 0 && c.iso_checksum === undefined) {
       issue.addIssue({
         code: 'custom',
@@ -156,18 +179,57 @@ export const qemuConfigSchema = z
         message: 'an iso_checksum must be specified ("none" to skip the check)',
       });
     }
-    if (c.use_backing_file && c.format !== 'qcow2') {
+    const installer = urls.length > 0 && !c.disk_image;
+    if (c.use_backing_file && c.format !== 'qcow2' && !installer) {
       issue.addIssue({
         code: 'custom',
         path: ['use_backing_file'],
         message: 'use_backing_file can only be enabled for the qcow2 format',
       });
     }
-    if (c.boot_command && c.boot_command.length > 0) {
+    if (c.http_directory !== undefined && c.http_content !== undefined) {
       issue.addIssue({
         code: 'custom',
-        path: ['boot_command'],
-        message: 'boot_command is not supported: kiln starts no VNC server to type it',
+        path: ['http_content'],
+        message:
+          'http_content cannot be used together with http_directory: keep one (put the files in the directory, or list them in http_content)',
+      });
+    }
+    if (
+      c.http_port_min !== undefined &&
+      c.http_port_max !== undefined &&
+      c.http_port_min > c.http_port_max
+    ) {
+      issue.addIssue({
+        code: 'custom',
+        path: ['http_port_min'],
+        message: `http_port_min (${c.http_port_min}) must not be greater than http_port_max (${c.http_port_max})`,
+      });
+    }
+    for (const k of ['floppy_files', 'floppy_dirs', 'floppy_content', 'floppy_label'] as const) {
+      if (c[k] !== undefined) {
+        issue.addIssue({
+          code: 'custom',
+          path: [k],
+          message: `${k} is not supported: kiln attaches no floppy drive; put the files on a CD with cd_files/cd_content (and cd_label), or serve them with http_directory`,
+        });
+      }
+    }
+    for (const k of ['firmware', 'efi_boot', 'efi_firmware_code', 'efi_firmware_vars'] as const) {
+      if (c[k] !== undefined && c[k] !== false) {
+        issue.addIssue({
+          code: 'custom',
+          path: [k],
+          message: `${k} is not supported: kiln boots its VMs with SeaBIOS (UEFI with OVMF is not implemented yet); leave ${k} out`,
+        });
+      }
+    }
+    if (c.net_bridge !== undefined) {
+      issue.addIssue({
+        code: 'custom',
+        path: ['net_bridge'],
+        message:
+          "net_bridge is not supported: kiln runs its VMs on QEMU's user-mode network (the guest reaches the host at 10.0.2.2); leave net_bridge out",
       });
     }
     if (c.communicator === 'ssh') {
@@ -198,3 +260,16 @@ export const qemuConfigSchema = z
   });
 
 export type QemuConfig = z.infer<typeof qemuConfigSchema>;
+
+/** Packer's default size of an installer's empty disk. */
+export const DEFAULT_INSTALL_DISK_SIZE = '40960M';
+
+/** The URLs of iso_url and iso_urls, in order. */
+export function isoUrls(c: Pick<QemuConfig, 'iso_url' | 'iso_urls'>): string[] {
+  return [...(c.iso_url ? [c.iso_url] : []), ...(c.iso_urls ?? [])];
+}
+
+/** The build installs from an ISO (booted as a CD-ROM onto an empty disk), as opposed to building on a disk image. */
+export function isInstaller(c: QemuConfig): boolean {
+  return !c.source_image && !c.disk_image && isoUrls(c).length > 0;
+}

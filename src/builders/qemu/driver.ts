@@ -4,8 +4,10 @@
  * run them without a VM.
  */
 import { type AccelChoice, chooseAccelerator } from '../../qemu/accel.js';
+import { type CdIsoOptions, makeCdIso } from '../../qemu/cd.js';
 import {
   convertImage,
+  createImage,
   createOverlay,
   type ImageInfo,
   imageInfo,
@@ -28,6 +30,10 @@ export interface QemuDriver {
     sizeBytes: number | undefined,
     signal: AbortSignal,
   ): Promise<void>;
+  /** An empty disk of `sizeBytes` in `format` (an installer's target). */
+  createImage(file: string, format: string, sizeBytes: number, signal: AbortSignal): Promise<void>;
+  /** An ISO holding cd_files/cd_content (xorriso). */
+  makeCdIso(opts: CdIsoOptions): Promise<void>;
   /** A full copy of `src` in `format`. */
   convertImage(
     src: string,
@@ -47,12 +53,14 @@ export interface QemuDriver {
   ): Promise<void>;
 }
 
-/** The driver builds use: real QEMU and qemu-img. */
+/** The driver builds use: real QEMU, qemu-img and xorriso. */
 export const qemuDriver: QemuDriver = {
   chooseAccelerator,
   startVm,
   imageInfo,
   createOverlay,
+  createImage,
+  makeCdIso,
   convertImage,
   resizeImage,
   rebaseImage,

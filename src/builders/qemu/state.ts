@@ -6,6 +6,8 @@ import type { Communicator } from '../../communicator/communicator.js';
 import type { Artifact, BuildContext, ProvisionHook } from '../../core/plugin.js';
 import type { KilnError } from '../../lib/errors.js';
 import type { AccelChoice } from '../../qemu/accel.js';
+import type { BuildHttpServer } from '../../qemu/http-server.js';
+import type { IsoFile } from '../../qemu/iso-source.js';
 import type { Vm } from '../../qemu/launch.js';
 import type { QemuConfig } from './config.js';
 import type { QemuDriver } from './driver.js';
@@ -23,6 +25,8 @@ export interface SourceDisk {
   cmdline?: string;
   /** The image has kiln's first-boot key unit (any ssh_username works). */
   kilnCredentials: boolean;
+  /** Set when the source is an installer ISO (`file`), booted as a CD-ROM onto an empty disk. */
+  iso?: IsoFile;
 }
 
 export interface QemuState {
@@ -41,6 +45,10 @@ export interface QemuState {
   workDir?: string;
   /** The disk the VM writes to (inside workDir). */
   disk?: string;
+  /** The ISO made from cd_files/cd_content, attached as a second CD-ROM. */
+  cdIso?: string;
+  /** The HTTP server of http_directory/http_content. */
+  http?: BuildHttpServer;
   /** Short-path temp dir with the QMP socket and the serial log. */
   runDir?: string;
   privateKeyFile?: string;

@@ -5,6 +5,7 @@
  * that a failure at any step cleans up every step that started, in reverse, leaving no
  * VM, no work or run directory and no open journal entry.
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,9 @@ import { BuildUi, MemoryUi } from '../../core/events.js';
 import type { BuildContext } from '../../core/plugin.js';
 import { Secrets } from '../../core/secrets.js';
 import type { Step } from '../../core/steps.js';
-import { SystemError } from '../../lib/errors.js';
+import { CancelledError, SystemError } from '../../lib/errors.js';
+import { charKey } from '../../qemu/boot-command.js';
+import type { CdIsoOptions } from '../../qemu/cd.js';
 import type { StartVmOptions, Vm, VmExit } from '../../qemu/launch.js';
 import type { QmpClient } from '../../qemu/qmp.js';
 import { QEMU_STEPS, runQemuBuild } from './builder.js';
@@ -23,10 +26,14 @@ import { type QemuConfig, qemuConfigSchema } from './config.js';
 import type { QemuDriver } from './driver.js';
 import type { QemuState } from './state.js';
 
-/** A fake VM: QMP answers every command, the power button and `kill` end it at once. */
+/** A fake VM: QMP answers every command (and records it), the power button and `kill` end it at once. */
 class FakeVm implements Vm {
+  readonly commands: Array<{ command: string; args?: Record<string, unknown> }> = [];
   readonly qmp = Object.assign(new EventEmitter(), {
-    execute: async () => ({}),
+    execute: async (command: string, args?: Record<string, unknown>) => {
+      this.commands.push({ command, ...(args ? { args } : {}) });
+      return {};
+    },
     close: () => undefined,
   }) as unknown as QmpClient;
   readonly ports: Record<number, number> = {};
@@ -67,6 +74,7 @@ class FakeDriver implements QemuDriver {
   readonly calls: string[] = [];
   readonly vms: FakeVm[] = [];
   readonly runDirs: string[] = [];
+  readonly starts: StartVmOptions[] = [];
   async chooseAccelerator() {
     this.calls.push('chooseAccelerator');
     return { accel: 'tcg' as const, reason: 'fake' };
@@ -75,6 +83,7 @@ class FakeDriver implements QemuDriver {
   startError: Error | undefined;
   async startVm(opts: StartVmOptions): Promise<Vm> {
     this.calls.push('startVm');
+    this.starts.push(opts);
     this.runDirs.push(dirname(opts.qmpSocket));
     if (this.startError) throw this.startError;
     const vm = new FakeVm(4_000_000 + this.vms.length, opts.serialLog);
@@ -89,6 +98,15 @@ class FakeDriver implements QemuDriver {
   async createOverlay(_base: string, _format: string, out: string) {
     this.calls.push('createOverlay');
     writeFileSync(out, 'overlay');
+  }
+  async createImage(file: string, format: string, size: number) {
+    this.calls.push(`createImage ${format} ${size}`);
+    writeFileSync(file, 'empty disk');
+  }
+  async makeCdIso(opts: CdIsoOptions) {
+    this.calls.push(`makeCdIso ${opts.label}`);
+    mkdirSync(opts.stagingDir, { recursive: true });
+    writeFileSync(opts.out, JSON.stringify(opts.content));
   }
   async convertImage(_src: string, out: string) {
     this.calls.push('convertImage');
@@ -105,9 +123,13 @@ class FakeDriver implements QemuDriver {
 const STEP_NAMES = [
   'open-journal',
   'resolve-source',
+  'fetch-iso',
   'create-ssh-key',
   'create-disk',
+  'create-cd',
+  'start-http-server',
   'run-vm',
+  'type-boot-command',
   'wait-ssh',
   'save-source-warm',
   'provision',
@@ -124,8 +146,16 @@ let sourceId: string;
 /** The build's catalog, open for the whole test as `kiln build` holds it. */
 let catalog: Catalog;
 
+let savedTmp: string | undefined;
+/** The TMPDIR the steps see (run dirs, CD dirs): empty again when nothing is left. */
+let tmp: string;
+
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'kiln-qemu-steps-'));
+  tmp = join(root, 'tmp');
+  mkdirSync(tmp);
+  savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
   home = join(root, 'home');
   catalog = Catalog.open(home);
   const dir = join(catalog.imagesDir, 'img-source');
@@ -140,6 +170,8 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  if (savedTmp === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = savedTmp;
   catalog.close();
   rmSync(root, { recursive: true, force: true });
 });
@@ -148,7 +180,7 @@ function config(): QemuConfig {
   return qemuConfigSchema.parse({ source_image: sourceId, communicator: 'none' });
 }
 
-function context(): BuildContext {
+function context(signal = new AbortController().signal): BuildContext {
   const ui = new MemoryUi(new Secrets());
   return {
     buildName: 'qemu',
@@ -156,14 +188,16 @@ function context(): BuildContext {
     templateDir: root,
     kilnHome: home,
     catalog,
-    signal: new AbortController().signal,
+    signal,
     ui: new BuildUi(ui, 'qemu'),
     rootUi: ui,
     secrets: ui.secrets,
     force: false,
     onError: 'cleanup',
     runId: 'run-0123456789abcdef',
-    interpolate: (t) => t,
+    // Packer's `{{ .Key }}` with the data given, enough for boot_command.
+    interpolate: (t, data) =>
+      t.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_, k: string) => String(data?.[k] ?? `<no ${k}>`)),
     generated: {},
   };
 }
@@ -251,6 +285,8 @@ describe('qemu builder steps', () => {
     expect(log.slice(log.indexOf('run run-vm'))).toEqual([
       'run run-vm',
       'cleanup run-vm',
+      'cleanup start-http-server',
+      'cleanup create-cd',
       'cleanup create-disk',
       'cleanup create-ssh-key',
       'cleanup open-journal',
@@ -293,4 +329,181 @@ describe('qemu builder steps', () => {
       }
     });
   }
+
+  describe('installing from an ISO', () => {
+    /** An installer build: a local ISO, boot_command, http_content, a CD, communicator none. */
+    function installerConfig(extra: Record<string, unknown> = {}): QemuConfig {
+      const iso = join(root, 'install.iso');
+      writeFileSync(iso, 'installer iso');
+      return qemuConfigSchema.parse({
+        iso_url: iso,
+        iso_checksum: `sha256:${createHash('sha256').update('installer iso').digest('hex')}`,
+        communicator: 'none',
+        disk_size: '2G',
+        boot_wait: '0s',
+        boot_key_interval: '1ms',
+        boot_command: [
+          '<esc>install url=http://{{ .HTTPIP }}:{{ .HTTPPort }}/a.cfg ',
+          'name={{ .Name }}<enter>',
+        ],
+        http_content: { '/a.cfg': 'answers' },
+        cd_content: { 'meta-data': 'instance-id: x' },
+        cd_label: 'cidata',
+        vm_name: 'inst',
+        ...extra,
+      });
+    }
+
+    /** What the QMP key events typed: characters, and `<name>` for the keys that type none. */
+    function typed(vm: FakeVm): string {
+      const byQcode = new Map<string, string>();
+      for (let c = 126; c >= 32; c--) {
+        const k = charKey(String.fromCharCode(c));
+        if (k) byQcode.set(`${k.qcode}${k.shift ? '+shift' : ''}`, String.fromCharCode(c));
+      }
+      let shift = false;
+      let out = '';
+      for (const { command, args } of vm.commands) {
+        if (command !== 'input-send-event') continue;
+        const [e] = (args as { events: Array<{ data: { down: boolean; key: { data: string } } }> })
+          .events;
+        const { down, key } = e!.data;
+        if (key.data === 'shift') shift = down;
+        else if (down) out += byQcode.get(`${key.data}${shift ? '+shift' : ''}`) ?? `<${key.data}>`;
+      }
+      return out;
+    }
+
+    /** Whether something still answers on the build's HTTP port. */
+    async function serving(port: unknown): Promise<boolean> {
+      if (typeof port !== 'string' || !/^\d+$/.test(port)) return false;
+      return fetch(`http://127.0.0.1:${port}/a.cfg`).then(
+        () => true,
+        () => false,
+      );
+    }
+
+    it('fetch the ISO, make an empty disk and a CD, serve HTTP, boot the CD once and type the rendered boot command', async () => {
+      const driver = new FakeDriver();
+      const log: string[] = [];
+      const ctx = context();
+      let answer = '';
+      const c = installerConfig();
+      const artifact = await runQemuBuild(
+        c,
+        ctx,
+        {
+          run: async () => {
+            answer = await (
+              await fetch(`http://127.0.0.1:${ctx.generated.PackerHTTPPort}/a.cfg`)
+            ).text();
+          },
+        },
+        { driver, steps: logged(log) },
+      );
+      expect(log).toEqual([
+        ...STEP_NAMES.map((n) => `run ${n}`),
+        ...[...withCleanup].reverse().map((n) => `cleanup ${n}`),
+      ]);
+      expect(driver.calls).toEqual([
+        'chooseAccelerator',
+        `createImage qcow2 ${2 * 1024 ** 3}`,
+        'makeCdIso cidata',
+        'startVm',
+      ]);
+      const start = driver.starts[0]!;
+      expect(start.cdroms?.[0]).toBe(c.iso_url);
+      expect(start.cdroms?.[1]).toMatch(/kiln-cd-.*cd\.iso$/);
+      expect(start.boot).toBe('once=d');
+      expect(start.kernel).toBeUndefined();
+      const port = ctx.generated.PackerHTTPPort;
+      expect(typed(driver.vms[0]!)).toBe(
+        `<esc>install url=http://10.0.2.2:${port}/a.cfg name=inst<ret>`,
+      );
+      expect(ctx.generated.PackerHTTPIP).toBe('10.0.2.2');
+      expect(answer).toBe('answers');
+      expect(await serving(port)).toBe(false);
+      expect(readdirSync(tmp)).toEqual([]);
+      const left = leftovers();
+      expect(left.runs).toEqual([]);
+      expect(left.work).toEqual([]);
+      expect(left.images).toEqual([artifact?.id]);
+      const image = catalog.images.resolve(left.images[0]!);
+      expect(image.parentId).toBeFalsy();
+      expect(image.name).toBe('inst');
+      expect(image.metadata).toMatchObject({ sourceIso: c.iso_url, isoChecksum: c.iso_checksum });
+      expect((image.metadata as Record<string, unknown>).backingFile).toBeUndefined();
+    });
+
+    it('refuse an ISO whose checksum does not match, before any disk or VM', async () => {
+      const driver = new FakeDriver();
+      const c = installerConfig({ iso_checksum: `sha256:${'0'.repeat(64)}` });
+      await expect(
+        runQemuBuild(c, context(), { run: async () => undefined }, { driver }),
+      ).rejects.toThrow(/checksum/);
+      expect(driver.calls).toEqual([]);
+      expect(leftovers()).toEqual({ runs: [], work: [], images: [] });
+    });
+
+    for (const when of ['before', 'after'] as const) {
+      it(`clean up every started step in reverse when a step fails ${when} its work: no VM, HTTP server or CD left`, async () => {
+        for (const [i, step] of STEP_NAMES.entries()) {
+          const driver = new FakeDriver();
+          const log: string[] = [];
+          const ctx = context();
+          const build = runQemuBuild(
+            installerConfig(),
+            ctx,
+            { run: async () => undefined },
+            { driver, steps: logged(log, { step, when }) },
+          );
+          await expect(build, step).rejects.toThrow(`${step} failed`);
+          const started = STEP_NAMES.slice(0, i + 1);
+          expect(log, step).toEqual([
+            ...started.map((n) => `run ${n}`),
+            ...withCleanup
+              .filter((n) => started.includes(n))
+              .reverse()
+              .map((n) => `cleanup ${n}`),
+          ]);
+          expect(
+            driver.vms.filter((vm) => vm.exit === undefined),
+            `${step}: a VM still runs`,
+          ).toEqual([]);
+          expect(await serving(ctx.generated.PackerHTTPPort), `${step}: HTTP server left`).toBe(
+            false,
+          );
+          expect(readdirSync(tmp), `${step}: temp files left`).toEqual([]);
+          const left = leftovers();
+          expect(left.runs, `${step}: journal left open`).toEqual([]);
+          expect(left.work, `${step}: work dir left`).toEqual([]);
+          const registered = when === 'after' && step === 'register-image';
+          expect(left.images, step).toHaveLength(registered ? 1 : 0);
+        }
+      });
+    }
+
+    it('stop at once when interrupted during boot_wait, leaving nothing', async () => {
+      const driver = new FakeDriver();
+      const log: string[] = [];
+      const abort = new AbortController();
+      const ctx = context(abort.signal);
+      const build = runQemuBuild(
+        installerConfig({ boot_wait: '1h' }),
+        ctx,
+        { run: async () => undefined },
+        { driver, steps: logged(log) },
+      );
+      while (!log.includes('run type-boot-command')) await new Promise((r) => setTimeout(r, 5));
+      const port = ctx.generated.PackerHTTPPort;
+      expect(await serving(port)).toBe(true);
+      abort.abort();
+      await expect(build).rejects.toBeInstanceOf(CancelledError);
+      expect(driver.vms[0]!.exit).toBeDefined();
+      expect(typed(driver.vms[0]!)).toBe('');
+      expect(await serving(port)).toBe(false);
+      expect(readdirSync(tmp)).toEqual([]);
+      expect(leftovers()).toEqual({ runs: [], work: [], images: [] });
+    });
+  });
 });

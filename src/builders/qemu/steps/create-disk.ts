@@ -1,15 +1,16 @@
 /**
  * The disk the VM writes to: a qcow2 overlay on the source (always with its backing
  * format, `-F`) — on the source's saved VM state when it has a usable one (warm.ts) — or a
- * full copy when `use_backing_file` is false. It lives in `<images>/.tmp-<id>/` until the
- * build succeeds; the source is never written.
+ * full copy when `use_backing_file` is false; for an installer ISO, an empty disk of
+ * `disk_size` in `format`. It lives in `<images>/.tmp-<id>/` until the build succeeds;
+ * the source is never written.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isInside } from '../../../catalog/fs-util.js';
 import type { Step } from '../../../core/steps.js';
 import { haveCommand } from '../../../lib/exec.js';
-import { parseDiskSize } from '../config.js';
+import { DEFAULT_INSTALL_DISK_SIZE, parseDiskSize } from '../config.js';
 import { journal, type QemuState, unjournal } from '../state.js';
 import { findWarm, markBroken, type WarmSpec, warmEnabled } from '../warm.js';
 
@@ -26,6 +27,9 @@ async function warmSpecFor(
   const src = state.source!;
   if (!warmEnabled()) return 'KILN_WARM=0';
   if (c.communicator !== 'ssh' || c.ssh_private_key_file) return 'not kiln’s own SSH key';
+  if (c.boot_command && c.boot_command.length > 0) return 'boot_command types into a booting VM';
+  if ((c.cd_files ?? []).length > 0 || Object.keys(c.cd_content ?? {}).length > 0)
+    return 'a CD-ROM (cd_files/cd_content) is attached';
   if (!src.image || !c.use_backing_file || c.format !== 'qcow2')
     return 'not a qcow2 overlay on a catalog image';
   if (grow !== undefined) return 'the disk is grown';
@@ -63,6 +67,12 @@ export const createDisk: Step<QemuState> = {
     const disk = join(work, `disk.${c.format}`);
     state.disk = disk;
     state.accel = await state.driver.chooseAccelerator(c.accelerator, c.qemu_binary);
+    if (src.iso) {
+      const size = parseDiskSize(c.disk_size ?? DEFAULT_INSTALL_DISK_SIZE);
+      ui.say(`Creating an empty ${c.format} disk of ${size} bytes for the installer...`);
+      await state.driver.createImage(disk, c.format, size, signal);
+      return;
+    }
     const info = await state.driver.imageInfo(src.file, signal);
     const wanted = c.disk_size === undefined ? undefined : parseDiskSize(c.disk_size);
     const grow = wanted !== undefined && wanted > info.virtualSize ? wanted : undefined;

@@ -1,6 +1,7 @@
 /**
  * Turns the build's disk into an image: the work dir is renamed to `<images>/<id>/`,
- * registered with its parent (the source image) and the kernel/initrd/cmdline it boots
+ * registered with its parent (the source image; none for an installer ISO, whose URL and
+ * checksum are recorded instead) and the kernel/initrd/cmdline it boots
  * with, and made read-only. With `output_directory`, the disk is also copied there, as
  * Packer does (an existing directory is refused unless -force).
  */
@@ -72,8 +73,9 @@ export const registerImage: Step<QemuState> = {
         initrd,
         cmdline: src.cmdline,
         kilnCredentials: src.kilnCredentials,
-        sourceFile: src.image ? undefined : src.file,
-        backingFile: c.use_backing_file ? src.file : undefined,
+        sourceFile: src.image || src.iso ? undefined : src.file,
+        ...(src.iso ? { sourceIso: src.iso.url, isoChecksum: src.iso.checksum } : {}),
+        backingFile: c.use_backing_file && !src.iso ? src.file : undefined,
         build: state.ctx.buildName,
         // What the template named its source by (a tag moved later must not go unnoticed).
         sourceRef: c.source_image,

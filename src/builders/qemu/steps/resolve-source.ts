@@ -1,4 +1,4 @@
-/** Finds the disk the build starts from (catalog image or disk file) and checks it. */
+/** Finds the disk the build starts from (catalog image or disk file) and checks it; an installer ISO is fetch-iso's. */
 import { verifyImageDigests } from '../../../catalog/digest.js';
 import type { Step } from '../../../core/steps.js';
 import { pickDiskFile, resolveSourceImage, sourceFromImage, verifyChecksum } from '../source.js';
@@ -14,7 +14,7 @@ export const resolveSource: Step<QemuState> = {
       await verifyImageDigests(state.ctx.kilnHome, state.catalog.images.lineage(image.id), signal);
       state.source = sourceFromImage(image);
       ui.say(`Using source image ${image.id} (${image.name})`);
-    } else {
+    } else if (c.disk_image) {
       const file = pickDiskFile(c);
       ui.say(`Retrieving ISO`);
       ui.message(`Using file in-place: file://${file}`);
@@ -22,6 +22,6 @@ export const resolveSource: Step<QemuState> = {
       const info = await state.driver.imageInfo(file, signal);
       state.source = { file, format: info.format, kilnCredentials: false };
     }
-    state.ctx.generated.SourceImage = state.source.image?.id ?? state.source.file;
+    if (state.source) state.ctx.generated.SourceImage = state.source.image?.id ?? state.source.file;
   },
 };

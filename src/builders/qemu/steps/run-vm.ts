@@ -1,6 +1,9 @@
 /**
- * Starts QEMU on the build's disk: direct kernel boot when the image has a kernel, the
- * build's public key as systemd credentials, SSH forwarded from a free loopback port.
+ * Starts QEMU on the build's disk: direct kernel boot when the image has a kernel; for an
+ * installer, the ISO as a CD-ROM booted once (`-boot once=d`), so that the installer's
+ * reboot starts the installed system from the disk in the same QEMU; the cd_files CD
+ * after it; the build's public key as systemd credentials, SSH forwarded from a free
+ * loopback port.
  * From here on, QEMU exiting on its own fails the build at once with its exit status and
  * the console's last lines, never after a timeout.
  */
@@ -47,6 +50,8 @@ export const runVm: Step<QemuState> = {
         kernel: src.kernel,
         initrd: src.initrd,
         cmdline: src.cmdline,
+        cdroms: [...(src.iso ? [src.file] : []), ...(state.cdIso ? [state.cdIso] : [])],
+        ...(src.iso ? { boot: 'once=d' } : {}),
         netDevice: c.net_device,
         forwardGuestPorts: c.communicator === 'ssh' ? [c.ssh_port] : [],
         // A restored VM must be started exactly as the saved one was, credentials included.
@@ -84,7 +89,7 @@ export const runVm: Step<QemuState> = {
       }
     }
     if (!vm) {
-      ui.say('Starting VM, booting disk image');
+      ui.say(src.iso ? 'Starting VM, booting from CD-ROM' : 'Starting VM, booting disk image');
       vm = await start(false);
     }
     state.vm = vm;
@@ -94,6 +99,8 @@ export const runVm: Step<QemuState> = {
     // A write the host cannot take (a full disk): QEMU pauses the guest (werror=enospc), so
     // the build would wait on a frozen VM. Fail at once saying why, and stop QEMU.
     vm.qmp.on('event', (e) => {
+      // An installer reboots into the system it installed: worth a line in the log.
+      if (e.event === 'RESET' && !state.stopping) ui.message('the guest rebooted');
       if (e.event !== 'BLOCK_IO_ERROR' || state.stopping || state.vmError) return;
       const d = e.data ?? {};
       state.vmError = new SystemError(
