@@ -6,11 +6,20 @@
  * and the root file system from kiln's HTTP server, writes them to the disk, installs
  * extlinux and reboots; kiln waits for SSH across that reboot, provisions, and registers
  * a lineage-root image — which a second build then boots from its own bootloader.
- * Interrupts during boot_wait and during typing leave no QEMU, no HTTP server and no
- * temporary CD image.
+ * Interrupts during the ISO download, boot_wait and typing leave no partial download, no
+ * QEMU, no HTTP server and no temporary CD image.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -236,4 +245,40 @@ describe('qemu builder: installing from an ISO', () => {
       rmSync(k.tmp, { recursive: true, force: true });
     },
   );
+
+  it('SIGINT during the ISO download leaves no partial file in the cache and starts no VM', async () => {
+    const size = statSync(media.iso).size;
+    // Sends the first megabyte of the ISO, then stalls: the download is cut mid-way.
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Length': String(size) });
+      res.write(readFileSync(media.iso).subarray(0, 1 << 20));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const tpl = template(
+        'interrupt-download',
+        installer({ iso_url: `http://127.0.0.1:${port}/installer.iso` }),
+      );
+      const cache = join(home, 'cache', 'iso');
+      const parts = () => (existsSync(cache) ? readdirSync(cache) : []);
+      const k = kilnBuild([tpl]);
+      const end = Date.now() + 120_000;
+      while (!parts().some((f) => f.endsWith('.part'))) {
+        if (Date.now() > end || k.child.exitCode !== null) throw new Error(k.output());
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      k.child.kill('SIGINT');
+      const r = await k.exit;
+      expect(r.code, r.output).not.toBe(0);
+      expect(r.output).not.toMatch(/Starting VM/);
+      expect(parts()).toEqual([]);
+      expect(qemuOfHome()).toEqual([]);
+      expect(readdirSync(k.tmp)).toEqual([]);
+      rmSync(k.tmp, { recursive: true, force: true });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 });

@@ -149,7 +149,8 @@ function installerProblems(config: QemuConfig): PrepareResult['errors'] {
     parseIsoChecksum(isoChecksumSpec(config.iso_checksum ?? 'none', config.iso_checksum_type));
   } catch (err) {
     const e = err as UserError;
-    errors.push({ key: 'iso_checksum', message: e.hint ? `${e.message}; ${e.hint}` : e.message });
+    const message = e.message.replace(/^iso_checksum: /, '');
+    errors.push({ key: 'iso_checksum', message: e.hint ? `${message}; ${e.hint}` : message });
   }
   return errors;
 }

@@ -65,7 +65,7 @@ describe('qemu installer path', () => {
       /boot_command: boot_command\[1\]:5: unknown special key <entr>; did you mean <enter>\?/,
     );
     expect(text).toMatch(/iso_url: ISO not found: .*missing\.iso/);
-    expect(text).toMatch(/iso_checksum: iso_checksum: a sha256 checksum has 64 hex digits, not 3/);
+    expect(text).toMatch(/iso_checksum: a sha256 checksum has 64 hex digits, not 3/);
     expect(text).toMatch(/http_directory: .*nope is not a directory/);
     expect(text).toMatch(/cd_files: cd_files\[0\]: .*gone\.txt does not exist/);
     expect(text).toMatch(/cd_content: cd_content key "\.\.\/escape" is not a file path on the CD/);
