@@ -4,8 +4,9 @@
  * waits boot_wait, types boot_command into isolinux's `boot:` prompt through QMP (with a
  * backspace and the HTTP server's address in it), the installer fetches its answer file
  * and the root file system from kiln's HTTP server, writes them to the disk, installs
- * extlinux and reboots; kiln waits for SSH across that reboot, provisions, and registers
- * a lineage-root image — which a second build then boots from its own bootloader.
+ * extlinux and reboots; kiln waits for SSH across that reboot, provisions (reading a file
+ * from the cd_content CD), and registers a lineage-root image — which a second build
+ * then boots from its own bootloader.
  * Interrupts during the ISO download, boot_wait and typing leave no partial download, no
  * QEMU, no HTTP server and no temporary CD image.
  */
@@ -141,9 +142,26 @@ function listening(port: number): Promise<boolean> {
 
 describe('qemu builder: installing from an ISO', () => {
   it('types the boot command, serves the answer file, waits for SSH across the reboot, and registers an image that boots', async () => {
-    const tpl = template('install', installer(), [
-      { type: 'shell', inline: ['set -e', 'echo installed-and-provisioned > /etc/kiln-test-file'] },
-    ]);
+    const tpl = template(
+      'install',
+      // A second CD (cd_content, labelled) that the installed system reads while provisioning.
+      installer({ cd_content: { 'kiln/note.txt': 'from-the-cd' }, cd_label: 'KILNCD' }),
+      [
+        {
+          type: 'shell',
+          inline: [
+            'set -e',
+            'echo installed-and-provisioned > /etc/kiln-test-file',
+            'modprobe -a ata_piix sr_mod iso9660',
+            'mkdir -p /mnt/cd',
+            'for i in $(seq 100); do for d in /dev/sr*; do [ "$(blkid -o value -s LABEL "$d" 2>/dev/null)" = KILNCD ] && cd=$d; done; [ -n "$cd" ] && break; sleep 0.1; done',
+            'mount -o ro "$cd" /mnt/cd',
+            'cp /mnt/cd/kiln/note.txt /etc/kiln-cd',
+            'umount /mnt/cd',
+          ],
+        },
+      ],
+    );
     const k = kilnBuild([tpl]);
     const r = await k.exit;
     expect(r.code, r.output).toBe(0);
@@ -151,6 +169,7 @@ describe('qemu builder: installing from an ISO', () => {
     expect(r.output).toMatch(/http: GET \/answer\.sh → 200/);
     expect(r.output).toMatch(/http: GET \/rootfs\.tar → 200/);
     expect(r.output).toMatch(/the guest rebooted/);
+    expect(r.output).toMatch(/CD made: /);
     expect(readdirSync(k.tmp)).toEqual([]);
     const id = artifactId(r.stdout)!;
     expect(id).toMatch(/^img-/);
@@ -168,6 +187,7 @@ describe('qemu builder: installing from an ISO', () => {
     const files = readImageFiles(image.files[0]!, [
       '/etc/kiln-installed',
       '/etc/kiln-test-file',
+      '/etc/kiln-cd',
       '/root/.ssh/authorized_keys',
     ]);
     // The command line isolinux booted the installer with: the typed keys, rendered.
@@ -175,6 +195,7 @@ describe('qemu builder: installing from an ISO', () => {
       /rdinit=\/installer .*url=http:\/\/10\.0\.2\.2:\d+\/answer\.sh name=kiln-test-installed/,
     );
     expect(files['/etc/kiln-test-file']).toBe('installed-and-provisioned\n');
+    expect(files['/etc/kiln-cd']).toBe('from-the-cd');
     expect(files['/root/.ssh/authorized_keys']).toBeUndefined();
 
     // The same inputs: the image is reused, nothing boots.

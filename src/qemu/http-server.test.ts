@@ -105,6 +105,34 @@ describe('startHttpServer: http_directory', () => {
     ]);
   });
 
+  it('counts a file as sent when the client hangs up as soon as it has every byte (busybox wget)', async () => {
+    const requests: ServedRequest[] = [];
+    await using srv = await startHttpServer({
+      directory: www,
+      bindAddress: '127.0.0.1',
+      onRequest: (r) => requests.push(r),
+    });
+    const fetchAndHangUp = () =>
+      new Promise<void>((resolve, reject) => {
+        const sock = connect({ host: '127.0.0.1', port: srv.port }, () =>
+          sock.write('GET /preseed.cfg HTTP/1.1\r\nHost: x\r\n\r\n'),
+        );
+        let got = '';
+        sock.on('data', (d: Buffer) => {
+          got += d.toString();
+          const head = got.indexOf('\r\n\r\n');
+          if (head >= 0 && got.length - head - 4 >= 41) {
+            sock.destroy();
+            resolve();
+          }
+        });
+        sock.on('error', reject);
+      });
+    for (let i = 0; i < 20; i++) await fetchAndHangUp();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(requests.map((r) => `${r.status} ${r.bytes}`)).toEqual(Array(20).fill('200 41'));
+  });
+
   it('refuses every spelling of a path out of the directory', async () => {
     await using srv = await startHttpServer({ directory: www, bindAddress: '127.0.0.1' });
     for (const path of [

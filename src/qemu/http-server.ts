@@ -15,6 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { extname, join, posix } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CancelledError, SystemError, UserError } from '../lib/errors.js';
 import { nearest } from '../lib/suggest.js';
@@ -333,7 +334,22 @@ async function sendFile(
     res.end();
     return 0;
   }
-  await pipeline(createReadStream(file), res);
+  let handed = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      handed += chunk.length;
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(createReadStream(file), count, res);
+  } catch (err) {
+    // A client that has every byte may hang up before the file stream has ended (busybox
+    // wget in an installer does): the file was sent, not a server error.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_STREAM_PREMATURE_CLOSE' && handed === size) return size;
+    throw err;
+  }
   return size;
 }
 

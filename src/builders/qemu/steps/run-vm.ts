@@ -98,9 +98,15 @@ export const runVm: Step<QemuState> = {
     );
     // A write the host cannot take (a full disk): QEMU pauses the guest (werror=enospc), so
     // the build would wait on a frozen VM. Fail at once saying why, and stop QEMU.
+    let lastReset = -Infinity;
     vm.qmp.on('event', (e) => {
-      // An installer reboots into the system it installed: worth a line in the log.
-      if (e.event === 'RESET' && !state.stopping) ui.message('the guest rebooted');
+      // An installer reboots into the system it installed: worth a line in the log (once:
+      // a reboot can reset the machine more than once within a second).
+      if (e.event === 'RESET' && !state.stopping) {
+        const at = e.timestamp?.seconds ?? Date.now() / 1000;
+        if (at - lastReset > 2) ui.message('the guest rebooted');
+        lastReset = at;
+      }
       if (e.event !== 'BLOCK_IO_ERROR' || state.stopping || state.vmError) return;
       const d = e.data ?? {};
       state.vmError = new SystemError(
