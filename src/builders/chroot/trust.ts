@@ -36,7 +36,7 @@ export function resolveTrustedSource(
     throw new UserError(
       'SourceImageFormat',
       `source image ${image.id} is ${image.format}; the chroot builder mounts qcow2 and raw disks`,
-      { where: 'source_image' },
+      { where: 'source_image', hint: 'build from this image with the qemu builder' },
     );
   }
   const stranger = trustSource ? undefined : untrustedAncestor(catalog.images.lineage(image.id));

@@ -71,6 +71,7 @@ export function sourceFromImage(image: ImageRecord): SourceDisk {
   if (!disk)
     throw new UserError('SourceImageMissing', `image ${image.id} has no disk file`, {
       where: 'source_image',
+      hint: `forget it with \`kiln images rm ${image.id}\` and rebuild it, or choose another source_image`,
     });
   const md = image.metadata as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
