@@ -31,7 +31,15 @@
  *   a successful image).
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import type { LoadedTemplate, PreparedBuild } from './loaded-template.js';
@@ -78,6 +86,19 @@ function originSha256(image: ImageRecord): string | null {
 }
 
 const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/** sha256 of a file's content, read in 1 MiB chunks (an ISO in http_directory never sits in memory). */
+function shaFile(path: string): string {
+  const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(path, 'r');
+  try {
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
 
 /** JSON with object keys sorted at every level: the same value always gives the same text. */
 export function canonicalJson(value: unknown): string {
@@ -222,7 +243,7 @@ export function hashPath(path: string): string {
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st) return sha('missing');
   if (!st.isDirectory())
-    return sha(`file ${st.mode & 0o111 ? 'x' : '-'}\0${sha(readFileSync(path))}`);
+    return sha(`file ${st.mode & 0o111 ? 'x' : '-'}\0${shaFile(path)}`);
   const h = createHash('sha256');
   const visit = (dir: string): void => {
     const names = readdirSync(dir).sort();
@@ -235,7 +256,7 @@ export function hashPath(path: string): string {
         h.update(`dir ${rel}\n`);
         visit(full);
       } else if (l.isFile()) {
-        h.update(`file ${rel} ${l.mode & 0o111 ? 'x' : '-'} ${sha(readFileSync(full))}\n`);
+        h.update(`file ${rel} ${l.mode & 0o111 ? 'x' : '-'} ${shaFile(full)}\n`);
       }
     }
   };
