@@ -242,8 +242,7 @@ function masker(template: Pick<LoadedTemplate, 'dir' | 'isVolatile'>) {
 export function hashPath(path: string): string {
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st) return sha('missing');
-  if (!st.isDirectory())
-    return sha(`file ${st.mode & 0o111 ? 'x' : '-'}\0${shaFile(path)}`);
+  if (!st.isDirectory()) return sha(`file ${st.mode & 0o111 ? 'x' : '-'}\0${shaFile(path)}`);
   const h = createHash('sha256');
   const visit = (dir: string): void => {
     const names = readdirSync(dir).sort();

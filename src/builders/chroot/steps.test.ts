@@ -12,9 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../../catalog/index.js';
 import type { Communicator } from '../../communicator/communicator.js';
 import { CLEAN_GUEST_OK } from '../../core/clean-guest.js';
-import { BuildUi, MemoryUi } from '../../core/events.js';
 import type { BuildContext } from '../../core/plugin.js';
-import { Secrets } from '../../core/secrets.js';
+import { harnessContext, loggedSteps } from '../../core/step-harness.js';
 import type { Step } from '../../core/steps.js';
 import { CancelledError, UserError } from '../../lib/errors.js';
 import type { FuseExport } from '../../qemu/storage-daemon.js';
@@ -175,24 +174,14 @@ function config(over: Record<string, unknown> = {}): ChrootConfig {
 }
 
 function context(signal = new AbortController().signal): BuildContext {
-  const ui = new MemoryUi(new Secrets());
-  return {
+  return harnessContext({
     buildName: 'chroot',
     buildType: 'kiln-chroot',
     templateDir: root,
     kilnHome: home,
     catalog,
     signal,
-    ui: new BuildUi(ui, 'chroot'),
-    rootUi: ui,
-    secrets: ui.secrets,
-    force: false,
-    onError: 'cleanup',
-    runId: 'run-0123456789abcdef',
-    interpolate: (t, data) =>
-      t.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_, k: string) => String(data?.[k] ?? '')),
-    generated: {},
-  };
+  });
 }
 
 /** The builder's steps, each logging its run and cleanup; `fail` makes one step throw. */
@@ -200,23 +189,7 @@ function logged(
   log: string[],
   fail?: { step: string; when: 'before' | 'after' },
 ): Step<ChrootState>[] {
-  return CHROOT_STEPS.map((s) => ({
-    name: s.name,
-    async run(state, ctx) {
-      log.push(`run ${s.name}`);
-      if (fail?.step === s.name && fail.when === 'before') throw new Error(`${s.name} failed`);
-      await s.run(state, ctx);
-      if (fail?.step === s.name) throw new Error(`${s.name} failed`);
-    },
-    ...(s.cleanup
-      ? {
-          async cleanup(state, ctx) {
-            log.push(`cleanup ${s.name}`);
-            await s.cleanup!(state, ctx);
-          },
-        }
-      : {}),
-  }));
+  return loggedSteps(CHROOT_STEPS, log, fail);
 }
 
 /** What the build left: host resources (fake), journal entries, work dirs, images besides the sources. */

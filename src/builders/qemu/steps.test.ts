@@ -12,9 +12,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../../catalog/index.js';
-import { BuildUi, MemoryUi } from '../../core/events.js';
 import type { BuildContext } from '../../core/plugin.js';
-import { Secrets } from '../../core/secrets.js';
+import { harnessContext, loggedSteps } from '../../core/step-harness.js';
 import type { Step } from '../../core/steps.js';
 import { CancelledError, SystemError } from '../../lib/errors.js';
 import { charKey } from '../../qemu/boot-command.js';
@@ -181,25 +180,16 @@ function config(): QemuConfig {
 }
 
 function context(signal = new AbortController().signal): BuildContext {
-  const ui = new MemoryUi(new Secrets());
-  return {
+  return harnessContext({
     buildName: 'qemu',
     buildType: 'qemu',
     templateDir: root,
     kilnHome: home,
     catalog,
     signal,
-    ui: new BuildUi(ui, 'qemu'),
-    rootUi: ui,
-    secrets: ui.secrets,
-    force: false,
-    onError: 'cleanup',
-    runId: 'run-0123456789abcdef',
     // Packer's `{{ .Key }}` with the data given, enough for boot_command.
-    interpolate: (t, data) =>
-      t.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_, k: string) => String(data?.[k] ?? `<no ${k}>`)),
-    generated: {},
-  };
+    missing: (k) => `<no ${k}>`,
+  });
 }
 
 /** The builder's steps, each logging its run and cleanup; `fail` makes one step throw. */
@@ -207,23 +197,7 @@ function logged(
   log: string[],
   fail?: { step: string; when: 'before' | 'after' },
 ): Step<QemuState>[] {
-  return QEMU_STEPS.map((s) => ({
-    name: s.name,
-    async run(state, ctx) {
-      log.push(`run ${s.name}`);
-      if (fail?.step === s.name && fail.when === 'before') throw new Error(`${s.name} failed`);
-      await s.run(state, ctx);
-      if (fail?.step === s.name) throw new Error(`${s.name} failed`);
-    },
-    ...(s.cleanup
-      ? {
-          async cleanup(state, ctx) {
-            log.push(`cleanup ${s.name}`);
-            await s.cleanup!(state, ctx);
-          },
-        }
-      : {}),
-  }));
+  return loggedSteps(QEMU_STEPS, log, fail);
 }
 
 /** What the build left: open journal entries, work directories, images besides the source. */
