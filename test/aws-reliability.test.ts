@@ -12,7 +12,7 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { findAwsLeftovers, removeAwsLeftovers } from '../src/deploy/aws/gc.js';
+import { findAwsLeftovers, removeAwsLeftovers } from '../src/aws/gc.js';
 import { KilnError } from '../src/lib/errors.js';
 import { motoLinuxAmi, resourcesOfRun, runAmazonEbs, useMotoWithProxy } from './helpers/moto.js';
 
@@ -254,12 +254,10 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
       expect(text).toContain(id);
     expect(left.instances).toHaveLength(1);
     expect(left.images).toHaveLength(1);
-    // Once the credentials work again, gc removes exactly what the run left.
-    const found = await findAwsLeftovers({
-      regions: ['us-east-1'],
-      olderThanMs: 0,
-      now: new Date(Date.now() + 1000),
-    });
+    // The run's process (this test's) still lives, so its lease holds: nothing is a leftover yet.
+    expect(await findAwsLeftovers({ regions: ['us-east-1'], olderThanMs: 0 })).toEqual([]);
+    // Once the credentials work again, gc removes exactly what the run left when told it is dead.
+    const found = await findAwsLeftovers({ regions: ['us-east-1'], runs: [r.runId] });
     expect(new Set(found.map((f) => f.runId))).toEqual(new Set([r.runId]));
     const actions = await removeAwsLeftovers(found, {});
     expect(actions.filter((a) => a.outcome === 'failed')).toEqual([]);

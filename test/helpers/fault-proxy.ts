@@ -20,10 +20,20 @@ export interface FaultRule {
   action: string;
   /** Answer with this AWS error code instead of forwarding… */
   error?: string;
-  /** …or forward to moto, then drop the connection instead of answering. */
+  /** …or forward to moto, then drop the connection instead of answering… */
   drop?: boolean;
+  /**
+   * …or hold the call until `release()`: `before` forwarding it (moto has not done it; a
+   * caller gone by then is never forwarded), or `after` moto did it (the answer waits).
+   * `reached` resolves once a call is held: a test reaches that point without timing.
+   */
+  hold?: 'before' | 'after';
+  reached?: Promise<void>;
+  release?: () => void;
   /** How many calls it applies to (default 1; Infinity for "from now on"). */
   times?: number;
+  /** Only calls whose parameters pass this (e.g. DescribeInstances naming an instance id). */
+  match?: (params: URLSearchParams) => boolean;
   /** Active only once this action has been answered successfully at least once. */
   after?: string;
   /** HTTP status for `error` (default: 503 for throttling, else 400). */
@@ -89,14 +99,29 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const calls: RecordedCall[] = [];
   const answered = new Map<string, number>();
   const refreshes: Refresh[] = [];
+  const holds = new Map<FaultRule, { reached: () => void; released: Promise<void> }>();
   const proxy: Omit<FaultProxy, 'url' | 'close'> = {
     calls,
     inject(rule) {
       rule.hits = 0;
+      if (rule.hold) {
+        let reached!: () => void;
+        let release!: () => void;
+        rule.reached = new Promise<void>((r) => {
+          reached = r;
+        });
+        const released = new Promise<void>((r) => {
+          release = r;
+        });
+        rule.release = release;
+        holds.set(rule, { reached, released });
+      }
       rules.push(rule);
       return rule;
     },
     clear() {
+      for (const r of rules) r.release?.();
+      holds.clear();
       rules.length = 0;
       calls.length = 0;
       answered.clear();
@@ -128,6 +153,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       (r) =>
         (r.action === '*' || r.action === action) &&
         (r.hits ?? 0) < (r.times ?? 1) &&
+        (r.match === undefined || r.match(params)) &&
         (r.after === undefined || (answered.get(r.after) ?? 0) > 0),
     );
     if (rule?.error) {
@@ -135,6 +161,19 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       const status = rule.status ?? (/Throttl|LimitExceeded/.test(rule.error) ? 503 : 400);
       record(`error:${rule.error}`, status);
       return sendError(res, status, rule.error, isAsg);
+    }
+
+    const hold = rule ? holds.get(rule) : undefined;
+    if (rule?.hold && hold) {
+      rule.hits = (rule.hits ?? 0) + 1;
+      if (rule.hold === 'before') {
+        hold.reached();
+        await hold.released;
+        if (req.socket.destroyed) {
+          record('abandoned', 0);
+          return;
+        }
+      }
     }
 
     if (isAsg && /InstanceRefresh/.test(action)) {
@@ -147,6 +186,15 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
 
     try {
       const upstream = await forward(target, req, body);
+      if (rule?.hold === 'after' && hold) {
+        record('held', upstream.status);
+        hold.reached();
+        await hold.released;
+        if (req.socket.destroyed) return;
+        res.writeHead(upstream.status, upstream.headers);
+        res.end(upstream.body);
+        return;
+      }
       if (rule?.drop) {
         rule.hits = (rule.hits ?? 0) + 1;
         record('dropped', upstream.status);
@@ -241,7 +289,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     r.polls++;
     const needed = r.scenario.polls ?? 2;
     if (r.polls >= needed) {
-      r.status = r.scenario.outcome;
+      // AWS rolls a failed refresh back itself when it was started with AutoRollback.
+      r.status =
+        r.scenario.outcome === 'Failed' && r.preferences.AutoRollback === 'true'
+          ? 'RollbackSuccessful'
+          : r.scenario.outcome;
       r.percentage = r.scenario.outcome === 'Successful' ? 100 : 50;
       if (r.scenario.outcome === 'Failed')
         r.reason = r.scenario.reason ?? 'instances failed health checks';
@@ -260,6 +312,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     url: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const r of rules) r.release?.();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

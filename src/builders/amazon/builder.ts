@@ -7,6 +7,7 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { removeImage } from '../../aws/ami.js';
 import { ec2Client } from '../../aws/clients.js';
+import { leaseFor } from '../../aws/lease.js';
 import { cacheTags, kilnTags } from '../../aws/tags.js';
 import { IMAGE_FORMAT_VERSION } from '../../core/input-hash.js';
 import type { Artifact, BuildContext, ProvisionHook } from '../../core/plugin.js';
@@ -23,6 +24,7 @@ import { markArtifact } from './steps/mark-artifact.js';
 import { modifyAmiAttributes } from './steps/modify-ami-attributes.js';
 import { modifyInstance } from './steps/modify-instance.js';
 import { networkInfo } from './steps/network-info.js';
+import { openLease } from './steps/open-lease.js';
 import { preValidate } from './steps/pre-validate.js';
 import { provision } from './steps/provision.js';
 import { registerCatalog } from './steps/register-catalog.js';
@@ -31,11 +33,14 @@ import { securityGroup } from './steps/security-group.js';
 import { sourceAmi } from './steps/source-ami.js';
 import { sshSource } from './steps/ssh-source.js';
 import { stopInstance } from './steps/stop-instance.js';
+import { sweepOrphans } from './steps/sweep-orphans.js';
 import { tagSnapshots } from './steps/tag-snapshots.js';
 import { waitInstance } from './steps/wait-instance.js';
 
-/** The steps in Packer's order. */
+/** The steps in Packer's order, after kiln's own two: the run's lease and the sweep of dead runs' leftovers. */
 export const AMAZON_EBS_STEPS = [
+  openLease,
+  sweepOrphans,
   preValidate,
   sourceAmi,
   renderBuildInfo,
@@ -75,6 +80,8 @@ export async function runAmazonEbs(
   ])
     ctx.secrets.add(s);
   const clients = new Map<string, EC2Client>();
+  const now = new Date();
+  const lease = leaseFor(process.pid, now);
   const state: AmazonState = {
     config,
     ctx,
@@ -89,9 +96,9 @@ export async function runAmazonEbs(
       return c;
     },
     ec2NoRetry: ec2Client(config, config.region, 1),
-    ownTags: kilnTags(ctx.runId),
+    ownTags: kilnTags(ctx.runId, now, lease),
     imageTags: [
-      ...kilnTags(ctx.runId),
+      ...kilnTags(ctx.runId, now, lease),
       ...(ctx.inputHash ? cacheTags(ctx.inputHash, IMAGE_FORMAT_VERSION) : []),
     ],
     securityGroupIds: [],

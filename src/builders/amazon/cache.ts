@@ -18,6 +18,7 @@ import { runSteps } from '../../core/steps.js';
 import { amiArtifact } from './artifact.js';
 import { type AmazonEbsConfig, polling, targetRegions } from './config.js';
 import { type RestoreState, restoreCopies } from './steps/restore-copies.js';
+import { sweepDeadRuns } from './steps/sweep-orphans.js';
 
 /** The regions a catalog row records, by region. */
 function recordedRegions(image: ImageRecord | undefined): Record<string, string> {
@@ -45,7 +46,10 @@ export async function reuseAmi(
     return c;
   };
   try {
-    return await reuse(hash, cached, config, ctx, ec2);
+    const artifact = await reuse(hash, cached, config, ctx, ec2);
+    // A build that reuses runs no steps: it sweeps what dead runs left here.
+    if (artifact) await sweepDeadRuns(config, ctx, ctx.signal, ctx.ui);
+    return artifact;
   } catch (err) {
     throw explainAwsError(err, 'DescribeImages');
   } finally {

@@ -13,7 +13,11 @@ export interface AmazonState {
   ec2(region?: string): EC2Client;
   /** A client in the build region that does not retry: RunInstances retries itself (see run-source-instance). */
   ec2NoRetry: EC2Client;
-  /** kiln's ownership tags for this run (run id, created time). */
+  /** The run's id in the local journal (set by open-lease), where each AWS resource is named before it is made. */
+  journalRun?: string;
+  /** Renews the run's lease (`kiln:expires`) on what it made while it runs; stopped by open-lease's cleanup. */
+  heartbeat?: ReturnType<typeof setInterval>;
+  /** kiln's ownership tags for this run (run id, created time, lease). */
   ownTags: Tag[];
   /** `ownTags` plus the cache tags (input hash, format version) that every AMI of the run carries. */
   imageTags: Tag[];
@@ -30,6 +34,8 @@ export interface AmazonState {
   /** The key pair the instance launches with; `createdKeyName` only when kiln imported it (and deletes it). */
   keyName?: string;
   createdKeyName?: string;
+  /** The imported key pair's id (`key-…`), for renewing its lease tag. */
+  createdKeyPairId?: string;
   privateKeyFile?: string;
   keyDir?: string;
   /** Groups the instance uses; `createdGroupId` is the one kiln made (and deletes). */

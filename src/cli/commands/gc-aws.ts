@@ -1,11 +1,13 @@
 /**
- * `kiln gc aws [--older-than 2h] [--dry-run] [--region …]`: removes what killed kiln runs
- * left in AWS — exactly the resources carrying kiln's run tag that are older than the
- * limit. It is a subcommand of `kiln gc` (added to it when that command exists).
+ * `kiln gc aws [--dry-run] [--region …] [--run …] [--older-than 2h]`: removes what dead
+ * kiln runs left in AWS — the resources whose run's lease expired or whose process on this
+ * machine is gone (by kiln's tags), and what this machine's run journal names for dead
+ * runs (an AMI copy a kill cut off before it was tagged). Every region EC2 lists is swept
+ * unless --region names some. It is a subcommand of `kiln gc`.
  */
 import type { Command } from 'commander';
-import type { GcAwsAction } from '../../deploy/aws/gc.js';
-import { UserError } from '../../lib/errors.js';
+import type { GcAwsAction } from '../../aws/gc.js';
+import { Catalog } from '../../catalog/index.js';
 import { withContext } from '../context.js';
 import { durationOption } from '../options.js';
 
@@ -13,19 +15,28 @@ interface GcAwsOpts {
   olderThan: string;
   dryRun?: boolean;
   region?: string[];
+  run?: string[];
 }
 
 /** Adds the `aws` subcommand to a `gc` command (the hook the local `kiln gc` hosts it by). */
 export function addGcAwsCommand(gc: Command): void {
   gc.command('aws')
     .description(
-      "remove AWS resources (instances, key pairs, security groups, AMIs, snapshots) left by killed kiln runs, by kiln's tags",
+      "remove AWS resources (instances, key pairs, security groups, AMIs, snapshots) left by dead kiln runs: a run is dead once its lease (kiln:expires, renewed while it runs) has passed, or at once when its process on this machine is gone; a live run's resources are never touched",
     )
-    .option('--older-than <duration>', 'only resources created longer ago than this', '2h')
+    .option(
+      '--older-than <duration>',
+      'for resources without a lease (made by an older kiln): only those created longer ago than this',
+      '2h',
+    )
     .option('--dry-run', 'only list what would be removed')
     .option(
       '--region <region...>',
-      'regions to sweep (default: AWS_REGION); repeat or comma-separate',
+      'regions to sweep (default: every region EC2 lists); repeat or comma-separate',
+    )
+    .option(
+      '--run <run-id...>',
+      "also remove these runs' resources whatever their lease says (a run you know is dead, e.g. a hung process)",
     )
     .action(
       withContext({ name: 'kiln gc aws' }, async (ctx, opts: GcAwsOpts, cmd: Command) => {
@@ -34,25 +45,37 @@ export function addGcAwsCommand(gc: Command): void {
         const dryRun =
           opts.dryRun === true || cmd.optsWithGlobals<{ dryRun?: boolean }>().dryRun === true;
         const olderThanMs = durationOption('--older-than', opts.olderThan, { allowZero: true });
-        const regions = (
-          opts.region ?? [process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? '']
-        )
-          .flatMap((r) => r.split(','))
-          .map((r) => r.trim())
-          .filter(Boolean);
-        if (regions.length === 0)
-          throw new UserError('NoRegion', 'no AWS region given', {
-            hint: 'pass --region or set AWS_REGION',
-          });
+        const split = (list: string[] | undefined) =>
+          (list ?? [])
+            .flatMap((r) => r.split(','))
+            .map((r) => r.trim())
+            .filter(Boolean);
         // The AWS SDK loads only when this command runs.
-        const { findAwsLeftovers, removeAwsLeftovers } = await import('../../deploy/aws/gc.js');
-        const leftovers = await findAwsLeftovers({ regions, olderThanMs });
-        const actions = await removeAwsLeftovers(leftovers, {
+        const { allRegions, sweepAwsLeftovers, describeGcAwsAction } = await import(
+          '../../aws/gc.js'
+        );
+        const signal = ctx.signal;
+        const regions = opts.region
+          ? split(opts.region)
+          : await allRegions(
+              {},
+              process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+              signal,
+            );
+        using catalog = Catalog.open();
+        const actions = await sweepAwsLeftovers({
+          regions,
+          olderThanMs,
+          runs: split(opts.run),
+          journal: catalog.journal,
           dryRun,
-          onAction: (a) => ctx.out(`${describe(a)}\n`),
+          signal,
+          onAction: (a: GcAwsAction) => ctx.out(`${describeGcAwsAction(a)}\n`),
         });
         if (actions.length === 0)
-          ctx.out(`nothing to remove (kiln-tagged, older than ${opts.olderThan})\n`);
+          ctx.out(
+            `nothing to remove in ${regions.length} region${regions.length === 1 ? '' : 's'} (no dead run's resources; none without a lease older than ${opts.olderThan})\n`,
+          );
         if (actions.some((a) => a.outcome === 'failed')) ctx.exitCode = 1;
       }),
     );
@@ -64,15 +87,4 @@ export function registerGcAws(program: Command): void {
     program.commands.find((c) => c.name() === 'gc') ??
     program.command('gc').description('remove what crashed kiln runs left behind');
   addGcAwsCommand(gc);
-}
-
-function describe(a: GcAwsAction): string {
-  const l = a.leftover;
-  const verb = {
-    removed: 'removed',
-    gone: 'already gone',
-    failed: 'FAILED to remove',
-    'would-remove': 'would remove',
-  }[a.outcome];
-  return `${verb} ${l.kind} ${l.id} (${l.region}, ${l.runId}, created ${l.created})${a.detail ? `: ${a.detail}` : ''}`;
 }

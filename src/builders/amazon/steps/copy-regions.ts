@@ -19,6 +19,7 @@ import type { Step } from '../../../core/steps.js';
 import { SystemError } from '../../../lib/errors.js';
 import { amiTags, targetRegions } from '../config.js';
 import type { AmazonState } from '../state.js';
+import { journalAws } from './open-lease.js';
 
 export const copyRegions: Step<AmazonState> = {
   name: 'copy-regions',
@@ -109,6 +110,9 @@ async function copy(
   const regionKey = config.region_kms_key_ids?.[to];
   const kmsKeyId = regionKey ?? config.kms_key_id;
   const encrypt = encrypted || !!regionKey;
+  const token = tokenSeed.slice(0, 64);
+  // Named before it exists: a copy a kill -9 cut off (no answer, and no tag on moto) is found by name.
+  journalAws(state, 'aws-image', `copy:${token}`, { region: to, name: config.ami_name });
   const res = await retryOn(
     () =>
       ec2.send(
@@ -117,7 +121,7 @@ async function copy(
           SourceImageId: sourceId,
           Name: config.ami_name,
           ...(config.ami_description ? { Description: config.ami_description } : {}),
-          ClientToken: tokenSeed.slice(0, 64),
+          ClientToken: token,
           TagSpecifications: [{ ResourceType: 'image', Tags: tags }],
           ...(encrypt ? { Encrypted: true, ...(kmsKeyId ? { KmsKeyId: kmsKeyId } : {}) } : {}),
         }),
@@ -126,6 +130,7 @@ async function copy(
     { codes: IMAGE_NOT_FOUND, signal },
   );
   const id = res.ImageId!;
+  journalAws(state, 'aws-image', `copy:${token}`, { region: to, name: config.ami_name, id });
   // Recorded before anything else, so a failure from here on still removes the copy.
   const made = { region: to, id, snapshots: [] as string[], by: 'copy-regions' };
   state.made.push(made);

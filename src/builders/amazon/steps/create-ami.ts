@@ -19,6 +19,7 @@ import type { Step } from '../../../core/steps.js';
 import { SystemError } from '../../../lib/errors.js';
 import { amiTags } from '../config.js';
 import type { AmazonState } from '../state.js';
+import { journalAws } from './open-lease.js';
 import { blockDevices } from './run-source-instance.js';
 
 export const createAmi: Step<AmazonState> = {
@@ -28,6 +29,9 @@ export const createAmi: Step<AmazonState> = {
     const ec2 = state.ec2();
     ui.say(`Creating AMI ${config.ami_name} from instance ${state.instanceId}`);
     let imageId: string | undefined;
+    // Named before it exists: an AMI whose CreateImage answer a kill -9 cut off is found by name.
+    const key = `create:${config.ami_name}`;
+    journalAws(state, 'aws-image', key, { region: config.region, name: config.ami_name });
     try {
       const res = await retryOn(
         () =>
@@ -49,6 +53,11 @@ export const createAmi: Step<AmazonState> = {
         { codes: ['InvalidInstanceID.NotFound'], signal },
       );
       imageId = res.ImageId!;
+      journalAws(state, 'aws-image', key, {
+        region: config.region,
+        name: config.ami_name,
+        id: imageId,
+      });
       state.amis[config.region] = imageId;
       const made = {
         region: config.region,

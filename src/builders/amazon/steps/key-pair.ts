@@ -15,6 +15,7 @@ import { awsCode, explainAwsError, leftoverError } from '../../../aws/errors.js'
 import { generateSshKeyPair } from '../../../communicator/keys.js';
 import type { Step } from '../../../core/steps.js';
 import type { AmazonState } from '../state.js';
+import { journalAws } from './open-lease.js';
 
 export const keyPair: Step<AmazonState> = {
   name: 'key-pair',
@@ -50,8 +51,9 @@ export const keyPair: Step<AmazonState> = {
     ui.say(`Creating temporary keypair: ${name}`);
     state.keyName = name;
     state.createdKeyName = name;
+    journalAws(state, 'aws-key-pair', name, { region: config.region, name });
     try {
-      await state.ec2().send(
+      const res = await state.ec2().send(
         new ImportKeyPairCommand({
           KeyName: name,
           PublicKeyMaterial: Buffer.from(pair.public.trim()),
@@ -59,6 +61,7 @@ export const keyPair: Step<AmazonState> = {
         }),
         { abortSignal: signal },
       );
+      if (res.KeyPairId) state.createdKeyPairId = res.KeyPairId;
     } catch (err) {
       // A pair of that name existed before (a temporary_key_pair_name in use): not ours to delete.
       if (awsCode(err) === 'InvalidKeyPair.Duplicate') delete state.createdKeyName;

@@ -21,7 +21,7 @@ import {
 } from '../../../aws/ami.js';
 import { explainAwsError, leftoverError } from '../../../aws/errors.js';
 import { type Polling, retryOn } from '../../../aws/retry.js';
-import { ARTIFACT_TAG, COPY_OF_TAG, CREATED_TAG, RUN_TAG, toTags } from '../../../aws/tags.js';
+import { ARTIFACT_TAG, COPY_OF_TAG, RUN_BOOKKEEPING_TAGS, toTags } from '../../../aws/tags.js';
 import type { Step } from '../../../core/steps.js';
 import { SystemError } from '../../../lib/errors.js';
 import type { AmazonEbsConfig } from '../config.js';
@@ -51,7 +51,7 @@ export const restoreCopies: Step<RestoreState> = {
     const homeTags = Object.fromEntries(
       (home.Tags ?? [])
         .filter((t) => t.Key && !t.Key.startsWith('aws:') && t.Key !== ARTIFACT_TAG)
-        .filter((t) => t.Key !== RUN_TAG && t.Key !== CREATED_TAG)
+        .filter((t) => !RUN_BOOKKEEPING_TAGS.includes(t.Key!))
         .map((t) => [t.Key!, t.Value ?? '']),
     );
     const tags = toTags(homeTags, [...state.ownTags, { Key: COPY_OF_TAG, Value: home.ImageId! }]);

@@ -25,14 +25,13 @@ import {
   isTransient,
   leftoverError,
 } from '../../../aws/errors.js';
-import { RUN_TAG, toTags } from '../../../aws/tags.js';
+import { RUN_TAG, TOKEN_TAG, toTags } from '../../../aws/tags.js';
 import type { Step } from '../../../core/steps.js';
 import { sleep } from '../../../lib/sleep.js';
 import { type BlockDeviceConfig, runTags, runVolumeTags, tenancyOf } from '../config.js';
 import type { AmazonState } from '../state.js';
+import { journalAws } from './open-lease.js';
 
-/** Tags the instance with the token of its launch, so a lost answer can be found again. */
-export const TOKEN_TAG = 'kiln:client-token';
 const LAUNCH_ATTEMPTS = 10;
 
 export const runSourceInstance: Step<AmazonState> = {
@@ -42,6 +41,8 @@ export const runSourceInstance: Step<AmazonState> = {
     const token = `${ctx.runId}-${randomBytes(4).toString('hex')}`.slice(0, 64);
     const input = await launchInput(state, token);
     ui.say('Launching a source AWS instance...');
+    const region = state.config.region;
+    journalAws(state, 'aws-instance', token, { region, token });
     let delay = 500;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -75,6 +76,8 @@ export const runSourceInstance: Step<AmazonState> = {
         delay = Math.min(delay * 2, 20_000);
       }
     }
+    if (state.instanceId)
+      journalAws(state, 'aws-instance', token, { region, token, id: state.instanceId });
     ui.message(`Instance ID: ${state.instanceId}`);
     ctx.generated.InstanceId = state.instanceId;
   },

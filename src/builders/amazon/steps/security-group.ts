@@ -13,6 +13,7 @@ import { awsCode, explainAwsError, leftoverError } from '../../../aws/errors.js'
 import { retryOn } from '../../../aws/retry.js';
 import type { Step } from '../../../core/steps.js';
 import type { AmazonState } from '../state.js';
+import { journalAws } from './open-lease.js';
 
 export const securityGroup: Step<AmazonState> = {
   name: 'security-group',
@@ -34,6 +35,7 @@ export const securityGroup: Step<AmazonState> = {
     try {
       const name = `kiln_${ctx.runId}_${randomBytes(3).toString('hex')}`;
       ui.say('Creating temporary security group for this instance: ' + name);
+      journalAws(state, 'aws-security-group', name, { region: config.region, name });
       const res = await ec2.send(
         new CreateSecurityGroupCommand({
           GroupName: name,
@@ -44,6 +46,11 @@ export const securityGroup: Step<AmazonState> = {
         { abortSignal: signal },
       );
       state.createdGroupId = res.GroupId;
+      journalAws(state, 'aws-security-group', name, {
+        region: config.region,
+        name,
+        ...(res.GroupId ? { id: res.GroupId } : {}),
+      });
       state.securityGroupIds = [res.GroupId!];
       if (cidrs.length > 0) {
         ui.say(
