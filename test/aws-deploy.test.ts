@@ -380,4 +380,85 @@ describe('kiln deploy aws', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/has no AMI in eu-west-1/);
   });
+
+  it('passes every instance refresh preference through by its AWS name (--preferences)', async () => {
+    const prefs = {
+      MinHealthyPercentage: 50,
+      MaxHealthyPercentage: 150,
+      InstanceWarmup: 45,
+      CheckpointPercentages: [20, 100],
+      CheckpointDelay: 30,
+      SkipMatching: false,
+      AutoRollback: true,
+      AlarmSpecification: { Alarms: ['web-5xx', 'web-latency'] },
+      ScaleInProtectedInstances: 'Wait',
+      StandbyInstances: 'Terminate',
+    };
+    const r = await deploy(amis[0]!, '--preferences', JSON.stringify(prefs));
+    expect(r.code, r.stderr).toBe(0);
+    // What reached StartInstanceRefresh, as the Query API carries it.
+    expect(aws.proxy.refreshes[0]!.preferences).toEqual({
+      MinHealthyPercentage: '50',
+      MaxHealthyPercentage: '150',
+      InstanceWarmup: '45',
+      'CheckpointPercentages.member.1': '20',
+      'CheckpointPercentages.member.2': '100',
+      CheckpointDelay: '30',
+      SkipMatching: 'false',
+      AutoRollback: 'true',
+      'AlarmSpecification.Alarms.member.1': 'web-5xx',
+      'AlarmSpecification.Alarms.member.2': 'web-latency',
+      ScaleInProtectedInstances: 'Wait',
+      StandbyInstances: 'Terminate',
+    });
+  });
+
+  it('--preferences from a file; with AutoRollback AWS rolls a failed refresh back itself (no second refresh)', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const file = join(home, 'prefs.json');
+    await writeFile(file, JSON.stringify({ AutoRollback: true, BakeTime: 0 }));
+    aws.proxy.refreshScenarios.push({ outcome: 'Failed', reason: 'alarm web-5xx' });
+    const r = await deploy(amis[0]!, '--preferences', `file://${file}`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /RollbackSuccessful: alarm web-5xx.*rolled back to launch template version 1/s,
+    );
+    expect(aws.proxy.refreshes.map((x) => x.status)).toEqual(['RollbackSuccessful']);
+    expect(aws.proxy.refreshes[0]!.preferences).toMatchObject({
+      AutoRollback: 'true',
+      BakeTime: '0',
+    });
+    expect((await template()).defaultVersion).toBe(1);
+  });
+
+  it('a wrong preference is refused before any AWS call, naming the AWS name it is nearest to', async () => {
+    const calls = aws.proxy.calls.length;
+    const r = await deploy(
+      amis[0]!,
+      '--preferences',
+      '{"MinHealthyPercent":50,"StandbyInstances":"Keep","CheckpointPercentages":[50]}',
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /MinHealthyPercent: not an instance refresh preference \(did you mean MinHealthyPercentage\?\)/,
+    );
+    expect(r.stderr).toMatch(/StandbyInstances/);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    const both = await deploy(
+      amis[0]!,
+      '--min-healthy',
+      '80',
+      '--preferences',
+      '{"MinHealthyPercentage":50}',
+    );
+    expect(both.code).toBe(1);
+    expect(both.stderr).toMatch(/--min-healthy and --preferences MinHealthyPercentage both given/);
+    expect(aws.proxy.calls).toHaveLength(calls);
+  });
+
+  it('--help says moto has no instance refresh and the tests use the fault proxy', async () => {
+    const r = await kiln(['deploy', 'aws', '--help']);
+    expect(r.stdout).toMatch(/--preferences <json>/);
+    expect(r.stdout).toMatch(/moto .* has no instance refresh/);
+  });
 });

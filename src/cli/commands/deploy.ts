@@ -21,6 +21,7 @@ interface DeployAwsOpts {
   warmup: string;
   checkpoints?: string;
   checkpointDelay?: string;
+  preferences?: string;
   rollback?: boolean;
   launchTemplateVersion?: string;
   pollInterval: string;
@@ -51,6 +52,10 @@ export function registerDeploy(program: Command): void {
     .option('--warmup <seconds>', 'instance warm-up in seconds', '60')
     .option('--checkpoints <list>', 'checkpoint percentages, e.g. 50,100')
     .option('--checkpoint-delay <seconds>', 'wait at each checkpoint')
+    .option(
+      '--preferences <json>',
+      'instance refresh preferences by their AWS API names, as JSON or file://path (as `aws autoscaling start-instance-refresh --preferences`): MinHealthyPercentage, MaxHealthyPercentage, InstanceWarmup, CheckpointPercentages, CheckpointDelay, SkipMatching, AutoRollback, AlarmSpecification, ScaleInProtectedInstances, StandbyInstances, BakeTime',
+    )
     .option('--rollback', 'return the group to the release before the current one')
     .option(
       '--launch-template-version <n>',
@@ -61,16 +66,48 @@ export function registerDeploy(program: Command): void {
         .default('15s')
         .hideHelp(),
     )
+    .addHelpText(
+      'after',
+      `
+Example:
+  kiln deploy aws --asg web ami-0abc --preferences '{"MinHealthyPercentage":50,"MaxHealthyPercentage":150,"AutoRollback":true,"AlarmSpecification":{"Alarms":["web-5xx"]}}'
+
+Testing: moto (the AWS stand-in kiln's tests use) has no instance refresh, so kiln's tests
+answer Start/Describe/Cancel/RollbackInstanceRefresh with the project's fault proxy
+(test/helpers/fault-proxy.ts); launch templates and groups are moto's.`,
+    )
     .action(
       withContext(
         { name: 'kiln deploy aws' },
-        async (ctx, image: string | undefined, opts: DeployAwsOpts) => {
+        async (ctx, image: string | undefined, opts: DeployAwsOpts, cmd: Command) => {
           // Opened after the flags are checked: the deploy history is written into it.
           using catalog = Catalog.open(defaultKilnHome());
           const checkpoints = opts.checkpoints
             ?.split(',')
             .map((p) => intOption('--checkpoints', p.trim())!);
           const pollMs = durationOption('--poll-interval', opts.pollInterval);
+          const { parseRefreshPreferences } = await import('../../deploy/aws/preferences.js');
+          const preferences = opts.preferences
+            ? parseRefreshPreferences(opts.preferences)
+            : undefined;
+          // A value given twice (a kiln flag and its AWS name) is refused rather than guessed.
+          const twice = (
+            [
+              ['minHealthy', '--min-healthy', 'MinHealthyPercentage'],
+              ['warmup', '--warmup', 'InstanceWarmup'],
+              ['checkpoints', '--checkpoints', 'CheckpointPercentages'],
+              ['checkpointDelay', '--checkpoint-delay', 'CheckpointDelay'],
+            ] as const
+          ).filter(
+            ([key, , name]) =>
+              cmd.getOptionValueSource(key) === 'cli' && preferences?.[name] !== undefined,
+          );
+          if (twice.length > 0)
+            throw new UserError(
+              'InvalidOption',
+              `${twice.map(([, flag, name]) => `${flag} and --preferences ${name}`).join(', ')} both given`,
+              { hint: 'give each preference once' },
+            );
           if (opts.rollback && image)
             throw new UserError(
               'InvalidOption',
@@ -107,6 +144,7 @@ export function registerDeploy(program: Command): void {
             ...(opts.checkpointDelay
               ? { checkpointDelaySeconds: intOption('--checkpoint-delay', opts.checkpointDelay)! }
               : {}),
+            ...(preferences ? { preferences } : {}),
             onCleanupPending: ctx.pendingCleanups(`deploy to ${opts.asg}`),
             cleanupSignal: ctx.cleanupSignal,
           };

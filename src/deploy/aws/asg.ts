@@ -24,6 +24,7 @@ import type { BuildUi } from '../../core/events.js';
 import type { RunStepsOptions } from '../../core/steps.js';
 import { CancelledError, SystemError, UserError } from '../../lib/errors.js';
 import { sleep } from '../../lib/sleep.js';
+import type { RefreshPreferencesInput } from './preferences.js';
 
 export interface RefreshPreferences {
   /** MinHealthyPercentage, 0–100 (AWS's default 90). */
@@ -34,6 +35,8 @@ export interface RefreshPreferences {
   checkpoints?: number[];
   /** CheckpointDelay in seconds. */
   checkpointDelaySeconds?: number;
+  /** `--preferences`: any StartInstanceRefresh preference by its AWS name; wins over the fields above. */
+  preferences?: RefreshPreferencesInput;
 }
 
 /** Where a deploy goes, and how its steps run (-on-error, second interrupt, left-behind report). */
@@ -195,6 +198,7 @@ export async function startRefresh(
           ...(p.checkpointDelaySeconds !== undefined
             ? { CheckpointDelay: p.checkpointDelaySeconds }
             : {}),
+          ...p.preferences,
         },
       }),
       { abortSignal: o.signal },

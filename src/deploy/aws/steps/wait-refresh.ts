@@ -9,6 +9,7 @@
 import { describeAwsError } from '../../../aws/errors.js';
 import type { Step } from '../../../core/steps.js';
 import { CancelledError, SystemError } from '../../../lib/errors.js';
+import type { RefreshPreferences } from '../asg.js';
 import { setDefault, startRefresh, waitRefresh as wait } from '../asg.js';
 import { type DeployAwsState, deploymentRecord } from '../state.js';
 
@@ -36,15 +37,20 @@ export const waitRefresh: Step<DeployAwsState> = {
     state.settled = true;
     let rolledBack = false;
     let rollbackNote = '';
-    try {
-      const back = await startRefresh(state.asg!, { ...o, signal: undefined }, o);
-      const done = await wait(state.asg!, { ...o, signal: undefined }, back);
-      rolledBack = done.Status === 'Successful';
-      if (!rolledBack)
-        rollbackNote = `; the rollback refresh ${back} ended ${done.Status}: ${done.StatusReason ?? ''}`;
-    } catch (err) {
-      rollbackNote = `; the rollback refresh could not run: ${describeAwsError(err)}`;
-    }
+    // With AutoRollback, AWS brought the old instances back itself: no second refresh.
+    if (final.Status === 'RollbackSuccessful' || final.Status === 'RollbackFailed') {
+      rolledBack = final.Status === 'RollbackSuccessful';
+      if (!rolledBack) rollbackNote = "; AWS's automatic rollback failed";
+    } else
+      try {
+        const back = await startRefresh(state.asg!, { ...o, signal: undefined }, wayBack(o));
+        const done = await wait(state.asg!, { ...o, signal: undefined }, back);
+        rolledBack = done.Status === 'Successful';
+        if (!rolledBack)
+          rollbackNote = `; the rollback refresh ${back} ended ${done.Status}: ${done.StatusReason ?? ''}`;
+      } catch (err) {
+        rollbackNote = `; the rollback refresh could not run: ${describeAwsError(err)}`;
+      }
     o.catalog.deployments.record({
       ...deploymentRecord(state),
       status: rolledBack ? 'failed' : 'rollback-failed',
@@ -62,3 +68,15 @@ export const waitRefresh: Step<DeployAwsState> = {
     );
   },
 };
+
+/** The refresh back to the previous release: plain — no checkpoints, alarms or automatic rollback of its own. */
+function wayBack(p: RefreshPreferences): RefreshPreferences {
+  const {
+    AutoRollback: _rollback,
+    AlarmSpecification: _alarms,
+    CheckpointPercentages: _checkpoints,
+    CheckpointDelay: _delay,
+    ...rest
+  } = p.preferences ?? {};
+  return { minHealthy: p.minHealthy, warmupSeconds: p.warmupSeconds, preferences: rest };
+}
