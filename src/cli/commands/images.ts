@@ -218,19 +218,43 @@ export function registerImages(program: Command): void {
   images
     .command('prune')
     .description(
-      'remove old images: keep the N newest of each lineage (image name); never one with children, running instances or a current deployment',
+      'remove old images: keep the N newest of each lineage (image name); never one with children, running instances or a current deployment. With --aws: the AMIs kiln built, read from AWS, never one a launch template version, launch configuration or instance uses; a dry run unless --deregister',
     )
     .requiredOption('--keep <n>', 'images to keep per lineage')
-    .option('--dry-run', 'print what would be removed, remove nothing')
+    .option('--dry-run', 'print what would be removed, remove nothing (the default with --aws)')
+    .option(
+      '--aws',
+      "prune kiln's AMIs in AWS (tagged kiln:artifact) instead of local images: lineage = the AMI name without its generated tail (web-1733600000 → web)",
+    )
+    .option(
+      '--region <region...>',
+      'with --aws: regions (default: AWS_REGION); repeat or comma-separate',
+    )
+    .option(
+      '--per-tag <key...>',
+      'with --aws: split lineages by these tags too (e.g. Environment): N newest per name and tag value',
+    )
+    .option(
+      '--deregister',
+      'with --aws: deregister the AMIs listed and delete their snapshots (without it nothing changes): this cannot be undone',
+    )
     .action(
       withCatalog(
         'prune',
-        (opts: { dryRun?: boolean }) => (opts.dryRun ? 'read' : 'write'),
-        (catalog, ctx, opts: { keep: string; dryRun?: boolean }) => {
+        (opts: { dryRun?: boolean; aws?: boolean; deregister?: boolean }) =>
+          opts.dryRun || (opts.aws && !opts.deregister) ? 'read' : 'write',
+        async (catalog, ctx, opts: PruneOpts) => {
           if (!/^\d+$/.test(opts.keep))
             throw new UserError('BadFlag', `invalid value "${opts.keep}" for --keep`, {
               hint: 'give a whole number of images to keep per lineage, e.g. --keep 3',
             });
+          if (opts.aws) return pruneAws(catalog, ctx, opts);
+          for (const flag of ['region', 'perTag', 'deregister'] as const)
+            if (opts[flag] !== undefined)
+              throw new UserError(
+                'BadFlag',
+                `--${flag === 'perTag' ? 'per-tag' : flag} is for AMIs: add --aws`,
+              );
           if (!opts.dryRun) listInstanceStatuses(catalog, { all: true });
           const report = pruneImages(catalog, {
             keep: Number(opts.keep),
@@ -246,6 +270,76 @@ export function registerImages(program: Command): void {
         },
       ),
     );
+}
+
+interface PruneOpts {
+  keep: string;
+  dryRun?: boolean;
+  aws?: boolean;
+  region?: string[];
+  perTag?: string[];
+  deregister?: boolean;
+}
+
+/**
+ * `kiln images prune --aws`: one line per AMI (kept and why, would go / went with its
+ * snapshots); catalog rows of deregistered AMIs are forgotten. A dry run unless --deregister.
+ */
+async function pruneAws(catalog: Catalog, ctx: CliContext, opts: PruneOpts): Promise<void> {
+  if (opts.dryRun && opts.deregister)
+    throw new UserError('BadFlag', '--dry-run and --deregister contradict each other', {
+      hint: 'without --deregister nothing changes; add it to deregister',
+    });
+  const split = (list: string[] | undefined) =>
+    (list ?? [])
+      .flatMap((r) => r.split(','))
+      .map((r) => r.trim())
+      .filter(Boolean);
+  const regions = opts.region
+    ? split(opts.region)
+    : [process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? ''].filter(Boolean);
+  if (regions.length === 0)
+    throw new UserError('NoRegion', 'no AWS region given', {
+      hint: 'pass --region or set AWS_REGION',
+    });
+  const apply = opts.deregister === true;
+  // The SDK loads only when AMIs are pruned.
+  const { pruneAmis } = await import('../../aws/retention.js');
+  const entries = await pruneAmis({
+    regions,
+    keep: Number(opts.keep),
+    perTags: split(opts.perTag),
+    apply,
+    signal: ctx.signal,
+    onEntry: (e) => {
+      const snaps = e.snapshots.length ? ` and ${e.snapshots.join(', ')}` : '';
+      const what = `${e.region}:${e.id} (${e.name}, ${e.lineage}, ${e.created})`;
+      const line = {
+        keep: `kept ${what}: ${e.reason}`,
+        'in-use': `kept ${what}: ${e.reason}`,
+        deregister: `would deregister ${what}${snaps}`,
+        deregistered: `deregistered ${what}${snaps}`,
+        failed: `FAILED to deregister ${what}: ${e.reason}`,
+      }[e.action];
+      ctx.out(`${line}\n`);
+      if (e.action === 'deregistered' && catalog.images.get(e.id)) {
+        try {
+          catalog.images.remove(e.id);
+        } catch {
+          catalog.images.setStatus(e.id, 'missing');
+        }
+      }
+    },
+  });
+  const going = entries.filter((e) => e.action === 'deregister').length;
+  if (entries.length === 0) ctx.err(`no kiln AMIs in ${regions.join(', ')}\n`);
+  else if (!apply)
+    ctx.err(
+      going > 0
+        ? `dry run: nothing changed; add --deregister to deregister these ${going} AMI(s) and delete their snapshots\n`
+        : 'nothing to prune\n',
+    );
+  if (entries.some((e) => e.action === 'failed')) ctx.exitCode = 1;
 }
 
 /**
