@@ -129,7 +129,7 @@ describe('data "amazon-ami" (HCL2, moto)', () => {
     const r = await build(file);
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toMatch(
-      /web\.pkr\.hcl:2:\d+: Data source amazon-ami\.base failed: no AMI of self matches the filters in us-east-1/,
+      /web\.pkr\.hcl:2:\d+: Data source amazon-ami\.base failed: no AMI of self matches the filters in us-east-1; check the filters, owners and region/,
     );
     expect(aws.proxy.calls.map((c) => c.action)).toEqual(['DescribeImages']);
   });

@@ -136,4 +136,34 @@ describe('AWS errors (CLI, moto)', () => {
       ec2.destroy();
     }
   });
+
+  it('source_ami_filter matching nothing, or several without most_recent: the error says what to do, creating nothing', async () => {
+    const none = await kiln(
+      [
+        'build',
+        await writeTemplate({
+          source_ami_filter: { filters: { name: 'no-such-*' }, owners: ['self'] },
+        }),
+      ],
+      { env: env(), cwd: dir },
+    );
+    expect(none.code).toBe(1);
+    expect(none.stdout + none.stderr).toMatch(
+      /source_ami_filter matched no image in us-east-1; check the filters, owners and the region \(aws ec2 describe-images --region us-east-1 --owners self/,
+    );
+    const many = await kiln(
+      [
+        'build',
+        await writeTemplate({
+          source_ami_filter: { filters: { 'root-device-type': 'ebs' }, owners: ['amazon'] },
+        }),
+      ],
+      { env: env(), cwd: dir },
+    );
+    expect(many.code).toBe(1);
+    expect(many.stdout + many.stderr).toMatch(
+      /source_ami_filter matched \d+ images in us-east-1 \(ami-\w+ \(.*\) and \d+ more\); make the filters more specific, or set most_recent: true/,
+    );
+    for (const action of CREATING) expect(aws.proxy.count(action), action).toBe(0);
+  });
 });

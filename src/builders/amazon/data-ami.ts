@@ -43,18 +43,23 @@ export const amazonAmiData: DataSourcePlugin<AmazonAmiData> = {
         throw explainAwsError(err, 'DescribeImages');
       }),
     );
-    if (images.length === 0)
+    // A build's error line shows the message only: the what-to-do is in it.
+    if (images.length === 0) {
+      const todo = `check the filters, owners and region (aws ec2 describe-images --region ${config.region} --owners ${config.owners.join(' ')} lists what there is)`;
       throw new UserError(
         'NoAmiMatches',
-        `no AMI of ${config.owners.join(', ')} matches the filters in ${config.region}`,
-        { hint: 'check the filters, owners and region' },
+        `no AMI of ${config.owners.join(', ')} matches the filters in ${config.region}; ${todo}`,
+        { hint: todo },
       );
-    if (images.length > 1 && !config.most_recent)
+    }
+    if (images.length > 1 && !config.most_recent) {
+      const todo = 'make the filters more specific, or set most_recent = true to take the newest';
       throw new UserError(
         'AmiAmbiguous',
-        `${images.length} AMIs match the filters in ${config.region}`,
-        { hint: 'make the filters more specific, or set most_recent = true' },
+        `${images.length} AMIs match the filters in ${config.region} (${listed(images)}); ${todo}`,
+        { hint: todo },
       );
+    }
     const image = images[0]!;
     return {
       id: image.ImageId ?? '',
@@ -66,3 +71,11 @@ export const amazonAmiData: DataSourcePlugin<AmazonAmiData> = {
     };
   },
 };
+
+/** The first few images as `ami-… (name)`, newest first, for an error. */
+export function listed(
+  images: Array<{ ImageId?: string | undefined; Name?: string | undefined }>,
+): string {
+  const shown = images.slice(0, 3).map((i) => `${i.ImageId} (${i.Name ?? '?'})`);
+  return images.length > 3 ? `${shown.join(', ')} and ${images.length - 3} more` : shown.join(', ');
+}

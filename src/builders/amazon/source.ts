@@ -9,6 +9,7 @@ import { awsCode, explainAwsError } from '../../aws/errors.js';
 import { retryOn } from '../../aws/retry.js';
 import { UserError } from '../../lib/errors.js';
 import type { AmazonEbsConfig } from './config.js';
+import { listed } from './data-ami.js';
 
 /** How to look: `madeThisRun` allows waiting out eventual consistency for an AMI this run made. */
 export interface SourceLookup {
@@ -48,32 +49,32 @@ export async function findSourceAmi(
     } else {
       const f = config.source_ami_filter!;
       const images = await imagesMatching(ec2, f, signal);
-      if (images.length > 1 && !f.most_recent)
+      if (images.length > 1 && !f.most_recent) {
+        const todo = 'make the filters more specific, or set most_recent: true to take the newest';
         throw new UserError(
           'SourceAmiAmbiguous',
-          `source_ami_filter matched ${images.length} images`,
-          {
-            where: 'source_ami_filter',
-            hint: 'make the filters more specific, or set most_recent: true',
-          },
+          `source_ami_filter matched ${images.length} images in ${config.region} (${listed(images)}); ${todo}`,
+          { where: 'source_ami_filter', hint: todo },
         );
+      }
       image = images[0];
     }
   } catch (err) {
     throw explainAwsError(err, 'DescribeImages');
   }
-  if (!image?.ImageId)
+  if (!image?.ImageId) {
+    // A build's error line shows the message only: the what-to-do is in it.
+    const owners = config.source_ami_filter?.owners?.join(' ');
+    const todo = config.source_ami
+      ? `check the id and the region (an AMI exists in one region: copy it with aws ec2 copy-image, or set region to where it is)`
+      : `check the filters, owners and the region (aws ec2 describe-images --region ${config.region}${owners ? ` --owners ${owners}` : ''} lists what there is)`;
     throw new UserError(
       'SourceAmiNotFound',
       config.source_ami
-        ? `source AMI ${config.source_ami} was not found in ${config.region}`
-        : `source_ami_filter matched no image in ${config.region}`,
-      {
-        where: config.source_ami ? 'source_ami' : 'source_ami_filter',
-        hint: config.source_ami
-          ? `check the id and the region (an AMI exists in one region; copy it with ami_regions or aws ec2 copy-image)`
-          : 'check the filters, owners and the region',
-      },
+        ? `source AMI ${config.source_ami} was not found in ${config.region}; ${todo}`
+        : `source_ami_filter matched no image in ${config.region}; ${todo}`,
+      { where: config.source_ami ? 'source_ami' : 'source_ami_filter', hint: todo },
     );
+  }
   return image;
 }
