@@ -116,7 +116,13 @@ describe('AWS reliability (fault proxy in front of moto)', () => {
   it('row 18: a dropped RunInstances answer in a build that then fails still terminates the instance it never heard of', async () => {
     aws.proxy.inject({ action: 'RunInstances', drop: true, times: 1 });
     // The lookup for the lost launch fails too: kiln must stop rather than launch again.
-    aws.proxy.inject({ action: 'DescribeInstances', error: 'UnauthorizedOperation', times: 1 });
+    aws.proxy.inject({
+      action: 'DescribeInstances',
+      error: 'UnauthorizedOperation',
+      times: 1,
+      // The lookup by launch token (not the sweep of dead runs' leftovers before it).
+      match: (p) => p.get('Filter.1.Name') === 'tag:kiln:client-token',
+    });
     const r = await runAmazonEbs(config(), { kilnHome: home });
     expect(String((r.error as Error)?.message)).toMatch(/UnauthorizedOperation/);
     expect(aws.proxy.count('RunInstances')).toBe(1);
