@@ -43,6 +43,10 @@ export const pipelineSchema = z.strictObject({
    * (KILN_REGISTRY_CACHE overrides it).
    */
   registry_cache: z.string().optional(),
+  /** A PEM file of CA certificates trusted for the registry cache, relative to the pipeline file (KILN_REGISTRY_CA_FILE overrides it). */
+  registry_ca_file: z.string().optional(),
+  /** Allow plain HTTP and unverified TLS to a registry cache that is not on this machine (KILN_REGISTRY_INSECURE overrides it). */
+  registry_insecure: z.boolean().optional(),
   /** One release per environment: its var-file(s) and variables. */
   environments: z.record(
     z.string(),

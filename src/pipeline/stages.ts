@@ -37,6 +37,7 @@ export const PIPELINE_STEPS: readonly Step<PipelineState>[] = [
     const loaded = await loadTemplate(resolve(p.dir, c.build.template), {
       registry: opts.registry,
       catalog: opts.catalog,
+      ...(opts.fetchSource ? { fetchSource: opts.fetchSource } : {}),
       vars: Object.entries(c.build.vars ?? {}),
       varFiles: (c.build.var_files ?? []).map((f) => resolve(p.dir, f)),
     });
@@ -215,6 +216,7 @@ function releaseStep(r: Release): Step<PipelineState> {
     const loaded = await loadTemplate(r.env.releaseTemplate ?? resolve(p.dir, c.release.template), {
       registry: opts.registry,
       catalog: opts.catalog,
+      ...(opts.fetchSource ? { fetchSource: opts.fetchSource } : {}),
       vars: [
         ...Object.entries(c.release.vars ?? {}),
         ...Object.entries(r.env.vars),

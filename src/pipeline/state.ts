@@ -63,6 +63,8 @@ export interface RunPipelineOptions extends RunStepsOptions {
   noCache?: boolean;
   /** The build cache shared between machines (the pipeline file's `registry_cache`). */
   remoteCache?: RemoteImageCache;
+  /** Brings a source image named by a registry reference into the catalog (loadTemplate's `fetchSource`). */
+  fetchSource?: (text: string) => Promise<string | undefined>;
   /** Releases (and smoke tests) at once; default `defaultParallelism()`. */
   parallel?: number;
   signal?: AbortSignal;

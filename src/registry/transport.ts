@@ -87,7 +87,7 @@ export class Transport {
     this.plainHttpAllowed = this.insecure || isLoopbackHost(host);
     if (opts.scheme === 'http' && !this.plainHttpAllowed)
       throw new UserError('PlainHttpRefused', `plain HTTP to ${registry} is not allowed`, {
-        hint: 'plain HTTP is only used for loopback registries, or with the insecure option',
+        hint: 'plain HTTP is only used for loopback registries, or with --insecure (KILN_REGISTRY_INSECURE=1)',
       });
     this.scheme = opts.scheme;
     let ca: string[] | undefined;
@@ -128,7 +128,17 @@ export class Transport {
     } catch (err) {
       // Only a server that answered in plain text is retried over HTTP: a certificate error
       // is a TLS server that must not be downgraded.
-      if (this.plainHttpAllowed && isPlainHttpAnswer(err)) return 'http';
+      if (isPlainHttpAnswer(err)) {
+        if (this.plainHttpAllowed) return 'http';
+        throw new UserError(
+          'PlainHttpRefused',
+          `${this.registry} answers in plain HTTP, and plain HTTP to ${this.registry} is not allowed`,
+          {
+            cause: err,
+            hint: 'plain HTTP is only used for loopback registries: use --insecure (or KILN_REGISTRY_INSECURE=1) for a registry you trust on this network',
+          },
+        );
+      }
       throw err;
     }
   }
@@ -233,7 +243,7 @@ export class Transport {
         {
           where,
           cause: err,
-          hint: 'give the CA that signed it (CA file option), or use the insecure option for a test registry',
+          hint: 'give the CA that signed it (--ca-file, or KILN_REGISTRY_CA_FILE), or use --insecure for a test registry',
         },
       );
     return new SystemError(

@@ -107,6 +107,7 @@ export async function loadTemplate(path: string, opts: LoadOptions): Promise<Loa
     catalog: opts.catalog,
     only: opts.only ?? [],
     except: opts.except ?? [],
+    ...(opts.fetchSource ? { fetchSource: opts.fetchSource } : {}),
   });
   if (prepared.problems.length > 0) throw problemsError(src, prepared.problems);
   const names = new Set(prepared.builds.map((b) => b.name));

@@ -45,6 +45,8 @@ export interface PrepareInputs {
   catalog: PrepareContext['catalog'];
   only: string[];
   except: string[];
+  /** See `LoadOptions.fetchSource`. */
+  fetchSource?: (text: string) => Promise<string | undefined>;
 }
 
 interface PluginLike {
@@ -93,6 +95,8 @@ export async function prepareBuilds(
     return !inp.except.includes(name);
   });
 
+  await fetchSources(inp, selected);
+
   const problems: TemplateProblem[] = [];
   const warnings: string[] = [];
   const builds: PreparedBuild[] = [];
@@ -101,6 +105,43 @@ export async function prepareBuilds(
     if (build) builds.push(build);
   }
   return { builds, problems, warnings };
+}
+
+/**
+ * Before any build is prepared: a source image named by something the catalog cannot
+ * resolve (a registry reference) is fetched through `inp.fetchSource`, and every variable
+ * set to that text is set to the fetched image's id instead — so the builds, their input
+ * hash and their recipe name the image, whichever way it was given. A value that does not
+ * render is left to the build's own checks, which report it with its place.
+ */
+async function fetchSources(
+  inp: PrepareInputs,
+  selected: Array<{ name: string; b: RawBuilder }>,
+): Promise<void> {
+  if (!inp.fetchSource) return;
+  const done = new Map<string, string | undefined>();
+  for (const { name, b } of selected) {
+    const key = inp.registry.builders[b.type]?.sourceImageKey;
+    const raw = key === undefined ? undefined : b.config[key];
+    if (typeof raw !== 'string') continue;
+    let text: string;
+    try {
+      text = render(raw, {
+        userVariables: inp.variables,
+        templatePath: inp.tpl.path,
+        initTime: inp.initTime,
+        env: inp.env,
+        buildName: name,
+        buildType: b.type,
+      });
+    } catch {
+      continue;
+    }
+    if (!done.has(text)) done.set(text, await inp.fetchSource(text));
+    const id = done.get(text);
+    if (id === undefined) continue;
+    for (const [k, v] of Object.entries(inp.variables)) if (v === text) inp.variables[k] = id;
+  }
 }
 
 async function prepareOne(

@@ -28,6 +28,13 @@ export interface LoadOptions {
   syntaxOnly?: boolean;
   /** The command's open catalog (read-only is enough): what `source_image` and the like resolve against. */
   catalog: PrepareContext['catalog'];
+  /**
+   * Called with the text a builder's source image key (`source_image`) renders to, before
+   * anything is prepared: when the text names an image elsewhere (a registry reference), it
+   * brings the image into the catalog and returns its id, which then replaces the text in the
+   * variables that gave it; undefined leaves the text as it is. `kiln validate` has none.
+   */
+  fetchSource?: (text: string) => Promise<string | undefined>;
   /** The run's start (`timestamp`, `isotime`, `strftime`); defaults to now. */
   initTime?: Date;
 }

@@ -55,6 +55,11 @@ export function resolveSourceImage(catalog: CatalogApi, ref: string): ImageRecor
     }
     return image;
   } catch (err) {
+    if (err instanceof UserError && err.code === 'ImageNotFound' && ref.includes('/'))
+      throw new UserError('SourceImageMissing', `source image "${ref}" is not in the catalog`, {
+        where: 'source_image',
+        hint: 'a registry reference is pulled by `kiln build` and `kiln pipeline` (not by `kiln validate`): run `kiln pull` first to validate against it',
+      });
     if (err instanceof UserError && err.code === 'ImageNotFound' && ref === 'debian-12') {
       throw new UserError('SourceImageMissing', 'source image "debian-12" is not in the catalog', {
         where: 'source_image',

@@ -8,13 +8,24 @@ import type { Command } from 'commander';
 import { collectGarbage } from '../../catalog/gc.js';
 import { Catalog } from '../../catalog/index.js';
 import { runBuilds } from '../../core/build.js';
+import { BuildUi } from '../../core/events.js';
 import { formatError, UserError } from '../../lib/errors.js';
 import { defaultKilnHome } from '../../lib/paths.js';
 import { registry } from '../../plugins.js';
-import { CACHE_ENV, parseCacheRepository, registryCache } from '../../share/index.js';
+import {
+  CACHE_ENV,
+  parseCacheRepository,
+  registryCache,
+  sourceFetcher,
+} from '../../share/index.js';
 import { loadTemplate } from '../../template/index.js';
 import { HumanUi } from '../../ui/index.js';
 import { withContext } from '../context.js';
+import {
+  addCacheRegistryFlags,
+  type CacheRegistryFlags,
+  cacheRegistryOptions,
+} from './registry-flags.js';
 import {
   addTemplateFlags,
   parseVarFlags,
@@ -22,7 +33,7 @@ import {
   type TemplateFlags,
 } from './template-flags.js';
 
-interface BuildFlags extends TemplateFlags {
+interface BuildFlags extends TemplateFlags, CacheRegistryFlags {
   machineReadable?: boolean;
   output?: string;
   onError?: string;
@@ -119,6 +130,7 @@ export function registerBuild(program: Command): void {
     .option('--timestamp-ui', 'prefix each build line with an RFC 3339 timestamp')
     .option('--color [bool]', 'colour output on a terminal (-color=false turns it off)');
   addTemplateFlags(cmd);
+  addCacheRegistryFlags(cmd);
   cmd.addHelpText('after', HELP_AFTER);
   cmd.action(
     // Like Packer, a closed stdout (`| head`) must not stop the build or its cleanups.
@@ -136,6 +148,7 @@ export function registerBuild(program: Command): void {
         const parallelBuilds = parseParallel(opts.parallelBuilds);
         const cacheSetting = ctx.host.env[CACHE_ENV];
         const cacheRepo = cacheSetting ? parseCacheRepository(cacheSetting, CACHE_ENV) : undefined;
+        const clientOptions = cacheRegistryOptions(opts, ctx.host.env);
         // One catalog for the whole command: the template's checks, the cache and every build.
         using catalog = Catalog.open(defaultKilnHome());
         const ui = ctx.ui({ color, timestampUi: opts.timestampUi === true });
@@ -149,6 +162,14 @@ export function registerBuild(program: Command): void {
             only: splitNames(opts.only),
             except: splitNames(opts.except),
             catalog,
+            fetchSource: sourceFetcher({
+              catalog,
+              clientOptions,
+              ui: new BuildUi(ui, 'pull'),
+              signal: ctx.signal,
+              cleanupSignal: ctx.cleanupSignal,
+              onCleanupPending: ctx.pendingCleanups('pull'),
+            }),
           });
         } catch (err) {
           // A script reading -machine-readable stdout sees the failure there too, as with Packer;
@@ -184,7 +205,7 @@ export function registerBuild(program: Command): void {
           cleanupSignal: ctx.cleanupSignal,
           catalog,
           tracker: ctx.tracker,
-          ...(cacheRepo ? { remoteCache: registryCache(catalog, cacheRepo, {}) } : {}),
+          ...(cacheRepo ? { remoteCache: registryCache(catalog, cacheRepo, clientOptions) } : {}),
         });
         ctx.exitCode = result.exitCode;
       },

@@ -4,19 +4,31 @@
  * or with `--output json` one JSON object per row and a last `summary` object. Exit 1 when
  * a step fails, naming it and why.
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
+import { BuildUi } from '../../core/events.js';
 import { UserError } from '../../lib/errors.js';
 import { defaultKilnHome } from '../../lib/paths.js';
 import { loadPipeline, PIPELINE_FILE, selectEnvironments } from '../../pipeline/pipeline-file.js';
 import { defaultParallelism, type PipelineRow, runPipeline } from '../../pipeline/run-pipeline.js';
 import { registry } from '../../plugins.js';
-import { CACHE_ENV, parseCacheRepository, registryCache } from '../../share/index.js';
+import {
+  CACHE_ENV,
+  parseCacheRepository,
+  registryCache,
+  sourceFetcher,
+} from '../../share/index.js';
 import { formatTable } from '../../ui/format.js';
 import { withContext } from '../context.js';
 import { onErrorOption } from '../options.js';
+import {
+  addCacheRegistryFlags,
+  type CacheRegistryFlags,
+  cacheRegistryOptions,
+} from './registry-flags.js';
 
-interface PipelineFlags {
+interface PipelineFlags extends CacheRegistryFlags {
   env?: string;
   onError?: string;
   cache?: boolean;
@@ -38,7 +50,7 @@ Exit status: 0 when every step passed, 1 when one failed (it is named on stderr)
 
 /** Registers `kiln pipeline`. */
 export function registerPipeline(program: Command): void {
-  program
+  const cmd = program
     .command('pipeline')
     .description('run a pipeline file: tests, package, build, releases, smoke tests, deploy')
     .argument('[file]', 'pipeline file', PIPELINE_FILE)
@@ -50,71 +62,94 @@ export function registerPipeline(program: Command): void {
       '--on-error <action>',
       'on failure: cleanup (default) removes what the failed step made; abort leaves it for debugging',
     )
-    .addHelpText('after', HELP_AFTER)
-    .action(
-      withContext(
-        { name: 'the pipeline' },
-        async (ctx, file: string, _o: PipelineFlags, command: Command) => {
-          const opts = command.optsWithGlobals<PipelineFlags>();
-          // --output json is for the rows: progress stays human lines on stderr.
-          const json = ctx.mode === 'json';
-          const onError = onErrorOption(opts.onError);
-          let parallel: number | undefined;
-          if (opts.parallel !== undefined) {
-            if (!/^\d+$/.test(opts.parallel) || Number(opts.parallel) < 1)
-              throw new UserError('BadFlag', `invalid value "${opts.parallel}" for --parallel`, {
-                hint: 'give a whole number of releases at once, 1 or more',
-              });
-            parallel = Number(opts.parallel);
-          }
-          // Everything checked before anything runs.
-          const pipeline = loadPipeline(file);
-          const environments = selectEnvironments(
-            pipeline,
-            (opts.env ?? '').split(',').filter((s) => s !== ''),
-          );
+    .addHelpText('after', HELP_AFTER);
+  addCacheRegistryFlags(cmd).action(
+    withContext(
+      { name: 'the pipeline' },
+      async (ctx, file: string, _o: PipelineFlags, command: Command) => {
+        const opts = command.optsWithGlobals<PipelineFlags>();
+        // --output json is for the rows: progress stays human lines on stderr.
+        const json = ctx.mode === 'json';
+        const onError = onErrorOption(opts.onError);
+        let parallel: number | undefined;
+        if (opts.parallel !== undefined) {
+          if (!/^\d+$/.test(opts.parallel) || Number(opts.parallel) < 1)
+            throw new UserError('BadFlag', `invalid value "${opts.parallel}" for --parallel`, {
+              hint: 'give a whole number of releases at once, 1 or more',
+            });
+          parallel = Number(opts.parallel);
+        }
+        // Everything checked before anything runs.
+        const pipeline = loadPipeline(file);
+        const environments = selectEnvironments(
+          pipeline,
+          (opts.env ?? '').split(',').filter((s) => s !== ''),
+        );
 
-          const cacheSetting = ctx.host.env[CACHE_ENV] ?? pipeline.config.registry_cache;
-          const cacheRepo = cacheSetting
-            ? parseCacheRepository(
-                cacheSetting,
-                ctx.host.env[CACHE_ENV] ? CACHE_ENV : `${file}: registry_cache`,
-              )
-            : undefined;
+        const cacheSetting = ctx.host.env[CACHE_ENV] ?? pipeline.config.registry_cache;
+        const cacheRepo = cacheSetting
+          ? parseCacheRepository(
+              cacheSetting,
+              ctx.host.env[CACHE_ENV] ? CACHE_ENV : `${file}: registry_cache`,
+            )
+          : undefined;
+        const cfg = pipeline.config;
+        const clientOptions = cacheRegistryOptions(opts, ctx.host.env, {
+          ...(cfg.registry_ca_file !== undefined
+            ? {
+                caFile: {
+                  value: resolve(pipeline.dir, cfg.registry_ca_file),
+                  where: `${file}: registry_ca_file`,
+                },
+              }
+            : {}),
+          ...(cfg.registry_insecure !== undefined
+            ? { insecure: { value: cfg.registry_insecure, where: `${file}: registry_insecure` } }
+            : {}),
+        });
 
-          using catalog = Catalog.open(defaultKilnHome());
-          const result = await runPipeline({
-            pipeline,
-            environments,
-            ui: ctx.ui({ progressOnly: true }),
-            registry,
+        using catalog = Catalog.open(defaultKilnHome());
+        const ui = ctx.ui({ progressOnly: true });
+        const result = await runPipeline({
+          pipeline,
+          environments,
+          ui,
+          registry,
+          fetchSource: sourceFetcher({
             catalog,
-            noCache: opts.cache === false,
-            ...(cacheRepo ? { remoteCache: registryCache(catalog, cacheRepo, {}) } : {}),
-            ...(parallel ? { parallel } : {}),
+            clientOptions,
+            ui: new BuildUi(ui, 'pull'),
             signal: ctx.signal,
             cleanupSignal: ctx.cleanupSignal,
-            onCleanupPending: ctx.pendingCleanups('pipeline'),
-            ...(onError ? { onError } : {}),
-            ...(json ? { onRow: (row) => ctx.out(`${JSON.stringify(jsonRow(row))}\n`) } : {}),
-          });
-          if (json) {
-            ctx.out(
-              `${JSON.stringify({ type: 'summary', ok: result.ok, ...(result.failure ? { failure: result.failure } : {}) })}\n`,
-            );
-          } else {
-            ctx.out(summaryTable(result.rows));
-          }
-          if (result.failure) {
-            const f = result.failure;
-            ctx.err(
-              `kiln: pipeline failed at step ${f.step}${f.environment ? ` (${f.environment})` : ''}: ${f.message}\n`,
-            );
-            ctx.exitCode = 1;
-          }
-        },
-      ),
-    );
+            onCleanupPending: ctx.pendingCleanups('pull'),
+          }),
+          catalog,
+          noCache: opts.cache === false,
+          ...(cacheRepo ? { remoteCache: registryCache(catalog, cacheRepo, clientOptions) } : {}),
+          ...(parallel ? { parallel } : {}),
+          signal: ctx.signal,
+          cleanupSignal: ctx.cleanupSignal,
+          onCleanupPending: ctx.pendingCleanups('pipeline'),
+          ...(onError ? { onError } : {}),
+          ...(json ? { onRow: (row) => ctx.out(`${JSON.stringify(jsonRow(row))}\n`) } : {}),
+        });
+        if (json) {
+          ctx.out(
+            `${JSON.stringify({ type: 'summary', ok: result.ok, ...(result.failure ? { failure: result.failure } : {}) })}\n`,
+          );
+        } else {
+          ctx.out(summaryTable(result.rows));
+        }
+        if (result.failure) {
+          const f = result.failure;
+          ctx.err(
+            `kiln: pipeline failed at step ${f.step}${f.environment ? ` (${f.environment})` : ''}: ${f.message}\n`,
+          );
+          ctx.exitCode = 1;
+        }
+      },
+    ),
+  );
 }
 
 function jsonRow(row: PipelineRow) {

@@ -96,7 +96,7 @@ export function registerRun(program: Command): void {
         const pulled = await pullImage({
           catalog,
           ref: parseReference(imageRef),
-          clientOptions: registryOptions(opts),
+          clientOptions: registryOptions(opts, ctx.host.env),
           ui: new BuildUi(ctx.ui({ progressOnly: true, quiet: opts.quiet === true }), 'pull'),
           signal,
           cleanupSignal: ctx.cleanupSignal,
