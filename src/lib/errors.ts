@@ -60,6 +60,32 @@ export class CancelledError extends KilnError {
   }
 }
 
+/** Whether `err` (or an error it was caused by) is a full disk or quota: ENOSPC, EDQUOT, SQLITE_FULL. */
+export function isDiskFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
+    if (e instanceof KilnError && e.code === 'DiskFull') return true;
+  }
+  return false;
+}
+
+/**
+ * The one error for a file system that filled up while kiln wrote `what` under `dir`, or
+ * `err` unchanged when it is something else.
+ */
+export function diskFullError(err: unknown, what: string, dir: string): unknown {
+  if (!isDiskFull(err) || (err instanceof KilnError && err.code === 'DiskFull')) return err;
+  return new SystemError(
+    'DiskFull',
+    `no space left on the file system of ${dir} while writing ${what}`,
+    {
+      cause: err,
+      hint: 'free space there, or set KILN_HOME to a larger file system; nothing half-written was kept',
+    },
+  );
+}
+
 /** Throws a CancelledError when the signal is aborted; call it between blocking waits. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError(reasonText(signal.reason));

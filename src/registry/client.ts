@@ -5,11 +5,19 @@
  * It knows blobs and manifests, never what they mean to kiln.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
-import { Transform } from 'node:stream';
+import { dirname } from 'node:path';
+import { pipeline as pipelineCb, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CancelledError, KilnError, SystemError, UserError } from '../lib/errors.js';
+import {
+  CancelledError,
+  diskFullError,
+  isDiskFull,
+  KilnError,
+  SystemError,
+  UserError,
+} from '../lib/errors.js';
 import {
   Authenticator,
   authRefused,
@@ -259,6 +267,191 @@ export class RegistryClient {
     return { how: 'uploaded', bytesSent, resumedFrom };
   }
 
+  /**
+   * Uploads a blob while it is being written (a layer being compressed; `fd` open for
+   * reading, closed here once done): a chunk is sent
+   * whenever the writer is a chunk ahead, and the upload is finished, under the digest
+   * `growing.done` gives, once the writer is done — one pass, compression and upload side by
+   * side. Once the digest is known: a repository that has the blob already (another machine
+   * pushed it) drops the upload; an unfinished upload of the same blob an earlier push left
+   * (in `state`) that got further is continued instead; the session is remembered in `state`
+   * until it is finished. Rejects with the writer's error if the writer fails.
+   */
+  async pushBlobFollowing(
+    repo: string,
+    growing: { fd: number; written(): number; done: Promise<BlobFile> },
+    opts: PushBlobOptions = {},
+  ): Promise<PushBlobResult & { blob: BlobFile }> {
+    const { signal } = opts;
+    const pushScopes = [repositoryScope(repo, 'pull,push')];
+    // Set by the writer's promise (an object: TypeScript does not see closures assign).
+    const writer: { final?: BlobFile; failed?: { err: unknown }; wake?: () => void } = {};
+    void growing.done.then(
+      (b) => {
+        writer.final = b;
+        writer.wake?.();
+      },
+      (err: unknown) => {
+        writer.failed = { err };
+        writer.wake?.();
+      },
+    );
+    const res = await this.call({
+      method: 'POST',
+      path: `/v2/${repo}/blobs/uploads/`,
+      scopes: pushScopes,
+      headers: { 'Content-Length': '0' },
+      signal,
+    });
+    res.discard();
+    if (res.status !== 202) throw await this.failure(res, 'start an upload');
+    let location = this.locationOf(res);
+    const min = Number(res.header('oci-chunk-min-length'));
+    const chunk = Math.max(1, opts.chunkSize ?? DEFAULT_CHUNK, Number.isFinite(min) ? min : 0);
+    let offset = 0;
+    let bytesSent = 0;
+    let resumedFrom = 0;
+    let key: string | undefined;
+    try {
+      for (;;) {
+        if (signal?.aborted) throw new CancelledError('upload cancelled');
+        if (writer.failed) throw writer.failed.err;
+        const final = writer.final;
+        if (final && key === undefined) {
+          const blob: BlobFile = final;
+          if ((await this.blobSize(repo, blob.digest, signal)) !== undefined) {
+            await this.dropUpload(location, pushScopes, signal);
+            opts.onProgress?.(blob.size, blob.size);
+            return { how: 'exists', bytesSent, resumedFrom: 0, blob };
+          }
+          key = uploadKey(this.registry, repo, blob.digest);
+          const saved = await opts.state?.load(key);
+          if (saved && saved !== location) {
+            const confirmed = await this.uploadOffset(saved, pushScopes, signal);
+            if (confirmed && confirmed.offset > offset && confirmed.offset <= blob.size) {
+              await this.dropUpload(location, pushScopes, signal);
+              location = confirmed.location;
+              offset = confirmed.offset;
+              resumedFrom = offset;
+            }
+          }
+          await opts.state?.save(key, location);
+        }
+        const available = final ? final.size : growing.written();
+        if (final ? offset >= final.size : available - offset < chunk) {
+          if (final) break;
+          // Woken when the writer finishes, else every 100 ms to look at its progress.
+          await new Promise<void>((r) => {
+            writer.wake = r;
+            setTimeout(r, 100);
+          });
+          continue;
+        }
+        const start = offset;
+        const end = Math.min(offset + chunk, available) - 1;
+        const r = await this.call({
+          method: 'PATCH',
+          url: location,
+          scopes: pushScopes,
+          headers: {
+            'Content-Type': 'application/octet-stream',
+            'Content-Length': String(end - start + 1),
+            'Content-Range': `${start}-${end}`,
+          },
+          body: () =>
+            createReadStream('', {
+              fd: growing.fd,
+              start,
+              end,
+              autoClose: false,
+              highWaterMark: 1 << 20,
+            }),
+          signal,
+        });
+        r.discard();
+        if (r.status === 416) {
+          const confirmed = await this.uploadOffset(location, pushScopes, signal);
+          if (!confirmed) throw await this.failure(r, `upload chunk ${start}-${end}`);
+          location = confirmed.location;
+          offset = confirmed.offset;
+          continue;
+        }
+        if (r.status !== 202) throw await this.failure(r, `upload chunk ${start}-${end}`);
+        location = this.locationOf(r);
+        offset = parseRange(r.header('range')) ?? end + 1;
+        bytesSent += end - start + 1;
+        if (key) await opts.state?.save(key, location);
+        opts.onProgress?.(offset, final?.size ?? available);
+      }
+    } finally {
+      closeSync(growing.fd);
+    }
+    const blob: BlobFile = writer.final!;
+    const done = new URL(location);
+    done.searchParams.set('digest', blob.digest);
+    const put = await this.call({
+      method: 'PUT',
+      url: done.href,
+      scopes: pushScopes,
+      headers: { 'Content-Length': '0', 'Content-Type': 'application/octet-stream' },
+      signal,
+    });
+    put.discard();
+    await opts.state?.clear(key!);
+    if (put.status !== 201) throw await this.failure(put, `finish upload of ${blob.digest}`);
+    const stored = put.header('docker-content-digest');
+    if (stored && stored !== blob.digest)
+      throw new SystemError(
+        'DigestMismatch',
+        `${this.registry} stored ${blob.digest} as ${stored}`,
+      );
+    return { how: 'uploaded', bytesSent, resumedFrom, blob };
+  }
+
+  /**
+   * Links a blob another repository of this registry has into `repo` (cross-repository
+   * mount), trying each of `from` in turn; false when none could (nothing is sent).
+   */
+  async mountBlob(
+    repo: string,
+    digest: string,
+    from: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    checkDigest(digest);
+    const pushScopes = [repositoryScope(repo, 'pull,push')];
+    for (const source of from) {
+      if (source === repo) continue;
+      const res = await this.call({
+        method: 'POST',
+        path: `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(source)}`,
+        scopes: [...pushScopes, repositoryScope(source, 'pull')],
+        headers: { 'Content-Length': '0' },
+        signal,
+      });
+      res.discard();
+      if (res.status === 201) return true;
+      // 202: the registry could not mount and opened an upload session instead.
+      if (res.status === 202) await this.dropUpload(this.locationOf(res), pushScopes, signal);
+      else if (res.status !== 404) throw await this.failure(res, `mount ${digest} from ${source}`);
+    }
+    return false;
+  }
+
+  /** Cancels an upload session (best effort: an abandoned one expires on the registry). */
+  private async dropUpload(
+    location: string,
+    scopes: string[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    try {
+      const r = await this.call({ method: 'DELETE', url: location, scopes, signal });
+      r.discard();
+    } catch (err) {
+      if (signal?.aborted) throw err;
+    }
+  }
+
   /** The offset an upload session has reached (`Range: 0-N` means N+1 bytes), or undefined when it is gone. */
   private async uploadOffset(
     location: string,
@@ -284,9 +477,41 @@ export class RegistryClient {
     dest: string,
     opts: { signal?: AbortSignal; onProgress?: ProgressFn; mode?: number } = {},
   ): Promise<void> {
+    const part = `${dest}.part`;
+    await this.streamBlob(
+      repo,
+      blob,
+      async (body, verified) => {
+        try {
+          await pipeline(body, createWriteStream(part, { mode: opts.mode ?? 0o644 }), {
+            signal: opts.signal,
+          });
+          verified();
+          await rename(part, dest);
+        } catch (err) {
+          await rm(part, { force: true });
+          throw err;
+        }
+      },
+      { ...opts, where: dirname(dest) },
+    );
+  }
+
+  /**
+   * Streams a blob to `consume`, counting and hashing it on the way: reading past its size
+   * fails the stream, and `verified()` — which `consume` must call once it has read the
+   * stream and before it keeps anything made from it — throws unless size and digest match;
+   * `received()` is the byte count so far. One pass from the network to whatever `consume`
+   * makes (e.g. a decompressed file).
+   */
+  async streamBlob(
+    repo: string,
+    blob: Pick<Descriptor, 'digest' | 'size'>,
+    consume: (body: Readable, verified: () => void, received: () => number) => Promise<void>,
+    opts: { signal?: AbortSignal; onProgress?: ProgressFn; where?: string } = {},
+  ): Promise<void> {
     const { signal } = opts;
     checkDigest(blob.digest);
-    const part = `${dest}.part`;
     const res = await this.call({
       method: 'GET',
       path: `/v2/${repo}/blobs/${blob.digest}`,
@@ -308,6 +533,7 @@ export class RegistryClient {
     let n = 0;
     let lastReport = 0;
     const verify = new Transform({
+      highWaterMark: 1 << 20,
       transform(chunk: Buffer, _enc, cb) {
         n += chunk.length;
         if (n > blob.size) {
@@ -322,10 +548,7 @@ export class RegistryClient {
         cb(null, chunk);
       },
     });
-    try {
-      await pipeline(res.body, verify, createWriteStream(part, { mode: opts.mode ?? 0o644 }), {
-        signal,
-      });
+    const verified = (): void => {
       if (n !== blob.size)
         throw new SystemError(
           'DigestMismatch',
@@ -344,11 +567,16 @@ export class RegistryClient {
             hint: 'the registry served corrupt content: nothing was kept; repair or re-push the blob',
           },
         );
-      await rename(part, dest);
+    };
+    try {
+      // Errors of the response reach whoever reads `verify`.
+      const body = pipelineCb(res.body, verify, () => undefined);
+      await consume(body, verified, () => n);
     } catch (err) {
       res.body.destroy();
-      await rm(part, { force: true });
       if (signal?.aborted) throw new CancelledError(`download of ${blob.digest} cancelled`);
+      if (isDiskFull(err))
+        throw diskFullError(err, `blob ${blob.digest}`, opts.where ?? 'the kiln home');
       if (err instanceof KilnError) throw err;
       throw new SystemError(
         'RegistryUnreachable',

@@ -10,14 +10,19 @@ import { randomBytes } from 'node:crypto';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import type { BuildUi } from '../core/events.js';
 import { openJournal } from '../core/journal-step.js';
+import type { SavedStateTransfer } from '../core/plugin.js';
 import { type RunStepsOptions, runSteps, type Step } from '../core/steps.js';
+import { diskFullError } from '../lib/errors.js';
 import { type ClientOptions, formatReference, type Reference } from '../registry/index.js';
 import type { PullState } from './state.js';
 import { connectRegistry } from './steps/connect-registry.js';
 import { createScratchDir } from './steps/create-scratch-dir.js';
 import { createWorkDirs } from './steps/create-work-dirs.js';
 import { downloadLayers } from './steps/download-layers.js';
+import { downloadState } from './steps/download-state.js';
 import { fetchManifest } from './steps/fetch-manifest.js';
+import { findState } from './steps/find-state.js';
+import { installState } from './steps/install-state.js';
 import { moveIntoPlace } from './steps/move-into-place.js';
 import { rebaseOverlays } from './steps/rebase-overlays.js';
 import { registerChain } from './steps/register-chain.js';
@@ -28,17 +33,24 @@ export const PULL_STEPS: readonly Step<PullState>[] = [
   connectRegistry,
   createScratchDir,
   fetchManifest,
+  findState,
   createWorkDirs,
   downloadLayers,
+  downloadState,
   moveIntoPlace,
   rebaseOverlays,
   registerChain,
+  installState,
 ];
 
 export interface PullOptions extends RunStepsOptions {
   catalog: CatalogApi;
   ref: Reference;
   clientOptions: ClientOptions;
+  /** Also fetch the image's saved VM state (pushed with `--with-state`) and install it. */
+  withState?: boolean;
+  /** How images of a builder carry a saved state (the builder plugin's `savedState`). */
+  stateTransfer?: (builder: string) => SavedStateTransfer | undefined;
   ui: BuildUi;
   signal: AbortSignal;
 }
@@ -53,6 +65,8 @@ export interface PullResult {
   bytes: number;
   /** The pulled image (the top of the chain). */
   image: ImageRecord;
+  /** The digest of the saved VM state installed with it (`withState`). */
+  stateDigest?: string;
 }
 
 /** Pulls `ref` into the catalog; returns its chain. */
@@ -66,9 +80,16 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
     clientOptions: opts.clientOptions,
     chain: [],
     bytesFetched: 0,
+    withState: opts.withState === true,
+    ...(opts.stateTransfer ? { stateTransfer: opts.stateTransfer } : {}),
   };
   ui.say(`Pulling ${formatReference(ref)}`);
-  await runSteps(PULL_STEPS, state, { signal: opts.signal, ui }, opts);
+  try {
+    await runSteps(PULL_STEPS, state, { signal: opts.signal, ui }, opts);
+  } catch (err) {
+    // Whichever write met the full disk (a blob, a layer, a qcow2 header, the catalog).
+    throw diskFullError(err, `the images of ${formatReference(ref)}`, catalog.home);
+  }
   const images = state.chain.map((c) => catalog.images.get(c.link.id)!);
   const top = images.at(-1)!;
   const fetched = state.chain.filter((c) => !c.present).length;
@@ -86,5 +107,6 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
     })),
     bytes: state.bytesFetched,
     image: top,
+    ...(state.stateInstalled ? { stateDigest: state.savedState!.digest } : {}),
   };
 }
