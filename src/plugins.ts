@@ -8,7 +8,7 @@ import { chrootBuilder } from './builders/chroot/builder.js';
 import { fileBuilder } from './builders/file/builder.js';
 import { nullBuilder } from './builders/null/builder.js';
 import { qemuBuilder } from './builders/qemu/builder.js';
-import type { Registry } from './core/plugin.js';
+import type { Registry, SavedStateTransfer } from './core/plugin.js';
 import { checksum } from './postprocessors/checksum.js';
 import { manifest } from './postprocessors/manifest.js';
 import { ansibleProvisioner } from './provisioners/ansible.js';
@@ -35,3 +35,9 @@ export const registry = {
   postProcessors: { manifest, checksum },
   dataSources: { 'amazon-ami': amazonAmiData },
 } satisfies Registry;
+
+/** How images a builder made carry a saved VM state between kiln homes, if they can. */
+export function savedStateOf(builder: string): SavedStateTransfer | undefined {
+  const builders: Registry['builders'] = registry.builders;
+  return Object.hasOwn(builders, builder) ? builders[builder]?.savedState : undefined;
+}

@@ -145,6 +145,41 @@ export interface BuilderPlugin<C = unknown> {
   ): Promise<Artifact | undefined>;
   /** Local files this config names whose content goes into the image (e.g. user data, a disk file). */
   inputs?(config: C): PluginInputs;
+  /** How the images this builder made carry a saved VM state to another kiln home, if they have one. */
+  readonly savedState?: SavedStateTransfer;
+}
+
+/** One file of a saved VM state on its way between kiln homes. */
+export interface SavedStateFile {
+  /** Its name in the state (a plain file name). */
+  name: string;
+  path: string;
+}
+
+/**
+ * A builder's saved VM states as files that travel (`kiln push --with-state`, `kiln pull
+ * --with-state`): what is in them and where it lives stays the builder's business; what
+ * names a path of one kiln home is made portable on the way out and local on the way in.
+ */
+export interface SavedStateTransfer {
+  /** Whether `image` has a saved state to send (cheap: checked before anything is sent). */
+  has(image: ImageRecord): boolean;
+  /**
+   * The saved state of `image` as self-contained files, made under `scratch` where they
+   * must differ from the stored ones (the caller removes `scratch`); undefined without one.
+   */
+  export(
+    image: ImageRecord,
+    scratch: string,
+    signal: AbortSignal,
+  ): Promise<SavedStateFile[] | undefined>;
+  /**
+   * Makes the files (as `export` made them, verified) the saved state of `image`, an image of
+   * this catalog; a state it already has that is usable is kept. Returns what was done, in
+   * words; a UserError when the files are not a state this builder can use. Never leaves a
+   * half-written state: it is complete or absent.
+   */
+  import(image: ImageRecord, files: SavedStateFile[], signal: AbortSignal): Promise<string>;
 }
 
 /** The local files and directories a provisioner uploads or runs: their content is an input of the image. */

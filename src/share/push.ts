@@ -5,11 +5,11 @@
  * file that is gone, a saved state asked for that was never saved.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { statSync } from 'node:fs';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import type { BuildUi } from '../core/events.js';
 import { openJournal } from '../core/journal-step.js';
+import type { SavedStateTransfer } from '../core/plugin.js';
 import { type RunStepsOptions, runSteps, type Step } from '../core/steps.js';
 import { UserError } from '../lib/errors.js';
 import { type ClientOptions, formatReference, type Reference } from '../registry/index.js';
@@ -31,9 +31,6 @@ export const PUSH_STEPS: readonly Step<PushState>[] = [
   pushState,
 ];
 
-/** Where a saved VM state of an image lives (builders/qemu/warm.ts writes it). */
-const STATE_DIR = 'warm';
-
 export interface PushOptions extends RunStepsOptions {
   catalog: CatalogApi;
   /** Image id, prefix, tag or name. */
@@ -42,6 +39,8 @@ export interface PushOptions extends RunStepsOptions {
   clientOptions: ClientOptions;
   /** Also push the image's saved VM state: the build VM's memory (explicit opt-in only). */
   withState: boolean;
+  /** How images of a builder carry a saved state (the builder plugin's `savedState`). */
+  stateTransfer?: (builder: string) => SavedStateTransfer | undefined;
   ui: BuildUi;
   signal: AbortSignal;
 }
@@ -103,8 +102,8 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
     );
   const image = catalog.images.resolve(opts.image);
   const chain = outgoing(catalog, image);
-  const stateDir = join(dirname(image.files[0]!), STATE_DIR);
-  if (opts.withState && !existsSync(join(stateDir, 'meta.json')))
+  const transfer = opts.withState ? opts.stateTransfer?.(image.builder) : undefined;
+  if (opts.withState && !transfer?.has(image))
     throw new UserError('NoSavedState', `image ${image.id} (${image.name}) has no saved VM state`, {
       hint: 'kiln saves one at the end of a build, never for a template with sensitive variables or with KILN_WARM=0; push without --with-state',
     });
@@ -116,7 +115,7 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
     clientOptions: opts.clientOptions,
     chain,
     withState: opts.withState,
-    ...(opts.withState ? { stateDir } : {}),
+    ...(transfer ? { stateTransfer: transfer } : {}),
     blobs: [],
   };
   ui.say(`Pushing ${image.id} (${chain.length} images) to ${formatReference(ref)}`);

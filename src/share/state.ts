@@ -5,12 +5,14 @@
  */
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import type { JournalState } from '../core/journal-step.js';
+import type { SavedStateFile, SavedStateTransfer } from '../core/plugin.js';
 import type {
   BuiltImage,
   ChainLink,
   ClientOptions,
   Reference,
   RegistryClient,
+  StateFile,
 } from '../registry/index.js';
 import type { PortableImage } from './portable.js';
 
@@ -54,8 +56,8 @@ export interface PushState extends RegistryState {
   chain: OutgoingImage[];
   /** Push the pushed image's saved VM state too (the caller's explicit choice). */
   withState: boolean;
-  /** The saved state's directory, checked before anything is sent. */
-  stateDir?: string;
+  /** The builder's way of sending the saved state, checked (it has one) before anything is sent. */
+  stateTransfer?: SavedStateTransfer;
   /** Set by push-layers: each image's layers, base first. */
   links?: ChainLink[];
   blobs: BlobOutcome[];
@@ -87,4 +89,17 @@ export interface PullState extends RegistryState {
   /** Set once the catalog owns the pulled images: cleanup must then keep their files. */
   registered?: boolean;
   images?: ImageRecord[];
+  /** Also fetch and install the image's saved VM state (`--with-state`). */
+  withState: boolean;
+  /** How images of a builder carry a saved state (the builder plugin's `savedState`). */
+  stateTransfer?: (builder: string) => SavedStateTransfer | undefined;
+  /** The state to fetch (find-state), and its verified files once downloaded (download-state). */
+  savedState?: {
+    digest: string;
+    files: StateFile[];
+    transfer: SavedStateTransfer;
+    local?: SavedStateFile[];
+  };
+  /** Set by install-state. */
+  stateInstalled?: boolean;
 }

@@ -43,6 +43,7 @@ import { shutdown } from './steps/shutdown.js';
 import { startHttp } from './steps/start-http-server.js';
 import { typeBootCommandStep } from './steps/type-boot-command.js';
 import { waitSsh } from './steps/wait-ssh.js';
+import { qemuSavedState } from './warm-transfer.js';
 
 /** The steps of a qemu build, in order (each removes what it made in its cleanup). */
 export const QEMU_STEPS: readonly Step<QemuState>[] = [
@@ -254,6 +255,8 @@ export const qemuBuilder: BuilderPlugin<QemuConfig> = {
   run: (config, ctx, hook) => runQemuBuild(config, ctx, hook),
 
   sourceImageKey: 'source_image',
+
+  savedState: qemuSavedState,
 
   sourceImage(config, catalog) {
     return config.source_image ? catalog.images.resolve(config.source_image) : undefined;

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
 import { BuildUi } from '../../core/events.js';
+import { savedStateOf } from '../../plugins.js';
 import { parseReference } from '../../registry/index.js';
 import { pushImage } from '../../share/index.js';
 import { withContext } from '../context.js';
@@ -36,7 +37,7 @@ export function registerPush(program: Command): void {
       async (ctx, image: string, refText: string, opts: PushOpts) => {
         const mode = ctx.mode;
         const ref = parseReference(refText);
-        const clientOptions = registryOptions(opts);
+        const clientOptions = registryOptions(opts, ctx.host.env);
         const ui = new BuildUi(ctx.ui({ progressOnly: true }), 'push');
         using catalog = Catalog.open();
         const r = await pushImage({
@@ -45,6 +46,7 @@ export function registerPush(program: Command): void {
           ref,
           clientOptions,
           withState: opts.withState === true,
+          stateTransfer: savedStateOf,
           ui,
           signal: ctx.signal,
           cleanupSignal: ctx.cleanupSignal,
