@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
+import { run } from '../src/lib/exec.js';
 import { KilnMedia, RegistryClient } from '../src/registry/index.js';
 import { kiln, startKiln } from './helpers/kiln.js';
 import {
@@ -220,6 +221,16 @@ describe('faults leave nothing behind', () => {
     expect(push.stderr).toMatch(/unreachable|connect|refused/i);
   });
 
+  it('pull --with-state of an image pushed without its state: refused before anything is fetched', async () => {
+    const home = await freshHome();
+    const r = await kiln(['pull', `${reg.registry}/kiln/tiny:1`, '--with-state'], { home, env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/kiln\/tiny:1 has no saved VM state/);
+    expect(r.stderr).toMatch(/--with-state/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expectNothingLeft(home);
+  });
+
   it('an unknown tag', async () => {
     const home = await freshHome();
     const r = await kiln(['pull', `${reg.registry}/kiln/tiny:nope`], { home, env });
@@ -368,5 +379,95 @@ describe('htpasswd over TLS with a self-signed CA', () => {
     const pull = await kiln(['pull', ref, ...ca], { home, env: good });
     expect(pull.code, pull.stderr).toBe(0);
     expect(pull.stdout.trim()).toBe(chain.child);
+  });
+
+  it('takes the CA file and the insecure setting from the environment too', async () => {
+    const ref = `${secure.registry}/kiln/secure-env:1`;
+    const good = {
+      DOCKER_CONFIG: await dockerConfig({
+        [secure.registry]: { username: TEST_USER, password: TEST_PASSWORD },
+      }),
+    };
+    homes.push(good.DOCKER_CONFIG);
+    const push = await kiln(['push', chain.child, ref], {
+      home: chain.home,
+      env: { ...good, KILN_REGISTRY_CA_FILE: secure.caFile! },
+    });
+    expect(push.code, push.stderr).toBe(0);
+
+    const home = await freshHome();
+    const missingCa = await kiln(['pull', ref], {
+      home,
+      env: { ...good, KILN_REGISTRY_CA_FILE: join(home, 'no-such-ca.pem') },
+    });
+    expect(missingCa.code).toBe(1);
+    expect(missingCa.stderr).toMatch(/KILN_REGISTRY_CA_FILE: .*no-such-ca\.pem does not exist/);
+    expectNothingLeft(home);
+
+    // Unverified TLS only when asked for: the flag, or the environment.
+    const viaEnv = await kiln(['pull', ref, '--output', 'json'], {
+      home,
+      env: { ...good, KILN_REGISTRY_INSECURE: '1' },
+    });
+    expect(viaEnv.code, viaEnv.stderr).toBe(0);
+    expect(json<PullJson>(viaEnv.stdout).image).toBe(chain.child);
+    const home2 = await freshHome();
+    const viaFlag = await kiln(['pull', ref, '--insecure'], { home: home2, env: good });
+    expect(viaFlag.code, viaFlag.stderr).toBe(0);
+  });
+});
+
+describe('plain HTTP to a registry that is not on loopback', () => {
+  it('is refused unless the insecure setting allows it', async () => {
+    // 0.0.0.0 reaches the registry on this machine, but is not a loopback name: kiln treats
+    // it as any other host.
+    const ref = `0.0.0.0:${reg.port}/kiln/tiny:1`;
+    const home = await freshHome();
+    const refused = await kiln(['pull', ref], { home, env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/plain HTTP to 0\.0\.0\.0:\d+ is not allowed/);
+    expect(refused.stderr).toMatch(/insecure/);
+    expectNothingLeft(home);
+    const allowed = await kiln(['pull', ref], {
+      home,
+      env: { ...env, KILN_REGISTRY_INSECURE: 'true' },
+    });
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stdout.trim()).toBe(chain.child);
+    const push = await kiln(
+      ['push', chain.child, `0.0.0.0:${reg.port}/kiln/tiny-insecure:1`, '--insecure'],
+      {
+        home: chain.home,
+        env,
+      },
+    );
+    expect(push.code, push.stderr).toBe(0);
+  });
+});
+
+describe('a full disk during a pull', () => {
+  it('fails with one clear error and leaves nothing in the catalog or on the file system', async () => {
+    // A kiln home on a 4 MiB tmpfs: the catalog fits, the 6 MiB base layer does not.
+    const home = await freshHome();
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'kiln-test-full', home]);
+    try {
+      const used = async () =>
+        Number((await run('df', ['--output=used', '-B1', home])).stdout.split('\n')[1]);
+      // The catalog as an empty home has it, before the pull.
+      expect(catalogState(home)).toEqual({ images: [], orphanedRuns: 0 });
+      const before = await used();
+      const r = await kiln(['pull', `${reg.registry}/kiln/tiny:1`], { home, env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/no space left on the file system of /);
+      expect(r.stderr).toMatch(/KILN_HOME/);
+      expect(r.stderr.match(/no space left/g)).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/cannot reach|unreachable|\n\s+at /i);
+      expectNothingLeft(home);
+      // No space leaks: what the failed pull wrote (MiBs) is gone; the catalog's WAL may
+      // have grown by a few pages of journal rows.
+      expect(await used()).toBeLessThan(before + (1 << 20));
+    } finally {
+      await run('umount', [home]);
+    }
   });
 });
