@@ -4,7 +4,7 @@
  * then on the catalog owns their files and create-work-dirs' cleanup keeps them.
  */
 import { join } from 'node:path';
-import { digestForRegistration } from '../../catalog/digest.js';
+import { digestForRegistration, rememberDigest } from '../../catalog/digest.js';
 import { unjournal } from '../../core/journal-step.js';
 import type { Step } from '../../core/steps.js';
 import { formatReference } from '../../registry/index.js';
@@ -22,8 +22,14 @@ export const registerChain: Step<PullState> = {
         join(c.final, c.record.disk),
         ...(c.link.files ?? []).map((f) => join(c.final, f.name)),
       ];
-      // The disk's own digest (its header names this home's parent): what a build checks.
-      const sha256 = await digestForRegistration(state.catalog.home, files[0]!, signal);
+      // The disk's own digest (its header names this home's parent): what a build checks. A
+      // root's disk was not rebased: its bytes are the layer's, whose digest was checked as
+      // it was written — no second read of the largest file.
+      let sha256: string;
+      if (c.record.parentId === null) {
+        sha256 = c.link.layer.diffId.replace(/^sha256:/, '');
+        rememberDigest(state.catalog.home, files[0]!, sha256);
+      } else sha256 = await digestForRegistration(state.catalog.home, files[0]!, signal);
       incoming.push({
         ...importImage(c.link.id, c.record, files, state.catalog.imagesDir, from),
         sha256,
