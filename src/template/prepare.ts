@@ -137,6 +137,8 @@ async function fetchSources(
     } catch {
       continue;
     }
+    // An id a fetch gave (a later build rendering the replaced variable) is local already.
+    if ([...done.values()].includes(text)) continue;
     if (!done.has(text)) done.set(text, await inp.fetchSource(text));
     const id = done.get(text);
     if (id === undefined) continue;
