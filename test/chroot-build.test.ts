@@ -172,7 +172,18 @@ describe('kiln-chroot builder', () => {
     rmSync(raw, { force: true });
 
     // It boots and serves.
-    const run = await kiln(home, ['run', id, '-p', '8080', '--wait-http', '/healthz', '--quiet']);
+    // A TCG boot on a loaded 2-core machine can take minutes: the test asserts no timing.
+    const run = await kiln(home, [
+      'run',
+      id,
+      '-p',
+      '8080',
+      '--wait-http',
+      '/healthz',
+      '--timeout',
+      '10m',
+      '--quiet',
+    ]);
     expect(run.code, run.output).toBe(0);
     const instance = run.stdout.trim();
     instances.push(instance);

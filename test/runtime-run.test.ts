@@ -54,6 +54,7 @@ describe('kiln run / ps / logs / stop', () => {
     catalog.close();
     const diskBefore = statSync(disk);
 
+    // A TCG boot on a loaded 2-core machine can take minutes: the test asserts no timing.
     const r = await kiln([
       'run',
       httpImage,
@@ -61,6 +62,8 @@ describe('kiln run / ps / logs / stop', () => {
       String(GUEST_PORT),
       '--wait-http',
       '/healthz',
+      '--timeout',
+      '10m',
       '--quiet',
     ]);
     expect(r.code, r.stderr).toBe(0);
