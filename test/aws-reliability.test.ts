@@ -350,9 +350,14 @@ describe('amazon-ebs with SSH and interrupts', () => {
   it('an interrupt while the AMI is being made removes the AMI and its snapshot too', async () => {
     const stop = new AbortController();
     const before = await ownedImagesAndSnapshots();
-    aws.proxy.onRequest = (action) => {
-      if (action === 'CopyImage') stop.abort();
-    };
+    // Interrupted once moto has made the copy, before its answer arrives (held by the proxy):
+    // the copy exists, kiln never learns its id. Reached by the proxy, never by timing: an
+    // abort on the request itself raced moto making the copy after kiln's cleanup had looked.
+    const copy = aws.proxy.inject({ action: 'CopyImage', hold: 'after' });
+    void copy.reached!.then(() => {
+      stop.abort();
+      copy.release!();
+    });
     const r = await runAmazonEbs(config({ ami_regions: ['us-west-2'] }), {
       kilnHome: home,
       signal: stop.signal,
