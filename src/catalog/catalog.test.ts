@@ -420,7 +420,7 @@ describe('read-only', () => {
 
   it('upgrades a catalog an older kiln wrote (its only write), and refuses a newer one', () => {
     catalog.database.pragma('user_version = 2');
-    catalog.database.exec('DROP TABLE deploy_history');
+    catalog.database.exec('DROP TABLE deploy_history; DROP TABLE action_cache');
     catalog.close();
     {
       using ro = Catalog.openReadOnly(home);

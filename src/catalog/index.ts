@@ -2,12 +2,14 @@
  * The local image catalog: one SQLite file at `<home>/catalog.db` shared by every kiln
  * process on the machine, opened once per command and disposed with `using`. The handle
  * exposes one object per concern over the same connection: `images` (with tags and
- * lineage), `instances`, `journal` (runs, for crash-safe cleanup) and `deployments`.
+ * lineage), `instances`, `journal` (runs, for crash-safe cleanup), `deployments` and `actions`
+ * (the pipeline's action cache).
  * A read-only handle creates nothing on disk and writes nothing, not even reconciliation.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { defaultKilnHome } from '../lib/paths.js';
+import { Actions } from './actions.js';
 import { CatalogDb, type Db, openDatabase, openDatabaseReadOnly, openEmptyDatabase } from './db.js';
 import { Deployments } from './deployments.js';
 import { isInside } from './fs-util.js';
@@ -22,6 +24,8 @@ export { sqliteVersion } from './db.js';
 export type { ImageNode } from './tree.js';
 export { imageForest } from './tree.js';
 export type {
+  ActionOutput,
+  ActionRecord,
   CatalogApi,
   DeploymentRecord,
   ImageRecord,
@@ -45,12 +49,14 @@ export class Catalog implements CatalogApi {
   readonly instances: Instances;
   readonly journal: Journal;
   readonly deployments: Deployments;
+  readonly actions: Actions;
 
   private constructor(private readonly h: CatalogDb) {
     this.journal = new Journal(h);
     this.images = new Images(h, this.journal);
     this.instances = new Instances(h);
     this.deployments = new Deployments(h);
+    this.actions = new Actions(h);
   }
 
   /**

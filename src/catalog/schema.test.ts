@@ -89,7 +89,7 @@ describe('migrations', () => {
     old.close();
 
     using catalog = Catalog.open(home);
-    expect(currentVersion(catalog.database)).toBe(3);
+    expect(currentVersion(catalog.database)).toBe(LATEST_VERSION);
     expect(catalog.deployments.list({ group: 'web-asg' })).toEqual([
       {
         id: 1,

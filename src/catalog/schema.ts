@@ -110,6 +110,22 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS deploy_history_group ON deploy_history(backend, group_name, id);
     `,
   },
+  {
+    version: 4,
+    description: 'action cache: pipeline commands whose inputs hashed to a run that passed',
+    sql: `
+      CREATE TABLE action_cache (
+        key         TEXT PRIMARY KEY,   -- sha256 of the step's declared inputs, command and env
+        step        TEXT NOT NULL,      -- unit_tests, integration_tests, package
+        pipeline    TEXT NOT NULL,      -- the pipeline file (absolute)
+        outputs     TEXT NOT NULL DEFAULT '[]', -- JSON [{path, sha256, size}]: what the run made
+        duration_ms INTEGER NOT NULL,
+        created_at  TEXT NOT NULL,
+        used_at     TEXT NOT NULL
+      );
+      CREATE INDEX action_cache_step ON action_cache(pipeline, step, used_at);
+    `,
+  },
 ];
 
 /** The schema version this build of kiln writes. */

@@ -171,6 +171,47 @@ export interface DeploymentsApi {
   list(filter?: { backend?: string; group?: string }): DeploymentRecord[];
 }
 
+/** A file a cached run made (the package step's artifact). */
+export interface ActionOutput {
+  /** As the pipeline file names it (relative to its directory). */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** A pipeline command step that passed, under the hash of its inputs. */
+export interface NewAction {
+  /** sha256 of the step's declared input files, its command(s) and the environment variables it names. */
+  key: string;
+  /** `unit_tests`, `integration_tests`, `package`. */
+  step: string;
+  /** The pipeline file (absolute). */
+  pipeline: string;
+  outputs?: ActionOutput[];
+  /** How long the run that passed took. */
+  durationMs: number;
+}
+
+export interface ActionRecord extends Required<NewAction> {
+  /** ISO 8601: when it passed. */
+  createdAt: string;
+  /** ISO 8601: when a run last skipped thanks to it (or `createdAt`). */
+  usedAt: string;
+}
+
+/** The action cache: command steps of the pipeline that passed, by the hash of their inputs. */
+export interface ActionsApi {
+  get(key: string): ActionRecord | undefined;
+  /** Records a passed run (only ever after a pass: a failure is never cached). */
+  record(action: NewAction): ActionRecord;
+  touch(key: string): void;
+  /** Forgets all but the `keep` most recently used keys of a step; returns the forgotten ones. */
+  prune(pipeline: string, step: string, keep: number): ActionRecord[];
+  /** Output digests that some record still names. */
+  outputDigests(): Set<string>;
+  list(): ActionRecord[];
+}
+
 /** An open catalog: one database handle and its concerns; dispose it (or `close()`) when done. */
 export interface CatalogApi extends Disposable {
   readonly home: string;
@@ -182,5 +223,6 @@ export interface CatalogApi extends Disposable {
   readonly instances: InstancesApi;
   readonly journal: JournalApi;
   readonly deployments: DeploymentsApi;
+  readonly actions: ActionsApi;
   close(): void;
 }

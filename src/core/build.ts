@@ -46,6 +46,12 @@ export interface RunBuildsOptions {
   noCache?: boolean;
   /** A cache shared between machines (a registry), asked when the catalog has no match. */
   remoteCache?: RemoteImageCache;
+  /**
+   * The caller knows that nothing will be built from the images of this run (a pipeline's
+   * releases): builders then keep nothing that only speeds up builds from them
+   * (`BuildContext.lastInChain`).
+   */
+  lastInChain?: boolean;
 }
 
 /**
@@ -250,6 +256,7 @@ async function runOne(
     },
     cleanupSignal: opts.cleanupSignal,
     onCleanupPending: (pending) => opts.tracker.pending(name, pending),
+    ...(opts.lastInChain ? { lastInChain: true } : {}),
   };
   const took = (): string => humanDuration(opts.clock() - start);
   let outcome: BuildOutcome;

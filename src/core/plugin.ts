@@ -62,6 +62,11 @@ export interface BuildContext extends PrepareContext {
   cleanupSignal?: AbortSignal;
   /** Pass to runSteps: lets a forced exit name the cleanups that did not run. */
   onCleanupPending?: (pending: string[]) => void;
+  /**
+   * Nothing will be built from this build's image (the caller knows: a pipeline's release):
+   * keep nothing that only serves builds from it, such as the qemu builder's own VM state.
+   */
+  lastInChain?: boolean;
 }
 
 /** The image a build starts from, found before its inputs are hashed (`BuilderPlugin.resolveSource`). */

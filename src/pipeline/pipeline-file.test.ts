@@ -6,7 +6,7 @@ import { Catalog } from '../catalog/index.js';
 import { MemoryUi } from '../core/events.js';
 import { Secrets } from '../core/secrets.js';
 import { registry } from '../plugins.js';
-import { loadPipeline, selectEnvironments } from './pipeline-file.js';
+import { commandSpecs, loadPipeline, selectEnvironments } from './pipeline-file.js';
 import { runPipeline } from './run-pipeline.js';
 
 let dir: string;
@@ -138,6 +138,46 @@ describe('loadPipeline', () => {
       loadPipeline(write('p.json', JSON.stringify({ ...good, environments: { dev: 'dev.json' } }))),
     );
     expect(e.details.join('\n')).toMatch(/environments\.dev: expected an object, found string/);
+  });
+
+  it('takes command steps with their inputs and variables, and normalises them', () => {
+    const p = loadPipeline(
+      write(
+        'kiln.pipeline.json',
+        JSON.stringify({
+          ...good,
+          unit_tests: { command: 'npm test', inputs: ['src', '!**/*.md'], env: ['CI'] },
+          integration_tests: ['a', 'b'],
+          package: { command: 'make', artifact: 'dist/x.deb', inputs: ['src'] },
+        }),
+      ),
+    );
+    expect(commandSpecs(p.config)).toEqual([
+      { name: 'unit_tests', commands: ['npm test'], inputs: ['src', '!**/*.md'], env: ['CI'] },
+      { name: 'integration_tests', commands: ['a', 'b'], env: [] },
+      { name: 'package', commands: ['make'], inputs: ['src'], env: [], artifact: 'dist/x.deb' },
+    ]);
+  });
+
+  it('refuses a variable name that is not one, and an unknown key of a command step', () => {
+    const e = errorOf(() =>
+      loadPipeline(
+        write(
+          'p.json',
+          JSON.stringify({
+            ...good,
+            package: { command: 'make', artifact: 'x', env: ['NOT-A-NAME'] },
+          }),
+        ),
+      ),
+    );
+    expect(e.details.join('\n')).toMatch(/package\.env\[0\]: not an environment variable name/);
+    const u = errorOf(() =>
+      loadPipeline(
+        write('p.json', JSON.stringify({ ...good, unit_tests: { command: 'x', input: ['src'] } })),
+      ),
+    );
+    expect(u.details.join('\n')).toMatch(/unit_tests/);
   });
 
   it('selects environments and names unknown ones', () => {

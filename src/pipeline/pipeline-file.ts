@@ -18,6 +18,25 @@ export const PIPELINE_FILE = 'kiln.pipeline.json';
 const commands = z.union([z.string(), z.array(z.string())]);
 const vars = z.record(z.string(), z.string());
 
+/**
+ * What a command step reads, for the action cache: a step whose inputs hash to a run that
+ * passed is skipped (`--no-cache` runs it anyway). A step that declares no `inputs` always runs.
+ */
+const cacheKeys = {
+  /**
+   * Files and globs (`src/**`; `!` excludes), relative to the pipeline file; a directory
+   * means everything under it. Their contents, with the command(s), make the step's key.
+   */
+  inputs: z.array(z.string().min(1)).optional(),
+  /** Environment variables the commands read: their values are part of the key. */
+  env: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'))
+    .optional(),
+};
+
+/** A command step: its command(s), or an object with the command(s) and what it reads. */
+const commandStep = z.union([commands, z.strictObject({ command: commands, ...cacheKeys })]);
+
 const templateStep = {
   /** Packer JSON template, relative to the pipeline file. */
   template: z.string(),
@@ -29,10 +48,13 @@ const templateStep = {
 
 export const pipelineSchema = z.strictObject({
   /** Commands run with `sh -c` in the pipeline file's directory, in order. */
-  unit_tests: commands.optional(),
-  integration_tests: commands.optional(),
-  /** The package step: its command and the file it must produce. */
-  package: z.strictObject({ command: commands, artifact: z.string() }).optional(),
+  unit_tests: commandStep.optional(),
+  integration_tests: commandStep.optional(),
+  /**
+   * The package step: its command and the file it must produce (kept by the action cache
+   * with its sha256, so a skipped package step still leaves it in place).
+   */
+  package: z.strictObject({ command: commands, artifact: z.string(), ...cacheKeys }).optional(),
   /** The build image's template. */
   build: z.strictObject(templateStep),
   /** The release template, and the variable that receives the build image's id. */
@@ -94,6 +116,48 @@ export const pipelineSchema = z.strictObject({
 });
 
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
+
+/** The steps that run commands (and may be skipped by the action cache). */
+export type CommandStepName = 'unit_tests' | 'integration_tests' | 'package';
+
+/** A command step, normalised: what runs, what it reads, what it makes. */
+export interface CommandSpec {
+  name: CommandStepName;
+  commands: string[];
+  /** Declared inputs (patterns as written); undefined: not cacheable, it always runs. */
+  inputs?: string[];
+  /** Environment variable names whose values are part of the key. */
+  env: string[];
+  /** The package's artifact, relative to the pipeline file. */
+  artifact?: string;
+}
+
+/** The command steps of a pipeline file, in order (absent ones left out). */
+export function commandSpecs(c: PipelineConfig): CommandSpec[] {
+  const specs: CommandSpec[] = [];
+  const list = (x: string | string[]) => (typeof x === 'string' ? [x] : x);
+  for (const name of ['unit_tests', 'integration_tests'] as const) {
+    const v = c[name];
+    if (v === undefined) continue;
+    if (typeof v === 'string' || Array.isArray(v)) specs.push({ name, commands: list(v), env: [] });
+    else
+      specs.push({
+        name,
+        commands: list(v.command),
+        ...(v.inputs ? { inputs: v.inputs } : {}),
+        env: v.env ?? [],
+      });
+  }
+  if (c.package)
+    specs.push({
+      name: 'package',
+      commands: list(c.package.command),
+      ...(c.package.inputs ? { inputs: c.package.inputs } : {}),
+      env: c.package.env ?? [],
+      artifact: c.package.artifact,
+    });
+  return specs;
+}
 
 export interface Environment {
   name: string;

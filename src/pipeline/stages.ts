@@ -13,8 +13,9 @@ import { CancelledError, formatError, KilnError, UserError } from '../lib/errors
 import { run } from '../lib/exec.js';
 import { loadTemplate, render } from '../template/index.js';
 import type { LoadedTemplate } from '../template/types.js';
+import { actionKey, checkOutput, keepOutput, recordPass } from './action-cache.js';
 import { deployRelease } from './deploy-step.js';
-import type { Pipeline } from './pipeline-file.js';
+import { type CommandStepName, commandSpecs } from './pipeline-file.js';
 import { smokeTest } from './smoke-test.js';
 import {
   type PipelineRow,
@@ -28,9 +29,9 @@ import { StepUi } from './step-ui.js';
 
 /** The pipeline's steps, in order; the first failure stops it (its row says why). */
 export const PIPELINE_STEPS: readonly Step<PipelineState>[] = [
-  commandStep('unit_tests', (c) => c.unit_tests),
-  commandStep('integration_tests', (c) => c.integration_tests),
-  packageStep(),
+  commandStep('unit_tests'),
+  commandStep('integration_tests'),
+  commandStep('package'),
   rowStep('build', undefined, async (state, ctx) => {
     const { pipeline: p, opts } = state;
     const c = p.config;
@@ -149,16 +150,55 @@ function rowStep(
   };
 }
 
-/** unit_tests, integration_tests, package: the pipeline file's commands, in its directory. */
-function commandStep(
-  name: StepName,
-  cmds: (c: Pipeline['config']) => string | string[] | undefined,
-): Step<PipelineState> {
+/**
+ * unit_tests, integration_tests, package: the pipeline file's commands, in its directory.
+ * A step that declares its inputs is skipped when they hash to a run that passed
+ * (action-cache.ts); the package step's artifact must then be in place (verified, or
+ * restored from kiln's copy), else the step runs. A pass is recorded after it passed, also
+ * under `--no-cache` (which only stops the skipping).
+ */
+function commandStep(name: CommandStepName): Step<PipelineState> {
   const step = rowStep(name, undefined, async (state, { signal }) => {
     const { pipeline: p, opts } = state;
+    const spec = commandSpecs(p.config).find((s) => s.name === name)!;
     const ui = new StepUi(opts.ui, name);
-    const list = cmds(p.config)!;
-    for (const cmd of typeof list === 'string' ? [list] : list) {
+    const env = opts.env ?? process.env;
+    const artifact = spec.artifact ? resolve(p.dir, spec.artifact) : undefined;
+    const { catalog } = opts;
+
+    let key: string | undefined;
+    if (spec.inputs) {
+      const k = await actionKey({ ...spec, inputs: spec.inputs }, p.dir, env);
+      key = k.key;
+      for (const u of k.unmatched) ui.build.say(`Warning: input "${u}" matches no file`);
+      const hit = opts.noCache ? undefined : catalog.actions.get(key);
+      if (opts.noCache) ui.build.message('--no-cache: running it whatever its inputs');
+      else if (!hit)
+        ui.build.message(
+          `${k.files} input file(s) hash to ${key.slice(0, 12)}: no run passed with them`,
+        );
+      if (hit) {
+        const checks = [];
+        for (const out of hit.outputs)
+          checks.push(await checkOutput(catalog.home, p.dir, out, signal));
+        const bad = checks.find((c) => c.state === 'changed' || c.state === 'lost');
+        if (bad && 'why' in bad) ui.build.say(`${bad.why}: running the step again`);
+        else {
+          catalog.actions.touch(key);
+          const restored = checks.some((c) => c.state === 'restored');
+          const message = `inputs unchanged (${k.files} files, key ${key.slice(0, 12)}) since the run that passed at ${hit.createdAt}${
+            artifact
+              ? `; ${spec.artifact} ${restored ? 'restored from kiln’s copy' : 'verified'}`
+              : ''
+          }`;
+          ui.build.say(`skipped: ${message}`);
+          return { outcome: 'skipped', message, ...(artifact ? { image: artifact } : {}) };
+        }
+      }
+    } else ui.build.message('no inputs declared: it runs every time');
+
+    const start = performance.now();
+    for (const cmd of spec.commands) {
       ui.build.say(`$ ${cmd}`);
       const r = await run('sh', ['-c', cmd], {
         cwd: p.dir,
@@ -176,33 +216,27 @@ function commandStep(
           `\`${cmd}\` ${r.signal ? `was killed by ${r.signal}` : `exited with status ${r.exitCode}`}`,
         );
     }
-    return { outcome: 'passed' };
+    if (artifact && !existsSync(artifact))
+      throw new StepFailed(name, undefined, `the package command did not produce ${artifact}`);
+    if (key) {
+      const outputs = artifact
+        ? [await keepOutput(catalog.home, spec.artifact!, artifact, signal)]
+        : [];
+      recordPass(catalog, {
+        key,
+        step: name,
+        pipeline: p.file,
+        outputs,
+        durationMs: performance.now() - start,
+      });
+    }
+    return { outcome: 'passed', ...(artifact ? { image: artifact } : {}) };
   });
   return {
     name,
     async run(state, ctx) {
-      if (cmds(state.pipeline.config) !== undefined) await step.run(state, ctx);
-    },
-  };
-}
-
-/** The package command, then its artifact must exist (its row names the file). */
-function packageStep(): Step<PipelineState> {
-  const command = commandStep('package', (c) => c.package?.command);
-  return {
-    name: 'package',
-    async run(state, ctx) {
-      const pkg = state.pipeline.config.package;
-      if (!pkg) return;
-      const artifact = resolve(state.pipeline.dir, pkg.artifact);
-      await command.run(state, ctx);
-      const last = state.rows.at(-1)!;
-      if (!existsSync(artifact)) {
-        last.outcome = 'failed';
-        last.message = `the package command did not produce ${artifact}`;
-        throw new StepFailed('package', undefined, last.message);
-      }
-      last.image = artifact;
+      if (commandSpecs(state.pipeline.config).some((s) => s.name === name))
+        await step.run(state, ctx);
     },
   };
 }
@@ -224,7 +258,8 @@ function releaseStep(r: Release): Step<PipelineState> {
       ],
       varFiles: [...(c.release.var_files ?? []).map((f) => resolve(p.dir, f)), ...r.env.varFiles],
     });
-    const image = await buildOne(loaded, ui, opts, ctx);
+    // Nothing in the pipeline builds from a release: its builder keeps no VM state for that.
+    const image = await buildOne(loaded, ui, opts, ctx, { lastInChain: true });
     r.image = image.id;
     r.variables = loaded.variables;
     return { outcome: image.reused ? 'reused' : 'built', image: image.id };
@@ -316,6 +351,7 @@ async function buildOne(
   ui: StepUi,
   opts: RunPipelineOptions,
   { signal, nested }: StepContext,
+  extra: { lastInChain?: boolean } = {},
 ): Promise<{ id: string; reused: boolean }> {
   if (loaded.builds.length !== 1)
     throw new UserError(
@@ -332,6 +368,7 @@ async function buildOne(
     ...(nested?.cleanupSignal ? { cleanupSignal: nested.cleanupSignal } : {}),
     ...(opts.noCache ? { noCache: true } : {}),
     ...(opts.remoteCache ? { remoteCache: opts.remoteCache } : {}),
+    ...(extra.lastInChain ? { lastInChain: true } : {}),
   });
   if (result.cancelled) throw new CancelledError('pipeline cancelled');
   const outcome = result.builds[0];

@@ -20,7 +20,8 @@ export type StepName =
 
 /**
  * What happened in a step: `built`/`reused` for images, `tested`, `deployed`, `passed` for
- * commands; `cancelled` when another step running beside it failed first.
+ * commands; `skipped` for a command whose inputs hash to a run that passed (or a deploy of
+ * an environment not released); `cancelled` when another step running beside it failed first.
  */
 export type StepOutcome =
   | 'passed'
@@ -59,7 +60,10 @@ export interface RunPipelineOptions extends RunStepsOptions {
   registry: Registry;
   /** The command's open catalog: every build, test and deploy of the run records into it. */
   catalog: CatalogApi;
-  /** Build every image even when its inputs are unchanged; smoke-test every release again. */
+  /**
+   * Run every command step, build every image even when its inputs are unchanged, smoke-test
+   * every release again (passes are still recorded for the next run).
+   */
   noCache?: boolean;
   /** The build cache shared between machines (the pipeline file's `registry_cache`). */
   remoteCache?: RemoteImageCache;
@@ -70,7 +74,7 @@ export interface RunPipelineOptions extends RunStepsOptions {
   signal?: AbortSignal;
   /** Told each row as soon as it is known (for streaming output). */
   onRow?: (row: PipelineRow) => void;
-  /** Environment of the test/package commands (default: process.env). */
+  /** Environment of the test/package commands, and where their `env` keys are read (default: process.env). */
   env?: NodeJS.ProcessEnv;
 }
 

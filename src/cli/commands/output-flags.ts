@@ -24,6 +24,7 @@ const MACHINE_READABLE = new Set([
   'base',
   'images import',
   'deploy aws',
+  'pipeline',
 ]);
 
 /**

@@ -1,7 +1,8 @@
 /**
  * `kiln pipeline [FILE]`: runs a pipeline file's six steps. Progress goes to stderr, named
  * after each step; stdout gets the summary table (step, environment, image, result, time),
- * or with `--output json` one JSON object per row and a last `summary` object. Exit 1 when
+ * or with `--output json` one JSON object per row and a last `summary` object, or with
+ * `-machine-readable` one `pipeline-step` record per row and a `pipeline-summary`. Exit 1 when
  * a step fails, naming it and why.
  */
 import { resolve } from 'node:path';
@@ -20,6 +21,7 @@ import {
   sourceFetcher,
 } from '../../share/index.js';
 import { formatTable } from '../../ui/format.js';
+import { escapeField } from '../../ui/machine-readable.js';
 import { withContext } from '../context.js';
 import { onErrorOption } from '../options.js';
 import {
@@ -40,7 +42,10 @@ const HELP_AFTER = `
 Steps, in order (each optional but build and release):
   unit_tests, integration_tests, package, build, release (one per environment, at once),
   smoke_test (boots each release and checks it over HTTP), deploy (one environment).
-  An image whose inputs did not change is reused, not rebuilt; --no-cache rebuilds.
+  An image whose inputs did not change is reused, not rebuilt. A command step that declares
+  its inputs ({"command": …, "inputs": [globs], "env": [names]}) is skipped when they hash
+  to a run that passed (the package's artifact is verified, or restored). --no-cache runs
+  and rebuilds everything.
 
 Examples:
   kiln pipeline                                  # ./${PIPELINE_FILE}
@@ -55,7 +60,10 @@ export function registerPipeline(program: Command): void {
     .description('run a pipeline file: tests, package, build, releases, smoke tests, deploy')
     .argument('[file]', 'pipeline file', PIPELINE_FILE)
     .option('--env <names>', 'release only these environments (comma-separated)')
-    .option('--no-cache', 'build every image even when its inputs are unchanged')
+    .option(
+      '--no-cache',
+      'run every step even when its inputs are unchanged (commands, builds, smoke tests)',
+    )
     .option('--output <format>', 'json: one JSON object per row on stdout')
     .option('--parallel <n>', `releases at once (default here: ${defaultParallelism()})`)
     .option(
@@ -68,8 +76,9 @@ export function registerPipeline(program: Command): void {
       { name: 'the pipeline' },
       async (ctx, file: string, _o: PipelineFlags, command: Command) => {
         const opts = command.optsWithGlobals<PipelineFlags>();
-        // --output json is for the rows: progress stays human lines on stderr.
+        // --output json and -machine-readable are for the rows: progress stays human lines on stderr.
         const json = ctx.mode === 'json';
+        const machine = ctx.mode === 'machine-readable';
         const onError = onErrorOption(opts.onError);
         let parallel: number | undefined;
         if (opts.parallel !== undefined) {
@@ -132,8 +141,13 @@ export function registerPipeline(program: Command): void {
           onCleanupPending: ctx.pendingCleanups('pipeline'),
           ...(onError ? { onError } : {}),
           ...(json ? { onRow: (row) => ctx.out(`${JSON.stringify(jsonRow(row))}\n`) } : {}),
+          ...(machine ? { onRow: (row) => ctx.out(machineRow(row)) } : {}),
         });
-        if (json) {
+        if (machine) {
+          ctx.out(
+            `${Math.floor(Date.now() / 1000)},,pipeline-summary,${result.ok ? 'ok' : 'failed'}\n`,
+          );
+        } else if (json) {
           ctx.out(
             `${JSON.stringify({ type: 'summary', ok: result.ok, ...(result.failure ? { failure: result.failure } : {}) })}\n`,
           );
@@ -150,6 +164,21 @@ export function registerPipeline(program: Command): void {
       },
     ),
   );
+}
+
+/**
+ * One row as a machine-readable record, in Packer's shape (`time,target,type,data…`):
+ * `time,<step>,pipeline-step,<environment>,<result>,<image or file>,<ms>,<message>`.
+ */
+export function machineRow(row: PipelineRow, now = Date.now()): string {
+  const fields = [
+    row.environment ?? '',
+    row.outcome,
+    row.image ?? '',
+    String(Math.round(row.durationMs)),
+    row.message ?? '',
+  ].map(escapeField);
+  return `${Math.floor(now / 1000)},${row.step},pipeline-step,${fields.join(',')}\n`;
 }
 
 function jsonRow(row: PipelineRow) {
