@@ -42,6 +42,30 @@ describe('images inspect', () => {
   });
 });
 
+describe('images ls and saved VM states', () => {
+  it('counts an image’s state in its SIZE, totals the states against the budget, and gives it in --json', async () => {
+    const warm = join(dirname(c.dev.files[0]!), 'warm');
+    mkdirSync(warm);
+    writeFileSync(join(warm, 'meta.json'), '{}');
+    writeFileSync(join(warm, 'state.zst'), Buffer.alloc(300_000, 7));
+    const r = await run(['images', 'ls'], { home: c.home, env: { KILN_WARM_BUDGET: '1G' } });
+    expect(r.code, r.stderr).toBe(0);
+    const devLine = r.stdout.split('\n').find((l) => l.startsWith(c.dev.id))!;
+    expect(devLine).toMatch(/\s[\d.]+kB \(\+3\d\dkB state\)\s/);
+    const buildLine = r.stdout.split('\n').find((l) => l.startsWith(c.build.id))!;
+    expect(buildLine).not.toMatch(/state/);
+    expect(r.stderr).toMatch(
+      /saved VM states \(warm starts\): 1, 3\d\dkB of the 1.07GB budget \(KILN_WARM_BUDGET\)/,
+    );
+    const json = JSON.parse((await kiln('images', 'ls', '--json')).stdout) as Array<{
+      id: string;
+      warmState: { path: string; sizeBytes: number } | null;
+    }>;
+    expect(json.find((i) => i.id === c.dev.id)!.warmState).toMatchObject({ path: warm });
+    expect(json.find((i) => i.id === c.build.id)!.warmState).toBeNull();
+  });
+});
+
 describe('images ls --filter', () => {
   const ids = async (...filters: string[]) => {
     const r = await kiln('images', 'ls', '-q', ...filters.flatMap((f) => ['--filter', f]));

@@ -10,6 +10,7 @@
 import {
   appendFileSync,
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   rmSync,
@@ -18,7 +19,7 @@ import {
 } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
 import { listInstanceStatuses, stopInstance } from '../src/runtime/index.js';
@@ -193,6 +194,14 @@ describe('kiln pipeline on examples/hello-web', () => {
     // Releases are children of this run's build image, which is a child of the base.
     const catalog = Catalog.open(HOME);
     try {
+      // Nothing in the pipeline builds from a release: no saved VM state for one; the build
+      // image keeps its own (the releases resumed it).
+      const warmOf = (id: string) =>
+        existsSync(join(dirname(catalog.images.get(id)!.files[0]!), 'warm', 'meta.json'));
+      expect(warmOf(row(first, 'build').image!)).toBe(true);
+      for (const env of ['dev', 'prod'])
+        expect(warmOf(row(first, 'release', env).image!)).toBe(false);
+      expect(first.stderr).toMatch(/nothing will be built from it \(a pipeline’s release\)/);
       const lineage = catalog.images.lineage(row(first, 'release', 'prod').image!).map((i) => i.id);
       expect(lineage.slice(0, 2)).toEqual([
         row(first, 'release', 'prod').image,

@@ -182,6 +182,39 @@ describe('warm starts', () => {
     for (const k of [k1, k2]) expect(readdirSync(k.tmp)).toEqual([]);
   });
 
+  it('over KILN_WARM_BUDGET, a build evicts the other states but not the one it resumed; a bad budget stops it before any VM', async () => {
+    const warmOf = (id: string) => join(dirname(diskOf(id)), 'warm');
+    const others = () => {
+      const c = Catalog.open(HOME);
+      try {
+        return c.images
+          .list()
+          .filter((i) => i.id !== parent && existsSync(join(dirname(i.files[0]!), 'warm')))
+          .map((i) => i.id);
+      } finally {
+        c.close();
+      }
+    };
+    expect(others().length).toBeGreaterThan(0);
+    const h = await build(template('h', parent, ['true']), { KILN_WARM_BUDGET: '1' });
+    expect(h.out).toMatch(restored);
+    expect(h.out).toMatch(/evicted the saved VM state of img-[0-9a-f]{17} .*KILN_WARM_BUDGET/);
+    // The state h resumed was in use while h trimmed: kept, above the budget. Every other
+    // state went, h's own included (the least recently used go first; it was the newest).
+    expect(existsSync(join(warmOf(parent), 'meta.json'))).toBe(true);
+    expect(others()).toEqual([]);
+    expect(existsSync(warmOf(h.id))).toBe(false);
+
+    const saved = { ...process.env };
+    process.env.KILN_WARM_BUDGET = 'lots';
+    const k = startKiln(['build', '--no-cache', template('j', parent, ['true'])]);
+    process.env = saved;
+    const r = await k.exit;
+    expect(r.code).toBe(1);
+    expect(k.output()).toMatch(/KILN_WARM_BUDGET="lots" is not a size/);
+    expect(k.output()).not.toMatch(/Starting VM/);
+  });
+
   it('removing an image removes its saved state', () => {
     const disk = diskOf(parent);
     const c = Catalog.open(HOME);

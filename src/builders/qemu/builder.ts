@@ -7,6 +7,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { warmBudget } from '../../catalog/warm-states.js';
 import type {
   Artifact,
   BuildContext,
@@ -41,6 +42,7 @@ import { runVm } from './steps/run-vm.js';
 import { saveOwnWarm, saveSourceWarm } from './steps/save-warm.js';
 import { shutdown } from './steps/shutdown.js';
 import { startHttp } from './steps/start-http-server.js';
+import { trimWarm } from './steps/trim-warm.js';
 import { typeBootCommandStep } from './steps/type-boot-command.js';
 import { waitSsh } from './steps/wait-ssh.js';
 import { qemuSavedState } from './warm-transfer.js';
@@ -64,6 +66,7 @@ export const QEMU_STEPS: readonly Step<QemuState>[] = [
   shutdown,
   finishDisk,
   registerImage,
+  trimWarm,
 ];
 
 const IGNORED_KEYS = [
@@ -121,6 +124,13 @@ export async function prepareQemu(config: QemuConfig, ctx: PrepareContext): Prom
     errors.push(...installerProblems(config));
   }
   errors.push(...bootProblems(config));
+  // Read before any VM starts: a budget kiln cannot read must not surface after the build.
+  try {
+    warmBudget();
+  } catch (err) {
+    const e = err as UserError;
+    errors.push({ message: `${e.message}; ${e.hint}` });
+  }
   if (config.ssh_private_key_file && !existsSync(resolve(config.ssh_private_key_file))) {
     errors.push({
       key: 'ssh_private_key_file',

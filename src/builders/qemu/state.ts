@@ -61,6 +61,8 @@ export interface QemuState {
   vmCredentials?: Record<string, string>;
   /** The source's warm state the VM is restored from (undefined: it boots). */
   warmFrom?: WarmSource;
+  /** Takes away the mark that keeps `warmFrom` from eviction while this build runs. */
+  releaseWarm?: () => void;
   /** Disk layers frozen with a saved VM state, oldest first (the VM writes to `disk`). */
   frozen: Array<{ kind: 'source' | 'own'; layer: string; stateFile: string; saved: boolean }>;
   /** The template has sensitive values: they may be in the guest's RAM, which must then not be saved. */

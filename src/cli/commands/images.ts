@@ -2,10 +2,15 @@
  * `kiln images ls|inspect|rm|tag|untag|tree`: the local catalog from the command line.
  * Results go to stdout (tables, ids, JSON); warnings go to stderr.
  */
-import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { filterImages, parseImageFilters } from '../../catalog/image-filter.js';
 import { Catalog, type ImageNode, type ImageRecord, imageForest } from '../../catalog/index.js';
+import {
+  listWarmStates,
+  WARM_BUDGET_ENV,
+  warmBudget,
+  warmDirOf,
+} from '../../catalog/warm-states.js';
 import { diskUsage } from '../../lib/disk-usage.js';
 import { UserError } from '../../lib/errors.js';
 import { pruneImages } from '../../pipeline/prune.js';
@@ -39,9 +44,30 @@ export function registerImages(program: Command): void {
       const list = filterImages(catalog.images.list(), filters, (ref) =>
         catalog.images.resolve(ref),
       ).reverse();
-      if (ctx.mode === 'json') return ctx.out(`${JSON.stringify(list, null, 2)}\n`);
       if (opts.quiet) return ctx.out(list.map((i) => `${i.id}\n`).join(''));
-      ctx.out(imagesTable(list, new Date()));
+      const states = listWarmStates(catalog);
+      const warm = new Map(states.map((s) => [s.imageId, s.sizeBytes]));
+      if (ctx.mode === 'json')
+        return ctx.out(
+          `${JSON.stringify(
+            list.map((i) => ({ ...i, warmState: warmStateOf(catalog, i) })),
+            null,
+            2,
+          )}\n`,
+        );
+      ctx.out(imagesTable(list, new Date(), warm));
+      if (states.length > 0) {
+        const total = states.reduce((n, s) => n + s.sizeBytes, 0);
+        let budget: string;
+        try {
+          budget = `of the ${humanSize(warmBudget(ctx.host.env))} budget`;
+        } catch {
+          budget = `(${WARM_BUDGET_ENV} is not a size)`;
+        }
+        ctx.err(
+          `saved VM states (warm starts): ${states.length}, ${humanSize(total)} ${budget} (${WARM_BUDGET_ENV}); the SIZE column counts them as "+… state"\n`,
+        );
+      }
       const strays = catalog.strayPaths();
       if (strays.length > 0) {
         ctx.err(
@@ -76,7 +102,7 @@ export function registerImages(program: Command): void {
       const found = refs.map((r) => catalog.images.resolve(r));
       const detailed = found.map((image) => ({
         ...image,
-        warmState: warmStateOf(image),
+        warmState: warmStateOf(catalog, image),
         lineage: catalog.images.lineage(image.id).map((i) => i.id),
         children: catalog.images.children(image.id).map((i) => i.id),
       }));
@@ -366,12 +392,13 @@ function refuseMovingSourceTag(catalog: Catalog, image: ImageRecord, tag: string
 }
 
 /** The VM state saved beside an image's disk (a warm start), and its size on disk; null when there is none. */
-function warmStateOf(image: ImageRecord): { path: string; sizeBytes: number } | null {
-  const disk = image.files[0];
-  if (!disk) return null;
-  const path = join(dirname(disk), 'warm');
-  const sizeBytes = diskUsage(path);
-  return sizeBytes === undefined ? null : { path, sizeBytes };
+function warmStateOf(
+  catalog: Catalog,
+  image: ImageRecord,
+): { path: string; sizeBytes: number } | null {
+  const path = warmDirOf(catalog, image);
+  const sizeBytes = path === undefined ? undefined : diskUsage(path);
+  return path === undefined || sizeBytes === undefined ? null : { path, sizeBytes };
 }
 
 /** An action of `kiln images …` with the catalog open for its duration. */
@@ -395,8 +422,15 @@ function amiRegions(image: ImageRecord): Record<string, string> | undefined {
   return meta.regions ?? { [meta.region ?? 'us-east-1']: image.id };
 }
 
-/** The `ls` table, docker-style: columns padded to their widest cell, three spaces apart. */
-export function imagesTable(images: readonly ImageRecord[], now: Date): string {
+/**
+ * The `ls` table, docker-style: columns padded to their widest cell, three spaces apart. An
+ * image's saved VM state (`warm`: bytes by image id) shows in its SIZE as `+… state`.
+ */
+export function imagesTable(
+  images: readonly ImageRecord[],
+  now: Date,
+  warm: ReadonlyMap<string, number> = new Map(),
+): string {
   const showStatus = images.some((i) => i.status !== 'ready');
   const header = [
     'ID',
@@ -413,7 +447,7 @@ export function imagesTable(images: readonly ImageRecord[], now: Date): string {
     i.name,
     i.builder,
     i.parentId ?? '-',
-    humanSize(i.sizeBytes),
+    humanSize(i.sizeBytes) + (warm.has(i.id) ? ` (+${humanSize(warm.get(i.id)!)} state)` : ''),
     timeAgo(new Date(i.createdAt), now),
     i.tags.join(',') || '-',
     ...(showStatus ? [i.status] : []),

@@ -8,6 +8,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isInside } from '../../../catalog/fs-util.js';
+import { markWarmInUse } from '../../../catalog/warm-states.js';
 import type { Step } from '../../../core/steps.js';
 import { haveCommand } from '../../../lib/exec.js';
 import { DEFAULT_INSTALL_DISK_SIZE, parseDiskSize } from '../config.js';
@@ -86,7 +87,11 @@ export const createDisk: Step<QemuState> = {
       state.warmSpec = spec;
       const warm = await findWarm(dirname(src.file), spec, c.ssh_username!);
       if (typeof warm === 'string') ui.message(`booting the VM: ${warm}`);
-      else state.warmFrom = warm;
+      else {
+        state.warmFrom = warm;
+        // Kept from eviction (catalog/warm-states.ts) until this build is over.
+        state.releaseWarm = markWarmInUse(warm.dir);
+      }
     } else ui.message(`no saved VM states for this build: ${spec}`);
     if (state.warmFrom) {
       ui.say('Creating overlay disk on the source image (on its saved VM state)...');
@@ -117,6 +122,8 @@ export const createDisk: Step<QemuState> = {
     }
   },
   async cleanup(state) {
+    state.releaseWarm?.();
+    state.releaseWarm = undefined;
     if (!state.workDir || state.registered) return;
     await rm(state.workDir, { recursive: true, force: true });
     unjournal(state, state.workDir);

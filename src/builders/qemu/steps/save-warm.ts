@@ -1,8 +1,9 @@
 /**
  * The two moments a build saves a warm state (see warm.ts): for its source, right after
  * a boot reached SSH, when the source has none yet; and for the image it makes, after the
- * provisioners and before clean-guest. A save that fails is reported and the build goes on:
- * warm states only save time.
+ * provisioners and before clean-guest — unless the caller knows nothing will be built from it
+ * (`BuildContext.lastInChain`: a pipeline's release). A save that fails is reported and the
+ * build goes on: warm states only save time.
  */
 import { join } from 'node:path';
 import type { BuildUi } from '../../../core/events.js';
@@ -50,6 +51,12 @@ export const saveOwnWarm: Step<QemuState> = {
   name: 'save-own-warm',
   async run(state, { ui }) {
     if (!state.warmSpec || !state.comm) return;
+    if (state.ctx.lastInChain) {
+      ui.message(
+        'no saved VM state for builds from this image: nothing will be built from it (a pipeline’s release)',
+      );
+      return;
+    }
     if (state.hasSecrets) {
       ui.message(
         'no saved VM state for builds from this image: sensitive variables may be in the guest’s memory',
