@@ -6,11 +6,13 @@
 //   npm run bench                 # 3 runs of every case
 //   npm run bench -- --quick      # 1 run of cases 1-2 (what CI runs so that it keeps working)
 //   npm run bench -- --runs 5
+//   npm run bench -- --case 6     # one case only (RESULTS.md is then left as it is)
 //
 // Cases: 1 build+release chain, cold · 2 boot of the release image to the first HTTP answer ·
-// 3 the chain again, nothing changed · 4 one more environment's release · 5 three environments.
+// 3 the chain again, nothing changed · 4 one more environment's release · 5 three environments ·
+// 6 the sample's whole pipeline (kiln.pipeline.json: all six steps), nothing changed.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +29,11 @@ const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 const runsArg = argv.indexOf('--runs');
 const runs = quick ? 1 : runsArg >= 0 ? Number(argv[runsArg + 1]) : 3;
-const cases = quick ? [1, 2] : [1, 2, 3, 4, 5];
+const caseArg = argv.indexOf('--case');
+const only = caseArg >= 0 ? Number(argv[caseArg + 1]) : undefined;
+const cases = only ? [only] : quick ? [1, 2] : [1, 2, 3, 4, 5, 6];
+// Cases 2-5 use the images case 1 makes.
+const chain = cases.some((c) => c <= 5);
 
 const startLoad = loadavg()
   .map((l) => l.toFixed(2))
@@ -345,6 +351,8 @@ async function main() {
   let kilnBuildId;
   let kilnReleaseId;
   for (let n = 1; n <= runs; n++) {
+    if (cases.includes(6)) await pipelineCase(n, deb);
+    if (!chain) continue;
     // Case 1: the chain, cold (kiln with --no-cache: it must really build).
     log(`run ${n}: case 1 (peer)`);
     const pb = await peer.build(n, deb);
@@ -410,6 +418,7 @@ async function main() {
       record(5, 'kiln', performance.now() - t0);
     }
   }
+  if (!chain) return report();
   sizes.peerBase = du(join(peerDir, 'base.qcow2'));
   sizes.peerBuild = du(peerBuild);
   sizes.peerRelease = du(peerRelease);
@@ -427,7 +436,95 @@ const CASES = {
   3: 'the chain again, nothing changed',
   4: 'one more environment’s release',
   5: 'three environments (peer: one)',
+  6: 'pipeline, nothing changed (peer: full re-run)',
 };
+
+// ---------------------------------------------------------------- case 6: the pipeline
+
+const pipelineFile = join(sample, 'kiln.pipeline.json');
+let pipelineProfile;
+
+/** The sample's environments as the pipeline file lists them: name and http_port. */
+function sampleEnvironments() {
+  const config = JSON.parse(readFileSync(pipelineFile, 'utf8'));
+  return Object.entries(config.environments).map(([name, e]) => ({
+    name,
+    port: JSON.parse(readFileSync(join(sample, e.var_file), 'utf8')).http_port,
+  }));
+}
+
+/** The pipeline file's command steps as the peer runs them: `sh -c` in the sample's directory. */
+function sampleCommands() {
+  const config = JSON.parse(readFileSync(pipelineFile, 'utf8'));
+  const list = (v) => (typeof v === 'string' ? [v] : Array.isArray(v) ? v : list(v.command));
+  return ['unit_tests', 'integration_tests', 'package'].flatMap((k) =>
+    config[k] ? list(config[k]) : [],
+  );
+}
+
+async function kilnPipeline(label) {
+  const r = await timed(label, 'node', [kilnBin, 'pipeline', '--output', 'json', pipelineFile], {
+    measureMemory: true,
+  });
+  const rows = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l))
+    .filter((o) => o.type === 'step');
+  return { ...r, rows };
+}
+
+/**
+ * Case 6. kiln: `kiln pipeline` on the sample once untimed (it fills the caches: tests run,
+ * images built, releases smoke-tested, dev deployed), then timed with nothing changed — every
+ * step must then be skipped, reused or already done, else the case fails naming the step.
+ * The peer has no cache: its equivalent is the full re-run — the pipeline file's commands,
+ * `packer build` of the build image and one `packer build` per environment's release. It
+ * has no smoke test or deploy step; those are not counted for it.
+ */
+async function pipelineCase(n, deb) {
+  if (n === 1) {
+    log('case 6: a first kiln pipeline run (untimed: fills the caches)');
+    const first = await kilnPipeline('kiln pipeline (first run)');
+    log(`case 6: first run took ${(first.ms / 1000).toFixed(1)} s`);
+  }
+  log(`run ${n}: case 6 (kiln)`);
+  const k = await kilnPipeline('kiln pipeline (nothing changed)');
+  peak(k);
+  const did = k.rows.filter(
+    (r) =>
+      !(
+        r.outcome === 'skipped' ||
+        r.outcome === 'reused' ||
+        (r.outcome === 'tested' && r.message === 'passed before') ||
+        (r.outcome === 'deployed' && r.message === 'already serving')
+      ),
+  );
+  if (did.length > 0)
+    throw new Error(
+      `case 6: kiln did work with nothing changed: ${did.map((r) => `${r.step}${r.environment ? ` ${r.environment}` : ''} ${r.outcome}`).join(', ')}`,
+    );
+  record(6, 'kiln', k.ms);
+  const inSteps = k.rows.reduce((t, r) => t + r.durationMs, 0);
+  pipelineProfile = {
+    wallMs: k.ms,
+    steps: k.rows.map(
+      (r) => `${r.step}${r.environment ? ` ${r.environment}` : ''} ${r.durationMs} ms`,
+    ),
+    inSteps,
+  };
+  log(
+    `run ${n}: case 6 kiln ${(k.ms / 1000).toFixed(2)} s; steps: ${pipelineProfile.steps.join(', ')}`,
+  );
+
+  log(`run ${n}: case 6 (peer)`);
+  const t0 = performance.now();
+  for (const cmd of sampleCommands())
+    await timed(`peer: ${cmd}`, 'sh', ['-c', cmd], { cwd: sample });
+  const pb = await peer.build(`${n}pl`, deb);
+  for (const e of sampleEnvironments()) await peer.release(`${n}pl`, pb.image, e.port, e.name);
+  record(6, 'peer', performance.now() - t0);
+}
 
 function stats(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -457,8 +554,18 @@ function report() {
     '|---|---|---|---|---|',
     ...rows,
     '',
-    `Disk (allocated): peer base ${mib(sizes.peerBase)}, build ${mib(sizes.peerBuild)}, release ${mib(sizes.peerRelease)}; kiln base ${mib(sizes.kilnBase)}, build ${mib(sizes.kilnBuild)}, release ${mib(sizes.kilnRelease)}.`,
-    `kiln's saved VM states (allocated, beside the images; what makes builds start warm): base ${mib(sizes.kilnBaseWarm)}, build ${mib(sizes.kilnBuildWarm)}.${firstBuild ? ` The first kiln build from the new base (boot, saving the base's booted state) took ${sec(firstBuild.ms)} s, in set-up.` : ''}`,
+    ...(pipelineProfile
+      ? [
+          `Case 6, kiln's last run: ${sec(pipelineProfile.wallMs)} s wall, ${sec(pipelineProfile.inSteps)} s inside the steps (${pipelineProfile.steps.join('; ')}); the rest is starting node, loading kiln and opening the catalog.`,
+          '',
+        ]
+      : []),
+    ...(chain
+      ? [
+          `Disk (allocated): peer base ${mib(sizes.peerBase)}, build ${mib(sizes.peerBuild)}, release ${mib(sizes.peerRelease)}; kiln base ${mib(sizes.kilnBase)}, build ${mib(sizes.kilnBuild)}, release ${mib(sizes.kilnRelease)}.`,
+          `kiln's saved VM states (allocated, beside the images; what makes builds start warm): base ${mib(sizes.kilnBaseWarm)}, build ${mib(sizes.kilnBuildWarm)}.${firstBuild ? ` The first kiln build from the new base (boot, saving the base's booted state) took ${sec(firstBuild.ms)} s, in set-up.` : ''}`,
+        ]
+      : []),
     `kiln peak memory (GNU time's max RSS over a kiln build's process tree, i.e. the largest one: QEMU with its 1 GiB guest): ${kilnPeakKb ? `${(kilnPeakKb / 1024).toFixed(0)} MiB` : 'not measured (install GNU time)'}.`,
     `Load average when the run ended: ${loadavg()
       .map((l) => l.toFixed(2))
@@ -466,10 +573,18 @@ function report() {
     '',
   ].join('\n');
   process.stdout.write(`${text}\n`);
-  if (!quick) writeFileSync(join(here, 'RESULTS.md'), text);
+  if (!quick && only === undefined) writeFileSync(join(here, 'RESULTS.md'), text);
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench: ${err.message}\n`);
-  process.exit(1);
-});
+main()
+  .catch((err) => {
+    process.stderr.write(`bench: ${err.message}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    // Case 6 deploys dev to a local group: stop it (only this bench's kiln home is touched).
+    if (cases.includes(6))
+      try {
+        execFileSync('node', [kilnBin, 'stop', '--all'], { env, stdio: 'ignore' });
+      } catch {}
+  });
