@@ -218,9 +218,8 @@ const withCleanup = QEMU_STEPS.filter((s) => s.cleanup).map((s) => s.name);
 /** Images left registered by the failure loops up to step `i`: a failure after register-image's work keeps its image. */
 function registeredUpTo(i: number, when: 'before' | 'after'): number {
   const last = STEP_NAMES.indexOf('register-image');
-  return STEP_NAMES.slice(0, i + 1).filter(
-    (_, j) => j > last || (j === last && when === 'after'),
-  ).length;
+  return STEP_NAMES.slice(0, i + 1).filter((_, j) => j > last || (j === last && when === 'after'))
+    .length;
 }
 
 describe('qemu builder steps', () => {
