@@ -117,6 +117,9 @@ describe('enforceWarmBudget', () => {
     const build = imageWithState('build', { below: base.dir, usedAgo: 7000 });
     const loose = imageWithState('loose', { usedAgo: 10 });
     const release = markWarmInUse(build.dir);
+    // A second build of the same process (a pipeline's releases run side by side).
+    const other = markWarmInUse(build.dir);
+    other();
     try {
       const r = enforceWarmBudget(catalog, 0);
       expect(r.evicted.map((e) => e.imageId)).toEqual([loose.id]);

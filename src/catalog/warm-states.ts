@@ -7,11 +7,13 @@
  * A state's disk layer may be backed by another image's state (a build restored from its
  * source's state and saved its own on top of it): evicting a state therefore evicts every
  * state layered on it, and using a state counts as using the ones below it. A state that a
- * live build restored (a marker `users/<pid>.json` in it) is never evicted, nor any state
+ * live build restored (a marker `users/<pid>-<random>.json` in it) is never evicted, nor any state
  * below it. Eviction removes `meta.json` first, so a half-removed state is never used; a
  * directory left without it is incomplete and goes first. Evicting only costs the next build
  * from that image a boot.
  */
+
+import { randomBytes } from 'node:crypto';
 import {
   mkdirSync,
   readdirSync,
@@ -36,7 +38,7 @@ const META = 'meta.json';
 const LAYER = 'layer.qcow2';
 /** Its mtime is when a build last restored the state. */
 const USED = 'used';
-/** `<pid>.json` per live build that restored the state. */
+/** `<pid>-<random>.json` per live build that restored the state (one process may run several). */
 const USERS = 'users';
 
 /** The environment variable that sets the budget. */
@@ -121,7 +123,7 @@ export function listWarmStates(
  */
 export function markWarmInUse(dir: string): () => void {
   const now = new Date();
-  const marker = join(dir, USERS, `${process.pid}.json`);
+  const marker = join(dir, USERS, `${process.pid}-${randomBytes(4).toString('hex')}.json`);
   try {
     writeFileSync(join(dir, USED), '');
     utimesSync(join(dir, USED), now, now);
@@ -143,7 +145,7 @@ function liveUsers(dir: string, prune: boolean): number {
   }
   let live = 0;
   for (const n of names) {
-    const pid = Number(n.replace(/\.json$/, ''));
+    const pid = Number(/^(\d+)/.exec(n)?.[1]);
     let id: ProcessIdentity = {};
     try {
       id = JSON.parse(readFileSync(join(dir, USERS, n), 'utf8')) as ProcessIdentity;
