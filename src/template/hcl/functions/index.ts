@@ -8,8 +8,7 @@
  * defaults (`variableDefaultFunctions`).
  *
  * Left out, with the reason: `aws_secretsmanager`, `aws_secretsmanager_raw`, `consul_key` and
- * `vault` read remote services; `yamlencode`/`yamldecode` need a YAML 1.1 library kiln does not
- * have.
+ * `vault` read remote services.
  */
 
 import { CAN_FUNCTION, TRY_FUNCTION } from '../evaluate.js';
@@ -24,6 +23,7 @@ import { filesystemFunctions, type TemplateRenderer, templateFileFunction } from
 import { numberFunctions } from './number.js';
 import { stringFunctions } from './string.js';
 import { renderHclTemplate } from './templatefile.js';
+import { yamlFunctions } from './yaml.js';
 
 export { convertTo } from './conversion.js';
 export type { TemplateRenderer } from './filesystem.js';
@@ -52,6 +52,7 @@ export function makeFunctions(ctx: FunctionContext): Record<string, FunctionDef>
     ...dateTimeFunctions({ now, loadedAt: ctx.loadedAt ?? now() }),
     ...cryptoFunctions,
     ...cidrFunctions,
+    ...yamlFunctions,
     try: TRY_FUNCTION,
     can: CAN_FUNCTION,
   };
@@ -74,8 +75,6 @@ export const OMITTED_FUNCTIONS: Readonly<Record<string, string>> = {
   aws_secretsmanager_raw: 'reads AWS Secrets Manager (a remote service)',
   consul_key: 'reads Consul (a remote service)',
   vault: 'reads HashiCorp Vault (a remote service)',
-  yamldecode: 'needs a YAML 1.1 parser; kiln has no YAML library',
-  yamlencode: 'needs a YAML emitter matching go-yaml; kiln has no YAML library',
 };
 
 /** env(name): the environment variable's value or ''; Packer allows it in variable defaults only. */

@@ -50,7 +50,26 @@ const DIFFERENCES: Record<string, string> = {
   // the conversion message is the value model's (src/template/hcl/value.ts), reported to its owner
   'upper([])': 'value.ts',
   'format("%s",[1])': 'value.ts',
+  // a top-level null: go-cty-yaml 1.0.3+ (today's Packer) returns null, 1.6.6 an unknown value
+  'yamldecode("~")': 'today',
+  'yamldecode("---")': 'today',
+  // Packer's error is jsonencode's (cty writes no infinity as JSON); yamldecode gives ±infinity
+  // (yaml.test.ts), which this harness, calling jsonMarshal itself, cannot print
+  'yamldecode("a: .inf\\nb: -.Inf")': 'jsonencode error',
+  // YAML syntax errors are worded by the `yaml` package, not libyaml (both reject the text)
+  'yamldecode("a: b: c")': 'yaml syntax error',
+  'yamldecode(": 1")': 'yaml syntax error',
+  'yamldecode("a: [1")': 'yaml syntax error',
+  'yamldecode("a: \\"unterminated")': 'yaml syntax error',
+  'yamldecode("\\ta: 1")': 'yaml syntax error',
 };
+
+/**
+ * go-cty-yaml places an error by libyaml's event mark, whose line counts from 0 (and leaves the
+ * place out on the first line); kiln always names it, counting lines from 1 as editors do.
+ */
+const yamlPlace = (detail: string) =>
+  detail.replace(/failed: on line \d+, column \d+: /, 'failed: ');
 
 const ROOT = mkdtempSync(path.join(tmpdir(), 'kiln-hcl-fn-'));
 afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
@@ -96,7 +115,12 @@ describe('Packer 1.6.6 agreement (packer console, recorded)', () => {
       }
       expect(err).toBeInstanceOf(HclDiagnosticError);
       const d = err as HclDiagnosticError;
-      expect({ summary: d.summary, detail: d.detail }).toEqual(c.error);
+      if (c.fn === 'yamldecode')
+        expect({ summary: d.summary, detail: yamlPlace(d.detail) }).toEqual({
+          ...c.error,
+          detail: yamlPlace(c.error.detail),
+        });
+      else expect({ summary: d.summary, detail: d.detail }).toEqual(c.error);
     } else {
       expect(jsonMarshal(callWith(table, c.fn, ...c.args))).toBe(c.json);
     }

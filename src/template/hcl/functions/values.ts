@@ -46,8 +46,11 @@ export function jsonMarshal(v: Value): string {
   switch (v.type.kind) {
     case 'string':
       return goJsonString(asString(v));
-    case 'number':
-      return numberText(asNumber(v));
+    case 'number': {
+      const n = asNumber(v);
+      if (!Number.isFinite(n)) throw fnError('cannot serialize infinity as JSON');
+      return numberText(n);
+    }
     case 'bool':
       return asBool(v) ? 'true' : 'false';
     case 'list':
