@@ -42,6 +42,17 @@ export interface PluginBlockRef {
   dynamic?: boolean;
 }
 
+/**
+ * One entry of a build's post-processors, in order: a chain (a lone `post-processor` is a chain
+ * of one; a `post-processors` block may hold `dynamic "post-processor"` blocks, expanded in
+ * place), a `dynamic "post-processor"` (one chain of one per element) or a
+ * `dynamic "post-processors"` (one chain per element).
+ */
+export type PostProcessorEntry =
+  | { kind: 'chain'; refs: PluginBlockRef[] }
+  | { kind: 'dynamic-post-processor'; ref: PluginBlockRef }
+  | { kind: 'dynamic-post-processors'; block: Block };
+
 /** A `build` block, its parts still unevaluated. */
 export interface BuildBlock {
   block: Block;
@@ -53,8 +64,8 @@ export interface BuildBlock {
   sourceBlocks: Block[];
   provisioners: PluginBlockRef[];
   errorCleanup?: PluginBlockRef;
-  /** Chains: a lone `post-processor` is a chain of one. */
-  postProcessors: PluginBlockRef[][];
+  /** The post-processor chains, as written (expanded by dynamic-refs.ts `expandChains`). */
+  postProcessors: PostProcessorEntry[];
 }
 
 /** Everything the files declare. */
@@ -272,7 +283,14 @@ function decodeBuild(b: Block, index: number, diags: Diagnostic[]): BuildBlock {
         continue;
       }
       if (inner.labels[0] === 'post-processor') {
-        out.postProcessors.push([ref]);
+        out.postProcessors.push({ kind: 'dynamic-post-processor', ref });
+        continue;
+      }
+      if (inner.labels[0] === 'post-processors') {
+        // the content is checked once here; each element's chain is read when expanded
+        const content = inner.body.blocks.find((c) => c.type === 'content');
+        if (content) decodeChain(content.body, diags);
+        out.postProcessors.push({ kind: 'dynamic-post-processors', block: inner });
         continue;
       }
     }
@@ -301,22 +319,33 @@ function decodeBuild(b: Block, index: number, diags: Diagnostic[]): BuildBlock {
         } else out.errorCleanup = { type: inner.labels[0]!, block: inner };
         break;
       case 'post-processor':
-        out.postProcessors.push([{ type: inner.labels[0]!, block: inner }]);
+        out.postProcessors.push({
+          kind: 'chain',
+          refs: [{ type: inner.labels[0]!, block: inner }],
+        });
         break;
-      case 'post-processors': {
-        const chain: PluginBlockRef[] = [];
-        for (const a of inner.body.attributes) unsupportedAttribute(a, [], diags);
-        for (const pp of inner.body.blocks) {
-          if (pp.type !== 'post-processor') {
-            unsupportedBlock(pp, ['post-processor'], diags);
-            continue;
-          }
-          if (checkLabels(pp, 1, diags)) chain.push({ type: pp.labels[0]!, block: pp });
-        }
-        out.postProcessors.push(chain);
+      case 'post-processors':
+        out.postProcessors.push({ kind: 'chain', refs: decodeChain(inner.body, diags) });
         break;
-      }
     }
   }
   return out;
+}
+
+/** The body of a `post-processors` block: `post-processor` and `dynamic "post-processor"` blocks. */
+export function decodeChain(body: Body, diags: Diagnostic[]): PluginBlockRef[] {
+  const chain: PluginBlockRef[] = [];
+  for (const a of body.attributes) unsupportedAttribute(a, [], diags);
+  for (const pp of body.blocks) {
+    if (pp.type === 'dynamic' && pp.labels.length === 1 && pp.labels[0] === 'post-processor') {
+      chain.push({ type: '', block: pp, dynamic: true });
+      continue;
+    }
+    if (pp.type !== 'post-processor') {
+      unsupportedBlock(pp, ['post-processor'], diags);
+      continue;
+    }
+    if (checkLabels(pp, 1, diags)) chain.push({ type: pp.labels[0]!, block: pp });
+  }
+  return chain;
 }

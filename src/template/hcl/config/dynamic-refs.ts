@@ -1,8 +1,9 @@
 /**
- * `dynamic "provisioner"` (or `"post-processor"`) `{ for_each, iterator, labels, content { … } }`
- * in a build block: one block per element, in the place of the dynamic block, as Packer expands a build's body
- * with hashicorp/hcl's `dynblock` (Packer 1.6.6 does). Each made block is evaluated with the
- * iterator (`<name>.key`, `<name>.value`) bound.
+ * `dynamic "provisioner"` (or `"post-processor"`, `"post-processors"`) `{ for_each, iterator,
+ * labels, content { … } }` in a build block: one block per element, in the place of the dynamic
+ * block, as Packer expands a build's body with hashicorp/hcl's `dynblock` (Packer 1.6.6 does) —
+ * inside a `post-processors` chain too, and inside the chains a `dynamic "post-processors"`
+ * makes. Each made block is evaluated with the iterator (`<name>.key`, `<name>.value`) bound.
  */
 import type { Block, Diagnostic } from '../ast.js';
 import { type EvalContext, evaluate } from '../evaluate.js';
@@ -20,7 +21,7 @@ import {
   T,
   type Value,
 } from '../value.js';
-import type { PluginBlockRef } from './decode.js';
+import { decodeChain, type PluginBlockRef, type PostProcessorEntry } from './decode.js';
 import { diag } from './diagnostics.js';
 
 /** A plugin block, with the root variables a dynamic block binds for it. */
@@ -30,14 +31,58 @@ export interface BoundRef extends PluginBlockRef {
 
 /** The refs with each dynamic one replaced by the blocks it makes (problems go to `diags`). */
 export function expandDynamicRefs(
-  refs: readonly PluginBlockRef[],
+  refs: readonly BoundRef[],
   ctx: EvalContext,
   diags: Diagnostic[],
 ): BoundRef[] {
-  return refs.flatMap((r) => (r.dynamic ? expand(r.block, ctx, diags) : [r]));
+  return refs.flatMap((r) => {
+    if (!r.dynamic) return [r];
+    // a dynamic block inside another's content sees the outer iterator too
+    const outer = r.bindings ?? {};
+    return expand(r.block, withBindings(ctx, outer), diags, 1).map(({ block, bindings }) => ({
+      type: block.labels[0]!,
+      block,
+      bindings: { ...outer, ...bindings },
+    }));
+  });
 }
 
-function expand(b: Block, ctx: EvalContext, diags: Diagnostic[]): BoundRef[] {
+/** A build's post-processor chains with every dynamic block expanded, in order. */
+export function expandChains(
+  entries: readonly PostProcessorEntry[],
+  ctx: EvalContext,
+  diags: Diagnostic[],
+): BoundRef[][] {
+  const chains: BoundRef[][] = [];
+  for (const e of entries) {
+    if (e.kind === 'chain') chains.push(expandDynamicRefs(e.refs, ctx, diags));
+    else if (e.kind === 'dynamic-post-processor')
+      chains.push(...expandDynamicRefs([e.ref], ctx, diags).map((r) => [r]));
+    else
+      for (const { block, bindings } of expand(e.block, ctx, diags, 0)) {
+        const refs = decodeChain(block.body, []).map((r) => ({ ...r, bindings }));
+        chains.push(expandDynamicRefs(refs, ctx, diags));
+      }
+  }
+  return chains;
+}
+
+function withBindings(ctx: EvalContext, bindings: Record<string, Value>): EvalContext {
+  if (Object.keys(bindings).length === 0) return ctx;
+  const vars = ctx.variables instanceof Map ? Object.fromEntries(ctx.variables) : ctx.variables;
+  return { ...ctx, variables: { ...vars, ...bindings } };
+}
+
+/**
+ * The blocks a dynamic block makes: its content with the labels it computes (`want` of them:
+ * a provisioner or post-processor has one, its type; `post-processors` none) and the iterator.
+ */
+function expand(
+  b: Block,
+  ctx: EvalContext,
+  diags: Diagnostic[],
+  want: number,
+): Array<{ block: Block; bindings: Record<string, Value> }> {
   const kind = b.labels[0]!;
   let iterator = kind;
   const forEachAttr = b.body.attributes.find((a) => a.name === 'for_each');
@@ -62,7 +107,7 @@ function expand(b: Block, ctx: EvalContext, diags: Diagnostic[]): BoundRef[] {
     }
   }
   const contents = b.body.blocks.filter((c) => c.type === 'content');
-  if (!forEachAttr || !labelsAttr || contents.length !== 1) {
+  if (!forEachAttr || (!labelsAttr && want > 0) || contents.length !== 1) {
     diags.push(
       diag(
         contents.length !== 1 ? 'Missing content block' : 'Missing required argument',
@@ -105,9 +150,16 @@ function expand(b: Block, ctx: EvalContext, diags: Diagnostic[]): BoundRef[] {
   }
   const content = contents[0]!;
   const vars = ctx.variables instanceof Map ? Object.fromEntries(ctx.variables) : ctx.variables;
-  const out: BoundRef[] = [];
+  const out: Array<{ block: Block; bindings: Record<string, Value> }> = [];
   for (const [key, value] of items) {
     const bindings = { [iterator]: object({ key, value }) };
+    if (!labelsAttr) {
+      out.push({
+        block: { ...content, type: kind, labels: [], labelRanges: [], typeRange: b.typeRange },
+        bindings,
+      });
+      continue;
+    }
     const lr = evaluate(labelsAttr.expr, { ...ctx, variables: { ...vars, ...bindings } });
     diags.push(...lr.diagnostics);
     if (lr.diagnostics.length > 0) return [];
@@ -118,11 +170,13 @@ function expand(b: Block, ctx: EvalContext, diags: Diagnostic[]): BoundRef[] {
       if (!(err instanceof ConversionError)) throw err;
       labels = [];
     }
-    if (labels.length !== 1) {
+    if (labels.length !== want) {
       diags.push(
         diag(
           'Invalid dynamic block labels',
-          `A ${kind} block has one label, its type: write labels = ["<type>"].`,
+          want === 0
+            ? `A ${kind} block has no labels: leave out "labels".`
+            : `A ${kind} block has one label, its type: write labels = ["<type>"].`,
           labelsAttr.expr.range,
         ),
       );
@@ -132,10 +186,10 @@ function expand(b: Block, ctx: EvalContext, diags: Diagnostic[]): BoundRef[] {
       ...content,
       type: kind,
       labels,
-      labelRanges: [labelsAttr.expr.range],
+      labelRanges: labels.map(() => labelsAttr.expr.range),
       typeRange: b.labelRanges[0] ?? b.typeRange,
     };
-    out.push({ type: labels[0]!, block, bindings });
+    out.push({ block, bindings });
   }
   return out;
 }

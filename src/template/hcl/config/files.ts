@@ -1,7 +1,8 @@
 /**
  * Which files make an HCL2 template, as Packer reads them: one `.pkr.hcl` file, or every
  * `*.pkr.hcl` of a folder in name order; a folder's `*.auto.pkrvars.hcl` files are loaded as
- * variable files too (a single file gets none, as in Packer).
+ * variable files too (a single file gets none, as in Packer). HCL2's JSON syntax (`*.pkr.json`)
+ * is refused with one error rather than read as a legacy template or skipped.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,9 +27,9 @@ export interface TemplateFiles {
   autoVarFiles: string[];
 }
 
-/** Whether a path names an HCL2 template: a `.pkr.hcl` file or a folder. */
+/** Whether a path names an HCL2 template: a `.pkr.hcl` (or `.pkr.json`) file or a folder. */
 export function isHclTemplatePath(path: string): boolean {
-  if (path.endsWith('.pkr.hcl')) return true;
+  if (path.endsWith('.pkr.hcl') || path.endsWith('.pkr.json')) return true;
   return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
 }
 
@@ -41,11 +42,15 @@ export function templateFiles(path: string): TemplateFiles {
     });
   }
   if (!st.isDirectory()) {
+    if (path.endsWith('.pkr.json')) throw jsonSyntax([path]);
     const slash = path.lastIndexOf('/');
     return { dir: slash < 0 ? '.' : path.slice(0, slash) || '/', files: [path], autoVarFiles: [] };
   }
   const names = readdirSync(path).sort();
   const files = names.filter((n) => n.endsWith('.pkr.hcl')).map((n) => join(path, n));
+  // Packer reads them with the rest: leaving them out would drop builds without a word
+  const json = names.filter((n) => n.endsWith('.pkr.json')).map((n) => join(path, n));
+  if (json.length > 0) throw jsonSyntax(json);
   const autoVarFiles = names
     .filter((n) => n.endsWith('.auto.pkrvars.hcl') || n.endsWith('.auto.pkrvars.json'))
     .map((n) => join(path, n));
@@ -73,4 +78,15 @@ export function parseFile(name: string, diags: Diagnostic[], what = 'template'):
   const r = parseConfig(text, name);
   diags.push(...r.diagnostics);
   return { name, text, file: r.value };
+}
+
+/** HCL2's JSON syntax (`*.pkr.json`), which kiln does not read: one clear error naming the files. */
+function jsonSyntax(files: string[]): UserError {
+  return new UserError(
+    'TemplateUnsupported',
+    `kiln does not read HCL2 templates in JSON syntax: ${files.join(', ')}`,
+    {
+      hint: 'Write the template in HCL syntax (.pkr.hcl). A legacy JSON template (no .pkr in its name) is read as it is; `kiln hcl2_upgrade` converts one to HCL2.',
+    },
+  );
 }

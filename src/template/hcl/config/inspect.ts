@@ -23,7 +23,7 @@ import {
 } from '../value.js';
 import { decodeFiles } from './decode.js';
 import { diagnosticsError } from './diagnostics.js';
-import { expandDynamicRefs } from './dynamic-refs.js';
+import { expandChains, expandDynamicRefs } from './dynamic-refs.js';
 import { parseFile, templateFiles } from './files.js';
 import { DataSources, pathObject, Scope } from './scope.js';
 import { resolveVariables } from './variables.js';
@@ -49,7 +49,8 @@ export function inspectValue(v: Value, indent = '', top = true): string {
     }
     case 'map':
     case 'object': {
-      const es = [...entriesOf(v)];
+      // Packer's printer (hcl2shim, then the repl's formatter) leaves out null attributes
+      const es = [...entriesOf(v)].filter(([, e]) => !(isKnown(e) && isNull(e)));
       if (es.length === 0) return '{}';
       const inner = `${indent}  `;
       return `{\n${es.map(([k, e]) => `${inner}${hclQuote(k)} = ${inspectValue(e, inner, false)}\n`).join('')}${indent}}`;
@@ -157,11 +158,7 @@ export async function hclInspectLines(
     if (provisioners.length === 0) bs += '      <no provisioner>\n';
     for (const p of provisioners) bs += `      ${p.type}\n`;
     bs += '\n    post-processors:\n\n';
-    const chains = b.postProcessors.flatMap((chain) =>
-      chain.length === 1 && chain[0]!.dynamic
-        ? expandDynamicRefs(chain, ctx, []).map((r) => [r])
-        : [chain],
-    );
+    const chains = expandChains(b.postProcessors, ctx, []);
     if (chains.length === 0) bs += '      <no post-processor>\n';
     for (const [i, chain] of chains.entries()) {
       if (i > 0) bs += '\n';

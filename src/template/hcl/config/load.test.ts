@@ -399,6 +399,116 @@ ${NULL_SOURCE}build {
   });
 });
 
+describe('post-processor chains, -only/-except and file kinds, as Packer 1.6.6 reads them', () => {
+  const outputs = (t: Awaited<ReturnType<typeof load>>) =>
+    t.builds[0]!.postProcessors.map((chain) =>
+      chain.map((p) => `${p.type}:${String((p.config as { output?: string }).output ?? '')}`),
+    );
+
+  it('expands a dynamic post-processor inside a post-processors chain in place', async () => {
+    const dir = folder({
+      'c.pkr.hcl': `${NULL_SOURCE}build {
+  sources = ["source.null.a"]
+  post-processors {
+    post-processor "manifest" {
+      output = "first.json"
+    }
+    dynamic "post-processor" {
+      for_each = ["a", "b"]
+      iterator = o
+      labels   = ["manifest"]
+      content {
+        output = "\${o.key}-\${o.value}.json"
+      }
+    }
+    post-processor "checksum" {
+      output = "sums"
+    }
+  }
+}
+`,
+    });
+    expect(outputs(await load(join(dir, 'c.pkr.hcl')))).toEqual([
+      ['manifest:first.json', 'manifest:0-a.json', 'manifest:1-b.json', 'checksum:sums'],
+    ]);
+  });
+
+  it('makes one chain per element of a dynamic "post-processors", its iterator seen inside', async () => {
+    const dir = folder({
+      'd.pkr.hcl': `${NULL_SOURCE}build {
+  sources = ["source.null.a"]
+  dynamic "post-processors" {
+    for_each = { x = 1, y = 2 }
+    content {
+      post-processor "manifest" {
+        output = "\${post-processors.key}.json"
+      }
+      dynamic "post-processor" {
+        for_each = range(post-processors.value)
+        labels   = ["checksum"]
+        content {
+          output = "\${post-processors.key}-\${post-processor.value}"
+        }
+      }
+    }
+  }
+}
+`,
+    });
+    expect(outputs(await load(join(dir, 'd.pkr.hcl')))).toEqual([
+      ['manifest:x.json', 'checksum:x-0'],
+      ['manifest:y.json', 'checksum:y-0', 'checksum:y-1'],
+    ]);
+    const lines = await hclInspectLines(join(dir, 'd.pkr.hcl'), { registry, env: {} });
+    expect(String((lines[2] as { say: string }).say)).toContain(
+      '      0:\n        manifest\n        checksum\n\n      1:\n        manifest\n        checksum\n        checksum\n',
+    );
+  });
+
+  it('reads -only/-except as glob patterns; -except stops a chain at a post-processor of that type', async () => {
+    const dir = folder({
+      'g.pkr.hcl': `${NULL_SOURCE}source "null" "b" {\n  communicator = "none"\n}\nbuild {
+  name    = "one"
+  sources = ["source.null.a", "source.null.b"]
+  post-processor "checksum" {
+    output = "sums"
+  }
+  post-processors {
+    post-processor "manifest" {
+      output = "m.json"
+    }
+    post-processor "checksum" {
+      output = "after"
+    }
+  }
+}
+`,
+    });
+    const names = async (opts: { only?: string[]; except?: string[] }) =>
+      (await load(join(dir, 'g.pkr.hcl'), opts)).builds.map((b) => b.name);
+    expect(await names({ only: ['*.null.?'] })).toEqual(['one.null.a', 'one.null.b']);
+    expect(await names({ only: ['one.null.[b-z]'] })).toEqual(['one.null.b']);
+    expect(await names({ except: ['*.a'] })).toEqual(['one.null.b']);
+    expect(await names({ only: ['{two,one}.null.a'] })).toEqual(['one.null.a']);
+    const t = await load(join(dir, 'g.pkr.hcl'), { only: ['one.null.a'], except: ['manifest'] });
+    expect(outputs(t)).toEqual([['checksum:sums']]);
+    const err = await errorOf(load(join(dir, 'g.pkr.hcl'), { only: ['['] }));
+    expect(err.message).toMatch(/invalid -only pattern \[/);
+  });
+
+  it('refuses HCL2 in JSON syntax, alone or in a folder, rather than skip it', async () => {
+    const dir = folder({
+      'a.pkr.hcl': `${NULL_SOURCE}build {\n  sources = ["source.null.a"]\n}\n`,
+      'b.pkr.json': '{"build": {"sources": ["source.null.a"]}}',
+    });
+    for (const path of [dir, join(dir, 'b.pkr.json')]) {
+      const err = await errorOf(load(path));
+      expect(err.message).toMatch(/does not read HCL2 templates in JSON syntax: .*b\.pkr\.json/);
+      expect(err.hint).toMatch(/\.pkr\.hcl/);
+    }
+  });
+});
+
 describe('kiln inspect of an HCL2 template', () => {
   it('prints what packer inspect 1.6.6 prints', async () => {
     const dir = folder({

@@ -26,6 +26,7 @@ import { volatility } from '../../volatile.js';
 import type { Attribute, Block, Body, Diagnostic, Range } from '../ast.js';
 import { hasErrors } from '../ast.js';
 import { type EvalContext, evaluate } from '../evaluate.js';
+import { globToRegExp } from '../functions/filesystem.js';
 import { makeFunctions } from '../functions/index.js';
 import {
   ConversionError,
@@ -42,7 +43,7 @@ import {
 import { type BlockPath, decodeBody, PlaceMap } from './body.js';
 import { type BuildBlock, type Declarations, decodeFiles, type SourceUse } from './decode.js';
 import { diag, diagnosticsError, locOf } from './diagnostics.js';
-import { type BoundRef, expandDynamicRefs } from './dynamic-refs.js';
+import { type BoundRef, expandChains, expandDynamicRefs } from './dynamic-refs.js';
 import { parseFile, templateFiles } from './files.js';
 import { checkPackerBlocks } from './packer-block.js';
 import { fromPlain, stringsIn, toPlain, valueString } from './plain.js';
@@ -187,15 +188,16 @@ export async function loadHclTemplate(path: string, opts: LoadOptions): Promise<
       base.description = r.value.raw;
   }
 
-  const only = opts.only ?? [];
-  const except = opts.except ?? [];
+  // -only/-except are glob patterns over build names (`-only='qemu.*'`), as Packer's HCL2 has them
+  const only = filterPatterns(opts.only ?? [], 'only');
+  const except = filterPatterns(opts.except ?? [], 'except');
   const selected = uses.filter((u) => {
-    if (only.length > 0 && !only.includes(u.fullName)) return false;
-    return !except.includes(u.fullName);
+    if (only.length > 0 && !only.some((p) => p.re.test(u.fullName))) return false;
+    return !except.some((p) => p.re.test(u.fullName));
   });
-  for (const n of only)
-    if (!uses.some((u) => u.fullName === n))
-      warnings.push(`-only names "${n}", which matches no build`);
+  for (const p of only)
+    if (!uses.some((u) => p.re.test(u.fullName)))
+      warnings.push(`-only names "${p.text}", which matches no build`);
 
   const builds: PreparedBuild[] = [];
   for (const u of selected) {
@@ -564,6 +566,23 @@ function metaAttrs(block: Block, names: ReadonlySet<string>): Map<string, Attrib
   return m;
 }
 
+/** -only/-except values as gobwas globs (`*`, `?`, `[…]`, `{a,b}`); a bad one is a UserError. */
+function filterPatterns(texts: readonly string[], option: string): { text: string; re: RegExp }[] {
+  return texts.map((text) => {
+    try {
+      return { text, re: globToRegExp(text) };
+    } catch (err) {
+      throw new UserError(
+        'InvalidFilter',
+        `invalid -${option} pattern ${text}: ${(err as Error).message}`,
+        {
+          hint: `-${option} takes build names or glob patterns such as 'qemu.*'`,
+        },
+      );
+    }
+  });
+}
+
 function skipFor(only: string[], except: string[], name: string): boolean {
   if (only.length > 0) return !only.includes(name);
   if (except.length > 0) return except.includes(name);
@@ -776,12 +795,7 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
   }
 
   const postProcessors: PreparedPostProcessor[][] = [];
-  // a dynamic "post-processor" in the build block makes one chain of one per element
-  const chains: BoundRef[][] = u.build.postProcessors.flatMap((chain) =>
-    chain.length === 1 && chain[0]!.dynamic
-      ? expandDynamicRefs(chain, sourceCtx, pe.diags).map((r) => [r])
-      : [chain],
-  );
+  const chains: BoundRef[][] = expandChains(u.build.postProcessors, sourceCtx, pe.diags);
   for (const chain of chains) {
     const current: PreparedPostProcessor[] = [];
     for (const ref of chain) {
@@ -794,7 +808,9 @@ async function prepareBuild(u: BuildUse, pe: PrepareEnv): Promise<PreparedBuild 
       const except = stringList(meta.get('except'), metaCtx, pe.diags);
       if (skipFor(only, except, u.sourceName)) continue;
       const ppName = stringAttr(meta.get('name'), metaCtx, pe.diags);
-      if ((pe.opts.except ?? []).some((e) => e !== '' && e === ppName)) break;
+      // -except also names post-processors (by name, else type): the chain stops there
+      if (filterPatterns(pe.opts.except ?? [], 'except').some((p) => p.re.test(ppName || ref.type)))
+        break;
       let keep: boolean | undefined;
       const k = meta.get('keep_input_artifact');
       if (k) {
