@@ -135,6 +135,16 @@ describe('kiln gc aws', () => {
     const listed = dry.stdout.split('\n').filter((l) => l.startsWith('would remove'));
     const oldIds = Object.values(old);
     expect(listed.map((l) => l.split(' ')[3]).sort()).toEqual(oldIds.sort());
+    // --output json says the same as one object.
+    const json = await kiln(['gc', 'aws', '--output', 'json', '--older-than', '2h', '--dry-run']);
+    expect(json.code, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout) as {
+      dryRun: boolean;
+      actions: Array<{ outcome: string; leftover: { id: string; region: string } }>;
+    };
+    expect(report.dryRun).toBe(true);
+    expect(report.actions.every((a) => a.outcome === 'would-remove')).toBe(true);
+    expect(report.actions.map((a) => a.leftover.id).sort()).toEqual(oldIds.sort());
     expect(await existing(ec2)).toEqual(before);
 
     const real = await kiln(['gc', 'aws', '--older-than', '2h', '--region', 'us-east-1']);

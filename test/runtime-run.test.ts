@@ -109,10 +109,21 @@ describe('kiln run / ps / logs / stop', () => {
       String(GUEST_PORT),
       '--name',
       `rt-${process.pid}`,
+      '--output',
+      'json',
     ]);
     expect(r.code, r.stderr).toBe(0);
-    const id = r.stdout.trim();
+    // --output json: one object on stdout; the human summary stays on stderr.
+    const out = JSON.parse(r.stdout);
+    const id = out.id as string;
     started.push(id);
+    expect(out).toEqual({
+      id: expect.stringMatching(/^i-[0-9a-f]{17}$/),
+      image: httpImage,
+      name: `rt-${process.pid}`,
+      ports: [{ host: expect.any(Number), guest: GUEST_PORT }],
+      health: { url: `http://127.0.0.1:${out.ports[0].host}/`, status: 200 },
+    });
     expect(r.stderr).toMatch(
       new RegExp(
         `${id} running from ${httpImage}; http://127\\.0\\.0\\.1:\\d+/ answered 200 in [0-9.]+ s`,
@@ -132,8 +143,9 @@ describe('kiln run / ps / logs / stop', () => {
     expect(table.stdout).toMatch(new RegExp(`${id}.*exited`));
 
     // Its name still resolves, and stop clears what the dead QEMU left.
-    const stop = await kiln(['stop', `rt-${process.pid}`]);
+    const stop = await kiln(['stop', `rt-${process.pid}`, '--output', 'json']);
     expect(stop.code, stop.stderr).toBe(0);
+    expect(JSON.parse(stop.stdout)).toEqual({ stopped: [id] });
     expect(leftoversOf([id])).toEqual([]);
   });
 

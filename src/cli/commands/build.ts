@@ -21,6 +21,7 @@ import {
 import { loadTemplate } from '../../template/index.js';
 import { HumanUi } from '../../ui/index.js';
 import { withContext } from '../context.js';
+import { outputOption } from './output-flags.js';
 import {
   addCacheRegistryFlags,
   type CacheRegistryFlags,
@@ -111,7 +112,7 @@ export function registerBuild(program: Command): void {
     .command('build')
     .description('build image(s) from a Packer JSON template')
     .argument('<template>', 'Packer JSON template, .pkr.hcl file or folder')
-    .option('--output <format>', 'json: one JSON object per event on stdout')
+    .addOption(outputOption('one JSON object per event on stdout'))
     .option(
       '--on-error <action>',
       'if a build fails: cleanup, or abort (leave everything in place for debugging)',

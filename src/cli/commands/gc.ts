@@ -8,30 +8,40 @@ import type { Command } from 'commander';
 import { collectGarbage, type GcAction } from '../../catalog/gc.js';
 import { Catalog } from '../../catalog/index.js';
 import { withContext } from '../context.js';
+import { addOutputFlag } from './output-flags.js';
 
 /** Registers `kiln gc` (local clean-up). */
 export function registerGc(program: Command): void {
-  program
+  const cmd = program
     .command('gc')
     .description(
       'remove what crashed kiln runs left behind (QEMU processes, temporary files) and stray image files',
     )
-    .option('--dry-run', 'only list what would be removed')
-    .action(
-      withContext({ name: 'kiln gc' }, async (ctx, opts: { dryRun?: boolean }) => {
-        using catalog = Catalog.open();
-        const report = await collectGarbage(catalog, {
-          dryRun: opts.dryRun === true,
-          onAction: (a) => ctx.out(`${describeAction(a)}\n`),
-        });
-        for (const run of report.runs) {
-          const verb = run.cleared ? 'cleared' : opts.dryRun ? 'would clear' : 'kept (see above)';
-          ctx.out(`run ${run.runId} (pid ${run.pid}, ${run.description}): ${verb}\n`);
-        }
-        if (report.actions.length === 0 && report.runs.length === 0) ctx.out('nothing to remove\n');
-        if (report.actions.some((a) => a.outcome === 'failed')) ctx.exitCode = 1;
-      }),
-    );
+    .option('--dry-run', 'only list what would be removed');
+  addOutputFlag(
+    cmd,
+    '{"dryRun": …, "actions": [{runId, kind, ref, outcome, detail}], "runs": […]}',
+  ).action(
+    withContext({ name: 'kiln gc' }, async (ctx, opts: { dryRun?: boolean }) => {
+      const json = ctx.mode === 'json';
+      using catalog = Catalog.open();
+      const report = await collectGarbage(catalog, {
+        dryRun: opts.dryRun === true,
+        onAction: (a) => (json ? undefined : ctx.out(`${describeAction(a)}\n`)),
+      });
+      if (report.actions.some((a) => a.outcome === 'failed')) ctx.exitCode = 1;
+      if (json) {
+        const { actions, runs } = report;
+        ctx.out(`${JSON.stringify({ dryRun: opts.dryRun === true, actions, runs }, null, 2)}\n`);
+        return;
+      }
+      for (const run of report.runs) {
+        const verb = run.cleared ? 'cleared' : opts.dryRun ? 'would clear' : 'kept (see above)';
+        ctx.out(`run ${run.runId} (pid ${run.pid}, ${run.description}): ${verb}\n`);
+      }
+      if (report.actions.length === 0 && report.runs.length === 0) ctx.out('nothing to remove\n');
+    }),
+  );
 }
 
 function describeAction(a: GcAction): string {

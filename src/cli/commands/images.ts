@@ -110,7 +110,7 @@ export function registerImages(program: Command): void {
     }),
   );
 
-  images
+  const rm = images
     .command('rm')
     .alias('remove')
     .description(
@@ -120,101 +120,108 @@ export function registerImages(program: Command): void {
     .option(
       '--deregister',
       'also deregister AMIs in AWS (every region copy) and delete their snapshots: this cannot be undone',
-    )
-    .action(
-      withCatalog(
-        'rm',
-        'write',
-        async (catalog, ctx, refs: string[], opts: { deregister?: boolean }) => {
-          // Resolve and check every image before removing any: all or nothing.
-          const targets = [
-            ...new Map(refs.map((r) => catalog.images.resolve(r)).map((i) => [i.id, i])).values(),
-          ];
-          const ids = new Set(targets.map((t) => t.id));
-          for (const t of targets) {
-            const blocking = catalog.images.children(t.id).filter((c) => !ids.has(c.id));
-            if (blocking.length > 0) {
-              throw new UserError(
-                'ImageHasChildren',
-                `image ${t.id} (${t.name}) has child images`,
-                {
-                  details: blocking.map((c) => `${c.id} (${c.name})`),
-                  hint: `remove its descendants first (there is no --force): kiln images rm ${catalog.images.descendants(t.id).join(' ')} ${t.id}`,
-                },
-              );
-            }
-          }
-          // `kiln ps` only reads: record here that a local instance whose QEMU is gone has exited.
-          listInstanceStatuses(catalog, { all: true });
-          const busy = catalog.instances
-            .list()
-            .filter((i) => ids.has(i.imageId) && i.state === 'running');
-          if (busy.length > 0) {
-            throw new UserError('ImageInUse', 'images to remove have running instances', {
-              details: busy.map((i) => `${i.id}${i.name ? ` (${i.name})` : ''} runs ${i.imageId}`),
-              hint: 'stop them first (kiln stop <instance>)',
+    );
+  addOutputFlag(rm, '{"removed": [{id, name}], "notes": […]}').action(
+    withCatalog(
+      'rm',
+      'write',
+      async (catalog, ctx, refs: string[], opts: { deregister?: boolean }) => {
+        // Resolve and check every image before removing any: all or nothing.
+        const targets = [
+          ...new Map(refs.map((r) => catalog.images.resolve(r)).map((i) => [i.id, i])).values(),
+        ];
+        const ids = new Set(targets.map((t) => t.id));
+        for (const t of targets) {
+          const blocking = catalog.images.children(t.id).filter((c) => !ids.has(c.id));
+          if (blocking.length > 0) {
+            throw new UserError('ImageHasChildren', `image ${t.id} (${t.name}) has child images`, {
+              details: blocking.map((c) => `${c.id} (${c.name})`),
+              hint: `remove its descendants first (there is no --force): kiln images rm ${catalog.images.descendants(t.id).join(' ')} ${t.id}`,
             });
           }
-          // Children before parents, so one command can remove a whole branch.
-          const depth = (i: ImageRecord) => catalog.images.lineage(i.id).length;
-          targets.sort((a, b) => depth(b) - depth(a));
-          for (const t of targets) {
-            const amis = amiRegions(t);
-            if (amis && opts.deregister) {
-              // The SDK loads only when an AMI is deregistered.
-              const { deregisterAmis } = await import('../../aws/ami.js');
-              for (const line of await deregisterAmis(amis, ctx.signal)) ctx.err(`${line}\n`);
-            }
-            catalog.images.remove(t.id);
-            ctx.out(`${t.id}\n`);
-            if (amis && !opts.deregister)
-              ctx.err(
-                `note: kiln forgot ${t.id}, but the AMI stays registered in AWS (${Object.entries(
-                  amis,
-                )
-                  .map(([r, id]) => `${r}:${id}`)
-                  .join(
-                    ', ',
-                  )}); deregister it with \`aws ec2 deregister-image\`, or use \`kiln images rm --deregister\` next time\n`,
-              );
+        }
+        // `kiln ps` only reads: record here that a local instance whose QEMU is gone has exited.
+        listInstanceStatuses(catalog, { all: true });
+        const busy = catalog.instances
+          .list()
+          .filter((i) => ids.has(i.imageId) && i.state === 'running');
+        if (busy.length > 0) {
+          throw new UserError('ImageInUse', 'images to remove have running instances', {
+            details: busy.map((i) => `${i.id}${i.name ? ` (${i.name})` : ''} runs ${i.imageId}`),
+            hint: 'stop them first (kiln stop <instance>)',
+          });
+        }
+        // Children before parents, so one command can remove a whole branch.
+        const depth = (i: ImageRecord) => catalog.images.lineage(i.id).length;
+        targets.sort((a, b) => depth(b) - depth(a));
+        const json = ctx.mode === 'json';
+        const removed: Array<{ id: string; name: string }> = [];
+        const notes: string[] = [];
+        for (const t of targets) {
+          const amis = amiRegions(t);
+          if (amis && opts.deregister) {
+            // The SDK loads only when an AMI is deregistered.
+            const { deregisterAmis } = await import('../../aws/ami.js');
+            for (const line of await deregisterAmis(amis, ctx.signal)) ctx.err(`${line}\n`);
           }
-        },
-      ),
-    );
+          catalog.images.remove(t.id);
+          removed.push({ id: t.id, name: t.name });
+          if (!json) ctx.out(`${t.id}\n`);
+          if (amis && !opts.deregister) {
+            const note = `kiln forgot ${t.id}, but the AMI stays registered in AWS (${Object.entries(
+              amis,
+            )
+              .map(([r, id]) => `${r}:${id}`)
+              .join(
+                ', ',
+              )}); deregister it with \`aws ec2 deregister-image\`, or use \`kiln images rm --deregister\` next time`;
+            notes.push(note);
+            ctx.err(`note: ${note}\n`);
+          }
+        }
+        if (json) ctx.out(`${JSON.stringify({ removed, notes })}\n`);
+      },
+    ),
+  );
 
-  images
+  const tag = images
     .command('tag')
     .description(
       'put a tag on an image (moving it from the image that had it; a tag images were built from needs --force)',
     )
     .argument('<image>', 'id, id prefix, name or tag')
     .argument('<tag>', 'the tag')
-    .option('--force', 'move a tag even when catalog images were built from it')
-    .action(
-      withCatalog(
-        'tag',
-        'write',
-        (catalog, ctx, ref: string, tag: string, opts: { force?: boolean }) => {
-          const image = catalog.images.resolve(ref);
-          if (!opts.force) refuseMovingSourceTag(catalog, image, tag);
-          catalog.images.addTag(image.id, tag);
-          ctx.out(`${image.id}\n`);
-        },
-      ),
-    );
+    .option('--force', 'move a tag even when catalog images were built from it');
+  addOutputFlag(tag, '{"id", "tag", "movedFrom": the image that had it, or null}').action(
+    withCatalog(
+      'tag',
+      'write',
+      (catalog, ctx, ref: string, name: string, opts: { force?: boolean }) => {
+        const image = catalog.images.resolve(ref);
+        if (!opts.force) refuseMovingSourceTag(catalog, image, name);
+        const holder = catalog.images.list().find((i) => i.tags.includes(name));
+        catalog.images.addTag(image.id, name);
+        if (ctx.mode !== 'json') return ctx.out(`${image.id}\n`);
+        const movedFrom = holder && holder.id !== image.id ? holder.id : null;
+        ctx.out(`${JSON.stringify({ id: image.id, tag: name, movedFrom })}\n`);
+      },
+    ),
+  );
 
-  images
+  const untag = images
     .command('untag')
     .description('take a tag off an image')
     .argument('<image>', 'id, id prefix, name or tag')
-    .argument('<tag>', 'the tag')
-    .action(
-      withCatalog('untag', 'write', (catalog, ctx, ref: string, tag: string) => {
-        const image = catalog.images.resolve(ref);
-        catalog.images.removeTag(image.id, tag);
-        ctx.out(`${image.id}\n`);
-      }),
-    );
+    .argument('<tag>', 'the tag');
+  addOutputFlag(untag, '{"id", "tag"}').action(
+    withCatalog('untag', 'write', (catalog, ctx, ref: string, name: string) => {
+      const image = catalog.images.resolve(ref);
+      catalog.images.removeTag(image.id, name);
+      ctx.out(
+        ctx.mode === 'json' ? `${JSON.stringify({ id: image.id, tag: name })}\n` : `${image.id}\n`,
+      );
+    }),
+  );
 
   const tree = images
     .command('tree')
@@ -241,13 +248,14 @@ export function registerImages(program: Command): void {
     }),
   );
 
-  images
+  const prune = images
     .command('prune')
     .description(
       'remove old images: keep the N newest of each lineage (image name); never one with children, running instances or a current deployment. With --aws: the AMIs kiln built, read from AWS, never one a launch template version, launch configuration or instance uses; a dry run unless --deregister',
     )
     .requiredOption('--keep <n>', 'images to keep per lineage')
     .option('--dry-run', 'print what would be removed, remove nothing (the default with --aws)')
+    .option('-q, --quiet', 'print only the ids of the images removed (or that would be)')
     .option(
       '--aws',
       "prune kiln's AMIs in AWS (tagged kiln:artifact) instead of local images: lineage = the AMI name without its generated tail (web-1733600000 → web)",
@@ -263,44 +271,58 @@ export function registerImages(program: Command): void {
     .option(
       '--deregister',
       'with --aws: deregister the AMIs listed and delete their snapshots (without it nothing changes): this cannot be undone',
-    )
-    .action(
-      withCatalog(
-        'prune',
-        (opts: { dryRun?: boolean; aws?: boolean; deregister?: boolean }) =>
-          opts.dryRun || (opts.aws && !opts.deregister) ? 'read' : 'write',
-        async (catalog, ctx, opts: PruneOpts) => {
-          if (!/^\d+$/.test(opts.keep))
-            throw new UserError('BadFlag', `invalid value "${opts.keep}" for --keep`, {
-              hint: 'give a whole number of images to keep per lineage, e.g. --keep 3',
-            });
-          if (opts.aws) return pruneAws(catalog, ctx, opts);
-          for (const flag of ['region', 'perTag', 'deregister'] as const)
-            if (opts[flag] !== undefined)
-              throw new UserError(
-                'BadFlag',
-                `--${flag === 'perTag' ? 'per-tag' : flag} is for AMIs: add --aws`,
-              );
-          if (!opts.dryRun) listInstanceStatuses(catalog, { all: true });
-          const report = pruneImages(catalog, {
-            keep: Number(opts.keep),
-            dryRun: opts.dryRun === true,
-          });
-          const verb = opts.dryRun ? 'would remove' : 'removed';
-          for (const r of report.removed) ctx.out(`${verb} ${r.id} (${r.name})\n`);
-          for (const r of report.protected) ctx.out(`kept ${r.id} (${r.name}): ${r.reason}\n`);
-          for (const r of report.failed) ctx.err(`not removed ${r.id} (${r.name}): ${r.reason}\n`);
-          if (report.removed.length === 0)
-            ctx.err(`nothing to ${opts.dryRun ? 'remove' : 'prune'}\n`);
-          if (report.failed.length > 0) ctx.exitCode = 1;
-        },
-      ),
     );
+  addOutputFlag(
+    prune,
+    '{"dryRun", "removed": [{id, name}], "kept": [{id, name, reason}], "failed": [{id, name, reason}]}',
+  ).action(
+    withCatalog(
+      'prune',
+      (opts: { dryRun?: boolean; aws?: boolean; deregister?: boolean }) =>
+        opts.dryRun || (opts.aws && !opts.deregister) ? 'read' : 'write',
+      async (catalog, ctx, opts: PruneOpts) => {
+        if (!/^\d+$/.test(opts.keep))
+          throw new UserError('BadFlag', `invalid value "${opts.keep}" for --keep`, {
+            hint: 'give a whole number of images to keep per lineage, e.g. --keep 3',
+          });
+        if (opts.aws) return pruneAws(catalog, ctx, opts);
+        for (const flag of ['region', 'perTag', 'deregister'] as const)
+          if (opts[flag] !== undefined)
+            throw new UserError(
+              'BadFlag',
+              `--${flag === 'perTag' ? 'per-tag' : flag} is for AMIs: add --aws`,
+            );
+        if (!opts.dryRun) listInstanceStatuses(catalog, { all: true });
+        const report = pruneImages(catalog, {
+          keep: Number(opts.keep),
+          dryRun: opts.dryRun === true,
+        });
+        if (report.failed.length > 0) ctx.exitCode = 1;
+        if (ctx.mode === 'json') {
+          const json = {
+            dryRun: opts.dryRun === true,
+            removed: report.removed,
+            kept: report.protected,
+            failed: report.failed,
+          };
+          return ctx.out(`${JSON.stringify(json, null, 2)}\n`);
+        }
+        for (const r of report.failed) ctx.err(`not removed ${r.id} (${r.name}): ${r.reason}\n`);
+        if (opts.quiet) return ctx.out(report.removed.map((r) => `${r.id}\n`).join(''));
+        const verb = opts.dryRun ? 'would remove' : 'removed';
+        for (const r of report.removed) ctx.out(`${verb} ${r.id} (${r.name})\n`);
+        for (const r of report.protected) ctx.out(`kept ${r.id} (${r.name}): ${r.reason}\n`);
+        if (report.removed.length === 0)
+          ctx.err(`nothing to ${opts.dryRun ? 'remove' : 'prune'}\n`);
+      },
+    ),
+  );
 }
 
 interface PruneOpts {
   keep: string;
   dryRun?: boolean;
+  quiet?: boolean;
   aws?: boolean;
   region?: string[];
   perTag?: string[];

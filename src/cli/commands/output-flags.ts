@@ -5,13 +5,18 @@
 import { type Command, Option } from 'commander';
 import { nearest } from '../../lib/suggest.js';
 
+/** The `--output <format>` option (json: `what`), for commands that declare their options in a chain. */
+export function outputOption(what: string): Option {
+  return new Option('--output <format>', `json: ${what}`).choices(['json']);
+}
+
 /** Adds `--output <format>` (json: `what`) and, with `jsonAlias`, the hidden `--json`. */
 export function addOutputFlag(
   cmd: Command,
   what: string,
   opts: { jsonAlias?: boolean } = {},
 ): Command {
-  cmd.addOption(new Option('--output <format>', `json: ${what}`).choices(['json']));
+  cmd.addOption(outputOption(what));
   if (opts.jsonAlias) cmd.addOption(new Option('--json', 'same as --output json').hideHelp());
   return cmd;
 }

@@ -24,6 +24,7 @@ import { formatTable } from '../../ui/format.js';
 import { escapeField } from '../../ui/machine-readable.js';
 import { withContext } from '../context.js';
 import { onErrorOption } from '../options.js';
+import { outputOption } from './output-flags.js';
 import {
   addCacheRegistryFlags,
   type CacheRegistryFlags,
@@ -64,7 +65,7 @@ export function registerPipeline(program: Command): void {
       '--no-cache',
       'run every step even when its inputs are unchanged (commands, builds, smoke tests)',
     )
-    .option('--output <format>', 'json: one JSON object per row on stdout')
+    .addOption(outputOption('one JSON object per row on stdout'))
     .option('--parallel <n>', `releases at once (default here: ${defaultParallelism()})`)
     .option(
       '--on-error <action>',

@@ -10,6 +10,7 @@ import { savedStateOf } from '../../plugins.js';
 import { parseReference } from '../../registry/index.js';
 import { pullImage } from '../../share/index.js';
 import { withContext } from '../context.js';
+import { outputOption } from './output-flags.js';
 import { addRegistryFlags, type RegistryFlags, registryOptions } from './registry-flags.js';
 
 interface PullOpts extends RegistryFlags {
@@ -29,7 +30,7 @@ export function registerPull(program: Command): void {
       '--with-state',
       "also fetch the image's saved VM state (pushed with --with-state), so builds from it here continue where its build stopped instead of booting",
     )
-    .option('--output <format>', 'json: one JSON object describing the pull on stdout');
+    .addOption(outputOption('one JSON object describing the pull on stdout'));
   addRegistryFlags(cmd).action(
     withContext({ name: 'kiln pull' }, async (ctx, refText: string, opts: PullOpts) => {
       const mode = ctx.mode;

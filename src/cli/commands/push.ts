@@ -10,6 +10,7 @@ import { savedStateOf } from '../../plugins.js';
 import { parseReference } from '../../registry/index.js';
 import { pushImage } from '../../share/index.js';
 import { withContext } from '../context.js';
+import { outputOption } from './output-flags.js';
 import { addRegistryFlags, type RegistryFlags, registryOptions } from './registry-flags.js';
 
 interface PushOpts extends RegistryFlags {
@@ -30,7 +31,7 @@ export function registerPush(program: Command): void {
       '--with-state',
       "also send the image's saved VM state. Off by default: the state is the build VM's memory and can hold whatever the build handled (keys, tokens, downloaded secrets); a state never saved (templates with sensitive variables) cannot be sent",
     )
-    .option('--output <format>', 'json: one JSON object describing the push on stdout');
+    .addOption(outputOption('one JSON object describing the push on stdout'));
   addRegistryFlags(cmd).action(
     withContext(
       { name: 'kiln push' },

@@ -18,6 +18,7 @@ import { parsePortSpec } from '../../runtime/port-spec.js';
 import { pullImage } from '../../share/index.js';
 import { withContext } from '../context.js';
 import { collect, cpusOption, durationOption, intOption, memoryOption } from '../options.js';
+import { addOutputFlag } from './output-flags.js';
 import { addRegistryFlags, type RegistryFlags, registryOptions } from './registry-flags.js';
 
 interface RunOpts extends RegistryFlags {
@@ -61,6 +62,10 @@ export function registerRun(program: Command): void {
     .option('--wait-port <guest>', 'which forwarded guest port to check (default: the first -p)')
     .option('--timeout <duration>', 'how long to wait for health (Go duration)', '2m')
     .option('-q, --quiet', 'print only the instance id');
+  addOutputFlag(
+    cmd,
+    '{"id", "image", "name", "ports": [{host, guest}], "health": {url, status} or null}',
+  );
   addRegistryFlags(cmd).action(
     withContext({ name: 'kiln run' }, async (ctx, imageRef: string, opts: RunOpts) => {
       const ports = opts.publish.map((p) => parsePortSpec(p));
@@ -117,6 +122,7 @@ export function registerRun(program: Command): void {
       });
       const where = rec.ports.map((p) => `127.0.0.1:${p.host} → ${p.guest}`).join(', ');
       let summary = `${rec.id} running from ${rec.imageId}${where ? `; ${where}` : ''}`;
+      let health: { url: string; status: number } | null = null;
       if (waitPath !== undefined) {
         const fwd = rec.ports.find((p) => p.guest === (waitPort ?? ports[0]!.guest))!;
         const url = `http://127.0.0.1:${fwd.host}${waitPath}`;
@@ -130,6 +136,7 @@ export function registerRun(program: Command): void {
             isAlive: () => whyNotRunning(rec),
           });
           summary = `${rec.id} running from ${rec.imageId}; ${url} answered ${r.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+          health = { url, status: r.status };
         } catch (err) {
           // Nothing is left of an instance that did not become healthy: read its console first.
           const lines = await consoleTail(rec, 15);
@@ -154,7 +161,15 @@ export function registerRun(program: Command): void {
         }
       }
       if (opts.quiet !== true) ctx.err(`${summary}\n`);
-      ctx.out(`${rec.id}\n`);
+      if (ctx.mode !== 'json') return ctx.out(`${rec.id}\n`);
+      const json = {
+        id: rec.id,
+        image: rec.imageId,
+        name: rec.name ?? null,
+        ports: rec.ports,
+        health,
+      };
+      ctx.out(`${JSON.stringify(json)}\n`);
     }),
   );
 }

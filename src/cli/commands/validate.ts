@@ -4,6 +4,7 @@ import { defaultKilnHome } from '../../lib/paths.js';
 import { registry } from '../../plugins.js';
 import { loadTemplate } from '../../template/index.js';
 import { withContext } from '../context.js';
+import { addOutputFlag } from './output-flags.js';
 import {
   addTemplateFlags,
   parseVarFlags,
@@ -18,6 +19,10 @@ export function registerValidate(program: Command): void {
     .description('check that a template is valid (every error at once, with file:line:column)')
     .argument('<template>', 'Packer JSON template, .pkr.hcl file or folder')
     .option('--syntax-only', 'only check syntax; do not verify the configuration of the template');
+  addOutputFlag(
+    cmd,
+    '{"valid": true, "syntaxOnly": …, "warnings": […]} (a failure: the error object)',
+  );
   addTemplateFlags(cmd).action(
     withContext(
       { name: 'kiln validate' },
@@ -33,6 +38,15 @@ export function registerValidate(program: Command): void {
           syntaxOnly: opts.syntaxOnly === true,
           catalog,
         });
+        if (ctx.mode === 'json') {
+          const result = {
+            valid: true,
+            syntaxOnly: opts.syntaxOnly === true,
+            warnings: loaded.warnings,
+          };
+          ctx.out(`${JSON.stringify(result)}\n`);
+          return;
+        }
         for (const w of loaded.warnings) ctx.err(`Warning: ${w}\n`);
         ctx.out(
           opts.syntaxOnly
