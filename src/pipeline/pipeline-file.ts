@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { goDuration } from '../lib/duration.js';
 import { UserError } from '../lib/errors.js';
+import { editorSchema, type JsonSchema, SCHEMA_DRAFT, weaken } from '../template/json-schema.js';
 import { type JsonPath, parseJsonSource } from '../template/json-source.js';
 import { problemsError, type TemplateProblem } from '../template/raw-template.js';
 import { checkSchema } from '../template/schema-check.js';
@@ -47,6 +48,8 @@ const templateStep = {
 };
 
 export const pipelineSchema = z.strictObject({
+  /** The JSON Schema an editor checks this file with (schemas/kiln-pipeline.schema.json); ignored. */
+  $schema: z.string().optional(),
   /** Commands run with `sh -c` in the pipeline file's directory, in order. */
   unit_tests: commandStep.optional(),
   integration_tests: commandStep.optional(),
@@ -157,6 +160,14 @@ export function commandSpecs(c: PipelineConfig): CommandSpec[] {
       artifact: c.package.artifact,
     });
   return specs;
+/** The pipeline file's JSON Schema for editors (`npm run schemas` writes it to schemas/). */
+export function pipelineJsonSchema(): JsonSchema {
+  return {
+    $schema: SCHEMA_DRAFT,
+    title: 'kiln pipeline file',
+    description: `${PIPELINE_FILE}: the six steps of a CI workflow (generated from kiln's schema: npm run schemas).`,
+    ...weaken(editorSchema(pipelineSchema)),
+  };
 }
 
 export interface Environment {

@@ -78,6 +78,18 @@ describe('parseRawTemplate', () => {
     ]);
   });
 
+  it('takes a string "$schema" (an editor\'s JSON Schema) and ignores it; Packer 1.6.6 refuses it', () => {
+    const t = parse({
+      $schema: '../schemas/kiln-template.schema.json',
+      builders: [{ type: 'null' }],
+    });
+    expect(t.builders.map((b) => b.type)).toEqual(['null']);
+    expect(t.comments).toEqual({});
+    expect(problems(() => parse({ $schema: 1, builders: [{ type: 'null' }] }))).toEqual([
+      't.json:2:14: $schema: "$schema" must be a string, found number',
+    ]);
+  });
+
   it('checks only/except/override names like Template.Validate', () => {
     const t = parse({
       builders: [{ type: 'null', name: 'a' }],

@@ -174,6 +174,13 @@ export function parseRawTemplate(src: JsonSource): RawTemplate {
 
   for (const key of Object.keys(root)) {
     if (ROOT_KEYS.includes(key)) continue;
+    // An editor's schema (schemas/kiln-template.schema.json): kiln ignores it, Packer 1.6.6
+    // refuses it as an unknown root key (docs/packer-differences.md, 21).
+    if (key === '$schema') {
+      const v = root[key];
+      if (typeof v !== 'string') add([key], `"$schema" must be a string, found ${jsonType(v)}`);
+      continue;
+    }
     if (key.startsWith('_')) {
       const v = root[key];
       if (typeof v !== 'string')
