@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { registerBase } from './base.js';
 import { registerBuild } from './build.js';
+import { registerCompletion } from './completion.js';
 import { registerDeploy } from './deploy.js';
 import { registerDoctor } from './doctor.js';
 import { registerGc } from './gc.js';
@@ -41,6 +42,7 @@ export const commands: Register[] = [
   registerPush,
   registerPull,
   registerDoctor,
+  registerCompletion,
 ];
 
 /** `kiln --help` lists the commands by workflow, in the order a newcomer meets them. */
@@ -48,7 +50,7 @@ export const commandGroups: ReadonlyArray<{ heading: string; names: readonly str
   { heading: 'Make images:', names: ['base', 'build', 'validate', 'inspect', 'hcl2_upgrade'] },
   { heading: 'Run instances:', names: ['run', 'ps', 'logs', 'stop'] },
   { heading: 'Ship:', names: ['pipeline', 'deploy', 'push', 'pull'] },
-  { heading: 'Maintain:', names: ['images', 'gc', 'doctor', 'version'] },
+  { heading: 'Maintain:', names: ['images', 'gc', 'doctor', 'completion', 'version'] },
 ];
 
 /** Registers every command, each under its workflow's heading in `--help`. */
