@@ -86,7 +86,7 @@ describe('parseRawTemplate', () => {
     expect(t.builders.map((b) => b.type)).toEqual(['null']);
     expect(t.comments).toEqual({});
     expect(problems(() => parse({ $schema: 1, builders: [{ type: 'null' }] }))).toEqual([
-      't.json:2:14: $schema: "$schema" must be a string, found number',
+      't.json:2:14: ["$schema"]: expected the path or URL of a JSON Schema, found number',
     ]);
   });
 

@@ -178,7 +178,8 @@ export function parseRawTemplate(src: JsonSource): RawTemplate {
     // refuses it as an unknown root key (docs/packer-differences.md, 21).
     if (key === '$schema') {
       const v = root[key];
-      if (typeof v !== 'string') add([key], `"$schema" must be a string, found ${jsonType(v)}`);
+      if (typeof v !== 'string')
+        add([key], `expected the path or URL of a JSON Schema, found ${jsonType(v)}`);
       continue;
     }
     if (key.startsWith('_')) {
