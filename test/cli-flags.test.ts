@@ -205,7 +205,7 @@ describe('kiln --help', () => {
     ]);
     expect(section('Run instances:')).toEqual(['run', 'ps', 'logs', 'stop']);
     expect(section('Ship:')).toEqual(['pipeline', 'deploy', 'push', 'pull']);
-    expect(section('Maintain:')).toEqual(['images', 'gc', 'doctor', 'version']);
+    expect(section('Maintain:')).toEqual(['images', 'gc', 'doctor', 'completion', 'version']);
     expect(section('Commands:')).toEqual(['help']);
     expect(help.replace(/\s+/g, ' ')).toContain(
       'a group of local instances, or an AWS Auto Scaling group',

@@ -78,8 +78,9 @@ describe('--output json', () => {
     writeFileSync(tpl, '{\n  "builders": [{ "type": "null", "comunicator": "none" }]\n}\n');
     const e = await jsonError('validate', '--output', 'json', tpl);
     expect(e.code).toBe('TemplateInvalid');
-    expect(JSON.stringify(e)).toContain('did you mean "communicator"');
-    expect(JSON.stringify(e)).toContain('t.json:2:');
+    expect(e.details).toEqual([
+      `${tpl}:2:34: builders[0].comunicator: unknown key "comunicator"; did you mean "communicator"?`,
+    ]);
   });
 
   it('images rm, tag, untag: what changed; refusals as the error object', async () => {
