@@ -160,6 +160,8 @@ export function commandSpecs(c: PipelineConfig): CommandSpec[] {
       artifact: c.package.artifact,
     });
   return specs;
+}
+
 /** The pipeline file's JSON Schema for editors (`npm run schemas` writes it to schemas/). */
 export function pipelineJsonSchema(): JsonSchema {
   return {
