@@ -250,6 +250,40 @@ describe('fetchIso', () => {
     expect((await fetchIso({ urls: [url], checksum: 'none', ...d })).reused).toBe(false);
   });
 
+  it('tells onPartFile of each .part before it exists and once it is gone (done, broken off, cancelled)', async () => {
+    const d = dirs();
+    const seen: string[] = [];
+    const onPartFile = (path: string, event: 'begin' | 'end') => {
+      // What a journal needs: the name before the file is created, and the end after it is gone.
+      const named = path.startsWith(d.cacheDir) && path.endsWith('.part');
+      const exists = cacheFiles(d.cacheDir).some((f) => f.endsWith('.part'));
+      seen.push(`${event} ${named ? 'named' : path} ${exists ? 'exists' : 'absent'}`);
+    };
+    await fetchIso({ urls: [`${base}/d/netinst.iso`], checksum: SHA256, ...d, onPartFile });
+    await expect(
+      fetchIso({
+        urls: [`${base}/d/short.iso`],
+        checksum: `sha1:${'0'.repeat(40)}`,
+        ...d,
+        onPartFile,
+      }),
+    ).rejects.toBeInstanceOf(SystemError);
+    const ac = new AbortController();
+    await expect(
+      fetchIso({
+        urls: [`${base}/d/slow.iso`],
+        checksum: `md5:${'0'.repeat(32)}`,
+        ...d,
+        signal: ac.signal,
+        onPartFile,
+        onProgress: () => ac.abort(),
+      }),
+    ).rejects.toBeInstanceOf(CancelledError);
+    expect(seen).toEqual(Array(3).fill(['begin named absent', 'end named absent']).flat());
+    // The cached ISO stays; no .part does.
+    expect(cacheFiles(d.cacheDir)).toEqual([`${sha1(`sha256:${SHA256}`)}.iso`]);
+  });
+
   it('stops at once when cancelled mid-download and leaves no .part', async () => {
     const d = dirs();
     const ac = new AbortController();

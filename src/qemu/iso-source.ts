@@ -4,7 +4,8 @@
  * downloaded into the cache as `sha1(checksum).iso` (Packer's name), so a second build
  * finds it there, and `iso_checksum` is verified before the file is used. A download goes
  * to a `.part` file beside its target, hashed while it streams, and is renamed only once
- * its checksum matches; a failed, mismatched or cancelled one leaves nothing behind.
+ * its checksum matches; a failed, mismatched or cancelled one leaves nothing behind, and
+ * one whose process was killed is left to the caller's journal (`onPartFile`).
  *
  * `iso_checksum` takes Packer's forms: `md5:…`, `sha1:…`, `sha256:…`, `sha512:…`, bare hex
  * (the type told by its length), `file:URL` (a checksum file, GNU or BSD style, where the
@@ -87,6 +88,12 @@ export interface IsoSourceOptions {
   onProgress?: (p: { url: string; bytes: number; total?: number }) => void;
   /** Called once per URL tried, with the reason when it failed. */
   onTry?: (url: string, error?: Error) => void;
+  /**
+   * Told of a download's `.part` file just before it is created (`begin`) and once it is
+   * renamed or removed (`end`), so a crash-safe journal can list it: a kiln killed mid-way
+   * cannot remove it itself.
+   */
+  onPartFile?: (path: string, event: 'begin' | 'end') => void;
 }
 
 /** The ISO ready to boot. */
@@ -175,6 +182,7 @@ async function fetchOne(url: string, expected: Expected, opts: IsoSourceOptions)
   // A name of its own per download, so two builds fetching the same ISO never share a
   // .part; the rename is atomic, and the last one to finish leaves an identical file.
   const part = `${target}.${randomBytes(4).toString('hex')}.part`;
+  opts.onPartFile?.(part, 'begin');
   try {
     const digest = await download(
       url,
@@ -191,6 +199,7 @@ async function fetchOne(url: string, expected: Expected, opts: IsoSourceOptions)
     await rename(part, target);
   } finally {
     await rm(part, { force: true });
+    opts.onPartFile?.(part, 'end');
   }
   return { path: target, url, checksum, reused: false };
 }

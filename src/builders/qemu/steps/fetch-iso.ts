@@ -4,13 +4,14 @@
  * under a name kept by its checksum, and either is verified against `iso_checksum` before
  * QEMU sees it. Nothing to clean up: a download that fails or is cancelled removes its
  * partial file itself, and a verified one stays in the cache for the next build, as
- * Packer's does.
+ * Packer's does. The partial file is journalled while it exists, so after a kill -9
+ * `kiln gc` (or the next build's start) removes it.
  */
 import { join, resolve } from 'node:path';
 import type { Step } from '../../../core/steps.js';
 import { fetchIso } from '../../../qemu/iso-source.js';
 import { isInstaller, isoUrls } from '../config.js';
-import type { QemuState } from '../state.js';
+import { journal, type QemuState, unjournal } from '../state.js';
 
 /** `iso_checksum`, with Packer 1.6's separate `iso_checksum_type` folded in. */
 export function isoChecksumSpec(checksum: string, type: string | undefined): string {
@@ -38,6 +39,8 @@ export const fetchIsoStep: Step<QemuState> = {
         if (err) ui.error(`${url}: ${err.message}`);
         else ui.message(`Trying ${url}`);
       },
+      onPartFile: (path, event) =>
+        event === 'begin' ? journal(state, 'file', path) : unjournal(state, path),
       onProgress: ({ url, bytes, total }) => {
         // A line per tenth (or per 64 MiB when the size is unknown), not per chunk.
         const step = total ? Math.floor((bytes * 10) / total) : Math.floor(bytes / (64 << 20));
