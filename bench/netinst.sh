@@ -35,6 +35,19 @@ if [ "$which" != kiln ]; then
   command -v packer >/dev/null || { echo "netinst: packer is missing (apt-get install packer)" >&2; exit 1; }
 fi
 
+# The installer loads most of itself (partman, base-installer, apt-setup…) as .udeb files
+# from the mirror: a mirror or proxy that serves .deb but not .udeb (seen here: 404) makes it
+# stop at "Download installer components" after the network is up. Check before booting.
+if [ -z "${NETINST_SKIP_MIRROR_CHECK:-}" ]; then
+  mirror=http://deb.debian.org/debian
+  udeb=$(curl -sf "$mirror/dists/bookworm/main/debian-installer/binary-amd64/Packages.xz" | xz -dc 2>/dev/null | sed -n 's/^Filename: //p' | head -1 || true)
+  code=$( [ -n "$udeb" ] && curl -s -o /dev/null -I -w '%{http_code}' "$mirror/$udeb" || echo none)
+  if [ "$code" != 200 ]; then
+    echo "netinst: $mirror serves no installer components from here (${udeb:-the debian-installer index}: HTTP $code): the Debian installer would stop at \"Download installer components\"; run where the whole mirror is reachable (NETINST_SKIP_MIRROR_CHECK=1 skips this check)" >&2
+    exit 1
+  fi
+fi
+
 if [ -n "${NETINST_WORK:-}" ]; then
   work=$NETINST_WORK; mkdir -p "$work"
 else
