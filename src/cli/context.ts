@@ -11,7 +11,7 @@ import { BuildTracker } from '../core/build-tracker.js';
 import type { Ui } from '../core/events.js';
 import { Secrets } from '../core/secrets.js';
 import { CancelledError, UserError } from '../lib/errors.js';
-import { createUi, type OutputMode, type StreamLike } from '../ui/index.js';
+import { closeUi, createUi, type OutputMode, type StreamLike } from '../ui/index.js';
 
 /** An output stream whose write errors (EPIPE) the context handles. */
 export interface HostStream extends StreamLike {
@@ -98,6 +98,8 @@ export class CliContext {
   private gcHint = 'run `kiln gc` to remove what this run left.';
   private release: (() => void) | undefined;
   private closed = false;
+  /** Every Ui handed out: their spinners are erased (and the cursor shown) when the command ends. */
+  private readonly uis: Ui[] = [];
 
   constructor(flags: GlobalFlags, options: ContextOptions, host: CliHost = processHost) {
     this.flags = flags;
@@ -159,6 +161,7 @@ export class CliContext {
       ...(opts.color !== undefined ? { color: opts.color } : {}),
       ...(opts.timestampUi ? { timestampUi: true } : {}),
     });
+    this.uis.push(ui);
     if (!opts.quiet) return ui;
     return {
       secrets: ui.secrets,
@@ -224,8 +227,9 @@ export class CliContext {
     return this.stdoutGone;
   }
 
-  /** Stops listening for signals. */
+  /** Stops listening for signals and erases the spinners of its Uis. */
   close(): void {
+    for (const ui of this.uis) closeUi(ui);
     this.release?.();
     this.release = undefined;
     this.closed = true;
@@ -248,6 +252,7 @@ export class CliContext {
       return;
     }
     this.second.abort(new CancelledError(`second ${sig}`));
+    for (const ui of this.uis) closeUi(ui);
     const left = this.leftovers();
     const lines = [
       `kiln: received a second ${sig}: exiting now without finishing cleanup.`,

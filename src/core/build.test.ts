@@ -253,7 +253,7 @@ describe('runBuilds', () => {
     expect(lines.find((l) => l.includes("Build 'b' errored after"))).toMatch(
       /^error\|\|Build 'b' errored after .*: Script exited with non-zero exit status: 3\.Allowed exit codes are: \[0\]$/,
     );
-    expect(ui.events.filter((e) => e.type !== 'ui')).toEqual([
+    expect(ui.events.filter((e) => e.type !== 'ui' && e.type !== 'wait')).toEqual([
       { type: 'error-count', count: 1 },
       {
         type: 'build-error',

@@ -17,6 +17,13 @@ export type UiEvent =
       total?: number;
       done?: boolean;
     }
+  /**
+   * A wait that may take a while (SSH, an HTTP health check, a step): `start`, then `end`
+   * with the same id. On a terminal a spinner shows what is awaited and for how long;
+   * elsewhere a plain line every few seconds of silence. Never in machine-readable or
+   * JSON output.
+   */
+  | { type: 'wait'; id: number; build?: string; label: string; phase: 'start' | 'end' }
   | { type: 'artifact-count'; build: string; count: number }
   | { type: 'artifact'; build: string; index: number; artifact: ArtifactView }
   | { type: 'error-count'; count: number }
@@ -65,6 +72,30 @@ export class BuildUi {
 
   progress(label: string, current: number, total?: number, done?: boolean): void {
     this.ui.emit({ type: 'progress', build: this.build, label, current, total, done });
+  }
+
+  /** Runs `fn` as a wait the Ui shows with `label` (`waiting for SSH on …`) and its elapsed time. */
+  wait<T>(label: string, fn: () => Promise<T>): Promise<T> {
+    return waitFor(this.ui, label, fn, this.build);
+  }
+}
+
+let nextWaitId = 1;
+
+/** Runs `fn` between a `wait` start and end event: the end is emitted however `fn` ends. */
+export async function waitFor<T>(
+  ui: Ui,
+  label: string,
+  fn: () => Promise<T>,
+  build?: string,
+): Promise<T> {
+  const id = nextWaitId++;
+  const base = { type: 'wait' as const, id, label, ...(build !== undefined ? { build } : {}) };
+  ui.emit({ ...base, phase: 'start' });
+  try {
+    return await fn();
+  } finally {
+    ui.emit({ ...base, phase: 'end' });
   }
 }
 

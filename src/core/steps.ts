@@ -88,7 +88,8 @@ export async function runSteps<S>(
     for (const step of steps) {
       throwIfAborted(ctx.signal);
       started.push(step);
-      await step.run(state, runCtx);
+      // Every step is a wait the Ui can show (a spinner on a terminal) once it lasts.
+      await ctx.ui.wait(step.name, () => step.run(state, runCtx));
     }
     throwIfAborted(ctx.signal);
   } catch (err) {

@@ -32,6 +32,7 @@ export class StepUi implements Ui {
         return;
       }
       case 'progress':
+      case 'wait':
         this.parent.emit({ ...event, build: name });
         return;
       case 'build-error':

@@ -1,9 +1,16 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Secrets } from '../core/secrets.js';
-import { HumanUi, shouldColor } from './human.js';
-import { createUi } from './index.js';
+import { formatElapsed, HumanUi, type Spinner, shouldColor } from './human.js';
+import { closeUi, createUi } from './index.js';
 
-function human(opts: { color?: boolean; progress?: boolean; secrets?: Secrets } = {}) {
+function human(
+  opts: {
+    color?: boolean;
+    progress?: 'spinner' | 'lines' | 'off';
+    spinner?: (text: string) => Spinner;
+    secrets?: Secrets;
+  } = {},
+) {
   const out: string[] = [];
   const err: string[] = [];
   const u = new HumanUi({
@@ -12,6 +19,7 @@ function human(opts: { color?: boolean; progress?: boolean; secrets?: Secrets } 
     secrets: opts.secrets ?? new Secrets(),
     color: opts.color,
     progress: opts.progress,
+    ...(opts.spinner ? { spinner: opts.spinner } : {}),
   });
   return { u, out, err };
 }
@@ -70,16 +78,89 @@ describe('HumanUi', () => {
     expect(shouldColor({ isTTY: true }, {}, false)).toBe(false);
   });
 
-  it('draws progress only on a terminal, and clears it before the next line', () => {
-    const off = human({ progress: false });
-    off.u.emit({ type: 'progress', build: 'a', label: 'copy', current: 5, total: 10 });
-    expect(off.err).toEqual([]);
-    const on = human({ progress: true });
-    on.u.emit({ type: 'progress', build: 'a', label: 'copy', current: 5, total: 10 });
-    on.u.emit({ type: 'ui', level: 'say', build: 'a', text: 'done' });
-    expect(on.err[0]).toContain('50%');
-    expect(on.err[1]).toBe('\r\x1b[K');
-    expect(on.err[2]).toBe('==> a: done\n');
+  it('shows waits and transfers as a spinner on a terminal: what is awaited and for how long', () => {
+    vi.useFakeTimers();
+    try {
+      const spins: { text: string; stopped: boolean }[] = [];
+      const { u, err } = human({
+        progress: 'spinner',
+        spinner: (text) => {
+          const s = {
+            text,
+            stopped: false,
+            stop() {
+              s.stopped = true;
+            },
+          };
+          spins.push(s);
+          return s;
+        },
+      });
+      u.emit({ type: 'wait', id: 1, build: 'a', label: 'waiting for SSH', phase: 'start' });
+      vi.advanceTimersByTime(500);
+      expect(spins).toEqual([]); // a short wait never shows
+      vi.advanceTimersByTime(2000);
+      expect(spins[0]!.text).toBe('a: waiting for SSH (2s)');
+      u.emit({ type: 'progress', build: 'b', label: 'push x', current: 45, total: 100 });
+      vi.advanceTimersByTime(1500);
+      expect(spins[0]!.text).toBe('a: waiting for SSH (4s)  ·  b: push x 45% (1s)');
+      u.emit({
+        type: 'progress',
+        build: 'b',
+        label: 'push x',
+        current: 100,
+        total: 100,
+        done: true,
+      });
+      u.emit({ type: 'wait', id: 1, build: 'a', label: 'waiting for SSH', phase: 'end' });
+      expect(spins[0]!.stopped).toBe(true);
+      expect(spins).toHaveLength(1);
+      expect(err).toEqual([]); // the spinner draws; nothing else is written
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('says what is still awaited in a plain line after a few seconds of silence elsewhere', () => {
+    vi.useFakeTimers();
+    try {
+      const { u, err } = human({ progress: 'lines' });
+      u.emit({ type: 'wait', id: 7, build: 'run', label: 'waiting for http://x/', phase: 'start' });
+      vi.advanceTimersByTime(4000);
+      expect(err).toEqual([]);
+      vi.advanceTimersByTime(1000);
+      expect(err).toEqual(['    run: waiting for http://x/ (5s)\n']);
+      u.emit({ type: 'ui', level: 'message', build: 'run', text: 'probe' });
+      vi.advanceTimersByTime(4000);
+      expect(err).toHaveLength(2); // output meanwhile: no heartbeat yet
+      vi.advanceTimersByTime(1000);
+      expect(err[2]).toBe('    run: waiting for http://x/ (10s)\n');
+      u.emit({ type: 'wait', id: 7, build: 'run', label: 'waiting for http://x/', phase: 'end' });
+      vi.advanceTimersByTime(20_000);
+      expect(err).toHaveLength(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('shows no progress when told not to', () => {
+    vi.useFakeTimers();
+    try {
+      const { u, err } = human({ progress: 'off' });
+      u.emit({ type: 'wait', id: 1, label: 'x', phase: 'start' });
+      u.emit({ type: 'progress', build: 'a', label: 'copy', current: 5, total: 10 });
+      vi.advanceTimersByTime(60_000);
+      expect(err).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('formats elapsed time', () => {
+    expect(formatElapsed(900)).toBe('0s');
+    expect(formatElapsed(59_999)).toBe('59s');
+    expect(formatElapsed(65_000)).toBe('1m05s');
+    expect(formatElapsed(3_720_000)).toBe('1h02m');
   });
 
   it('redacts secrets in every line, shell-quoted and JSON-escaped too', () => {
@@ -104,7 +185,7 @@ describe('HumanUi', () => {
     expect(all.match(/<sensitive>/g)?.length).toBe(3);
   });
 
-  it('createUi gives no colour and no progress when stderr is not a TTY', () => {
+  it('createUi gives no colour and no spinner when stderr is not a TTY', () => {
     const chunks: string[] = [];
     const stream = { write: (c: string) => chunks.push(c), isTTY: false };
     const u = createUi({
@@ -117,5 +198,6 @@ describe('HumanUi', () => {
     u.emit({ type: 'progress', build: 'a', label: 'copy', current: 1, total: 2 });
     u.emit({ type: 'ui', level: 'say', build: 'a', text: 'x' });
     expect(chunks).toEqual(['==> a: x\n']);
+    closeUi(u);
   });
 });

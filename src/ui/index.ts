@@ -2,13 +2,15 @@
  * Picks the presenter for a command: Packer's human lines, Packer's machine-readable
  * stream, or JSON lines. The library emits events; only these turn them into text.
  */
+import type { Writable } from 'node:stream';
+import yoctoSpinner from 'yocto-spinner';
 import type { Ui } from '../core/events.js';
 import type { Secrets } from '../core/secrets.js';
 import { HumanUi, shouldColor } from './human.js';
 import { JsonLinesUi } from './json-lines.js';
 import { MachineReadableUi } from './machine-readable.js';
 
-export { HumanUi, shouldColor } from './human.js';
+export { formatElapsed, HumanUi, type Spinner, shouldColor } from './human.js';
 export { JsonLinesUi } from './json-lines.js';
 export { escapeField, MachineReadableUi, unescapeField } from './machine-readable.js';
 export { prefixLines } from './prefix.js';
@@ -19,6 +21,19 @@ export interface StreamLike {
   write(chunk: string): unknown;
   isTTY?: boolean;
   columns?: number;
+}
+
+/**
+ * True when a spinner may redraw its line on `stream`: a terminal, TERM not `dumb`, and
+ * not a CI runner (CI logs keep every frame). The spinner library decides the same way.
+ */
+export function isInteractive(stream: StreamLike, env: NodeJS.ProcessEnv): boolean {
+  return stream.isTTY === true && env.TERM !== 'dumb' && !('CI' in env);
+}
+
+/** Whether a Ui has a spinner or timer to stop when its command ends. */
+export function closeUi(ui: Ui): void {
+  (ui as { close?: () => void }).close?.();
 }
 
 export interface CreateUiOptions {
@@ -45,15 +60,31 @@ export function createUi(opts: CreateUiOptions): Ui {
       });
     case 'json':
       return new JsonLinesUi({ write: out, secrets: opts.secrets });
-    case 'human':
+    case 'human': {
+      const env = opts.env ?? process.env;
+      const color = shouldColor(opts.stderr, env, opts.color ?? true);
+      const tty = isInteractive(opts.stderr, env);
       return new HumanUi({
         out,
         err,
         secrets: opts.secrets,
-        color: shouldColor(opts.stderr, opts.env ?? process.env, opts.color ?? true),
-        progress: opts.stderr.isTTY === true,
-        columns: opts.stderr.columns,
+        color,
+        progress: tty ? 'spinner' : 'lines',
+        // yocto-spinner (sindresorhus; one dependency): it clears and redraws its line
+        // around everything else written to the terminal. Signals stay kiln's: its own
+        // handler would exit before the cleanups ran.
+        ...(tty
+          ? {
+              spinner: (text: string) =>
+                yoctoSpinner({
+                  text,
+                  stream: opts.stderr as unknown as Writable,
+                  handleSignals: false,
+                }).start(),
+            }
+          : {}),
         timestampUi: opts.timestampUi,
       });
+    }
   }
 }

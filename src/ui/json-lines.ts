@@ -1,7 +1,7 @@
 /**
  * `--output json`: every event as one JSON object per line on stdout, lossless — its
  * type, a timestamp in milliseconds, the build (when it has one) and all its fields —
- * with every string redacted.
+ * with every string redacted. Waits (spinners) are left out.
  */
 import type { Ui, UiEvent } from '../core/events.js';
 import type { Secrets } from '../core/secrets.js';
@@ -23,6 +23,9 @@ export class JsonLinesUi implements Ui {
   }
 
   emit(event: UiEvent): void {
+    // A wait is presentation (a spinner, a heartbeat line): what it waited for is reported
+    // by the events that follow it.
+    if (event.type === 'wait') return;
     const { type, ...fields } = event;
     const record = { type, timestamp: this.opts.now ? this.opts.now() : Date.now(), ...fields };
     this.opts.write(`${JSON.stringify(this.secrets.redactDeep(record))}\n`);

@@ -55,6 +55,7 @@ export class MachineReadableUi implements Ui {
         return;
       }
       case 'progress':
+      case 'wait':
         return; // Packer's machine-readable UI tracks no progress.
       case 'artifact-count':
         this.record(event.build, 'artifact-count', [String(event.count)]);

@@ -31,6 +31,8 @@ export interface SshdOptions {
   authorizedKeys?: string[];
   /** Serve the sftp subsystem (default true). */
   sftp?: boolean;
+  /** Listen on this port (default: a free one). */
+  port?: number;
 }
 
 /** Finds a TCP port on 127.0.0.1 that nothing listens on right now. */
@@ -63,7 +65,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
   await writeFile(authorizedKeysFile, (opts.authorizedKeys ?? []).map((k) => `${k}\n`).join(''), {
     mode: 0o600,
   });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const config = [
     `Port ${port}`,
     'ListenAddress 127.0.0.1',

@@ -40,7 +40,7 @@ function steps(config: NullConfig, ctx: BuildContext, hook: ProvisionHook): Step
           timeoutMs: parseGoDurationMs(config.ssh_timeout),
           signal: sctx.signal,
         });
-      state.comm = await open();
+      state.comm = await sctx.ui.wait(`waiting for SSH on ${host}:${config.ssh_port}`, open);
       sctx.ui.say('Connected to SSH!');
       if (config.pause_before_connecting) {
         sctx.ui.say(`Pausing ${config.pause_before_connecting} before connecting...`);

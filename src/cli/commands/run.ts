@@ -128,13 +128,15 @@ export function registerRun(program: Command): void {
         const url = `http://127.0.0.1:${fwd.host}${waitPath}`;
         bui.message(`waiting for ${url} (up to ${opts.timeout})`);
         try {
-          const r = await waitHttp({
-            port: fwd.host,
-            path: waitPath,
-            timeoutMs,
-            signal,
-            isAlive: () => whyNotRunning(rec),
-          });
+          const r = await bui.wait(`waiting for ${url}`, () =>
+            waitHttp({
+              port: fwd.host,
+              path: waitPath,
+              timeoutMs,
+              signal,
+              isAlive: () => whyNotRunning(rec),
+            }),
+          );
           summary = `${rec.id} running from ${rec.imageId}; ${url} answered ${r.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
           health = { url, status: r.status };
         } catch (err) {

@@ -14,18 +14,21 @@ export const checkHttp: Step<SmokeState> = {
   async run(state, { ui, signal }) {
     const o = state.opts;
     const instance = state.instance!;
-    const answer = await waitHttp({
-      port: instance.ports[0]!.host,
-      path: o.path,
-      timeoutMs: parseGoDurationMs(o.timeout),
-      expectStatus: o.expectStatus,
-      ...(o.expectBody !== undefined ? { expectBody: o.expectBody } : {}),
-      signal,
-      isAlive: () => {
-        const now = state.catalog.instances.get(instance.id);
-        return now ? whyNotRunning(now) : 'the instance is gone';
-      },
-    });
+    const port = instance.ports[0]!.host;
+    const answer = await ui.wait(`smoke test: waiting for http://127.0.0.1:${port}${o.path}`, () =>
+      waitHttp({
+        port,
+        path: o.path,
+        timeoutMs: parseGoDurationMs(o.timeout),
+        expectStatus: o.expectStatus,
+        ...(o.expectBody !== undefined ? { expectBody: o.expectBody } : {}),
+        signal,
+        isAlive: () => {
+          const now = state.catalog.instances.get(instance.id);
+          return now ? whyNotRunning(now) : 'the instance is gone';
+        },
+      }),
+    );
     ui.say(
       `${o.imageId} answered ${answer.status} after ${(answer.elapsedMs / 1000).toFixed(1)} s: ${answer.body.trim().slice(0, 80)}`,
     );

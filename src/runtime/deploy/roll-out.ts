@@ -130,15 +130,19 @@ function rollingDriver(state: DeployLocalState, ui: BuildUi, signal: AbortSignal
     async waitHealthy(m) {
       const rec = records.get(m.id)!;
       try {
-        const r = await waitHttp({
-          port: m.port,
-          path: healthPath,
-          timeoutMs: opts.timeoutMs,
-          ...(opts.expectStatus !== undefined ? { expectStatus: opts.expectStatus } : {}),
-          ...(opts.expectBody !== undefined ? { expectBody: opts.expectBody } : {}),
-          signal,
-          isAlive: () => whyNotRunning(rec),
-        });
+        const r = await ui.wait(
+          `waiting for ${m.id} on http://127.0.0.1:${m.port}${healthPath}`,
+          () =>
+            waitHttp({
+              port: m.port,
+              path: healthPath,
+              timeoutMs: opts.timeoutMs,
+              ...(opts.expectStatus !== undefined ? { expectStatus: opts.expectStatus } : {}),
+              ...(opts.expectBody !== undefined ? { expectBody: opts.expectBody } : {}),
+              signal,
+              isAlive: () => whyNotRunning(rec),
+            }),
+        );
         ui.message(
           `${m.id} answered ${r.status} on port ${m.port} after ${(r.elapsedMs / 1000).toFixed(1)} s`,
         );

@@ -24,19 +24,21 @@ export const provision: Step<AmazonState> = {
       await sleep(parseGoDurationMs(config.pause_before_connecting), signal);
     }
     ui.say('Waiting for SSH to become available...');
-    const comm = await waitForSsh({
-      host: state.host!,
-      port: config.ssh_port ?? 22,
-      user: config.ssh_username!,
-      privateKeyFile: state.privateKeyFile!,
-      timeoutMs: parseGoDurationMs(sshTimeout(config)),
-      signal,
-      // An EC2 instance's first answer often comes before cloud-init installed the key.
-      authFailureLimit: config.ssh_handshake_attempts ?? 10,
-      probeTimeoutMs: 5000,
-      retryDelayMs: 2000,
-      onStatus: (what) => ui.message(`SSH: ${what}`),
-    });
+    const comm = await ui.wait(`waiting for SSH on ${state.host}`, () =>
+      waitForSsh({
+        host: state.host!,
+        port: config.ssh_port ?? 22,
+        user: config.ssh_username!,
+        privateKeyFile: state.privateKeyFile!,
+        timeoutMs: parseGoDurationMs(sshTimeout(config)),
+        signal,
+        // An EC2 instance's first answer often comes before cloud-init installed the key.
+        authFailureLimit: config.ssh_handshake_attempts ?? 10,
+        probeTimeoutMs: 5000,
+        retryDelayMs: 2000,
+        onStatus: (what) => ui.message(`SSH: ${what}`),
+      }),
+    );
     ui.say('Connected to SSH!');
     try {
       await state.hook.run(comm);

@@ -27,39 +27,41 @@ export const waitSsh: Step<QemuState> = {
     // or after 20 s, long ones: on a loaded host sshd's re-exec per connection can take
     // more than a second, and short probes would keep cutting it off.
     let escalate = false;
-    // A restored guest's sshd is already up: no boot to probe through.
-    for (const probeMs of state.warmFrom ? [5000] : [1000, 5000]) {
-      const long = probeMs > 1000;
-      const left = deadline - Date.now();
-      const switchTo = new AbortController();
-      try {
-        state.comm = await waitForSsh({
-          host: '127.0.0.1',
-          port,
-          user: c.ssh_username!,
-          // A restored guest accepts the key its state was saved with, until adopt() below.
-          privateKeyFile: state.warmFrom?.keyFile ?? state.privateKeyFile!,
-          timeoutMs: long || left <= 20_000 ? Math.max(left, 1) : 20_000,
-          probeTimeoutMs: probeMs,
-          signal: AbortSignal.any([signal, state.vmDied.signal, switchTo.signal]),
-          isAlive: () => state.vmError?.message,
-          onStatus: (what) => {
-            ui.message(`ssh: ${what}`);
-            if (!long && /closed before the SSH banner|refused/i.test(what)) {
-              escalate = true;
-              switchTo.abort();
-            }
-          },
-        });
-        break;
-      } catch (err) {
-        const switching =
-          escalate && switchTo.signal.aborted && !signal.aborted && !state.vmDied.signal.aborted;
-        const timedOut =
-          err instanceof SystemError && err.code === 'SshTimeout' && !long && left > 20_000;
-        if (long || !(switching || timedOut)) throw err;
+    await ui.wait(`waiting for SSH on 127.0.0.1:${port}`, async () => {
+      // A restored guest's sshd is already up: no boot to probe through.
+      for (const probeMs of state.warmFrom ? [5000] : [1000, 5000]) {
+        const long = probeMs > 1000;
+        const left = deadline - Date.now();
+        const switchTo = new AbortController();
+        try {
+          state.comm = await waitForSsh({
+            host: '127.0.0.1',
+            port,
+            user: c.ssh_username!,
+            // A restored guest accepts the key its state was saved with, until adopt() below.
+            privateKeyFile: state.warmFrom?.keyFile ?? state.privateKeyFile!,
+            timeoutMs: long || left <= 20_000 ? Math.max(left, 1) : 20_000,
+            probeTimeoutMs: probeMs,
+            signal: AbortSignal.any([signal, state.vmDied.signal, switchTo.signal]),
+            isAlive: () => state.vmError?.message,
+            onStatus: (what) => {
+              ui.message(`ssh: ${what}`);
+              if (!long && /closed before the SSH banner|refused/i.test(what)) {
+                escalate = true;
+                switchTo.abort();
+              }
+            },
+          });
+          break;
+        } catch (err) {
+          const switching =
+            escalate && switchTo.signal.aborted && !signal.aborted && !state.vmDied.signal.aborted;
+          const timedOut =
+            err instanceof SystemError && err.code === 'SshTimeout' && !long && left > 20_000;
+          if (long || !(switching || timedOut)) throw err;
+        }
       }
-    }
+    });
     ui.say('Connected to SSH!');
     if (state.warmFrom) {
       await adopt(state, signal);
