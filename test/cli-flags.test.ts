@@ -203,7 +203,7 @@ describe('kiln --help', () => {
       'inspect',
       'hcl2_upgrade',
     ]);
-    expect(section('Run instances:')).toEqual(['run', 'ps', 'logs', 'stop']);
+    expect(section('Run instances:')).toEqual(['run', 'ps', 'ssh', 'logs', 'stop']);
     expect(section('Ship:')).toEqual(['pipeline', 'deploy', 'push', 'pull']);
     expect(section('Maintain:')).toEqual(['images', 'gc', 'doctor', 'completion', 'version']);
     expect(section('Commands:')).toEqual(['help']);

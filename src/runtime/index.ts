@@ -14,6 +14,14 @@ export {
   rollOut,
   rollOutWithRollback,
 } from './rolling.js';
+export {
+  journalCommand,
+  opensshArgs,
+  type SshTarget,
+  sshTarget,
+  type WaitSshOptions,
+  waitInstanceSsh,
+} from './ssh.js';
 export { type PortSpec, type StartInstanceOptions, startInstance } from './start-instance.js';
 export {
   consoleTail,

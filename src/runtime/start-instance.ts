@@ -20,6 +20,7 @@ import { runSteps, type Step } from '../core/steps.js';
 import { CancelledError, KilnError, SystemError, UserError } from '../lib/errors.js';
 import { chooseAccelerator } from '../qemu/accel.js';
 import { createDisk } from './start/create-disk.js';
+import { createSshKey } from './start/create-ssh-key.js';
 import { openJournal } from './start/open-journal.js';
 import { recordInstance } from './start/record-instance.js';
 import { startQemu } from './start/start-qemu.js';
@@ -32,6 +33,7 @@ export type { PortSpec } from './start/state.js';
 export const START_STEPS: readonly Step<StartState>[] = [
   openJournal,
   createDisk,
+  createSshKey,
   startQemu,
   recordInstance,
 ];

@@ -27,6 +27,12 @@ export interface LocalInstanceMeta {
   accel: string;
   /** Why it exited, once reconciliation found it gone. */
   exitReason?: string;
+  /**
+   * How `kiln ssh` reaches the guest: the instance's own key (in its directory) and the
+   * loopback port forwarded to the guest's 22. Absent for instances started before kiln
+   * had `kiln ssh`.
+   */
+  ssh?: { user: string; keyFile: string; port: number };
   /** For members of a `kiln deploy local` group: how the group forwards ports. */
   deploy?: { basePort: number; guestPort: number; healthPath: string };
 }

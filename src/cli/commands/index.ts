@@ -16,6 +16,7 @@ import { registerPs } from './ps.js';
 import { registerPull } from './pull.js';
 import { registerPush } from './push.js';
 import { registerRun } from './run.js';
+import { registerSsh } from './ssh.js';
 import { registerStop } from './stop.js';
 import { registerValidate } from './validate.js';
 import { registerVersion } from './version.js';
@@ -36,6 +37,7 @@ export const commands: Register[] = [
   registerPs,
   registerStop,
   registerLogs,
+  registerSsh,
   registerDeploy,
   registerGcAws,
   registerPipeline,
@@ -48,7 +50,7 @@ export const commands: Register[] = [
 /** `kiln --help` lists the commands by workflow, in the order a newcomer meets them. */
 export const commandGroups: ReadonlyArray<{ heading: string; names: readonly string[] }> = [
   { heading: 'Make images:', names: ['base', 'build', 'validate', 'inspect', 'hcl2_upgrade'] },
-  { heading: 'Run instances:', names: ['run', 'ps', 'logs', 'stop'] },
+  { heading: 'Run instances:', names: ['run', 'ps', 'ssh', 'logs', 'stop'] },
   { heading: 'Ship:', names: ['pipeline', 'deploy', 'push', 'pull'] },
   { heading: 'Maintain:', names: ['images', 'gc', 'doctor', 'completion', 'version'] },
 ];

@@ -1,4 +1,7 @@
-/** `kiln logs ID [-f] [-n N]`: an instance's serial console on stdout. */
+/**
+ * `kiln logs ID [-f] [-n N]`: an instance's serial console on stdout; with `--journal UNIT`
+ * the guest's journal of that unit instead, read over `kiln ssh`'s connection.
+ */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
@@ -7,12 +10,15 @@ import {
   consoleTail,
   type InstanceStatus,
   instanceStatus,
+  journalCommand,
   metaOf,
+  opensshArgs,
   resolveInstance,
   whyNotRunning,
 } from '../../runtime/index.js';
 import { type CliContext, withContext } from '../context.js';
-import { intOption } from '../options.js';
+import { durationOption, intOption } from '../options.js';
+import { readyTarget, runOpenssh } from './ssh.js';
 
 /** Registers `kiln logs`. */
 export function registerLogs(program: Command): void {
@@ -22,12 +28,33 @@ export function registerLogs(program: Command): void {
     .argument('<id>', 'instance id, unique prefix or name')
     .option('-f, --follow', 'keep printing until the instance stops (or Ctrl-C)')
     .option('-n, --tail <lines>', 'only the last N lines')
+    .option('--journal <unit>', "the guest's journal of this systemd unit (over SSH) instead")
+    .option('--timeout <duration>', "with --journal: how long to wait for the guest's sshd", '2m')
     .action(
       // Ctrl-C is how `logs -f` ends.
       withContext(
         { name: 'kiln logs', interruptIsEnd: true },
-        async (ctx, ref: string, opts: { follow?: boolean; tail?: string }) => {
+        async (
+          ctx,
+          ref: string,
+          opts: { follow?: boolean; tail?: string; journal?: string; timeout: string },
+        ) => {
           const n = intOption('-n', opts.tail);
+          if (opts.journal !== undefined) {
+            const command = journalCommand(opts.journal, {
+              ...(n !== undefined ? { lines: n } : {}),
+              follow: opts.follow === true,
+            });
+            const target = await readyTarget(ctx, ref, durationOption('--timeout', opts.timeout));
+            const code = await runOpenssh(
+              ctx,
+              opensshArgs(target, { tty: false, command }),
+              'ignore',
+            );
+            // journalctl -f ends by Ctrl-C, which ends ssh too: that is the normal end.
+            if (!(opts.follow && ctx.cancelled)) ctx.exitCode = code;
+            return;
+          }
           let status: InstanceStatus;
           {
             using catalog = Catalog.openReadOnly();
@@ -42,6 +69,10 @@ export function registerLogs(program: Command): void {
           } else {
             offset = copyFrom(ctx, file, 0);
           }
+          if (offset === 0 && !opts.follow)
+            ctx.err(
+              `kiln logs: the console of ${status.instance.id} is empty so far; \`kiln logs ${status.instance.id} --journal UNIT\` shows a unit's journal\n`,
+            );
           if (!opts.follow) return;
           while (!ctx.signal.aborted) {
             offset = copyFrom(ctx, file, offset);

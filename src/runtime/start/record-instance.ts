@@ -22,7 +22,11 @@ export const recordInstance: Step<StartState> = {
       ...(state.group !== undefined ? { group: state.group } : {}),
       backend: 'local',
       pid: vm.pid,
-      ports: vm.forwards.map((f) => ({ host: f.hostPort, guest: f.guestPort })),
+      // The SSH forward (the last one) is kiln's own: `kiln ssh` finds it in the metadata.
+      ports: (meta.ssh ? vm.forwards.slice(0, -1) : vm.forwards).map((f) => ({
+        host: f.hostPort,
+        guest: f.guestPort,
+      })),
       files: [meta.overlay, meta.serialLog, meta.qemuLog, meta.pidFile, meta.qmpSocket, meta.dir],
       metadata: { ...(state.metadata ?? {}), ...meta },
     });

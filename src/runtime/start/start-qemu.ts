@@ -9,6 +9,7 @@
 import type { Step } from '../../core/steps.js';
 import { SystemError } from '../../lib/errors.js';
 import { lastLines } from '../../qemu/console.js';
+import { sshCredentials } from '../../qemu/credentials.js';
 import { describeExit, QemuStartError, startVm } from '../../qemu/launch.js';
 import type { StartState } from './state.js';
 
@@ -30,9 +31,15 @@ export const startQemu: Step<StartState> = {
         disk: { file: meta.overlay, format: 'qcow2', interface: 'virtio' },
         kernel: str(md.kernel),
         initrd: str(md.initrd),
-        cmdline: str(md.cmdline),
+        cmdline: withBootStatus(str(md.cmdline)),
         netDevice: 'virtio-net-pci',
         forwards: state.ports.map((p) => ({ hostPort: p.host, guestPort: p.guest })),
+        // `kiln ssh`: the guest's sshd on a free loopback port (the last forward), and the
+        // instance's key as a systemd credential, as a build passes its own.
+        ...(meta.ssh ? { forwardGuestPorts: [22] } : {}),
+        ...(meta.ssh && state.sshPublicKey
+          ? { credentials: sshCredentials(meta.ssh.user, state.sshPublicKey) }
+          : {}),
         qmpSocket: meta.qmpSocket,
         serialLog: meta.serialLog,
         // -no-reboot: a guest reboot ends QEMU, which is how `stopInstance`'s Ctrl-Alt-Del ends it.
@@ -44,6 +51,7 @@ export const startQemu: Step<StartState> = {
         onSpawn: (pid) => catalog.journal.record({ runId, kind: 'process', ref: String(pid) }),
         onGone: (pid) => catalog.journal.forget(runId, String(pid)),
       });
+      if (meta.ssh) meta.ssh.port = state.vm.forwards.at(-1)!.hostPort;
     } catch (err) {
       if (!(err instanceof QemuStartError)) throw err;
       const consoleLines = await lastLines(meta.serialLog, 15);
@@ -70,3 +78,14 @@ export const startQemu: Step<StartState> = {
     await state.vm.kill();
   },
 };
+
+/**
+ * An instance's kernel command line with systemd's boot status on: images boot `quiet`,
+ * which leaves the serial console — what `kiln logs` shows — empty once the kernel is up.
+ * With it the console lists each unit as it starts or fails (`[  OK  ] Started
+ * hello-web.service`), a few KB per boot.
+ */
+export function withBootStatus(cmdline: string | undefined): string | undefined {
+  if (cmdline === undefined || /\bsystemd\.show_status=/.test(cmdline)) return cmdline;
+  return `${cmdline} systemd.show_status=1`;
+}

@@ -30,6 +30,8 @@ export interface StartState {
   qemuBinary?: string;
   /** Set while the run journal is open. */
   journalOpen?: boolean;
+  /** The instance's own public key (create-ssh-key), authorized in the guest at boot. */
+  sshPublicKey?: string;
   vm?: Vm;
   /** The catalog row, once the instance is recorded: from then on nothing is removed. */
   record?: InstanceRecord;
