@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // Runs the test suites in two lanes side by side, each lane one file at a time:
 //   vm:   the integration-vm project (QEMU guests, the chroot builder, the shared base);
-//   main: the unit and integration projects (moto, registries, Packer diffs, fuzzing, CLI).
+//   main: the checks (with --checks: lint, typecheck, layer check), then the unit and
+//         integration projects (moto, registries, Packer diffs, fuzzing, CLI), then the
+//         command given with --after-main, if any.
 // A VM lane and a CPU lane fit a 2-core machine; two VM files at once do not. Each lane has a
 // TMPDIR of its own, so a test that looks for what kiln left in the temp directory sees only
-// its own lane. Lines are prefixed with the lane's name; the exit status is 1 if either lane
-// failed. Arguments are passed to both vitest runs (e.g. --reporter=verbose).
+// its own lane. Lines are prefixed with the lane's name. A failed check stops both lanes at
+// once; otherwise both run to the end, and the exit status is 1 if either failed.
+// Other arguments are passed to both vitest runs (e.g. --reporter=verbose, or test files).
+// dist/ must be built first (npm test does): nothing here rebuilds it while tests run.
 //
-// Usage: node scripts/test-lanes.mjs [vitest options]
+// Usage: node scripts/test-lanes.mjs [--checks] [--after-main 'COMMAND'] [vitest options]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,38 +21,67 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const vitest = join(root, 'node_modules/vitest/vitest.mjs');
-const extra = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const checks = argv.includes('--checks');
+const afterAt = argv.indexOf('--after-main');
+const afterMain = afterAt >= 0 ? argv[afterAt + 1] : undefined;
+if (afterAt >= 0 && !afterMain) {
+  process.stderr.write('test-lanes: --after-main needs a command, e.g. --after-main "echo done"\n');
+  process.exit(1);
+}
+const extra = argv.filter(
+  (a, i) => a !== '--checks' && (afterAt < 0 || (i !== afterAt && i !== afterAt + 1)),
+);
 const base = tmpdir();
 // The shared base image lives where the tests would look without a lane TMPDIR.
 const testHome = process.env.KILN_TEST_HOME ?? join(base, 'kiln-test-home');
+const bin = (name) => join(root, 'node_modules/.bin', name);
+const vitestRun = (...projects) => [
+  process.execPath,
+  vitest,
+  'run',
+  ...projects.flatMap((p) => ['--project', p]),
+  // A file filter may leave a lane nothing to run; that lane then passes.
+  '--passWithNoTests',
+  ...extra,
+];
 
 const lanes = [
-  { name: 'vm', projects: ['integration-vm'] },
-  { name: 'main', projects: ['unit', 'integration'] },
+  { name: 'vm', steps: [{ argv: vitestRun('integration-vm') }] },
+  {
+    name: 'main',
+    steps: [
+      ...(checks
+        ? [
+            { argv: [bin('biome'), 'check', '.'], check: true },
+            { argv: [bin('tsc'), '-p', 'tsconfig.test.json'], check: true },
+            { argv: [process.execPath, join(root, 'scripts/check-layers.mjs')], check: true },
+          ]
+        : []),
+      { argv: vitestRun('unit', 'integration') },
+      ...(afterMain ? [{ argv: ['sh', '-c', afterMain], afterMain: true }] : []),
+    ],
+  },
 ];
 
 const children = new Set();
 let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    stopping = true;
-    for (const c of children) c.kill(sig);
-  });
+function stopAll(sig) {
+  stopping = true;
+  for (const c of children) c.kill(sig);
 }
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => stopAll(sig));
 
-function runLane(lane) {
-  const tmp = mkdtempSync(join(base, `kiln-lane-${lane.name}-`));
-  const projects = lane.projects.flatMap((p) => ['--project', p]);
-  // A file filter may leave one lane nothing to run; that lane then passes.
-  const args = [vitest, 'run', ...projects, '--passWithNoTests', ...extra];
-  const started = Date.now();
-  const child = spawn(process.execPath, args, {
+function runStep(lane, step, tmp) {
+  const prefix = `[${lane.name}] `;
+  const [file, ...args] = step.argv;
+  process.stdout.write(`${prefix}$ ${step.argv.map((a) => a.replace(`${root}/`, '')).join(' ')}\n`);
+  const child = spawn(file, args, {
     cwd: root,
-    env: { ...process.env, TMPDIR: tmp, KILN_TEST_HOME: testHome, FORCE_COLOR: '0' },
+    env: { ...process.env, TMPDIR: tmp, KILN_TEST_HOME: testHome, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
-  const prefix = `[${lane.name}] `;
   createInterface({ input: child.stdout }).on('line', (l) =>
     process.stdout.write(prefix + l + '\n'),
   );
@@ -56,16 +89,37 @@ function runLane(lane) {
     process.stderr.write(prefix + l + '\n'),
   );
   return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
+    child.on('error', (err) => {
+      process.stderr.write(`${prefix}${file}: ${err.message}\n`);
+    });
+    child.on('close', (code) => {
       children.delete(child);
-      const secs = Math.round((Date.now() - started) / 1000);
-      // Keep the lane's temp directory when it failed: it may hold what a test left behind.
-      if (code === 0) rmSync(tmp, { recursive: true, force: true });
-      else process.stderr.write(`${prefix}kept ${tmp} for inspection\n`);
-      process.stdout.write(`${prefix}lane finished in ${secs} s: ${signal ?? `exit ${code}`}\n`);
       resolve(code === 0);
     });
   });
+}
+
+async function runLane(lane) {
+  const tmp = mkdtempSync(join(base, `kiln-lane-${lane.name}-`));
+  const started = Date.now();
+  let ok = true;
+  for (const step of lane.steps) {
+    if (stopping) break;
+    // The command after the tests runs only when they passed.
+    if (step.afterMain && !ok) break;
+    const stepOk = await runStep(lane, step, tmp);
+    ok &&= stepOk;
+    if (!stepOk && step.check) {
+      process.stderr.write(`[${lane.name}] a check failed: stopping both lanes\n`);
+      stopAll('SIGINT');
+    }
+  }
+  const secs = Math.round((Date.now() - started) / 1000);
+  // Keep the lane's temp directory when it failed: it may hold what a test left behind.
+  if (ok && !stopping) rmSync(tmp, { recursive: true, force: true });
+  else process.stderr.write(`[${lane.name}] kept ${tmp} for inspection\n`);
+  process.stdout.write(`[${lane.name}] lane ${ok ? 'passed' : 'FAILED'} in ${secs} s\n`);
+  return ok;
 }
 
 const results = await Promise.all(lanes.map(runLane));
