@@ -80,6 +80,8 @@ function runStep(lane, step, tmp) {
     cwd: root,
     env: { ...process.env, TMPDIR: tmp, KILN_TEST_HOME: testHome, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: a Ctrl-C reaches the lanes once, through stopAll, not twice.
+    detached: true,
   });
   children.add(child);
   createInterface({ input: child.stdout }).on('line', (l) =>
