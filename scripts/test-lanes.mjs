@@ -118,8 +118,15 @@ async function runLane(lane) {
   }
   const secs = Math.round((Date.now() - started) / 1000);
   // Keep the lane's temp directory when it failed: it may hold what a test left behind.
-  if (ok && !stopping) rmSync(tmp, { recursive: true, force: true });
-  else process.stderr.write(`[${lane.name}] kept ${tmp} for inspection\n`);
+  let kept = !ok || stopping;
+  if (!kept)
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch (err) {
+      kept = true;
+      process.stderr.write(`[${lane.name}] could not remove ${tmp}: ${err.message}\n`);
+    }
+  if (kept) process.stderr.write(`[${lane.name}] kept ${tmp} for inspection\n`);
   process.stdout.write(`[${lane.name}] lane ${ok ? 'passed' : 'FAILED'} in ${secs} s\n`);
   return ok;
 }
