@@ -68,7 +68,11 @@ const children = new Set();
 let stopping = false;
 function stopAll(sig) {
   stopping = true;
-  for (const c of children) c.kill(sig);
+  // To the step's whole process group, as a Ctrl-C on a terminal would reach it.
+  for (const c of children)
+    try {
+      process.kill(-c.pid, sig);
+    } catch {}
 }
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => stopAll(sig));
 
@@ -80,7 +84,7 @@ function runStep(lane, step, tmp) {
     cwd: root,
     env: { ...process.env, TMPDIR: tmp, KILN_TEST_HOME: testHome, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: a Ctrl-C reaches the lanes once, through stopAll, not twice.
+    // Its own process group: a Ctrl-C reaches each step once, through stopAll, not twice.
     detached: true,
   });
   children.add(child);
