@@ -4,17 +4,16 @@
 //   main: the checks (with --checks: lint, typecheck, layer check), then the unit and
 //         integration projects (moto, registries, Packer diffs, fuzzing, CLI), then the
 //         command given with --after-main, if any.
-// A VM lane and a CPU lane fit a 2-core machine; two VM files at once do not. Each lane has a
-// TMPDIR of its own, so a test that looks for what kiln left in the temp directory sees only
-// its own lane. Lines are prefixed with the lane's name. A failed check stops both lanes at
+// A VM lane and a CPU lane fit a 2-core machine; two VM files at once do not. Both lanes keep
+// the usual TMPDIR: a longer one pushes Ansible's SSH control socket (TMPDIR/kiln-test-tmp-…/
+// kiln-ansible-…/cp/<hash>.<suffix>) past the 108 bytes of a Unix socket path. Lines are
+// prefixed with the lane's name. A failed check stops both lanes at
 // once; otherwise both run to the end, and the exit status is 1 if either failed.
 // Other arguments are passed to both vitest runs (e.g. --reporter=verbose, or test files).
 // dist/ must be built first (npm test does): nothing here rebuilds it while tests run.
 //
 // Usage: node scripts/test-lanes.mjs [--checks] [--after-main 'COMMAND'] [vitest options]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -32,9 +31,6 @@ if (afterAt >= 0 && !afterMain) {
 const extra = argv.filter(
   (a, i) => a !== '--checks' && (afterAt < 0 || (i !== afterAt && i !== afterAt + 1)),
 );
-const base = tmpdir();
-// The shared base image lives where the tests would look without a lane TMPDIR.
-const testHome = process.env.KILN_TEST_HOME ?? join(base, 'kiln-test-home');
 const bin = (name) => join(root, 'node_modules/.bin', name);
 const vitestRun = (...projects) => [
   process.execPath,
@@ -76,13 +72,13 @@ function stopAll(sig) {
 }
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => stopAll(sig));
 
-function runStep(lane, step, tmp) {
+function runStep(lane, step) {
   const prefix = `[${lane.name}] `;
   const [file, ...args] = step.argv;
   process.stdout.write(`${prefix}$ ${step.argv.map((a) => a.replace(`${root}/`, '')).join(' ')}\n`);
   const child = spawn(file, args, {
     cwd: root,
-    env: { ...process.env, TMPDIR: tmp, KILN_TEST_HOME: testHome, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: a Ctrl-C reaches each step once, through stopAll, not twice.
     detached: true,
@@ -106,14 +102,13 @@ function runStep(lane, step, tmp) {
 }
 
 async function runLane(lane) {
-  const tmp = mkdtempSync(join(base, `kiln-lane-${lane.name}-`));
   const started = Date.now();
   let ok = true;
   for (const step of lane.steps) {
     if (stopping) break;
     // The command after the tests runs only when they passed.
     if (step.afterMain && !ok) break;
-    const stepOk = await runStep(lane, step, tmp);
+    const stepOk = await runStep(lane, step);
     ok &&= stepOk;
     if (!stepOk && step.check) {
       process.stderr.write(`[${lane.name}] a check failed: stopping both lanes\n`);
@@ -121,16 +116,6 @@ async function runLane(lane) {
     }
   }
   const secs = Math.round((Date.now() - started) / 1000);
-  // Keep the lane's temp directory when it failed: it may hold what a test left behind.
-  let kept = !ok || stopping;
-  if (!kept)
-    try {
-      rmSync(tmp, { recursive: true, force: true });
-    } catch (err) {
-      kept = true;
-      process.stderr.write(`[${lane.name}] could not remove ${tmp}: ${err.message}\n`);
-    }
-  if (kept) process.stderr.write(`[${lane.name}] kept ${tmp} for inspection\n`);
   process.stdout.write(`[${lane.name}] lane ${ok ? 'passed' : 'FAILED'} in ${secs} s\n`);
   return ok;
 }
