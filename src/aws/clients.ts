@@ -69,6 +69,30 @@ function clientConfig(access: AwsAccess, region: string, maxAttempts: number) {
   return config;
 }
 
+/** EC2 clients made on first use, one per region; `destroy()` closes every one made. */
+export interface Ec2ClientsByRegion {
+  get(region: string): EC2Client;
+  destroy(): void;
+}
+
+export function ec2ClientsByRegion(access: AwsAccess): Ec2ClientsByRegion {
+  const clients = new Map<string, EC2Client>();
+  return {
+    get(region) {
+      let c = clients.get(region);
+      if (!c) {
+        c = ec2Client(access, region);
+        clients.set(region, c);
+      }
+      return c;
+    },
+    destroy() {
+      for (const c of clients.values()) c.destroy();
+      clients.clear();
+    },
+  };
+}
+
 /**
  * An EC2 client for `region` with raised retries (or `max_retries` + 1), at
  * `custom_endpoint_ec2` when given. `maxAttempts: 1` gives a client whose caller retries itself.

@@ -26,7 +26,7 @@ import {
 import type { JournalApi } from '../catalog/types.js';
 import { sleep } from '../lib/sleep.js';
 import { describeImage, imagesNamed, removeImage, snapshotsOf } from './ami.js';
-import { type AwsAccess, ec2Client } from './clients.js';
+import { type AwsAccess, ec2Client, ec2ClientsByRegion } from './clients.js';
 import { awsCode, describeAwsError, explainAwsError } from './errors.js';
 import { runLiveness } from './lease.js';
 import { retryOn } from './retry.js';
@@ -122,15 +122,8 @@ export async function allRegions(access: AwsAccess, region: string, signal?: Abo
 export async function findAwsLeftovers(opts: GcAwsOptions): Promise<AwsLeftover[]> {
   const now = opts.now ?? new Date();
   const out: AwsLeftover[] = [];
-  const clients = new Map<string, EC2Client>();
-  const client = (region: string) => {
-    let c = clients.get(region);
-    if (!c) {
-      c = ec2Client(opts.access ?? {}, region);
-      clients.set(region, c);
-    }
-    return c;
-  };
+  const clients = ec2ClientsByRegion(opts.access ?? {});
+  const client = (region: string) => clients.get(region);
   const add = (l: AwsLeftover) => {
     const same = out.find((o) => o.region === l.region && o.kind === l.kind && o.id === l.id);
     if (!same) out.push(l);
@@ -184,7 +177,7 @@ export async function findAwsLeftovers(opts: GcAwsOptions): Promise<AwsLeftover[
       }
     }
   } finally {
-    for (const c of clients.values()) c.destroy();
+    clients.destroy();
   }
   return out.sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
 }
@@ -341,15 +334,8 @@ export async function removeAwsLeftovers(
   },
 ): Promise<GcAwsAction[]> {
   const actions: GcAwsAction[] = [];
-  const clients = new Map<string, EC2Client>();
-  const client = (region: string) => {
-    let c = clients.get(region);
-    if (!c) {
-      c = ec2Client(opts.access ?? {}, region);
-      clients.set(region, c);
-    }
-    return c;
-  };
+  const clients = ec2ClientsByRegion(opts.access ?? {});
+  const client = (region: string) => clients.get(region);
   const report = (a: GcAwsAction) => {
     actions.push(a);
     opts.onAction?.(a);
@@ -405,7 +391,7 @@ export async function removeAwsLeftovers(
     }
     if (opts.journal) endClearedRuns(opts.journal);
   } finally {
-    for (const c of clients.values()) c.destroy();
+    clients.destroy();
   }
   return actions;
 }

@@ -3,7 +3,8 @@
  * journal's orphans) it stops the processes the run left — only after checking that the
  * pid still belongs to the recorded process — unmounts what it mounted and detaches its
  * loop devices (a chroot build's), removes its files and directories, and then
- * forgets the run; it also removes stray entries under `imagesDir` that nothing refers to.
+ * forgets the run; it also removes stray entries under `imagesDir` that nothing refers to,
+ * and evicts saved VM states above their size budget (least recently used first).
  * Every step is recorded in the journal as it completes, so an interrupted gc can be rerun.
  */
 import { isAbsolute, resolve } from 'node:path';
@@ -13,6 +14,7 @@ import { removePath, unsafeToRemove } from './fs-util.js';
 import type { Catalog } from './index.js';
 import { isSameProcessAlive, processCmdline } from './process-info.js';
 import type { RunResource } from './types.js';
+import { describeEviction, enforceWarmBudget } from './warm-states.js';
 
 /** One thing gc did, would do (dry run), or could not do. */
 export interface GcAction {
@@ -58,6 +60,8 @@ export interface GcOptions {
   onAction?: (action: GcAction) => void;
   /** Also remove stray entries under `imagesDir` (default true; false: only what dead runs journalled). */
   strays?: boolean;
+  /** Evict saved VM states above this many bytes, as a build does after saving one (unset: keep all). */
+  warmBudgetBytes?: number;
 }
 
 /** Kinds this module can clean; any other kind (AWS resources) is left for the tool that owns it. */
@@ -107,6 +111,17 @@ export async function collectGarbage(catalog: Catalog, opts: GcOptions = {}): Pr
     } catch (err) {
       act({ kind: 'stray', ref: stray, outcome: 'failed', detail: (err as Error).message });
     }
+  }
+
+  if (opts.warmBudgetBytes !== undefined) {
+    const r = enforceWarmBudget(catalog, opts.warmBudgetBytes, { dryRun: opts.dryRun === true });
+    for (const e of r.evicted)
+      act({
+        kind: 'warm-state',
+        ref: e.dir,
+        outcome: opts.dryRun ? 'would-remove' : 'removed',
+        detail: describeEviction(e, r.budgetBytes),
+      });
   }
   return report;
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../lib/errors.js';
 import { qcow2BackingFile } from '../lib/qcow2.js';
+import { collectGarbage } from './gc.js';
 import { Catalog } from './index.js';
 import {
   DEFAULT_WARM_BUDGET,
@@ -133,6 +134,34 @@ describe('enforceWarmBudget', () => {
         .evicted.map((e) => e.imageId)
         .sort(),
     ).toEqual([base.id, build.id].sort());
+  });
+
+  it('with dryRun only says what it would evict', () => {
+    const old = imageWithState('old', { usedAgo: 7200 });
+    imageWithState('fresh', { usedAgo: 1 });
+    expect(enforceWarmBudget(catalog, 0, { dryRun: true }).evicted).toHaveLength(2);
+    expect(listWarmStates(catalog)).toHaveLength(2);
+    expect(existsSync(old.dir)).toBe(true);
+  });
+
+  it('kiln gc applies the budget: a dry run lists the states, a run evicts them, the rest stay', async () => {
+    const old = imageWithState('old', { usedAgo: 7200 });
+    const fresh = imageWithState('fresh', { usedAgo: 1 });
+    const size = listWarmStates(catalog)[0]!.sizeBytes;
+    const dry = await collectGarbage(catalog, { dryRun: true, warmBudgetBytes: size });
+    expect(dry.actions).toEqual([
+      expect.objectContaining({ kind: 'warm-state', ref: old.dir, outcome: 'would-remove' }),
+    ]);
+    expect(dry.actions[0]!.detail).toMatch(new RegExp(`^${old.id} \\(old, .* MiB\\): .*budget`));
+    expect(existsSync(old.dir)).toBe(true);
+    const run = await collectGarbage(catalog, { warmBudgetBytes: size });
+    expect(run.actions).toEqual([
+      expect.objectContaining({ kind: 'warm-state', ref: old.dir, outcome: 'removed' }),
+    ]);
+    expect(existsSync(old.dir)).toBe(false);
+    expect(existsSync(fresh.dir)).toBe(true);
+    // Without a budget gc leaves every state.
+    expect((await collectGarbage(catalog, { warmBudgetBytes: undefined })).actions).toEqual([]);
   });
 
   it('ignores the marker of a build that died', () => {

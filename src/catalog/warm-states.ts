@@ -173,6 +173,12 @@ export function warmBudget(env: NodeJS.ProcessEnv = process.env): number {
   return Math.floor(Number(m[1]) * 1024 ** pow);
 }
 
+/** How an eviction is told: the image, the state's size, the budget it went over. */
+export function describeEviction(e: WarmState, budgetBytes: number): string {
+  const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${e.imageId} (${e.imageName}, ${mib(e.sizeBytes)}): saved VM states over their budget (${mib(budgetBytes)}, ${WARM_BUDGET_ENV})`;
+}
+
 /** What `enforceWarmBudget` did. */
 export interface WarmEviction {
   evicted: WarmState[];
@@ -184,12 +190,14 @@ export interface WarmEviction {
 /**
  * Evicts states, least recently used first (each with the states layered on it), until the
  * rest fit in `budgetBytes`. States in use, and those below them, stay even above the budget.
+ * With `dryRun`, only says what it would evict.
  */
 export function enforceWarmBudget(
   catalog: Pick<CatalogApi, 'imagesDir' | 'images'>,
   budgetBytes: number,
+  opts: { dryRun?: boolean } = {},
 ): WarmEviction {
-  const states = listWarmStates(catalog, { prune: true });
+  const states = listWarmStates(catalog, { prune: opts.dryRun !== true });
   let total = states.reduce((n, s) => n + s.sizeBytes, 0);
   const evicted: WarmState[] = [];
   if (total <= budgetBytes) return { evicted, totalBytes: total, budgetBytes };
@@ -204,8 +212,11 @@ export function enforceWarmBudget(
     const group = states.filter((x) => !gone.has(x.dir) && (x === s || x.below.includes(s.dir)));
     if (group.some((x) => x.inUse)) continue;
     for (const x of group) {
-      rmSync(join(x.dir, META), { force: true });
-      rmSync(x.dir, { recursive: true, force: true });
+      if (!opts.dryRun) {
+        // The marker first: a state without it is incomplete, never restored.
+        rmSync(join(x.dir, META), { force: true });
+        rmSync(x.dir, { recursive: true, force: true });
+      }
       gone.add(x.dir);
       total -= x.sizeBytes;
       evicted.push(x);

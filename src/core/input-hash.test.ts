@@ -161,6 +161,38 @@ describe('computeInputHash', () => {
       writeFileSync(join(other, f), readFileSync(join(dir, f)));
     expect((await hashOf(template(), { tplDir: other })).hash).toBe(a.hash);
   });
+
+  it('does not change with where the git checkout is when a file sits beside the template folder', async () => {
+    // The sample's layout: packer/packer-build.json uploads {{template_dir}}/../dist/app.deb.
+    const beside = (root: string) => {
+      mkdirSync(join(root, '.git'), { recursive: true });
+      mkdirSync(join(root, 'packer'), { recursive: true });
+      mkdirSync(join(root, 'dist'), { recursive: true });
+      writeFileSync(join(root, 'dist/app.deb'), 'deb v1');
+      return join(root, 'packer');
+    };
+    const tpl = template();
+    tpl.provisioners = [
+      { type: 'file', source: '{{template_dir}}/../dist/app.deb', destination: '/tmp/app.deb' },
+    ];
+    const a = await hashOf(tpl, { tplDir: beside(join(dir, 'checkout-a')) });
+    const b = await hashOf(tpl, { tplDir: beside(mkdtempSync(join(tmpdir(), 'kiln-hash-ci-'))) });
+    expect(a.parts.find((p) => p.what.includes('app.deb'))!.what).toBe(
+      'provisioner 0 (file) file {{template_dir}}/../dist/app.deb',
+    );
+    expect(b.hash).toBe(a.hash);
+  });
+
+  it('hashes a file elsewhere on the machine by its absolute path', async () => {
+    const elsewhere = join(mkdtempSync(join(tmpdir(), 'kiln-hash-abs-')), 'app.deb');
+    writeFileSync(elsewhere, 'deb v1');
+    const tpl = template();
+    tpl.provisioners = [{ type: 'file', source: elsewhere, destination: '/tmp/app.deb' }];
+    const a = await hashOf(tpl);
+    expect(a.parts.find((p) => p.what.includes('app.deb'))!.what).toBe(
+      `provisioner 0 (file) file ${elsewhere}`,
+    );
+  });
 });
 
 describe("a builder's own inputs", () => {

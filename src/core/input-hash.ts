@@ -26,13 +26,15 @@
  *   `LoadedTemplate.isVolatile`). So `"vm_name": "web-{{timestamp}}"` reuses, while a change
  *   to that text does not.
  * - where the template lives: the template's directory in a rendered string is hashed as
- *   `{{template_dir}}`; files are hashed by content, so a checkout elsewhere reuses too.
+ *   `{{template_dir}}`, files by content and, inside the checkout, by their place relative to
+ *   the template's folder (`placeOf`), so a checkout elsewhere reuses too.
  * - pause_before, timeouts, retries and the error-cleanup provisioner (they do not change
  *   a successful image).
  */
 import { createHash } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   lstatSync,
   openSync,
   readdirSync,
@@ -40,7 +42,7 @@ import {
   readSync,
   statSync,
 } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import type { LoadedTemplate, PreparedBuild } from './loaded-template.js';
 import type { PluginInputs, ResolvedSource } from './plugin.js';
@@ -100,6 +102,31 @@ function shaFile(path: string): string {
   return h.digest('hex');
 }
 
+/**
+ * The folder a checkout's paths are relative to: the git work tree that holds the template,
+ * else the working directory when it holds the template, else the template's folder.
+ */
+function projectRoot(templateDir: string, cwd: string): string {
+  for (let d = templateDir; ; d = dirname(d)) {
+    if (existsSync(join(d, '.git'))) return d;
+    if (dirname(d) === d) break;
+  }
+  return within(cwd, templateDir) ? cwd : templateDir;
+}
+
+const within = (dir: string, path: string) => path === dir || path.startsWith(dir + sep);
+
+/**
+ * Where an input file is, as hashed: inside the checkout (`projectRoot`), relative to the
+ * template's folder (`{{template_dir}}/…`, with `..` for a file beside that folder, as the
+ * sample's `../dist/*.deb`), so a checkout elsewhere hashes the same; outside it, absolute
+ * (a file elsewhere on the machine does not move with the checkout).
+ */
+function placeOf(abs: string, templateDir: string, root: string): string {
+  if (!within(root, abs)) return abs;
+  return ['{{template_dir}}', ...relative(templateDir, abs).split(sep)].filter(Boolean).join('/');
+}
+
 /** JSON with object keys sorted at every level: the same value always gives the same text. */
 export function canonicalJson(value: unknown): string {
   if (value === undefined || value === null || typeof value !== 'object')
@@ -123,10 +150,11 @@ export function computeInputHash(build: PreparedBuild, opts: InputHashOptions): 
   const add = (what: string, data: string) => parts.push({ what, sha256: sha(data) });
   const builder = build.builder.plugin;
   const builderInputs = builder.inputs?.(build.builder.config);
+  const root = projectRoot(template.dir, cwd);
   const addFiles = (label: string, inputs: PluginInputs | undefined) => {
     for (const path of [...new Set([...(inputs?.files ?? []), ...(inputs?.dirs ?? [])])]) {
       const abs = resolve(cwd, path);
-      add(`${label} file ${abs.split(template.dir).join('{{template_dir}}')}`, hashPath(abs));
+      add(`${label} file ${placeOf(abs, template.dir, root)}`, hashPath(abs));
     }
   };
 

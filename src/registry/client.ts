@@ -191,19 +191,10 @@ export class RegistryClient {
       }
     }
     if (!location) {
-      const res = await this.call({
-        method: 'POST',
-        path: `/v2/${repo}/blobs/uploads/`,
-        scopes: pushScopes,
-        headers: { 'Content-Length': '0' },
-        signal,
-      });
-      res.discard();
-      if (res.status !== 202) throw await this.failure(res, `start upload of ${blob.digest}`);
-      location = this.locationOf(res);
-      const min = Number(res.header('oci-chunk-min-length'));
-      if (Number.isFinite(min) && min > (opts.chunkSize ?? DEFAULT_CHUNK))
-        opts = { ...opts, chunkSize: min };
+      const started = await this.startUpload(repo, `start upload of ${blob.digest}`, signal);
+      location = started.location;
+      if (started.minChunk > (opts.chunkSize ?? DEFAULT_CHUNK))
+        opts = { ...opts, chunkSize: started.minChunk };
     }
     await opts.state?.save(key, location);
     const chunk = Math.max(1, opts.chunkSize ?? DEFAULT_CHUNK);
@@ -296,18 +287,9 @@ export class RegistryClient {
         writer.wake?.();
       },
     );
-    const res = await this.call({
-      method: 'POST',
-      path: `/v2/${repo}/blobs/uploads/`,
-      scopes: pushScopes,
-      headers: { 'Content-Length': '0' },
-      signal,
-    });
-    res.discard();
-    if (res.status !== 202) throw await this.failure(res, 'start an upload');
-    let location = this.locationOf(res);
-    const min = Number(res.header('oci-chunk-min-length'));
-    const chunk = Math.max(1, opts.chunkSize ?? DEFAULT_CHUNK, Number.isFinite(min) ? min : 0);
+    const started = await this.startUpload(repo, 'start an upload', signal);
+    let location = started.location;
+    const chunk = Math.max(1, opts.chunkSize ?? DEFAULT_CHUNK, started.minChunk);
     let offset = 0;
     let bytesSent = 0;
     let resumedFrom = 0;
@@ -439,6 +421,25 @@ export class RegistryClient {
   }
 
   /** Cancels an upload session (best effort: an abandoned one expires on the registry). */
+  /** Opens an upload session: its location, and the smallest chunk the registry takes (0: any). */
+  private async startUpload(
+    repo: string,
+    what: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ location: string; minChunk: number }> {
+    const res = await this.call({
+      method: 'POST',
+      path: `/v2/${repo}/blobs/uploads/`,
+      scopes: [repositoryScope(repo, 'pull,push')],
+      headers: { 'Content-Length': '0' },
+      signal,
+    });
+    res.discard();
+    if (res.status !== 202) throw await this.failure(res, what);
+    const min = Number(res.header('oci-chunk-min-length'));
+    return { location: this.locationOf(res), minChunk: Number.isFinite(min) ? min : 0 };
+  }
+
   private async dropUpload(
     location: string,
     scopes: string[],

@@ -4,9 +4,8 @@
  * artifact. Every temporary resource carries kiln's run tag from creation, and every step
  * removes what it made when the build fails or is interrupted.
  */
-import type { EC2Client } from '@aws-sdk/client-ec2';
 import { removeImage } from '../../aws/ami.js';
-import { ec2Client } from '../../aws/clients.js';
+import { ec2Client, ec2ClientsByRegion } from '../../aws/clients.js';
 import { leaseFor } from '../../aws/lease.js';
 import { cacheTags, kilnTags } from '../../aws/tags.js';
 import { IMAGE_FORMAT_VERSION } from '../../core/input-hash.js';
@@ -79,7 +78,7 @@ export async function runAmazonEbs(
     config.ssh_proxy_password,
   ])
     ctx.secrets.add(s);
-  const clients = new Map<string, EC2Client>();
+  const clients = ec2ClientsByRegion(config);
   const now = new Date();
   const lease = leaseFor(process.pid, now);
   const state: AmazonState = {
@@ -87,14 +86,7 @@ export async function runAmazonEbs(
     ctx,
     hook,
     polling: polling(config),
-    ec2(region = config.region) {
-      let c = clients.get(region);
-      if (!c) {
-        c = ec2Client(config, region);
-        clients.set(region, c);
-      }
-      return c;
-    },
+    ec2: (region = config.region) => clients.get(region),
     ec2NoRetry: ec2Client(config, config.region, 1),
     ownTags: kilnTags(ctx.runId, now, lease),
     imageTags: [
@@ -118,7 +110,7 @@ export async function runAmazonEbs(
       },
     );
   } finally {
-    for (const c of clients.values()) c.destroy();
+    clients.destroy();
     state.ec2NoRetry.destroy();
   }
   const amis = { ...state.amis };

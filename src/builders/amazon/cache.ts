@@ -8,7 +8,7 @@
 import type { EC2Client, Image, Tag } from '@aws-sdk/client-ec2';
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { cachedImages, describeImage, snapshotsOf } from '../../aws/ami.js';
-import { ec2Client } from '../../aws/clients.js';
+import { ec2ClientsByRegion } from '../../aws/clients.js';
 import { explainAwsError } from '../../aws/errors.js';
 import { ARTIFACT_TAG, COPY_OF_TAG, cacheTags, kilnTags } from '../../aws/tags.js';
 import type { ImageRecord } from '../../catalog/types.js';
@@ -36,15 +36,8 @@ export async function reuseAmi(
   config: AmazonEbsConfig,
   ctx: BuildContext,
 ): Promise<Artifact | undefined> {
-  const clients = new Map<string, EC2Client>();
-  const ec2 = (region: string): EC2Client => {
-    let c = clients.get(region);
-    if (!c) {
-      c = ec2Client(config, region);
-      clients.set(region, c);
-    }
-    return c;
-  };
+  const clients = ec2ClientsByRegion(config);
+  const ec2 = (region: string): EC2Client => clients.get(region);
   try {
     const artifact = await reuse(hash, cached, config, ctx, ec2);
     // A build that reuses runs no steps: it sweeps what dead runs left here.
@@ -53,7 +46,7 @@ export async function reuseAmi(
   } catch (err) {
     throw explainAwsError(err, 'DescribeImages');
   } finally {
-    for (const c of clients.values()) c.destroy();
+    clients.destroy();
   }
 }
 

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { collectGarbage, type GcAction } from '../../catalog/gc.js';
 import { Catalog } from '../../catalog/index.js';
+import { warmBudget } from '../../catalog/warm-states.js';
 import { withContext } from '../context.js';
 import { addOutputFlag } from './output-flags.js';
 
@@ -15,7 +16,7 @@ export function registerGc(program: Command): void {
   const cmd = program
     .command('gc')
     .description(
-      'remove what crashed kiln runs left behind (QEMU processes, temporary files) and stray image files',
+      'remove what crashed kiln runs left behind (QEMU processes, temporary files) and stray image files; evict saved VM states over KILN_WARM_BUDGET',
     )
     .option('--dry-run', 'only list what would be removed');
   addOutputFlag(
@@ -27,6 +28,7 @@ export function registerGc(program: Command): void {
       using catalog = Catalog.open();
       const report = await collectGarbage(catalog, {
         dryRun: opts.dryRun === true,
+        warmBudgetBytes: warmBudget(ctx.host.env),
         onAction: (a) => (json ? undefined : ctx.out(`${describeAction(a)}\n`)),
       });
       if (report.actions.some((a) => a.outcome === 'failed')) ctx.exitCode = 1;

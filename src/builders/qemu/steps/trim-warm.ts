@@ -4,7 +4,7 @@
  * (catalog/warm-states.ts). Eviction removes nothing a build is using, and a failure here
  * never fails the build: states only save time. Nothing to undo.
  */
-import { enforceWarmBudget, warmBudget } from '../../../catalog/warm-states.js';
+import { describeEviction, enforceWarmBudget, warmBudget } from '../../../catalog/warm-states.js';
 import type { Step } from '../../../core/steps.js';
 import type { QemuState } from '../state.js';
 
@@ -14,11 +14,8 @@ export const trimWarm: Step<QemuState> = {
     if (!state.frozen.some((f) => f.saved)) return;
     try {
       const r = enforceWarmBudget(state.catalog, warmBudget());
-      const mb = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
       for (const e of r.evicted)
-        ui.message(
-          `evicted the saved VM state of ${e.imageId} (${e.imageName}, ${mb(e.sizeBytes)}): saved VM states over their budget (${mb(r.budgetBytes)}, KILN_WARM_BUDGET)`,
-        );
+        ui.message(`evicted the saved VM state of ${describeEviction(e, r.budgetBytes)}`);
     } catch (err) {
       ui.message(`could not trim the saved VM states (${(err as Error).message})`);
     }
