@@ -11,6 +11,10 @@
 // Cases: 1 build+release chain, cold · 2 boot of the release image to the first HTTP answer ·
 // 3 the chain again, nothing changed · 4 one more environment's release · 5 three environments ·
 // 6 the sample's whole pipeline (kiln.pipeline.json: all six steps), nothing changed.
+// Cases 4 and 5 each have a second kiln row, "4c"/"5c": the same releases through the
+// kiln-chroot builder (packer-release-chroot.json: no VM; needs root, else the rows are left
+// out, said so) from the same build image; the peer's figure in those rows is its same VM
+// release, measured once per run for both rows.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -38,6 +42,8 @@ const chain = cases.some((c) => c <= 5);
 const startLoad = loadavg()
   .map((l) => l.toFixed(2))
   .join(', ');
+// The chroot builder mounts images: root only.
+const chrootOk = process.getuid?.() === 0;
 const env = { ...process.env, KILN_HOME: kilnHome, PACKER_CACHE_DIR: join(work, 'packer_cache') };
 delete env.PACKER_LOG;
 
@@ -261,9 +267,15 @@ const kiln = {
     );
     return { ...r, image: artifactId(r.stdout) };
   },
-  async release(_n, source, port = '8080', envName = 'dev', { noCache = true } = {}) {
+  async release(
+    _n,
+    source,
+    port = '8080',
+    envName = 'dev',
+    { noCache = true, template = 'packer-release.json' } = {},
+  ) {
     const r = await timed(
-      'kiln build (release)',
+      `kiln build (release${template === 'packer-release.json' ? '' : `, ${template}`})`,
       'node',
       [
         kilnBin,
@@ -276,7 +288,7 @@ const kiln = {
         `http_port=${port}`,
         '-var',
         `environment=${envName}`,
-        join(sample, 'packer/packer-release.json'),
+        join(sample, 'packer', template),
       ],
       { measureMemory: true },
     );
@@ -331,9 +343,12 @@ async function pollHttp(port, timeoutMs) {
 
 // ---------------------------------------------------------------- cases
 
-const results = new Map(); // case -> {peer: ms[], kiln: ms[]}
+const results = new Map(); // case (1…6, '4c', '5c') -> {peer: ms[], kiln: ms[]}
 const sizes = {};
 let kilnPeakKb = 0;
+let kilnChrootPeakKb = 0;
+let kilnChrootReleaseId;
+const CHROOT = { template: 'packer-release-chroot.json' };
 
 function record(c, side, ms) {
   if (!results.has(c)) results.set(c, { peer: [], kiln: [] });
@@ -402,6 +417,17 @@ async function main() {
       const kr4 = await kiln.release(n, kilnBuildId, '8081', 'staging');
       peak(kr4);
       record(4, 'kiln', kr4.ms);
+      if (chrootOk) {
+        log(`run ${n}: case 4c (kiln, chroot builder)`);
+        const kc4 = await kiln.release(n, kilnBuildId, '8081', 'staging', CHROOT);
+        if (kc4.peakKb) kilnChrootPeakKb = Math.max(kilnChrootPeakKb, kc4.peakKb);
+        kilnChrootReleaseId = kc4.image;
+        record('4c', 'peer', pr4.ms);
+        record('4c', 'kiln', kc4.ms);
+        log(
+          `run ${n}: case 4 peer ${(pr4.ms / 1000).toFixed(1)} s, kiln qemu ${(kr4.ms / 1000).toFixed(1)} s, kiln chroot ${(kc4.ms / 1000).toFixed(2)} s`,
+        );
+      }
     }
     if (cases.includes(5)) {
       // Case 5: three environments from one build image, kiln's releases running at once;
@@ -416,6 +442,17 @@ async function main() {
         kiln.release(n, kilnBuildId, '8082', 'prod'),
       ]);
       record(5, 'kiln', performance.now() - t0);
+      if (chrootOk) {
+        log(`run ${n}: case 5c (kiln, chroot builder)`);
+        const t1 = performance.now();
+        await Promise.all([
+          kiln.release(n, kilnBuildId, '8080', 'dev', CHROOT),
+          kiln.release(n, kilnBuildId, '8081', 'staging', CHROOT),
+          kiln.release(n, kilnBuildId, '8082', 'prod', CHROOT),
+        ]);
+        record('5c', 'peer', pr5.ms);
+        record('5c', 'kiln', performance.now() - t1);
+      }
     }
   }
   if (!chain) return report();
@@ -424,6 +461,7 @@ async function main() {
   sizes.peerRelease = du(peerRelease);
   sizes.kilnBuild = kiln.imageBytes(kilnBuildId);
   sizes.kilnRelease = kiln.imageBytes(kilnReleaseId);
+  if (kilnChrootReleaseId) sizes.kilnChrootRelease = kiln.imageBytes(kilnChrootReleaseId);
   sizes.kilnBase = kiln.imageBytes('debian-12');
   sizes.kilnBuildWarm = kiln.warmBytes(kilnBuildId);
   sizes.kilnBaseWarm = kiln.warmBytes('debian-12');
@@ -435,7 +473,9 @@ const CASES = {
   2: 'boot of the release image → first HTTP answer',
   3: 'the chain again, nothing changed',
   4: 'one more environment’s release',
+  '4c': 'one more environment’s release, kiln chroot builder (peer: its VM release)',
   5: 'three environments (peer: one)',
+  '5c': 'three environments, kiln chroot builder (peer: one VM release)',
   6: 'pipeline, nothing changed (peer: full re-run)',
 };
 
@@ -535,7 +575,8 @@ function stats(xs) {
 function report() {
   const sec = (ms) => (ms / 1000).toFixed(2);
   const rows = [];
-  for (const c of cases) {
+  const rowKeys = cases.flatMap((c) => (c === 4 || c === 5 ? [c, `${c}c`] : [c]));
+  for (const c of rowKeys) {
     const r = results.get(c);
     if (!r) continue;
     const p = stats(r.peer);
@@ -562,11 +603,19 @@ function report() {
       : []),
     ...(chain
       ? [
-          `Disk (allocated): peer base ${mib(sizes.peerBase)}, build ${mib(sizes.peerBuild)}, release ${mib(sizes.peerRelease)}; kiln base ${mib(sizes.kilnBase)}, build ${mib(sizes.kilnBuild)}, release ${mib(sizes.kilnRelease)}.`,
+          `Disk (allocated): peer base ${mib(sizes.peerBase)}, build ${mib(sizes.peerBuild)}, release ${mib(sizes.peerRelease)}; kiln base ${mib(sizes.kilnBase)}, build ${mib(sizes.kilnBuild)}, release ${mib(sizes.kilnRelease)}${sizes.kilnChrootRelease !== undefined ? `, release by the chroot builder ${mib(sizes.kilnChrootRelease)}` : ''}.`,
           `kiln's saved VM states (allocated, beside the images; what makes builds start warm): base ${mib(sizes.kilnBaseWarm)}, build ${mib(sizes.kilnBuildWarm)}.${firstBuild ? ` The first kiln build from the new base (boot, saving the base's booted state) took ${sec(firstBuild.ms)} s, in set-up.` : ''}`,
         ]
       : []),
     `kiln peak memory (GNU time's max RSS over a kiln build's process tree, i.e. the largest one: QEMU with its 1 GiB guest): ${kilnPeakKb ? `${(kilnPeakKb / 1024).toFixed(0)} MiB` : 'not measured (install GNU time)'}.`,
+    ...(kilnChrootPeakKb
+      ? [
+          `kiln peak memory, chroot builder release (largest process of its tree: kiln, ansible-playbook or qemu-storage-daemon): ${(kilnChrootPeakKb / 1024).toFixed(0)} MiB.`,
+        ]
+      : []),
+    ...((cases.includes(4) || cases.includes(5)) && !chrootOk
+      ? ['Rows 4c/5c (chroot builder) left out: the bench did not run as root.']
+      : []),
     `Load average when the run ended: ${loadavg()
       .map((l) => l.toFixed(2))
       .join(', ')} (other engineers' VMs share the 2 cores; at start: ${startLoad}).`,

@@ -32,4 +32,13 @@ describe('cleanGuestScript', () => {
       expect(s).toContain(part);
     }
   });
+
+  it('leaves out the host-wide sync when asked (a chroot build flushes its own export)', () => {
+    const s = cleanGuestScript('root', undefined, { sync: false });
+    expect(s.split('\n')).not.toContain('sync');
+    expect(s).toContain('kiln-clean-guest-ok');
+    const r = spawnSync('sh', ['-n'], { input: s, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(cleanGuestScript('root', undefined).split('\n')).toContain('sync');
+  });
 });

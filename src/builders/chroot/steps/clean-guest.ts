@@ -16,7 +16,9 @@ export const cleanGuest: Step<ChrootState> = {
     const out: string[] = [];
     const r = await comm.exec({
       command: 'sh -s',
-      stdin: cleanGuestScript('root', undefined),
+      // No `sync` in a chroot: it would flush the whole host; the unmount and the export's
+      // flush (early-cleanup) make the image's writes durable before it is registered.
+      stdin: cleanGuestScript('root', undefined, { sync: false }),
       signal,
       onStdout: (l) => out.push(l),
       onStderr: (l) => out.push(l),
