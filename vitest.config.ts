@@ -12,6 +12,7 @@ import { defineConfig } from 'vitest/config';
 export const VM_FILES = [
   'test/base-debian.test.ts',
   'test/chroot-build.test.ts',
+  'test/ci-workflows.test.ts',
   'test/hcl2-sample-qemu.test.ts',
   'test/newcomer.test.ts',
   'test/pipeline-sample.test.ts',
