@@ -6,8 +6,13 @@
 // and for a generated 2,000-line HCL2 template; then the whole `kiln validate` command
 // (a new node process: startup included) for reference. Target: parse + evaluate < 100 ms.
 //
-//   npm run bench:validate            # 30 timed loads of each (after 5 to warm up)
-//   npm run bench:validate -- --runs 100
+// Two figures of parse + evaluate, since a user only ever sees the first: "first load" is the
+// first loadTemplate in a fresh node process that has imported what `kiln validate` imports
+// (median over several processes: the code is still cold, V8 has not optimised it yet);
+// "warm" is the median of the timed loads after 5 warm-up loads in this process.
+//
+//   npm run bench:validate            # 30 timed loads of each (after 5 to warm up), 7 fresh processes
+//   npm run bench:validate -- --runs 100 --fresh 11
 //
 // The sample's templates start from catalog images and upload the package build-deb.sh makes:
 // they are validated in a scratch copy of the sample, with a scratch catalog holding stand-ins
@@ -25,8 +30,24 @@ const { registry } = await import(dist('plugins.js'));
 const { Catalog } = await import(dist('catalog/index.js'));
 
 const argv = process.argv.slice(2);
+const childAt = argv.indexOf('--first-load-child');
+if (childAt >= 0) {
+  // One fresh process: time its first load of one template, print it, and stop.
+  const c = JSON.parse(argv[childAt + 1]);
+  const catalog = Catalog.openReadOnly(c.home);
+  const s = performance.now();
+  const cpu = process.cpuUsage();
+  await loadTemplate(c.file, { registry, catalog, vars: c.vars, varFiles: c.varFiles });
+  const used = process.cpuUsage(cpu);
+  const wallMs = performance.now() - s;
+  catalog.close();
+  process.stdout.write(`${JSON.stringify({ wallMs, cpuMs: (used.user + used.system) / 1000 })}\n`);
+  process.exit(0);
+}
 const runsAt = argv.indexOf('--runs');
 const RUNS = runsAt >= 0 ? Number(argv[runsAt + 1]) : 30;
+const freshAt = argv.indexOf('--fresh');
+const FRESH = freshAt >= 0 ? Number(argv[freshAt + 1]) : 7;
 const WARMUP = 5;
 const CLI_RUNS = 5;
 const BUILD_IMAGE = 'img-0123456789abcdef0';
@@ -115,9 +136,19 @@ const rows = [];
 try {
   for (const c of cases) {
     const opts = { registry, catalog, vars: c.vars ?? [], varFiles: c.varFiles ?? [] };
-    const t0 = performance.now();
+    const fresh = [];
+    for (let i = 0; i < FRESH; i++) {
+      const child = { file: c.file, home, vars: opts.vars, varFiles: opts.varFiles };
+      const r = spawnSync(
+        process.execPath,
+        [fileURLToPath(import.meta.url), '--first-load-child', JSON.stringify(child)],
+        { env: { ...process.env, KILN_HOME: home }, encoding: 'utf8' },
+      );
+      if (r.status !== 0)
+        throw new Error(`first load of ${c.file} failed:\n${r.stdout}${r.stderr}`);
+      fresh.push(JSON.parse(r.stdout));
+    }
     const first = await loadTemplate(c.file, opts);
-    const firstMs = performance.now() - t0;
     for (let i = 0; i < WARMUP; i++) await loadTemplate(c.file, opts);
     const times = [];
     const cpuTimes = [];
@@ -145,7 +176,8 @@ try {
     rows.push({
       c,
       builds: first.builds.length,
-      firstMs,
+      firstWall: stats(fresh.map((f) => f.wallMs)),
+      firstCpu: stats(fresh.map((f) => f.cpuMs)),
       load: stats(times),
       cpu: stats(cpuTimes),
       cli: stats(cli),
@@ -157,20 +189,25 @@ try {
 }
 
 console.log(
-  `kiln validate: parse + evaluate in-process (${RUNS} runs after ${WARMUP} warm-up; the first load of each in a fresh process is shown apart), and the whole command (${CLI_RUNS} runs)\n`,
+  `kiln validate: parse + evaluate in-process — first load: the first in a fresh process (median of ${FRESH} processes); warm: ${RUNS} runs after ${WARMUP} warm-up loads in one process — and the whole command (${CLI_RUNS} runs)\n`,
 );
 console.log(
-  '| template | builds | parse+evaluate median (wall) | min | max | CPU median | first load | `kiln validate` median |',
+  '| template | builds | first load, wall | first load, CPU | warm median (wall) | min | max | warm CPU median | `kiln validate` median |',
 );
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows)
   console.log(
-    `| ${r.c.name} | ${r.builds} | ${ms(r.load.median)} | ${ms(r.load.min)} | ${ms(r.load.max)} | ${ms(r.cpu.median)} | ${ms(r.firstMs)} | ${ms(r.cli.median)} |`,
+    `| ${r.c.name} | ${r.builds} | ${ms(r.firstWall.median)} | ${ms(r.firstCpu.median)} | ${ms(r.load.median)} | ${ms(r.load.min)} | ${ms(r.load.max)} | ${ms(r.cpu.median)} | ${ms(r.cli.median)} |`,
   );
-// CPU time is what a load costs; wall time also counts waiting for a core on a shared machine
-const worst = Math.max(...rows.map((r) => r.cpu.median));
+// CPU time is what a load costs (the process's: V8's compiler and GC threads count too); wall
+// time also counts waiting for a core on a shared machine.
+const load = loadavg()
+  .map((n) => n.toFixed(2))
+  .join(', ');
+const verdict = (x) => (x < 100 ? 'met' : 'NOT met');
+const worstWarm = Math.max(...rows.map((r) => r.cpu.median));
+const worstFirst = Math.max(...rows.map((r) => r.firstWall.median));
+const worstFirstCpu = Math.max(...rows.map((r) => r.firstCpu.median));
 console.log(
-  `\ntarget: parse + evaluate < 100 ms — slowest CPU median ${ms(worst)}: ${worst < 100 ? 'met' : 'NOT met'} (load average ${loadavg()
-    .map((n) => n.toFixed(2))
-    .join(', ')})`,
+  `\ntarget: parse + evaluate < 100 ms — first load (what a user sees): slowest wall median ${ms(worstFirst)}: ${verdict(worstFirst)} (CPU median ${ms(worstFirstCpu)}); warm: slowest CPU median ${ms(worstWarm)}: ${verdict(worstWarm)} (load average ${load})`,
 );

@@ -11,7 +11,6 @@
  */
 import { stat } from 'node:fs/promises';
 import { basename, dirname, posix, resolve as resolvePath } from 'node:path';
-import { execa } from 'execa';
 import { CancelledError, SystemError, throwIfAborted, UserError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import type {
@@ -21,6 +20,10 @@ import type {
   ExecResult,
 } from './communicator.js';
 import { shellQuote as q } from './shell-quote.js';
+
+/** execa loads when a transfer starts, not with the builder registry (`kiln validate` needs none). */
+type Execa = typeof import('execa').execa;
+const loadExeca = async (): Promise<Execa> => (await import('execa')).execa;
 
 /** The environment commands in the chroot start with (as a root login shell would have it). */
 export const CHROOT_ENV: Readonly<Record<string, string>> = {
@@ -140,6 +143,7 @@ export class ChrootCommunicator implements Communicator {
     opts: { signal?: AbortSignal } = {},
   ): Promise<void> {
     this.ensureOpen();
+    const execa = await loadExeca();
     const local = resolvePath(src);
     const st = await stat(local).catch(() => undefined);
     if (!st?.isDirectory()) throw new UserError('UploadSourceMissing', `${src} is not a directory`);
@@ -186,6 +190,7 @@ export class ChrootCommunicator implements Communicator {
   ): Promise<void> {
     this.ensureOpen();
     throwIfAborted(opts.signal);
+    const execa = await loadExeca();
     const contentsOnly = remoteDir.endsWith('/');
     const source = remoteDir.replace(/\/+$/, '') || '/';
     const target = contentsOnly ? localDir : resolvePath(localDir, posix.basename(source));
@@ -253,6 +258,7 @@ export class ChrootCommunicator implements Communicator {
     },
   ): Promise<void> {
     const [file, args] = this.commandLine(script, params);
+    const execa = await loadExeca();
     const r = await execa(file, args, {
       env: CHROOT_ENV,
       extendEnv: false,
@@ -276,13 +282,14 @@ export class ChrootCommunicator implements Communicator {
 
   /** Feeds a host process's stdout to a script inside the chroot. */
   private async piped(
-    startSource: () => ReturnType<typeof execa>,
+    startSource: () => ReturnType<Execa>,
     script: string,
     params: readonly string[],
     what: string,
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const [file, args] = this.commandLine(script, params);
+    const execa = await loadExeca();
     const sink = execa(file, args, {
       env: CHROOT_ENV,
       extendEnv: false,

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { CancelledError, SystemError, throwIfAborted } from '../lib/errors.js';
+import { ssh2 } from './ssh2.js';
 
 /** Temp dirs kiln makes for SSH material start with this (gc can find them). */
 export const KEY_DIR_PREFIX = 'kiln-ssh-';
@@ -72,10 +72,10 @@ export async function generateSshKeyPair(
 ): Promise<{ public: string; private: string }> {
   for (let attempt = 1; ; attempt++) {
     const pair = await new Promise<{ public: string; private: string }>((resolve, reject) => {
-      ssh2.utils.generateKeyPair(type, opts, (err, kp) => (err ? reject(err) : resolve(kp)));
+      ssh2().utils.generateKeyPair(type, opts, (err, kp) => (err ? reject(err) : resolve(kp)));
     });
-    const priv = ssh2.utils.parseKey(pair.private);
-    const pub = ssh2.utils.parseKey(pair.public);
+    const priv = ssh2().utils.parseKey(pair.private);
+    const pub = ssh2().utils.parseKey(pair.public);
     if (!(priv instanceof Error) && !(pub instanceof Error)) return pair;
     if (attempt >= 20) {
       throw new Error(`ssh2 made ${attempt} unreadable ${type} keys in a row`);

@@ -8,9 +8,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import ssh2 from 'ssh2';
+import type { Client } from 'ssh2';
 import { CancelledError, SystemError, UserError } from '../lib/errors.js';
 import { pause } from '../lib/sleep.js';
+import { ssh2 } from './ssh2.js';
 
 export interface ConnectOptions {
   host: string;
@@ -37,7 +38,7 @@ export interface ConnectOptions {
 }
 
 export interface Connected {
-  client: ssh2.Client;
+  client: Client;
   hostKey: Buffer;
   /** The server's software version from its banner. */
   banner: string;
@@ -77,7 +78,7 @@ export async function connectWithRetry(opts: ConnectOptions): Promise<Connected>
       },
     );
   });
-  const parsed = ssh2.utils.parseKey(privateKey);
+  const parsed = ssh2().utils.parseKey(privateKey);
   if (parsed instanceof Error) {
     throw new UserError(
       'SshKeyInvalid',
@@ -259,7 +260,7 @@ function handshake(
   stop: AbortSignal,
 ): Promise<Connected> {
   return new Promise((resolve, reject) => {
-    const client = new ssh2.Client();
+    const client = new (ssh2().Client)();
     let hostKey: Buffer | undefined;
     let hostKeyRejected = false;
     let done = false;

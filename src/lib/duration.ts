@@ -3,10 +3,9 @@
  * Parsing is Go's time.ParseDuration (`pause_before`, `ssh_timeout`, every CLI flag that
  * takes a duration); `humanDuration` is hako/durafmt with LimitFirstN(2) ("25 seconds 121
  * milliseconds") and `formatGoDuration` Go's time.Duration.String() ("1m30s", "500ms"),
- * so kiln's lines match Packer's byte for byte.
+ * so kiln's lines match Packer's byte for byte. The zod field for configs is in
+ * `duration-schema.ts`, so that what only parses a flag does not load zod.
  */
-import { z } from 'zod';
-
 const UNITS: Array<[string, number]> = [
   ['years', 365 * 24 * 3600 * 1e6],
   ['weeks', 7 * 24 * 3600 * 1e6],
@@ -103,16 +102,3 @@ export function parseGoDurationMs(text: string): number {
   const ns = parseGoDurationNs(text);
   return Math.trunc(ns / 1e6);
 }
-
-/** A config field holding a Go duration (`30s`, `5m`, `1h30m`), checked by parseGoDurationMs. */
-export const goDuration = z.string().refine(
-  (s) => {
-    try {
-      parseGoDurationMs(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: (i) => `invalid duration "${String(i.input)}" (examples: 30s, 5m, 1h30m)` },
-);

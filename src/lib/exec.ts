@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { CancelledError, SystemError, UserError } from '../lib/errors.js';
 
 /** Options for running one external program. */
@@ -45,6 +45,9 @@ export async function run(
   args: readonly string[],
   opts: ExecOptions = {},
 ): Promise<ExecResult> {
+  // execa (and its ~100 modules) loads on the first run, not with every command that could run
+  // a program: `kiln validate` and a build with nothing to do never load it.
+  const { execa } = await import('execa');
   if (opts.signal?.aborted) throw new CancelledError(`${file} not started: cancelled`);
   const child: ResultPromise = execa(file, args, {
     cwd: opts.cwd,

@@ -6,15 +6,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { goDuration } from '../lib/duration.js';
+import { goDuration } from '../lib/duration-schema.js';
 import { UserError } from '../lib/errors.js';
 import { editorSchema, type JsonSchema, SCHEMA_DRAFT, weaken } from '../template/json-schema.js';
 import { type JsonPath, parseJsonSource } from '../template/json-source.js';
 import { problemsError, type TemplateProblem } from '../template/raw-template.js';
 import { checkSchema } from '../template/schema-check.js';
+import { PIPELINE_FILE } from './defaults.js';
 
-/** The default pipeline file name, looked for in the current directory. */
-export const PIPELINE_FILE = 'kiln.pipeline.json';
+export { PIPELINE_FILE };
 
 const commands = z.union([z.string(), z.array(z.string())]);
 const vars = z.record(z.string(), z.string());

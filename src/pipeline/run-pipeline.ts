@@ -6,11 +6,11 @@
  * stops the pipeline and says which step and why. Progress goes to the Ui; the result is
  * one row per step (and environment) for the caller to present.
  */
-import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { BuildUi } from '../core/events.js';
 import { runSteps } from '../core/steps.js';
 import { loadTemplate } from '../template/index.js';
+import { defaultParallelism } from './defaults.js';
 import { PIPELINE_STEPS, portOf } from './stages.js';
 import {
   type PipelineResult,
@@ -19,6 +19,7 @@ import {
   StepFailed,
 } from './state.js';
 
+export { defaultParallelism } from './defaults.js';
 export type {
   PipelineResult,
   PipelineRow,
@@ -26,15 +27,6 @@ export type {
   StepName,
   StepOutcome,
 } from './state.js';
-
-/** Memory one release VM needs, with QEMU's own overhead (the sample's templates ask 1 GiB). */
-const VM_BYTES = 1.25 * 1024 ** 3;
-
-/** How many VMs this machine runs at once: one per core, as many as fit in 3/4 of its memory. */
-export function defaultParallelism(): number {
-  const byMemory = Math.floor((totalmem() * 0.75) / VM_BYTES);
-  return Math.max(1, Math.min(availableParallelism(), byMemory));
-}
 
 /** Runs the pipeline's steps in order; never throws for a step's failure (see `failure`). */
 export async function runPipeline(opts: RunPipelineOptions): Promise<PipelineResult> {

@@ -6,7 +6,6 @@
  */
 import { constants, existsSync } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { execa } from 'execa';
 
 export type Accelerator = 'tcg' | 'kvm' | 'xen' | 'hax' | 'hvf' | 'whpx';
 
@@ -61,6 +60,8 @@ async function probeHost(qemuBinary: string): Promise<HostFacts> {
 
 /** Starts a paused KVM guest with `-cpu host` for a moment: an MSR failure makes QEMU exit at once. */
 async function probeCpuHost(qemuBinary: string): Promise<boolean> {
+  // Loaded here, not with the module: loading QEMU's helpers must not cost execa.
+  const { execa } = await import('execa');
   const child = execa(
     qemuBinary,
     [

@@ -11,8 +11,7 @@ import { type ClientOptions, parseReference, type Reference } from '../registry/
 import { pullImage } from './pull.js';
 import { pushImage } from './push.js';
 
-/** The environment variable naming the cache repository (`host[:port]/repository`). */
-export const CACHE_ENV = 'KILN_REGISTRY_CACHE';
+export { CACHE_ENV } from './cache-env.js';
 
 /** The tag an input hash is stored under. */
 export function cacheTag(inputHash: string): string {

@@ -6,7 +6,7 @@
  * cannot honour (UNSUPPORTED): a template must never build something other than it says.
  */
 import { z } from 'zod';
-import { goDuration } from '../../lib/duration.js';
+import { goDuration } from '../../lib/duration-schema.js';
 
 const stringMap = z.record(z.string(), z.string());
 const stringList = z.array(z.string());

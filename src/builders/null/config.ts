@@ -4,7 +4,7 @@
  * host. Packer's own checks and messages.
  */
 import { z } from 'zod';
-import { goDuration } from '../../lib/duration.js';
+import { goDuration } from '../../lib/duration-schema.js';
 
 export const nullConfigSchema = z
   .strictObject({

@@ -5,7 +5,7 @@
  * One schema gives the type and the validation.
  */
 import { z } from 'zod';
-import { goDuration } from '../../lib/duration.js';
+import { goDuration } from '../../lib/duration-schema.js';
 
 /** Parses `disk_size`: a number of megabytes, or a string with a K/M/G/T suffix (bare = megabytes). Returns bytes. */
 export function parseDiskSize(value: string | number): number {

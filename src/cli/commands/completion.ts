@@ -1,7 +1,7 @@
 /** `kiln completion bash|zsh|fish`: prints a completion script generated from the commands themselves. */
 import { Argument, type Command } from 'commander';
-import { completionScript, SHELLS, type Shell } from '../completion.js';
-import { withContext } from '../context.js';
+import { SHELLS } from '../completion.js';
+import { lazyAction } from '../lazy-action.js';
 
 /** Registers `kiln completion`. */
 export function registerCompletion(program: Command): void {
@@ -17,9 +17,5 @@ Load it now, or save it where your shell looks for completions:
   source <(kiln completion zsh)     kiln completion zsh > "\${fpath[1]}/_kiln"
   kiln completion fish | source     kiln completion fish > ~/.config/fish/completions/kiln.fish`,
     )
-    .action(
-      withContext({ name: 'kiln completion' }, (ctx, shell: Shell) => {
-        ctx.out(completionScript(program, shell));
-      }),
-    );
+    .action(lazyAction(() => import('../actions/completion.js'), 'completion'));
 }

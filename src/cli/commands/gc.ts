@@ -5,10 +5,7 @@
  * as a subcommand of this command by the AWS part.
  */
 import type { Command } from 'commander';
-import { collectGarbage, type GcAction } from '../../catalog/gc.js';
-import { Catalog } from '../../catalog/index.js';
-import { warmBudget } from '../../catalog/warm-states.js';
-import { withContext } from '../context.js';
+import { lazyAction } from '../lazy-action.js';
 import { addOutputFlag } from './output-flags.js';
 
 /** Registers `kiln gc` (local clean-up). */
@@ -22,47 +19,5 @@ export function registerGc(program: Command): void {
   addOutputFlag(
     cmd,
     '{"dryRun": …, "actions": [{runId, kind, ref, outcome, detail}], "runs": […]}',
-  ).action(
-    withContext({ name: 'kiln gc' }, async (ctx, opts: { dryRun?: boolean }) => {
-      const json = ctx.mode === 'json';
-      using catalog = Catalog.open();
-      const report = await collectGarbage(catalog, {
-        dryRun: opts.dryRun === true,
-        warmBudgetBytes: warmBudget(ctx.host.env),
-        onAction: (a) => (json ? undefined : ctx.out(`${describeAction(a)}\n`)),
-      });
-      if (report.actions.some((a) => a.outcome === 'failed')) ctx.exitCode = 1;
-      if (json) {
-        const { actions, runs } = report;
-        ctx.out(`${JSON.stringify({ dryRun: opts.dryRun === true, actions, runs }, null, 2)}\n`);
-        return;
-      }
-      for (const run of report.runs) {
-        const verb = run.cleared ? 'cleared' : opts.dryRun ? 'would clear' : 'kept (see above)';
-        ctx.out(`run ${run.runId} (pid ${run.pid}, ${run.description}): ${verb}\n`);
-      }
-      if (report.actions.length === 0 && report.runs.length === 0) ctx.out('nothing to remove\n');
-    }),
-  );
-}
-
-function describeAction(a: GcAction): string {
-  const who = a.runId ? `run ${a.runId}: ` : '';
-  const what =
-    a.kind === 'process'
-      ? `process ${a.ref}`
-      : a.kind === 'stray'
-        ? `stray ${a.ref}`
-        : `${a.kind} ${a.ref}`;
-  const verbs: Record<GcAction['outcome'], string> = {
-    removed: 'removed',
-    killed: 'killed',
-    gone: 'already gone',
-    skipped: 'skipped',
-    left: 'left',
-    failed: 'FAILED',
-    'would-remove': 'would remove',
-    'would-kill': 'would kill',
-  };
-  return `${who}${verbs[a.outcome]} ${what}${a.detail ? ` (${a.detail})` : ''}`;
+  ).action(lazyAction(() => import('../actions/gc.js'), 'gc'));
 }

@@ -4,19 +4,9 @@
  * to stderr.
  */
 import type { Command } from 'commander';
-import { Catalog } from '../../catalog/index.js';
-import { BuildUi } from '../../core/events.js';
-import { savedStateOf } from '../../plugins.js';
-import { parseReference } from '../../registry/index.js';
-import { pullImage } from '../../share/index.js';
-import { withContext } from '../context.js';
+import { lazyAction } from '../lazy-action.js';
 import { outputOption } from './output-flags.js';
-import { addRegistryFlags, type RegistryFlags, registryOptions } from './registry-flags.js';
-
-interface PullOpts extends RegistryFlags {
-  output?: string;
-  withState?: boolean;
-}
+import { addRegistryFlags } from './registry-flags.js';
 
 /** Registers `kiln pull`. */
 export function registerPull(program: Command): void {
@@ -31,36 +21,5 @@ export function registerPull(program: Command): void {
       "also fetch the image's saved VM state (pushed with --with-state), so builds from it here continue where its build stopped instead of booting",
     )
     .addOption(outputOption('one JSON object describing the pull on stdout'));
-  addRegistryFlags(cmd).action(
-    withContext({ name: 'kiln pull' }, async (ctx, refText: string, opts: PullOpts) => {
-      const mode = ctx.mode;
-      const ref = parseReference(refText);
-      const clientOptions = registryOptions(opts, ctx.host.env);
-      const ui = new BuildUi(ctx.ui({ progressOnly: true }), 'pull');
-      using catalog = Catalog.open();
-      const r = await pullImage({
-        catalog,
-        ref,
-        clientOptions,
-        withState: opts.withState === true,
-        stateTransfer: savedStateOf,
-        ui,
-        signal: ctx.signal,
-        cleanupSignal: ctx.cleanupSignal,
-        onCleanupPending: ctx.pendingCleanups(`pull ${refText}`),
-      });
-      if (mode === 'json')
-        ctx.out(
-          `${JSON.stringify({
-            reference: r.reference,
-            digest: r.digest,
-            image: r.image.id,
-            images: r.images,
-            bytes: r.bytes,
-            state: r.stateDigest ?? null,
-          })}\n`,
-        );
-      else ctx.out(`${r.image.id}\n`);
-    }),
-  );
+  addRegistryFlags(cmd).action(lazyAction(() => import('../actions/pull.js'), 'pull'));
 }

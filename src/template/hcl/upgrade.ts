@@ -929,10 +929,12 @@ export function formatHcl(text: string): string {
   return out.join('\n');
 }
 
-const segmenter = new Intl.Segmenter();
+// Made by the first line that needs it: making one loads ICU's break rules (~50 ms).
+let segmenter: Intl.Segmenter | undefined;
 
 function columns(s: string): number {
   if (/^[ -~]*$/.test(s)) return s.length;
+  segmenter ??= new Intl.Segmenter();
   return [...segmenter.segment(s)].length;
 }
 

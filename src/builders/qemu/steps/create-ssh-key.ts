@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import ssh2 from 'ssh2';
 import { createKeyDir, type KeyDir } from '../../../communicator/keys.js';
+import { ssh2 } from '../../../communicator/ssh2.js';
 import type { Step } from '../../../core/steps.js';
 import { UserError } from '../../../lib/errors.js';
 import type { QemuState } from '../state.js';
@@ -21,7 +21,7 @@ export const createSshKey: Step<QemuState> = {
     if (c.ssh_private_key_file) {
       const file = resolve(c.ssh_private_key_file);
       const text = await readFile(file, 'utf8');
-      const parsed = ssh2.utils.parseKey(text);
+      const parsed = ssh2().utils.parseKey(text);
       const key = Array.isArray(parsed) ? parsed[0] : parsed;
       if (!key || key instanceof Error) {
         throw new UserError(

@@ -5,11 +5,14 @@
  * `substr`, `strrev` count what a reader sees), `url.QueryEscape`, and encoding/json strings.
  */
 
-const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+// Made by the first call: making one loads ICU's break rules (~50 ms), which every command
+// that loads the template layer would pay, though only a few functions need it.
+let segmenter: Intl.Segmenter | undefined;
 
 /** The grapheme clusters of a string, in order. */
 export function graphemes(s: string): string[] {
   const out: string[] = [];
+  segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
   for (const seg of segmenter.segment(s)) out.push(seg.segment);
   return out;
 }

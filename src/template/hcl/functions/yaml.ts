@@ -16,17 +16,8 @@
  * empty ones, strings double-quoted (a literal block when they hold a newline), numbers,
  * bools and null plain.
  */
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  parseAllDocuments,
-  Scalar,
-} from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter, Node, Scalar } from 'yaml';
 import {
   asBool,
   asNumber,
@@ -51,6 +42,16 @@ import {
 import { define, fnError, param } from './define.js';
 import { goQuote } from './go-text.js';
 import { numberText } from './values.js';
+
+/**
+ * The `yaml` package, loaded by the first yamldecode rather than with the function library:
+ * its ~70 modules are most of what loading the library would cost, and few templates call it.
+ */
+let yamlLib: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  yamlLib ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yamlLib;
+}
 
 // ---------------------------------------------------------------------------------------------
 // yamldecode
@@ -230,7 +231,7 @@ class Decoder {
   value(node: Node | null, offset: number): Value {
     if (node === null || node === undefined) return resolveScalar('', '', false);
     const at = node.range?.[0] ?? offset;
-    if (isAlias(node)) {
+    if (yaml().isAlias(node)) {
       if (this.pending.has(node.source))
         throw new YamlProblem(
           `cannot refer to anchor ${goQuote(node.source)} from inside its own definition`,
@@ -243,17 +244,17 @@ class Decoder {
     const anchor = node.anchor;
     if (anchor) this.pending.set(anchor, (this.pending.get(anchor) ?? 0) + 1);
     let v: Value;
-    if (isScalar(node)) {
+    if (yaml().isScalar(node)) {
       v = this.scalar(node, at);
       if (v === (MERGE as unknown)) v = str('<<');
-    } else if (isMap(node)) {
+    } else if (yaml().isMap(node)) {
       if (node.tag && node.tag !== MAP)
         throw new YamlProblem(`can't interpret mapping as ${node.tag}`, at);
       const attrs = new Map<string, Value>();
       for (const pair of node.items) {
         const key = pair.key as Node | null;
         const keyAt = key?.range?.[0] ?? at;
-        if (key !== null && !isScalar(key))
+        if (key !== null && !yaml().isScalar(key))
           throw new YamlProblem('only strings are allowed as mapping keys', keyAt);
         const k = key ? this.scalar(key, keyAt) : resolveScalar('', '', false);
         if (k === (MERGE as unknown)) {
@@ -276,7 +277,7 @@ class Decoder {
         attrs.set(name, this.value(pair.value as Node | null, keyAt));
       }
       v = object(attrs);
-    } else if (isSeq(node)) {
+    } else if (yaml().isSeq(node)) {
       if (node.tag && node.tag !== SEQ)
         throw new YamlProblem(`can't interpret sequence as ${node.tag}`, at);
       v = tuple(node.items.map((item) => this.value(item as Node | null, at)));
@@ -294,7 +295,8 @@ class Decoder {
 
   private scalar(node: Scalar, at: number): Value {
     const src = String(node.value ?? '');
-    const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE;
+    const quoted =
+      node.type === yaml().Scalar.QUOTE_DOUBLE || node.type === yaml().Scalar.QUOTE_SINGLE;
     const tag = node.tag ?? '';
     try {
       // `<<` untagged is a merge key, quoted or not (v1.0.1); elsewhere the string "<<"
@@ -302,7 +304,7 @@ class Decoder {
       const v = resolveScalar(tag, src, quoted);
       // An untagged block scalar (`|`, `>`) is resolved like a plain one, then converted to the
       // string its implied type says it is: `>-\n  1.50` is "1.5", `>-\n  yes` is "true".
-      if (tag === '' && !quoted && node.type !== Scalar.PLAIN && v.type.kind !== 'string')
+      if (tag === '' && !quoted && node.type !== yaml().Scalar.PLAIN && v.type.kind !== 'string')
         return isNull(v)
           ? nullOf(T.string)
           : str(v.type.kind === 'number' ? numberText(asNumber(v)) : asBool(v) ? 'true' : 'false');
@@ -328,8 +330,8 @@ function located(lines: LineCounter, err: YamlProblem): string {
 
 /** Decodes one YAML document into the value its content implies; FnError when it cannot. */
 export function yamlDecode(text: string): Value {
-  const lines = new LineCounter();
-  const docs = parseAllDocuments(text, {
+  const lines = new (yaml().LineCounter)();
+  const docs = yaml().parseAllDocuments(text, {
     schema: 'failsafe',
     // explicit tags (!!binary, !!timestamp…) are resolved here, as go-cty-yaml does
     resolveKnownTags: false,
