@@ -43,6 +43,7 @@ import {
   statSync,
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { isInside } from '../catalog/fs-util.js';
 import type { CatalogApi, ImageRecord } from '../catalog/types.js';
 import type { LoadedTemplate, PreparedBuild } from './loaded-template.js';
 import type { PluginInputs, ResolvedSource } from './plugin.js';
@@ -114,7 +115,7 @@ function projectRoot(templateDir: string, cwd: string): string {
   return within(cwd, templateDir) ? cwd : templateDir;
 }
 
-const within = (dir: string, path: string) => path === dir || path.startsWith(dir + sep);
+const within = (dir: string, path: string) => resolve(path) === resolve(dir) || isInside(dir, path);
 
 /**
  * Where an input file is, as hashed: inside the checkout (`projectRoot`), relative to the
