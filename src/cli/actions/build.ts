@@ -3,21 +3,16 @@ import type { Command } from 'commander';
 import { collectGarbage } from '../../catalog/gc.js';
 import { Catalog } from '../../catalog/index.js';
 import { runBuilds } from '../../core/build.js';
-import { BuildUi } from '../../core/events.js';
 import { formatError, UserError } from '../../lib/errors.js';
 import { defaultKilnHome } from '../../lib/paths.js';
 import { registry } from '../../plugins.js';
-import {
-  CACHE_ENV,
-  parseCacheRepository,
-  registryCache,
-  sourceFetcher,
-} from '../../share/index.js';
+import { CACHE_ENV, parseCacheRepository, registryCache } from '../../share/index.js';
 import { loadTemplate } from '../../template/index.js';
 import { HumanUi } from '../../ui/index.js';
 import { type CacheRegistryFlags, cacheRegistryOptions } from '../commands/registry-flags.js';
 import { parseVarFlags, splitNames, type TemplateFlags } from '../commands/template-flags.js';
 import { withContext } from '../context.js';
+import { sourcePuller } from './source-puller.js';
 
 interface BuildFlags extends TemplateFlags, CacheRegistryFlags {
   machineReadable?: boolean;
@@ -105,14 +100,7 @@ export const build = withContext(
         only: splitNames(opts.only),
         except: splitNames(opts.except),
         catalog,
-        fetchSource: sourceFetcher({
-          catalog,
-          clientOptions,
-          ui: new BuildUi(ui, 'pull'),
-          signal: ctx.signal,
-          cleanupSignal: ctx.cleanupSignal,
-          onCleanupPending: ctx.pendingCleanups('pull'),
-        }),
+        fetchSource: sourcePuller(ctx, catalog, clientOptions, ui),
       });
     } catch (err) {
       // A script reading -machine-readable stdout sees the failure there too, as with Packer;

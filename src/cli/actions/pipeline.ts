@@ -2,23 +2,18 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Catalog } from '../../catalog/index.js';
-import { BuildUi } from '../../core/events.js';
 import { UserError } from '../../lib/errors.js';
 import { defaultKilnHome } from '../../lib/paths.js';
 import { loadPipeline, selectEnvironments } from '../../pipeline/pipeline-file.js';
 import { type PipelineRow, runPipeline } from '../../pipeline/run-pipeline.js';
 import { registry } from '../../plugins.js';
-import {
-  CACHE_ENV,
-  parseCacheRepository,
-  registryCache,
-  sourceFetcher,
-} from '../../share/index.js';
+import { CACHE_ENV, parseCacheRepository, registryCache } from '../../share/index.js';
 import { formatTable } from '../../ui/format.js';
 import { escapeField } from '../../ui/machine-readable.js';
 import { type CacheRegistryFlags, cacheRegistryOptions } from '../commands/registry-flags.js';
 import { withContext } from '../context.js';
 import { onErrorOption } from '../options.js';
+import { sourcePuller } from './source-puller.js';
 
 interface PipelineFlags extends CacheRegistryFlags {
   env?: string;
@@ -81,14 +76,7 @@ export const pipeline = withContext(
       environments,
       ui,
       registry,
-      fetchSource: sourceFetcher({
-        catalog,
-        clientOptions,
-        ui: new BuildUi(ui, 'pull'),
-        signal: ctx.signal,
-        cleanupSignal: ctx.cleanupSignal,
-        onCleanupPending: ctx.pendingCleanups('pull'),
-      }),
+      fetchSource: sourcePuller(ctx, catalog, clientOptions, ui),
       catalog,
       noCache: opts.cache === false,
       ...(cacheRepo ? { remoteCache: registryCache(catalog, cacheRepo, clientOptions) } : {}),
